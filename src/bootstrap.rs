@@ -1,0 +1,212 @@
+//! Prepared images: a distro's base image plus everything a target needs (python3, sshd, the
+//! systemctl mock, an init that Ansible takes for systemd), and the controller image.
+//!
+//! Bootstrap happens once, at image build time, so a run only starts containers. Tags carry a
+//! hash of every input (base image id, Dockerfile, mock, scripts): change one and the image
+//! is rebuilt on next use; change none and it is reused.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::distro::{Distro, Family};
+use crate::engine::{tar_of, Engine, EngineError};
+use crate::report::Reporter;
+
+/// The systemctl mock, installed in every target (see `mocks/systemctl`).
+pub const SYSTEMCTL_MOCK: &str = include_str!("../mocks/systemctl");
+
+/// Where targets keep a pristine copy of the mock, to restore it between passes.
+pub const MOCK_MASTER: &str = "/usr/local/lib/sandbox/systemctl";
+/// Every place Ansible (and scripts) may look for systemctl.
+pub const MOCK_LOCATIONS: &[&str] =
+    &["/usr/sbin/systemctl", "/usr/bin/systemctl", "/usr/local/sbin/systemctl", "/usr/local/bin/systemctl"];
+
+/// PID 1 of a target. Ansible takes `/proc/1/comm` as the service manager unless it is `init`
+/// or ends in `sh`; running this under bash keeps it `bash`, so Ansible goes on to look for
+/// systemctl and /run/systemd/system and settles on systemd. bash also reaps orphans.
+const TARGET_INIT: &str = r#"#!/bin/bash
+# /run is a fresh tmpfs at every start: recreate what the image made there.
+mkdir -p /run/systemd/system /run/sshd
+/usr/sbin/sshd -E /var/log/sshd.log
+trap 'exit 0' TERM INT
+while :; do sleep 86400 & wait $!; done
+"#;
+
+/// The controller image's Debian suite; ansible-core 2.14 and the community collections.
+const CONTROLLER_BASE: &str = "debian:12";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    Target(&'static Distro),
+    Controller,
+}
+
+impl ImageKind {
+    pub fn repository(self) -> String {
+        match self {
+            ImageKind::Target(distro) => format!("sandbox/target-{}", distro.name),
+            ImageKind::Controller => "sandbox/controller".to_string(),
+        }
+    }
+
+    pub fn base_image(self) -> &'static str {
+        match self {
+            ImageKind::Target(distro) => distro.base_image,
+            ImageKind::Controller => CONTROLLER_BASE,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            ImageKind::Target(distro) => format!("target image for {}", distro.name),
+            ImageKind::Controller => "controller image".to_string(),
+        }
+    }
+
+    /// The build context: Dockerfile and the files it copies.
+    fn context(self) -> Vec<(&'static str, String, u32)> {
+        match self {
+            ImageKind::Target(distro) => vec![
+                ("Dockerfile", target_dockerfile(distro), 0o644),
+                ("systemctl", SYSTEMCTL_MOCK.to_string(), 0o755),
+                ("init", TARGET_INIT.to_string(), 0o755),
+            ],
+            ImageKind::Controller => vec![("Dockerfile", controller_dockerfile(), 0o644)],
+        }
+    }
+}
+
+fn target_dockerfile(distro: &Distro) -> String {
+    let family_setup = match distro.family {
+        // policy-rc.d 101: packages install without trying to start their services, as in
+        // Docker's own Debian images. A real systemctl pulled in by a package is diverted so
+        // the mock stays in charge.
+        Family::Debian => {
+            "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d \
+ && if [ -e /usr/bin/systemctl ]; then dpkg-divert --local --rename --add /usr/bin/systemctl; fi"
+        }
+        Family::RedHat | Family::Alpine => "true",
+    };
+    let copies: Vec<String> = MOCK_LOCATIONS.iter().map(|path| format!("cp {MOCK_MASTER} {path}")).collect();
+    format!(
+        "FROM {base}\n\
+         RUN {install}\n\
+         RUN {family_setup}\n\
+         COPY systemctl {MOCK_MASTER}\n\
+         COPY init /usr/local/lib/sandbox/init\n\
+         RUN {copies} \\\n \
+         && chmod 755 {locations} \\\n \
+         && mkdir -p /etc/systemd/system /var/lib/sandbox-systemctl /root/.ssh && chmod 700 /root/.ssh \\\n \
+         && ssh-keygen -A\n\
+         CMD [\"/bin/bash\", \"/usr/local/lib/sandbox/init\"]\n",
+        base = distro.base_image,
+        install = distro.install_bootstrap_packages,
+        copies = copies.join(" && "),
+        locations = MOCK_LOCATIONS.join(" "),
+    )
+}
+
+fn controller_dockerfile() -> String {
+    format!(
+        "FROM {CONTROLLER_BASE}\n\
+         RUN echo 'deb http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list \\\n \
+         && apt-get update -qq \\\n \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible openssh-client python3 \\\n \
+         && rm -rf /var/lib/apt/lists/* \\\n \
+         && mkdir -p /root/.ssh /work && chmod 700 /root/.ssh\n\
+         CMD [\"sleep\", \"infinity\"]\n"
+    )
+}
+
+/// The tag an image would have for the given base image id.
+pub fn tag_for(kind: ImageKind, base_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(base_id.as_bytes());
+    for (name, contents, mode) in kind.context() {
+        hasher.update(name.as_bytes());
+        hasher.update(contents.as_bytes());
+        hasher.update(mode.to_le_bytes());
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{}:{hex}", kind.repository())
+}
+
+/// What `images list` and `doctor` show for one image.
+#[derive(Debug, Clone)]
+pub struct ImageStatus {
+    pub kind: ImageKind,
+    pub base_present: bool,
+    /// The tag the current inputs give, when the base image exists.
+    pub tag: Option<String>,
+    pub prepared_present: bool,
+}
+
+pub async fn status(engine: &Engine, kind: ImageKind) -> Result<ImageStatus, EngineError> {
+    let Some(base_id) = engine.image_id(kind.base_image()).await? else {
+        return Ok(ImageStatus { kind, base_present: false, tag: None, prepared_present: false });
+    };
+    let tag = tag_for(kind, &base_id);
+    let prepared_present = engine.image_id(&tag).await?.is_some();
+    Ok(ImageStatus { kind, base_present: true, tag: Some(tag), prepared_present })
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ImageError {
+    #[error("base image {image} for the {what} is not on this machine")]
+    #[diagnostic(code(sandbox::image::base_missing), help("{hint}"))]
+    BaseMissing { image: String, what: String, hint: String },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Returns the prepared image's tag, building it first when it does not exist yet.
+pub async fn ensure(engine: &Engine, kind: ImageKind, reporter: &dyn Reporter) -> Result<String, ImageError> {
+    let current = status(engine, kind).await?;
+    let Some(tag) = current.tag else {
+        let hint = if kind.base_image().starts_with("debian:") {
+            "run `sudo scripts/setup.sh`: it builds the Debian base images with debootstrap".to_string()
+        } else {
+            format!("pull it where a registry is reachable: `docker pull {}`", kind.base_image())
+        };
+        return Err(ImageError::BaseMissing { image: kind.base_image().into(), what: kind.describe(), hint });
+    };
+    if !current.prepared_present {
+        let files = kind.context();
+        let entries: Vec<(&str, &[u8], u32)> =
+            files.iter().map(|(name, contents, mode)| (*name, contents.as_bytes(), *mode)).collect();
+        let labels = HashMap::from([("io.sandbox.image".to_string(), kind.repository())]);
+        reporter.step(&format!("building the {} (first use; cached afterwards)", kind.describe()));
+        engine.build_image(&tag, tar_of(&entries), &labels, &mut |line| reporter.build_line(line)).await?;
+        reporter.step_done(&format!("built {tag}"));
+    }
+    Ok(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distro;
+
+    #[test]
+    fn tags_change_with_the_base_image_and_not_otherwise() {
+        let kind = ImageKind::Target(distro::find("debian-12").unwrap());
+        assert_eq!(tag_for(kind, "sha256:a"), tag_for(kind, "sha256:a"));
+        assert_ne!(tag_for(kind, "sha256:a"), tag_for(kind, "sha256:b"));
+        assert!(tag_for(kind, "sha256:a").starts_with("sandbox/target-debian-12:"));
+    }
+
+    #[test]
+    fn target_dockerfile_installs_the_mock_everywhere_and_blocks_service_starts() {
+        let dockerfile = target_dockerfile(distro::find("debian-13").unwrap());
+        for location in MOCK_LOCATIONS {
+            assert!(dockerfile.contains(&format!("cp {MOCK_MASTER} {location}")), "{location}");
+        }
+        assert!(dockerfile.contains("policy-rc.d"));
+        assert!(dockerfile.contains("systemd-standalone-sysusers"));
+        assert!(dockerfile.contains("CMD [\"/bin/bash\""));
+    }
+}

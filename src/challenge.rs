@@ -1,0 +1,472 @@
+//! A challenge directory: `challenge.toml` read in two phases.
+//!
+//! `RawChallenge` mirrors the file (unknown keys rejected, values kept with their spans);
+//! `Challenge` is the validated form with resolved paths and parsed limits. Every semantic
+//! error points at the span of the value that caused it, so an author sees the line to fix.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::distro::{self, Distro};
+
+pub const MANIFEST: &str = "challenge.toml";
+
+/// Ceilings no challenge can raise: a challenge is untrusted input too.
+pub const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+pub const MAX_CPUS: f64 = 2.0;
+pub const MAX_PIDS: i64 = 4096;
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ChallengeError {
+    #[error("no {MANIFEST} in {}", dir.display())]
+    #[diagnostic(
+        code(sandbox::challenge::not_found),
+        help("a challenge is a directory with challenge.toml, check.sh, playbook.yml and solution/; `sandbox new NAME` scaffolds one")
+    )]
+    NotFound { dir: PathBuf },
+
+    #[error("cannot read {}", path.display())]
+    #[diagnostic(code(sandbox::challenge::io))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(sandbox::challenge::syntax))]
+    Syntax {
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
+    #[error("unknown distro `{name}`")]
+    #[diagnostic(code(sandbox::challenge::unknown_distro), help("supported distros: {}", distro::names().join(", ")))]
+    UnknownDistro {
+        name: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("not in the distro catalog")]
+        span: SourceSpan,
+    },
+
+    #[error("{what} `{value}` leaves the challenge directory")]
+    #[diagnostic(
+        code(sandbox::challenge::path_outside),
+        help("every file a challenge uses must live inside its directory")
+    )]
+    PathOutside {
+        what: &'static str,
+        value: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("resolves outside {}", dir.display())]
+        span: SourceSpan,
+        dir: PathBuf,
+    },
+
+    #[error("{what} `{value}` does not exist")]
+    #[diagnostic(code(sandbox::challenge::missing_file))]
+    MissingFile {
+        what: &'static str,
+        value: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("no such file in {}", dir.display())]
+        span: SourceSpan,
+        dir: PathBuf,
+    },
+
+    #[error("{what} file {} does not exist", path.display())]
+    #[diagnostic(code(sandbox::challenge::missing_file), help("the default is used when {MANIFEST} does not set `{key}`"))]
+    MissingDefaultFile { what: &'static str, key: &'static str, path: PathBuf },
+
+    #[error("invalid {key}: {message}")]
+    #[diagnostic(code(sandbox::challenge::invalid_value))]
+    InvalidValue {
+        key: &'static str,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+
+    #[error("symlink {} points outside the challenge", link.display())]
+    #[diagnostic(
+        code(sandbox::challenge::symlink_outside),
+        help("the whole challenge directory is copied into the sandbox; a link to the host's files is refused")
+    )]
+    SymlinkOutside { link: PathBuf },
+
+    #[error("playbook {} does not exist", path.display())]
+    #[diagnostic(code(sandbox::challenge::missing_file))]
+    MissingPlaybook { path: PathBuf },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChallenge {
+    id: Option<Spanned<String>>,
+    title: Spanned<String>,
+    distros: Spanned<Vec<Spanned<String>>>,
+    playbook: Option<Spanned<String>>,
+    solution: Option<Spanned<String>>,
+    check: Option<Spanned<String>>,
+    #[serde(default)]
+    run: RawRun,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    idempotent: Option<bool>,
+    timeout: Option<Spanned<String>>,
+    network: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<Spanned<String>>,
+    cpus: Option<Spanned<f64>>,
+    pids: Option<Spanned<i64>>,
+}
+
+/// Whether targets can reach package mirrors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    Egress,
+    None,
+}
+
+/// Per-container resource limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub memory_bytes: u64,
+    pub cpus: f64,
+    pub pids: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 512 * 1024 * 1024, cpus: 0.5, pids: 256 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub idempotent: bool,
+    pub timeout: Duration,
+    pub network: Network,
+}
+
+/// A validated challenge. Paths are relative to `dir` and known to stay inside it.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub id: String,
+    pub title: String,
+    pub dir: PathBuf,
+    pub distros: Vec<&'static Distro>,
+    pub playbook: PathBuf,
+    pub solution: PathBuf,
+    pub check: PathBuf,
+    pub run: RunSettings,
+    pub limits: Limits,
+}
+
+impl Challenge {
+    /// Reads and validates `dir/challenge.toml`.
+    pub fn load(dir: &Path) -> Result<Challenge, ChallengeError> {
+        let manifest = dir.join(MANIFEST);
+        if !manifest.is_file() {
+            return Err(ChallengeError::NotFound { dir: dir.to_path_buf() });
+        }
+        let text = std::fs::read_to_string(&manifest)
+            .map_err(|source| ChallengeError::Io { path: manifest.clone(), source })?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|source| ChallengeError::Io { path: dir.to_path_buf(), source })?;
+        let parsed = Parsed { text, name: manifest.display().to_string(), dir };
+        parsed.validate()
+    }
+
+    pub fn file(&self, relative: &Path) -> PathBuf {
+        self.dir.join(relative)
+    }
+}
+
+struct Parsed {
+    text: String,
+    name: String,
+    dir: PathBuf,
+}
+
+impl Parsed {
+    fn src(&self) -> NamedSource<String> {
+        NamedSource::new(&self.name, self.text.clone())
+    }
+
+    fn validate(&self) -> Result<Challenge, ChallengeError> {
+        let raw: RawChallenge = toml::from_str(&self.text).map_err(|err| ChallengeError::Syntax {
+            message: err.message().to_string(),
+            src: self.src(),
+            span: err.span().map(SourceSpan::from),
+        })?;
+
+        let mut distros = Vec::new();
+        for name in raw.distros.get_ref() {
+            let found = distro::find(name.get_ref()).ok_or_else(|| ChallengeError::UnknownDistro {
+                name: name.get_ref().clone(),
+                src: self.src(),
+                span: name.span().into(),
+            })?;
+            if !distros.contains(&found) {
+                distros.push(found);
+            }
+        }
+        if distros.is_empty() {
+            return Err(self.invalid("distros", "list at least one distro", raw.distros.span()));
+        }
+
+        let playbook = self.file_in_challenge("playbook", "playbook", raw.playbook.as_ref(), "playbook.yml")?;
+        let solution =
+            self.file_in_challenge("solution", "solution", raw.solution.as_ref(), "solution/playbook.yml")?;
+        let check = self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?;
+        reject_outward_symlinks(&self.dir)?;
+
+        let timeout = match &raw.run.timeout {
+            None => Duration::from_secs(600),
+            Some(value) => {
+                let timeout = parse_duration(value.get_ref())
+                    .map_err(|message| self.invalid("timeout", &message, value.span()))?;
+                if timeout > MAX_TIMEOUT || timeout.is_zero() {
+                    return Err(self.invalid("timeout", "must be between 1s and 2h", value.span()));
+                }
+                timeout
+            }
+        };
+        let network = match &raw.run.network {
+            None => Network::Egress,
+            Some(value) => match value.get_ref().as_str() {
+                "egress" => Network::Egress,
+                "none" => Network::None,
+                _ => return Err(self.invalid("network", "expected \"egress\" or \"none\"", value.span())),
+            },
+        };
+
+        let mut limits = Limits::default();
+        if let Some(memory) = &raw.limits.memory {
+            limits.memory_bytes = parse_memory(memory.get_ref())
+                .map_err(|message| self.invalid("memory", &message, memory.span()))?;
+            if limits.memory_bytes > MAX_MEMORY_BYTES || limits.memory_bytes < 64 * 1024 * 1024 {
+                return Err(self.invalid("memory", "must be between 64m and 4g", memory.span()));
+            }
+        }
+        if let Some(cpus) = &raw.limits.cpus {
+            limits.cpus = *cpus.get_ref();
+            if !(0.1..=MAX_CPUS).contains(&limits.cpus) {
+                return Err(self.invalid("cpus", "must be between 0.1 and 2", cpus.span()));
+            }
+        }
+        if let Some(pids) = &raw.limits.pids {
+            limits.pids = *pids.get_ref();
+            if !(32..=MAX_PIDS).contains(&limits.pids) {
+                return Err(self.invalid("pids", "must be between 32 and 4096", pids.span()));
+            }
+        }
+
+        let id = match raw.id {
+            Some(id) => id.into_inner(),
+            None => self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        };
+        Ok(Challenge {
+            id,
+            title: raw.title.into_inner(),
+            dir: self.dir.clone(),
+            distros,
+            playbook,
+            solution,
+            check,
+            run: RunSettings { idempotent: raw.run.idempotent.unwrap_or(true), timeout, network },
+            limits,
+        })
+    }
+
+    fn invalid(&self, key: &'static str, message: &str, span: std::ops::Range<usize>) -> ChallengeError {
+        ChallengeError::InvalidValue { key, message: message.to_string(), src: self.src(), span: span.into() }
+    }
+
+    /// Resolves a file named in the manifest (or its default) and proves it stays inside.
+    fn file_in_challenge(
+        &self,
+        what: &'static str,
+        key: &'static str,
+        value: Option<&Spanned<String>>,
+        default: &str,
+    ) -> Result<PathBuf, ChallengeError> {
+        let Some(value) = value else {
+            let path = PathBuf::from(default);
+            if !self.dir.join(&path).is_file() {
+                return Err(ChallengeError::MissingDefaultFile { what, key, path: self.dir.join(path) });
+            }
+            return Ok(path);
+        };
+        let relative = PathBuf::from(value.get_ref());
+        let outside = || ChallengeError::PathOutside {
+            what,
+            value: value.get_ref().clone(),
+            src: self.src(),
+            span: value.span().into(),
+            dir: self.dir.clone(),
+        };
+        if relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+            return Err(outside());
+        }
+        let full = self.dir.join(&relative);
+        match full.canonicalize() {
+            Ok(real) if !real.starts_with(&self.dir) => Err(outside()),
+            Ok(real) if real.is_file() => Ok(relative),
+            _ => Err(ChallengeError::MissingFile {
+                what,
+                value: value.get_ref().clone(),
+                src: self.src(),
+                span: value.span().into(),
+                dir: self.dir.clone(),
+            }),
+        }
+    }
+}
+
+/// The whole directory is shipped into the controller: a link out of it would ship host files.
+fn reject_outward_symlinks(dir: &Path) -> Result<(), ChallengeError> {
+    for entry in walkdir::WalkDir::new(dir).follow_links(false).into_iter().flatten() {
+        if entry.path_is_symlink() {
+            let inside = entry.path().canonicalize().map(|real| real.starts_with(dir)).unwrap_or(false);
+            if !inside {
+                return Err(ChallengeError::SymlinkOutside { link: entry.path().to_path_buf() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `90s`, `10m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 1h"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => return Err(format!("unknown unit `{unit}`: use s, m or h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Docker-style sizes: `512m`, `1g`, `262144k`, bytes when bare.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size like 512m or 1g"))?;
+    let factor = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1024,
+        "m" => 1024 * 1024,
+        "g" => 1024 * 1024 * 1024,
+        _ => return Err(format!("unknown unit `{unit}`: use k, m or g")),
+    };
+    Ok(number * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge_dir(toml: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST), toml).unwrap();
+        std::fs::write(dir.path().join("playbook.yml"), "- hosts: all\n  tasks: []\n").unwrap();
+        std::fs::create_dir(dir.path().join("solution")).unwrap();
+        std::fs::write(dir.path().join("solution/playbook.yml"), "- hosts: all\n  tasks: []\n").unwrap();
+        std::fs::write(dir.path().join("check.sh"), "#!/bin/sh\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn minimal_manifest_gets_defaults() {
+        let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
+        let challenge = Challenge::load(dir.path()).unwrap();
+        assert_eq!(challenge.distros[0].name, "debian-12");
+        assert_eq!(challenge.playbook, PathBuf::from("playbook.yml"));
+        assert_eq!(challenge.run.timeout, Duration::from_secs(600));
+        assert!(challenge.run.idempotent);
+        assert_eq!(challenge.limits, Limits::default());
+        assert_eq!(challenge.id, dir.path().canonicalize().unwrap().file_name().unwrap().to_str().unwrap());
+    }
+
+    #[test]
+    fn unknown_distro_points_at_its_span() {
+        let text = "title = \"t\"\ndistros = [\"debian-12\", \"fedora-40\"]\n";
+        let dir = challenge_dir(text);
+        match Challenge::load(dir.path()).unwrap_err() {
+            ChallengeError::UnknownDistro { name, span, .. } => {
+                assert_eq!(name, "fedora-40");
+                assert_eq!(&text[span.offset()..span.offset() + span.len()], "\"fedora-40\"");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\nflavour = 1\n");
+        assert!(matches!(Challenge::load(dir.path()).unwrap_err(), ChallengeError::Syntax { .. }));
+    }
+
+    #[test]
+    fn paths_outside_the_challenge_are_rejected() {
+        let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\ncheck = \"../../etc/passwd\"\n");
+        assert!(matches!(Challenge::load(dir.path()).unwrap_err(), ChallengeError::PathOutside { .. }));
+    }
+
+    #[test]
+    fn outward_symlink_is_rejected() {
+        let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("files")).unwrap();
+        assert!(matches!(Challenge::load(dir.path()).unwrap_err(), ChallengeError::SymlinkOutside { .. }));
+    }
+
+    #[test]
+    fn limits_above_the_ceiling_are_rejected() {
+        let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\nmemory = \"64g\"\n");
+        assert!(matches!(
+            Challenge::load(dir.path()).unwrap_err(),
+            ChallengeError::InvalidValue { key: "memory", .. }
+        ));
+    }
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_duration("ten").is_err());
+        assert_eq!(parse_memory("512m").unwrap(), 512 * 1024 * 1024);
+        assert_eq!(parse_memory("1G").unwrap(), 1024 * 1024 * 1024);
+        assert!(parse_memory("lots").is_err());
+    }
+}

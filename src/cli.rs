@@ -1,0 +1,106 @@
+//! Command-line interface. The `///` comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "sandbox", version, about = "Run hands-on Ansible challenges in hardened gVisor containers")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a challenge's playbook twice on every platform and verify it after each pass
+    Run(RunArgs),
+    /// Check that Docker, the runtime and the images are ready
+    Doctor(DoctorArgs),
+    /// Build or list the prepared images
+    #[command(subcommand)]
+    Images(ImagesCommand),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The challenge directory (holds challenge.toml)
+    pub dir: PathBuf,
+    /// Run the reference solution instead of the starter playbook
+    #[arg(long, conflicts_with = "playbook")]
+    pub solution: bool,
+    /// Run this playbook instead of the starter (relative paths resolve in the challenge)
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+    /// Only these platforms (repeatable); catalog names such as debian-12
+    #[arg(long = "distro", value_name = "NAME")]
+    pub distros: Vec<String>,
+    /// Container runtime; anything but runsc weakens isolation and says so
+    #[arg(long, env = "SANDBOX_RUNTIME", default_value = crate::runner::DEFAULT_RUNTIME)]
+    pub runtime: String,
+    /// Override the challenge's timeout (e.g. 90s, 10m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Print a JSON report on stdout (live output moves to stderr)
+    #[arg(long)]
+    pub json: bool,
+    /// Print the Ansible inventory the run uses
+    #[arg(long)]
+    pub show_inventory: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The runtime to check
+    #[arg(long, env = "SANDBOX_RUNTIME", default_value = crate::runner::DEFAULT_RUNTIME)]
+    pub runtime: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build prepared images (target per distro, and the controller); all available by default
+    Build {
+        /// Catalog names; default: every distro whose base image is present
+        distros: Vec<String>,
+    },
+    /// Show which base and prepared images exist
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    pub fn generator(self) -> clap_complete::Shell {
+        match self {
+            Shell::Bash => clap_complete::Shell::Bash,
+            Shell::Zsh => clap_complete::Shell::Zsh,
+            Shell::Fish => clap_complete::Shell::Fish,
+        }
+    }
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shell::Bash => "sandbox.bash",
+            Shell::Zsh => "_sandbox",
+            Shell::Fish => "sandbox.fish",
+        }
+    }
+}
+
+/// Completions as text, for `completions` and for the test that keeps `completions/` current.
+pub fn completions(shell: Shell) -> String {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell.generator(), &mut command, "sandbox", &mut out);
+    String::from_utf8(out).expect("completions are UTF-8")
+}

@@ -1,0 +1,98 @@
+//! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
+
+use crate::bootstrap::{self, ImageKind};
+use crate::distro::CATALOG;
+use crate::engine::Engine;
+
+/// One line of the doctor's table.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    /// What to do when not ok.
+    pub fix: Option<String>,
+    /// A failure that stops every run (as opposed to one distro being unavailable).
+    pub required: bool,
+}
+
+impl Check {
+    fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check { name: name.into(), ok: true, detail: detail.into(), fix: None, required: true }
+    }
+
+    fn fail(name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>, required: bool) -> Check {
+        Check { name: name.into(), ok: false, detail: detail.into(), fix: Some(fix.into()), required }
+    }
+}
+
+const SETUP_FIX: &str = "sudo scripts/setup.sh";
+
+/// Runs every check. A run can work when every required check passed and at least one
+/// distro has its base image.
+pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
+    let mut checks = Vec::new();
+    let engine = match Engine::connect().await {
+        Ok(engine) => {
+            checks.push(Check::pass("docker daemon", "answers"));
+            engine
+        }
+        Err(err) => {
+            let cause = std::error::Error::source(&err).map(|cause| format!(": {cause}")).unwrap_or_default();
+            let detail = format!("{err}{cause}");
+            checks.push(Check::fail("docker daemon", detail, format!("{SETUP_FIX} (starts dockerd)"), true));
+            return (checks, false);
+        }
+    };
+    match engine.runtimes().await {
+        Ok(runtimes) => match runtimes.get(runtime) {
+            Some(args) => {
+                let platform = args
+                    .iter()
+                    .find_map(|a| a.strip_prefix("--platform="))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| if runtime == "runsc" { "systrap (default)".into() } else { "-".into() });
+                let detail = if args.is_empty() { "registered".to_string() } else { format!("registered, args: {}", args.join(" ")) };
+                checks.push(Check::pass(format!("runtime {runtime}"), detail));
+                if runtime == "runsc" {
+                    checks.push(Check::pass("gvisor platform", platform));
+                }
+            }
+            None => checks.push(Check::fail(
+                format!("runtime {runtime}"),
+                "not registered with dockerd",
+                format!("{SETUP_FIX} (installs gVisor and registers runsc)"),
+                true,
+            )),
+        },
+        Err(err) => checks.push(Check::fail("runtimes", err.to_string(), SETUP_FIX, true)),
+    }
+    let mut any_distro = false;
+    for kind in std::iter::once(ImageKind::Controller).chain(CATALOG.iter().map(ImageKind::Target)) {
+        let name = match kind {
+            ImageKind::Target(distro) => distro.name.to_string(),
+            ImageKind::Controller => "controller".to_string(),
+        };
+        let check = match bootstrap::status(&engine, kind).await {
+            Ok(status) if !status.base_present => {
+                let fix = if kind.base_image().starts_with("debian:") {
+                    SETUP_FIX.to_string()
+                } else {
+                    format!("docker pull {} (needs a registry)", kind.base_image())
+                };
+                Check::fail(name, format!("base image {} missing", kind.base_image()), fix, kind == ImageKind::Controller)
+            }
+            Ok(status) => {
+                if matches!(kind, ImageKind::Target(_)) {
+                    any_distro = true;
+                }
+                let prepared = if status.prepared_present { "prepared image ready" } else { "prepared image built on first use" };
+                Check::pass(name, format!("base {} present, {prepared}", kind.base_image()))
+            }
+            Err(err) => Check::fail(name, err.to_string(), SETUP_FIX, true),
+        };
+        checks.push(check);
+    }
+    let ready = any_distro && checks.iter().all(|c| c.ok || !c.required);
+    (checks, ready)
+}

@@ -1,0 +1,486 @@
+//! The Docker engine, through bollard: every call sandbox makes to Docker lives here.
+//!
+//! bollard's errors say what went wrong on the wire, not what sandbox was doing; each
+//! operation therefore has its own error variant naming the object it was acting on.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest, NetworkingConfig,
+};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::{StreamExt, TryStreamExt};
+use miette::Diagnostic;
+
+use crate::challenge::Limits;
+
+/// Label on everything sandbox creates; its value is the run id.
+pub const LABEL_RUN: &str = "io.sandbox.run";
+/// Unix time after which the owning run is certainly over (its deadline).
+pub const LABEL_DEADLINE: &str = "io.sandbox.deadline";
+pub const LABEL_ROLE: &str = "io.sandbox.role";
+
+type BollardError = bollard::errors::Error;
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum EngineError {
+    #[error("cannot reach the Docker daemon")]
+    #[diagnostic(
+        code(sandbox::engine::unreachable),
+        help("start it with `sudo scripts/setup.sh` (it starts dockerd when it is not running), or set DOCKER_HOST")
+    )]
+    Unreachable(#[source] BollardError),
+
+    #[error("failed to read the Docker daemon's configuration")]
+    #[diagnostic(code(sandbox::engine::info))]
+    Info(#[source] BollardError),
+
+    #[error("failed to build image {tag}: {message}")]
+    #[diagnostic(code(sandbox::engine::build), help("the build log above shows the failing step"))]
+    Build { tag: String, message: String },
+
+    #[error("failed to inspect image {image}")]
+    #[diagnostic(code(sandbox::engine::image))]
+    InspectImage {
+        image: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to create network {name}")]
+    #[diagnostic(code(sandbox::engine::network))]
+    CreateNetwork {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to create {what}")]
+    #[diagnostic(code(sandbox::engine::create))]
+    CreateContainer {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to copy files into {what}")]
+    #[diagnostic(code(sandbox::engine::upload))]
+    Upload {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to start {what}")]
+    #[diagnostic(code(sandbox::engine::start))]
+    StartContainer {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to run `{command}` in {what}")]
+    #[diagnostic(code(sandbox::engine::exec))]
+    Exec {
+        what: String,
+        command: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to write {path} in {what}: {output}")]
+    #[diagnostic(code(sandbox::engine::write_file))]
+    WriteFile { what: String, path: String, output: String },
+
+    #[error("failed to inspect {what}")]
+    #[diagnostic(code(sandbox::engine::inspect))]
+    Inspect {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to list processes of {what}")]
+    #[diagnostic(code(sandbox::engine::top))]
+    Top {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to remove what run {run} created")]
+    #[diagnostic(code(sandbox::engine::cleanup), help("remove leftovers with `docker rm -f $(docker ps -aq --filter label={LABEL_RUN}={run})`"))]
+    Cleanup {
+        run: String,
+        #[source]
+        source: BollardError,
+    },
+}
+
+/// What a container should be; the hardening lives in `create_container`, not in callers.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub name: String,
+    /// Shown in errors: "target debian-12", "controller".
+    pub what: String,
+    pub image: String,
+    pub hostname: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub network: String,
+    pub runtime: String,
+    pub limits: Limits,
+}
+
+/// Output of a finished exec.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// How a container ended, read from its state.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerState {
+    pub running: bool,
+    pub oom_killed: bool,
+    pub exit_code: i64,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+impl Engine {
+    /// Connects to the local daemon (or DOCKER_HOST) and agrees on an API version, so a
+    /// 20.10 daemon (API 1.41) works with a client that knows newer APIs.
+    pub async fn connect() -> Result<Engine, EngineError> {
+        let docker = Docker::connect_with_local_defaults().map_err(EngineError::Unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(EngineError::Unreachable)?;
+        docker.ping().await.map_err(EngineError::Unreachable)?;
+        Ok(Engine { docker })
+    }
+
+    /// Runtimes registered with the daemon (`runc`, `runsc`, …) and their arguments.
+    pub async fn runtimes(&self) -> Result<HashMap<String, Vec<String>>, EngineError> {
+        let info = self.docker.info().await.map_err(EngineError::Info)?;
+        Ok(info
+            .runtimes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, runtime)| (name, runtime.runtime_args.unwrap_or_default()))
+            .collect())
+    }
+
+    /// The image's id, or None when it does not exist.
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(inspect.id),
+            Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(source) => Err(EngineError::InspectImage { image: image.to_string(), source }),
+        }
+    }
+
+    /// Builds `tag` from an in-memory tar context; `on_line` receives the build log.
+    pub async fn build_image(
+        &self,
+        tag: &str,
+        context: Vec<u8>,
+        labels: &HashMap<String, String>,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), EngineError> {
+        let options = BuildImageOptionsBuilder::default().t(tag).rm(true).forcerm(true).labels(labels).build();
+        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|err| EngineError::Build { tag: tag.to_string(), message: err.to_string() })?;
+            if let Some(detail) = info.error_detail {
+                let message = detail.message.unwrap_or_else(|| "unknown error".into());
+                return Err(EngineError::Build { tag: tag.to_string(), message });
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    on_line(line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_network(
+        &self,
+        name: &str,
+        internal: bool,
+        labels: HashMap<String, String>,
+    ) -> Result<(), EngineError> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            internal: Some(internal),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_network(request)
+            .await
+            .map_err(|source| EngineError::CreateNetwork { name: name.to_string(), source })?;
+        Ok(())
+    }
+
+    /// Creates a hardened container: limits, no privileges, no host mounts, no published ports.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let memory = spec.limits.memory_bytes as i64;
+        let host_config = HostConfig {
+            runtime: Some(spec.runtime.clone()),
+            memory: Some(memory),
+            // Swap equal to memory: the limit is the limit, no spilling to the host's swap.
+            memory_swap: Some(memory),
+            nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
+            pids_limit: Some(spec.limits.pids),
+            privileged: Some(false),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            cap_drop: Some(vec!["NET_RAW".into(), "MKNOD".into(), "SYS_PTRACE".into()]),
+            tmpfs: Some(HashMap::from([
+                ("/tmp".to_string(), "rw,nosuid,nodev,size=256m".to_string()),
+                ("/run".to_string(), "rw,nosuid,nodev,size=64m".to_string()),
+            ])),
+            network_mode: Some(spec.network.clone()),
+            init: Some(false),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            hostname: Some(spec.hostname.clone()),
+            cmd: Some(spec.cmd.clone()),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone()),
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    spec.network.clone(),
+                    EndpointSettings { aliases: Some(vec![spec.hostname.clone()]), ..Default::default() },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|source| EngineError::CreateContainer { what: spec.what.clone(), source })?;
+        Ok(created.id)
+    }
+
+    /// Copies a tar archive into a container that has not started yet. (Into a running runsc
+    /// container, files copied this way may stay invisible: gVisor caches the root
+    /// filesystem. Running containers get files through `exec` instead.)
+    pub async fn upload_before_start(
+        &self,
+        id: &str,
+        what: &str,
+        dest: &str,
+        archive: Vec<u8>,
+    ) -> Result<(), EngineError> {
+        let options = UploadToContainerOptionsBuilder::default().path(dest).build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(|source| EngineError::Upload { what: what.to_string(), source })
+    }
+
+    pub async fn start_container(&self, id: &str, what: &str) -> Result<(), EngineError> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(|source| EngineError::StartContainer { what: what.to_string(), source })
+    }
+
+    /// Runs a command and hands each output line (stdout and stderr interleaved as they
+    /// arrive) to `on_line`; returns the exit code and the whole output.
+    pub async fn exec(
+        &self,
+        id: &str,
+        what: &str,
+        cmd: &[&str],
+        env: &[String],
+        workdir: Option<&str>,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ExecOutput, EngineError> {
+        let error = |source| EngineError::Exec { what: what.to_string(), command: cmd.join(" "), source };
+        let config = ExecConfig {
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            env: Some(env.to_vec()),
+            working_dir: workdir.map(str::to_string),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec_id = self.docker.create_exec(id, config).await.map_err(error)?.id;
+        let mut collected = String::new();
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&exec_id, None).await.map_err(error)?
+        {
+            let mut pending = String::new();
+            // A stream error is a real failure (daemon gone); never treat it as end of output.
+            while let Some(chunk) = output.try_next().await.map_err(error)? {
+                pending.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                while let Some(newline) = pending.find('\n') {
+                    let line: String = pending.drain(..=newline).collect();
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    on_line(line);
+                    collected.push_str(line);
+                    collected.push('\n');
+                }
+            }
+            if !pending.is_empty() {
+                on_line(&pending);
+                collected.push_str(&pending);
+            }
+        }
+        let inspect = self.docker.inspect_exec(&exec_id).await.map_err(error)?;
+        Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), output: collected })
+    }
+
+    /// `exec` without a line sink.
+    pub async fn exec_quiet(&self, id: &str, what: &str, cmd: &[&str], env: &[String]) -> Result<ExecOutput, EngineError> {
+        self.exec(id, what, cmd, env, None, &mut |_| {}).await
+    }
+
+    /// Writes a file into a running container through an exec (see `upload_before_start`
+    /// for why not the archive API). The contents travel in an environment variable, so
+    /// this is for text files such as scripts and keys.
+    pub async fn write_file(&self, id: &str, what: &str, path: &str, contents: &str, mode: u32) -> Result<(), EngineError> {
+        let script = "mkdir -p \"$(dirname \"$DEST\")\" && printf '%s' \"$CONTENT\" > \"$DEST\" && chmod \"$MODE\" \"$DEST\"";
+        let env = [format!("DEST={path}"), format!("CONTENT={contents}"), format!("MODE={mode:o}")];
+        let result = self.exec_quiet(id, what, &["/bin/sh", "-c", script], &env).await?;
+        if result.exit_code != 0 {
+            return Err(EngineError::WriteFile { what: what.to_string(), path: path.to_string(), output: result.output });
+        }
+        Ok(())
+    }
+
+    /// The container's address on `network`.
+    pub async fn container_ip(&self, id: &str, what: &str, network: &str) -> Result<Option<String>, EngineError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|source| EngineError::Inspect { what: what.to_string(), source })?;
+        Ok(inspect
+            .network_settings
+            .and_then(|settings| settings.networks)
+            .and_then(|networks| networks.get(network).cloned())
+            .and_then(|endpoint| endpoint.ip_address)
+            .filter(|ip| !ip.is_empty()))
+    }
+
+    pub async fn container_state(&self, id: &str, what: &str) -> Result<ContainerState, EngineError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|source| EngineError::Inspect { what: what.to_string(), source })?;
+        let state = inspect.state.unwrap_or_default();
+        Ok(ContainerState {
+            running: state.running.unwrap_or(false),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            exit_code: state.exit_code.unwrap_or(0),
+        })
+    }
+
+    /// Number of processes in the container, from the engine's own listing (the container
+    /// cannot lie about it).
+    pub async fn process_count(&self, id: &str, what: &str) -> Result<usize, EngineError> {
+        let top = self
+            .docker
+            .top_processes(id, None)
+            .await
+            .map_err(|source| EngineError::Top { what: what.to_string(), source })?;
+        Ok(top.processes.map(|p| p.len()).unwrap_or(0))
+    }
+
+    pub async fn kill_container(&self, id: &str) {
+        // Best effort: the container may already be gone, which is what we wanted.
+        let _ = self.docker.kill_container(id, None).await;
+    }
+
+    /// Removes every container and network labelled with the given run id.
+    pub async fn remove_run(&self, run: &str) -> Result<(), EngineError> {
+        self.remove_matching(&format!("{LABEL_RUN}={run}"), run).await
+    }
+
+    /// Removes every container and network carrying `label` (`key` or `key=value`).
+    pub async fn remove_matching(&self, label: &str, run: &str) -> Result<(), EngineError> {
+        let error = |source| EngineError::Cleanup { run: run.to_string(), source };
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await
+            .map_err(error)?;
+        let removals = containers.into_iter().filter_map(|c| c.id).map(|id| {
+            let docker = self.docker.clone();
+            async move {
+                let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+                match docker.remove_container(&id, Some(options)).await {
+                    Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+                    // 409: removal already in progress (a concurrent cleanup); it will finish.
+                    Err(BollardError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+                    Err(err) => Err(err),
+                }
+            }
+        });
+        for result in futures_util::future::join_all(removals).await {
+            result.map_err(error)?;
+        }
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+            .await
+            .map_err(error)?;
+        for network in networks.into_iter().filter_map(|n| n.name) {
+            match self.docker.remove_network(&network).await {
+                Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(err) => return Err(error(err)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Labels (run id → deadline) of every sandbox container, to find leftovers of dead runs.
+    pub async fn run_deadlines(&self) -> Result<HashMap<String, u64>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![LABEL_RUN.to_string()])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await
+            .map_err(|source| EngineError::Cleanup { run: "(leftovers)".into(), source })?;
+        let mut runs = HashMap::new();
+        for labels in containers.into_iter().filter_map(|c| c.labels) {
+            if let (Some(run), Some(deadline)) = (labels.get(LABEL_RUN), labels.get(LABEL_DEADLINE)) {
+                runs.insert(run.clone(), deadline.parse().unwrap_or(0));
+            }
+        }
+        Ok(runs)
+    }
+}
+
+/// Builds a tar archive in memory from (path in archive, contents, mode) entries.
+pub fn tar_of(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, contents, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append_data(&mut header, path, *contents).expect("writing to a Vec cannot fail");
+    }
+    builder.into_inner().expect("writing to a Vec cannot fail")
+}

@@ -1,0 +1,172 @@
+//! What a run found, and the one way it reaches the user.
+//!
+//! Domain code builds a `RunReport` and tells a `Reporter` what is happening; only
+//! `report::terminal` prints. The JSON form of `RunReport` is a documented contract
+//! (README, "JSON report"): fields may be added, never renamed.
+
+pub mod terminal;
+
+use serde::Serialize;
+
+/// How one platform ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    /// The sandbox itself could not run this platform (image, engine).
+    Error,
+    /// A guard killed it (fork bomb, out of memory).
+    Killed,
+    Timeout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Apply {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PassReport {
+    pub pass: u8,
+    pub apply: Apply,
+    /// `changed=` from PLAY RECAP; None when the host never reached the recap.
+    pub changed: Option<u32>,
+    /// Tasks and handlers that reported changed on this host.
+    pub changed_tasks: Vec<String>,
+    /// Exit code of check.sh; None when it did not run.
+    pub verify_exit: Option<i64>,
+    pub verify_output: String,
+}
+
+impl PassReport {
+    pub fn skipped(pass: u8) -> PassReport {
+        PassReport {
+            pass,
+            apply: Apply::Skipped,
+            changed: None,
+            changed_tasks: Vec::new(),
+            verify_exit: None,
+            verify_output: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformReport {
+    pub distro: String,
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+    pub passes: Vec<PassReport>,
+    /// Things the sandbox did or saw that the user should know (mock restored, …).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub challenge: String,
+    pub playbook: String,
+    pub runtime: String,
+    pub passed: bool,
+    pub duration_seconds: f64,
+    pub platforms: Vec<PlatformReport>,
+}
+
+/// Progress and live output of a run. Implementations decide how (and whether) to show it.
+pub trait Reporter: Send + Sync {
+    /// A step starts (a spinner where there is a terminal).
+    fn step(&self, message: &str);
+    /// The current step finished.
+    fn step_done(&self, message: &str);
+    /// One line of `ansible-playbook` output, as it arrives.
+    fn ansible_line(&self, pass: u8, line: &str);
+    /// check.sh finished on one platform.
+    fn verified(&self, pass: u8, distro: &str, exit_code: i64, output: &str);
+    /// Something the user should know that is not an error.
+    fn notice(&self, message: &str);
+    /// A line of an image build log.
+    fn build_line(&self, line: &str);
+    /// Plain text the user asked for (e.g. the inventory).
+    fn output(&self, text: &str);
+}
+
+/// A reporter that shows nothing (library callers, tests).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn step(&self, _: &str) {}
+    fn step_done(&self, _: &str) {}
+    fn ansible_line(&self, _: u8, _: &str) {}
+    fn verified(&self, _: u8, _: &str, _: i64, _: &str) {}
+    fn notice(&self, _: &str) {}
+    fn build_line(&self, _: &str) {}
+    fn output(&self, _: &str) {}
+}
+
+/// The final table, plain text (colour is added by the terminal reporter).
+pub fn table(report: &RunReport) -> Vec<[String; 6]> {
+    let mut rows = vec![[
+        "platform".to_string(),
+        "pass 1".to_string(),
+        "verify 1".to_string(),
+        "changed on pass 2".to_string(),
+        "verify 2".to_string(),
+        "verdict".to_string(),
+    ]];
+    for platform in &report.platforms {
+        let pass = |n: usize| platform.passes.get(n);
+        let apply = |n: usize| match pass(n).map(|p| p.apply) {
+            Some(Apply::Ok) => "ok".to_string(),
+            Some(Apply::Failed) => "failed".to_string(),
+            _ => "-".to_string(),
+        };
+        let verify = |n: usize| match pass(n).and_then(|p| p.verify_exit) {
+            Some(0) => "ok".to_string(),
+            Some(code) => format!("failed ({code})"),
+            None => "-".to_string(),
+        };
+        let changed = match pass(1).and_then(|p| p.changed) {
+            Some(n) => n.to_string(),
+            None => "-".to_string(),
+        };
+        let verdict = serde_json::to_value(platform.verdict).unwrap().as_str().unwrap_or("").to_string();
+        rows.push([platform.distro.clone(), apply(0), verify(0), changed, verify(1), verdict]);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_names_are_the_documented_contract() {
+        let report = RunReport {
+            challenge: "c".into(),
+            playbook: "playbook.yml".into(),
+            runtime: "runsc".into(),
+            passed: false,
+            duration_seconds: 1.0,
+            platforms: vec![PlatformReport {
+                distro: "debian-12".into(),
+                verdict: Verdict::Timeout,
+                reason: Some("r".into()),
+                passes: vec![PassReport::skipped(1)],
+                notes: vec![],
+            }],
+        };
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["platforms"][0]["distro"], "debian-12");
+        assert_eq!(json["platforms"][0]["verdict"], "timeout");
+        assert_eq!(json["platforms"][0]["reason"], "r");
+        assert_eq!(json["platforms"][0]["passes"][0]["apply"], "skipped");
+        assert!(json["platforms"][0]["passes"][0]["changed"].is_null());
+        assert!(json["platforms"][0]["passes"][0]["verify_exit"].is_null());
+        let rows = table(&report);
+        assert_eq!(rows[1][5], "timeout");
+    }
+}

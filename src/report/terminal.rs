@@ -1,0 +1,178 @@
+//! The only place that prints. Live lines go above the spinner (through indicatif's
+//! `suspend`), colour follows the stream (NO_COLOR, CLICOLOR, not a TTY), and when stdout
+//! carries JSON, everything else goes to stderr.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use console::{style, Style, Term};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{table, Reporter, RunReport, Verdict};
+
+pub struct Terminal {
+    /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.
+    live: Term,
+    color: bool,
+    spinner: Mutex<Option<ProgressBar>>,
+}
+
+impl Terminal {
+    pub fn new(json_on_stdout: bool) -> Terminal {
+        let live = if json_on_stdout { Term::stderr() } else { Term::stdout() };
+        let color = if json_on_stdout { console::colors_enabled_stderr() } else { console::colors_enabled() };
+        Terminal { live, color, spinner: Mutex::new(None) }
+    }
+
+    /// Whether Ansible should colour its output for this stream.
+    pub fn wants_color(&self) -> bool {
+        self.color
+    }
+
+    fn styled(&self, style: Style) -> Style {
+        style.force_styling(self.color)
+    }
+
+    fn line(&self, text: &str) {
+        self.emit(&self.live, text);
+    }
+
+    /// Writes a line above the spinner, if one is spinning.
+    fn emit(&self, term: &Term, text: &str) {
+        let spinner = self.spinner.lock().unwrap();
+        let write = || {
+            let _ = term.write_line(text);
+        };
+        match spinner.as_ref() {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+
+    /// Prints the final table and verdict.
+    pub fn summary(&self, report: &RunReport) {
+        let rows = table(report);
+        let widths: Vec<usize> =
+            (0..6).map(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
+        self.line("");
+        for (index, row) in rows.iter().enumerate() {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(col, cell)| {
+                    let padded = format!("{cell:<width$}", width = widths[col]);
+                    let style = if index == 0 {
+                        Style::new().bold()
+                    } else if col == 5 {
+                        verdict_style(report.platforms[index - 1].verdict)
+                    } else if cell.starts_with("failed") || (col == 3 && cell != "0" && cell != "-") {
+                        Style::new().red()
+                    } else {
+                        Style::new()
+                    };
+                    self.styled(style).apply_to(padded).to_string()
+                })
+                .collect();
+            self.line(cells.join("  ").trim_end());
+        }
+        self.line("");
+        for platform in &report.platforms {
+            if let Some(reason) = &platform.reason {
+                let name = self.styled(Style::new().bold()).apply_to(&platform.distro);
+                self.line(&format!("{name}: {reason}"));
+            }
+        }
+        let verdict = if report.passed {
+            self.styled(Style::new().green().bold()).apply_to("PASSED")
+        } else {
+            self.styled(Style::new().red().bold()).apply_to("FAILED")
+        };
+        self.line(&format!("{verdict} {} in {:.1}s", report.challenge, report.duration_seconds));
+    }
+
+    #[allow(clippy::print_stdout)]
+    pub fn json(&self, report: &RunReport) {
+        let text = serde_json::to_string_pretty(report).expect("a report always serializes");
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+    }
+
+    /// A plain line of command output (doctor, images list).
+    pub fn print(&self, text: &str) {
+        self.line(text);
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = self.spinner.lock().unwrap().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn verdict_style(verdict: Verdict) -> Style {
+    match verdict {
+        Verdict::Passed => Style::new().green().bold(),
+        _ => Style::new().red().bold(),
+    }
+}
+
+impl Reporter for Terminal {
+    fn step(&self, message: &str) {
+        let mut spinner = self.spinner.lock().unwrap();
+        if let Some(bar) = spinner.take() {
+            bar.finish_and_clear();
+        }
+        if Term::stderr().is_term() {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}").unwrap());
+            bar.set_message(message.to_string());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            *spinner = Some(bar);
+        } else {
+            let _ = Term::stderr().write_line(&format!("==> {message}"));
+        }
+    }
+
+    fn step_done(&self, message: &str) {
+        let bar = self.spinner.lock().unwrap().take();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let _ = Term::stderr().write_line(&format!("{} {message}", self.styled(Style::new().green()).apply_to("✓")));
+    }
+
+    fn ansible_line(&self, pass: u8, line: &str) {
+        let tag = self.styled(Style::new().dim()).apply_to(format!("[pass {pass}]"));
+        self.line(&format!("{tag} {line}"));
+    }
+
+    fn verified(&self, pass: u8, distro: &str, exit_code: i64, output: &str) {
+        let status = if exit_code == 0 {
+            self.styled(Style::new().green()).apply_to("verified".to_string())
+        } else {
+            self.styled(Style::new().red()).apply_to(format!("check failed (exit {exit_code})"))
+        };
+        let tag = self.styled(Style::new().dim()).apply_to(format!("[verify {pass}]"));
+        self.line(&format!("{tag} {} {status}", style(distro).bold().force_styling(self.color)));
+        for line in output.lines() {
+            self.line(&format!("{tag}   {line}"));
+        }
+    }
+
+    fn notice(&self, message: &str) {
+        let note = self.styled(Style::new().yellow().bold()).apply_to("note:");
+        self.emit(&Term::stderr(), &format!("{note} {message}"));
+    }
+
+    fn build_line(&self, line: &str) {
+        let text = self.styled(Style::new().dim()).apply_to(format!("  | {line}")).to_string();
+        self.emit(&Term::stderr(), &text);
+    }
+
+    fn output(&self, text: &str) {
+        for line in text.lines() {
+            self.line(line);
+        }
+    }
+}

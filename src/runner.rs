@@ -1,0 +1,623 @@
+//! One run of a challenge: targets and a controller on a network made for the run, the
+//! playbook applied twice over SSH, check.sh after each pass, a verdict per platform.
+//!
+//! Everything the run creates carries its run label and is removed when the run ends,
+//! however it ends: success, failure, deadline, Ctrl-C or SIGTERM.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use miette::Diagnostic;
+
+use crate::bootstrap::{self, ImageError, ImageKind};
+use crate::challenge::{Challenge, Network};
+use crate::distro::Distro;
+use crate::engine::{ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
+use crate::inventory::{self, InventoryHost};
+use crate::recap::PlaybookLog;
+use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
+use crate::verify;
+
+/// The runtime every container uses unless the user explicitly asks for another.
+pub const DEFAULT_RUNTIME: &str = "runsc";
+
+/// Where the challenge directory lives inside the controller.
+const CONTROLLER_CHALLENGE_DIR: &str = "/work/challenge";
+const CONTROLLER_INVENTORY: &str = "/work/inventory.ini";
+/// Where a `--playbook` from outside the challenge is placed, so its relative paths
+/// (roles/, templates/) resolve against the challenge.
+const OUTSIDE_PLAYBOOK_NAME: &str = ".sandbox-playbook.yml";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaybookChoice {
+    Starter,
+    Solution,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub playbook: PlaybookChoice,
+    /// Narrow the run to these catalog names (empty: every distro of the challenge).
+    pub distros: Vec<String>,
+    pub runtime: String,
+    /// Overrides the challenge's timeout.
+    pub timeout: Option<Duration>,
+    /// Forwarded to Ansible: colour its output.
+    pub color: bool,
+    /// Print the inventory once the targets are up.
+    pub show_inventory: bool,
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum RunError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] EngineError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Image(#[from] ImageError),
+
+    #[error("runtime `{runtime}` is not registered with the Docker daemon")]
+    #[diagnostic(
+        code(sandbox::run::runtime_missing),
+        help("run `sudo scripts/setup.sh` to install gVisor and register it as `runsc`; registered runtimes: {registered}")
+    )]
+    RuntimeMissing { runtime: String, registered: String },
+
+    #[error("--distro {name} is not one of this challenge's distros ({available})")]
+    #[diagnostic(code(sandbox::run::distro_not_in_challenge))]
+    DistroNotInChallenge { name: String, available: String },
+
+    #[error("playbook {} does not exist", path.display())]
+    #[diagnostic(code(sandbox::run::missing_playbook))]
+    MissingPlaybook { path: PathBuf },
+
+    #[error("cannot package the challenge directory {}", dir.display())]
+    #[diagnostic(code(sandbox::run::package))]
+    Package {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("interrupted; everything the run created was removed")]
+    #[diagnostic(code(sandbox::run::interrupted))]
+    Interrupted,
+}
+
+/// Where a platform is in its run, for the timeout's report.
+#[derive(Debug, Clone)]
+struct PlatformState {
+    distro: &'static Distro,
+    container: Option<String>,
+    passes: Vec<PassReport>,
+    verdict: Option<(Verdict, String)>,
+    notes: Vec<String>,
+}
+
+struct Shared {
+    phase: String,
+    platforms: Vec<PlatformState>,
+}
+
+/// A run in progress.
+pub struct Run<'a> {
+    engine: Engine,
+    challenge: &'a Challenge,
+    options: RunOptions,
+    reporter: &'a dyn Reporter,
+    id: String,
+    network: String,
+    timeout: Duration,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        engine: Engine,
+        challenge: &'a Challenge,
+        options: RunOptions,
+        reporter: &'a dyn Reporter,
+    ) -> Result<Run<'a>, RunError> {
+        let distros = select_distros(challenge, &options.distros)?;
+        if let PlaybookChoice::File(path) = &options.playbook {
+            if !path.is_file() {
+                return Err(RunError::MissingPlaybook { path: path.clone() });
+            }
+        }
+        let id = new_run_id();
+        let timeout = options.timeout.unwrap_or(challenge.run.timeout);
+        let platforms = distros
+            .into_iter()
+            .map(|distro| PlatformState { distro, container: None, passes: Vec::new(), verdict: None, notes: Vec::new() })
+            .collect();
+        Ok(Run {
+            engine,
+            challenge,
+            network: format!("sandbox-{id}"),
+            id,
+            options,
+            reporter,
+            timeout,
+            shared: Arc::new(Mutex::new(Shared { phase: "starting".into(), platforms })),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs to the end, the deadline or a signal, then removes everything it created.
+    pub async fn execute(self) -> Result<RunReport, RunError> {
+        let started = Instant::now();
+        let outcome = tokio::select! {
+            result = self.stages() => Some(result),
+            _ = tokio::time::sleep(self.timeout) => None,
+            _ = shutdown_signal() => {
+                self.cleanup().await;
+                return Err(RunError::Interrupted);
+            }
+        };
+        self.cleanup().await;
+        match outcome {
+            Some(Err(err)) => Err(err),
+            Some(Ok(())) => Ok(self.report(started.elapsed())),
+            None => {
+                let mut shared = self.shared.lock().unwrap();
+                let phase = shared.phase.clone();
+                let reason = format!("run exceeded its {}s timeout during {phase}", self.timeout.as_secs());
+                for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
+                    platform.verdict = Some((Verdict::Timeout, reason.clone()));
+                }
+                drop(shared);
+                Ok(self.report(started.elapsed()))
+            }
+        }
+    }
+
+    fn report(&self, elapsed: Duration) -> RunReport {
+        let shared = self.shared.lock().unwrap();
+        let platforms: Vec<PlatformReport> = shared
+            .platforms
+            .iter()
+            .map(|p| {
+                let (verdict, reason) = p.verdict.clone().unwrap_or((Verdict::Error, "did not finish".into()));
+                PlatformReport {
+                    distro: p.distro.name.to_string(),
+                    verdict,
+                    reason: (verdict != Verdict::Passed).then_some(reason),
+                    passes: p.passes.clone(),
+                    notes: p.notes.clone(),
+                }
+            })
+            .collect();
+        RunReport {
+            challenge: self.challenge.id.clone(),
+            playbook: self.playbook_display(),
+            runtime: self.options.runtime.clone(),
+            passed: platforms.iter().all(|p| p.verdict == Verdict::Passed),
+            duration_seconds: (elapsed.as_secs_f64() * 10.0).round() / 10.0,
+            platforms,
+        }
+    }
+
+    fn playbook_display(&self) -> String {
+        match &self.options.playbook {
+            PlaybookChoice::Starter => self.challenge.playbook.display().to_string(),
+            PlaybookChoice::Solution => self.challenge.solution.display().to_string(),
+            PlaybookChoice::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The playbook's path inside the controller, relative to the challenge directory.
+    fn playbook_in_controller(&self) -> String {
+        match &self.options.playbook {
+            PlaybookChoice::Starter => self.challenge.playbook.display().to_string(),
+            PlaybookChoice::Solution => self.challenge.solution.display().to_string(),
+            PlaybookChoice::File(_) => OUTSIDE_PLAYBOOK_NAME.to_string(),
+        }
+    }
+
+    fn set_phase(&self, phase: &str) {
+        self.shared.lock().unwrap().phase = phase.to_string();
+    }
+
+    fn distros(&self) -> Vec<&'static Distro> {
+        self.shared.lock().unwrap().platforms.iter().map(|p| p.distro).collect()
+    }
+
+    fn labels(&self, role: &str) -> HashMap<String, String> {
+        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout;
+        HashMap::from([
+            (LABEL_RUN.to_string(), self.id.clone()),
+            (LABEL_DEADLINE.to_string(), deadline.as_secs().to_string()),
+            (LABEL_ROLE.to_string(), role.to_string()),
+        ])
+    }
+
+    async fn cleanup(&self) {
+        // Bounded: a daemon that died mid-run must not turn into a hang on the way out.
+        let removal = self.engine.remove_run(&self.id);
+        match tokio::time::timeout(Duration::from_secs(60), removal).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => self.reporter.notice(&format!("{err}")),
+            Err(_) => self.reporter.notice(&format!(
+                "cleanup of run {} timed out; remove leftovers with `docker rm -f $(docker ps -aq --filter label={LABEL_RUN}={})`",
+                self.id, self.id
+            )),
+        }
+    }
+
+    async fn stages(&self) -> Result<(), RunError> {
+        self.check_runtime().await?;
+        self.remove_dead_runs().await;
+        let distros = self.distros();
+
+        self.set_phase("image preparation");
+        let mut target_images = Vec::new();
+        for distro in &distros {
+            target_images.push(self.ensure_image(ImageKind::Target(distro)).await?);
+        }
+        let controller_image = self.ensure_image(ImageKind::Controller).await?;
+
+        self.set_phase("start");
+        self.reporter.step(&format!("starting {} target(s) and the controller", distros.len()));
+        let internal = self.challenge.run.network == Network::None;
+        self.engine.create_network(&self.network, internal, self.labels("network")).await?;
+        let targets = futures_util::future::try_join_all(
+            distros.iter().zip(&target_images).map(|(distro, image)| self.start_target(distro, image)),
+        );
+        let (targets, controller) = tokio::try_join!(targets, self.start_controller(&controller_image))?;
+        for (platform, id) in self.shared.lock().unwrap().platforms.iter_mut().zip(&targets) {
+            platform.container = Some(id.clone());
+        }
+        let hosts = self.connect(&controller, &distros, &targets).await?;
+        self.reporter.step_done(&format!("{} target(s) ready (run {}, runtime {})", hosts.len(), self.id, self.options.runtime));
+
+        for pass in 1..=2u8 {
+            let hosts_for_pass: Vec<&'static Distro> = self.hosts_still_in_play(pass);
+            if hosts_for_pass.is_empty() {
+                break;
+            }
+            if pass == 2 {
+                self.set_phase("cleanup between passes");
+                self.between_passes(&hosts_for_pass).await?;
+            }
+            self.set_phase(&format!("pass {pass}"));
+            let log = self.apply(&controller, pass, &hosts_for_pass).await?;
+            self.record_apply(pass, &hosts_for_pass, &log).await?;
+            self.set_phase(&format!("verify {pass}"));
+            self.verify(pass).await?;
+        }
+        self.decide();
+        Ok(())
+    }
+
+    async fn check_runtime(&self) -> Result<(), RunError> {
+        let runtimes = self.engine.runtimes().await?;
+        if !runtimes.contains_key(&self.options.runtime) {
+            let mut registered: Vec<_> = runtimes.keys().cloned().collect();
+            registered.sort();
+            return Err(RunError::RuntimeMissing {
+                runtime: self.options.runtime.clone(),
+                registered: registered.join(", "),
+            });
+        }
+        if self.options.runtime != DEFAULT_RUNTIME {
+            self.reporter.notice(&format!(
+                "running under `{}` instead of gVisor: isolation is weaker; a playbook runs closer to the host kernel",
+                self.options.runtime
+            ));
+        }
+        Ok(())
+    }
+
+    /// A crashed or killed earlier run may have left containers: remove those past their deadline.
+    async fn remove_dead_runs(&self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let Ok(runs) = self.engine.run_deadlines().await else { return };
+        for (run, deadline) in runs {
+            // A minute of grace: the owning process removes its own things at its deadline.
+            if deadline + 60 < now
+                && self.engine.remove_run(&run).await.is_ok() {
+                    self.reporter.notice(&format!("removed leftovers of dead run {run}"));
+                }
+        }
+    }
+
+    async fn ensure_image(&self, kind: ImageKind) -> Result<String, RunError> {
+        Ok(bootstrap::ensure(&self.engine, kind, self.reporter).await?)
+    }
+
+    async fn start_target(&self, distro: &'static Distro, image: &str) -> Result<String, RunError> {
+        let mut labels = self.labels("target");
+        labels.insert("io.sandbox.distro".into(), distro.name.into());
+        let spec = ContainerSpec {
+            name: format!("sandbox-{}-{}", self.id, distro.name.replace('.', "-")),
+            what: format!("target {}", distro.name),
+            image: image.to_string(),
+            hostname: distro.name.replace('.', "-"),
+            cmd: vec!["/bin/bash".into(), "/usr/local/lib/sandbox/init".into()],
+            env: Vec::new(),
+            labels,
+            network: self.network.clone(),
+            runtime: self.options.runtime.clone(),
+            limits: self.challenge.limits,
+        };
+        let id = self.engine.create_container(&spec).await?;
+        self.engine.start_container(&id, &spec.what).await?;
+        Ok(id)
+    }
+
+    async fn start_controller(&self, image: &str) -> Result<String, RunError> {
+        let spec = ContainerSpec {
+            name: format!("sandbox-{}-controller", self.id),
+            what: "controller".into(),
+            image: image.to_string(),
+            hostname: "controller".into(),
+            cmd: vec!["sleep".into(), "infinity".into()],
+            env: Vec::new(),
+            labels: self.labels("controller"),
+            network: self.network.clone(),
+            runtime: self.options.runtime.clone(),
+            limits: self.challenge.limits,
+        };
+        let id = self.engine.create_container(&spec).await?;
+        let archive = self.challenge_archive()?;
+        self.engine.upload_before_start(&id, "controller", "/work", archive).await?;
+        self.engine.start_container(&id, "controller").await?;
+        Ok(id)
+    }
+
+    /// The challenge directory (and an outside `--playbook`) as a tar rooted at `challenge/`.
+    fn challenge_archive(&self) -> Result<Vec<u8>, RunError> {
+        let dir = &self.challenge.dir;
+        let error = |source| RunError::Package { dir: dir.clone(), source };
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append_dir_all("challenge", dir).map_err(error)?;
+        if let PlaybookChoice::File(path) = &self.options.playbook {
+            let mut file = std::fs::File::open(path).map_err(error)?;
+            builder.append_file(format!("challenge/{OUTSIDE_PLAYBOOK_NAME}"), &mut file).map_err(error)?;
+        }
+        builder.into_inner().map_err(error)
+    }
+
+    /// Gives the controller a key for this run, authorizes it on every target, writes the
+    /// inventory and waits (bounded) until each target answers over SSH.
+    async fn connect(
+        &self,
+        controller: &str,
+        distros: &[&'static Distro],
+        targets: &[String],
+    ) -> Result<Vec<InventoryHost>, RunError> {
+        let keygen = "ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 && cat /root/.ssh/id_ed25519.pub";
+        let key = self.engine.exec_quiet(controller, "controller", &["sh", "-c", keygen], &[]).await?;
+        let mut hosts = Vec::new();
+        for (distro, id) in distros.iter().zip(targets) {
+            let what = format!("target {}", distro.name);
+            self.engine.write_file(id, &what, "/root/.ssh/authorized_keys", &key.output, 0o600).await?;
+            let address = self.engine.container_ip(id, &what, &self.network).await?.unwrap_or_default();
+            hosts.push(InventoryHost { distro, address });
+        }
+        let inventory = inventory::render(&hosts);
+        if self.options.show_inventory {
+            self.reporter.output(&format!("# inventory of run {}\n{inventory}", self.id));
+        }
+        self.engine.write_file(controller, "controller", CONTROLLER_INVENTORY, &inventory, 0o644).await?;
+        let addresses: Vec<&str> = hosts.iter().map(|h| h.address.as_str()).collect();
+        let wait = verify::wait_for_ssh_script(&addresses);
+        let result = self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait], &[]).await?;
+        if result.exit_code != 0 {
+            for platform in self.shared.lock().unwrap().platforms.iter_mut() {
+                platform.verdict = Some((Verdict::Error, format!("target unreachable over SSH: {}", result.output.trim())));
+            }
+        }
+        Ok(hosts)
+    }
+
+    fn hosts_still_in_play(&self, pass: u8) -> Vec<&'static Distro> {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .platforms
+            .iter()
+            .filter(|p| p.verdict.is_none())
+            .filter(|p| pass == 1 || p.passes.first().is_some_and(|first| first.apply == Apply::Ok && first.verify_exit == Some(0)))
+            .map(|p| p.distro)
+            .collect()
+    }
+
+    async fn between_passes(&self, distros: &[&'static Distro]) -> Result<(), RunError> {
+        for (distro, id) in self.containers_of(distros) {
+            let what = format!("target {}", distro.name);
+            let script = verify::between_passes_script(distro.family);
+            let result = self.engine.exec_quiet(&id, &what, &["/bin/sh", "-c", &script], &[]).await?;
+            let notes: Vec<String> = result.output.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+            for note in &notes {
+                self.reporter.notice(&format!("{}: {note}", distro.name));
+            }
+            self.platform_mut(distro, |p| p.notes.extend(notes));
+        }
+        Ok(())
+    }
+
+    fn containers_of(&self, distros: &[&'static Distro]) -> Vec<(&'static Distro, String)> {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .platforms
+            .iter()
+            .filter(|p| distros.contains(&p.distro))
+            .filter_map(|p| p.container.clone().map(|id| (p.distro, id)))
+            .collect()
+    }
+
+    fn platform_mut(&self, distro: &Distro, change: impl FnOnce(&mut PlatformState)) {
+        let mut shared = self.shared.lock().unwrap();
+        if let Some(platform) = shared.platforms.iter_mut().find(|p| p.distro.name == distro.name) {
+            change(platform);
+        }
+    }
+
+    async fn apply(&self, controller: &str, pass: u8, hosts: &[&'static Distro]) -> Result<(PlaybookLog, i64), RunError> {
+        let playbook = self.playbook_in_controller();
+        let limit = hosts.iter().map(|d| d.name).collect::<Vec<_>>().join(",");
+        let cmd = ["ansible-playbook", "-i", CONTROLLER_INVENTORY, "--limit", &limit, &playbook];
+        let mut env = verify::controller_env(self.options.color);
+        env.push(format!("SANDBOX_PASS={pass}"));
+        let mut log = PlaybookLog::default();
+        let reporter = self.reporter;
+        let result = self
+            .engine
+            .exec(controller, "controller", &cmd, &env, Some(CONTROLLER_CHALLENGE_DIR), &mut |line| {
+                reporter.ansible_line(pass, line);
+                log.push(line);
+            })
+            .await?;
+        Ok((log, result.exit_code))
+    }
+
+    async fn record_apply(&self, pass: u8, hosts: &[&'static Distro], (log, exit_code): &(PlaybookLog, i64)) -> Result<(), RunError> {
+        for (distro, id) in self.containers_of(hosts) {
+            let recap = log.recap.get(distro.name);
+            let apply = match recap {
+                Some(recap) if recap.succeeded() => Apply::Ok,
+                _ => Apply::Failed,
+            };
+            let state = self.engine.container_state(&id, &format!("target {}", distro.name)).await?;
+            let killed = (!state.running).then(|| verify::death_reason(&state, &self.challenge.limits));
+            let failure = killed.clone().or_else(|| {
+                (apply == Apply::Failed).then(|| {
+                    log.failures
+                        .get(distro.name)
+                        .cloned()
+                        .or_else(|| recap.filter(|r| r.unreachable > 0).map(|_| "host unreachable".to_string()))
+                        .or_else(|| log.errors.first().cloned())
+                        .unwrap_or_else(|| format!("ansible-playbook exited {exit_code}"))
+                })
+            });
+            let report = PassReport {
+                pass,
+                apply,
+                changed: recap.map(|r| r.changed),
+                changed_tasks: log.changed_tasks.get(distro.name).cloned().unwrap_or_default(),
+                verify_exit: None,
+                verify_output: String::new(),
+            };
+            self.platform_mut(distro, |p| {
+                p.passes.push(report);
+                if let Some(reason) = failure {
+                    let verdict = if killed.is_some() { Verdict::Killed } else { Verdict::Failed };
+                    // Pass 1's check still runs after a failed apply: its output says what is missing.
+                    if verdict == Verdict::Killed || pass == 2 {
+                        p.verdict = Some((verdict, format!("pass {pass}: {reason}")));
+                    } else {
+                        p.notes.push(format!("pass {pass}: {reason}"));
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs check.sh on every platform that took part in this pass, concurrently.
+    async fn verify(&self, pass: u8) -> Result<(), RunError> {
+        let targets: Vec<(&'static Distro, String)> = {
+            let shared = self.shared.lock().unwrap();
+            shared
+                .platforms
+                .iter()
+                .filter(|p| p.verdict.is_none() && p.passes.len() == pass as usize)
+                .filter_map(|p| p.container.clone().map(|id| (p.distro, id)))
+                .collect()
+        };
+        if targets.is_empty() {
+            return Ok(());
+        }
+        self.reporter.step(&format!("verifying pass {pass}"));
+        let check = std::fs::read_to_string(self.challenge.file(&self.challenge.check))
+            .map_err(|source| RunError::Package { dir: self.challenge.dir.clone(), source })?;
+        let runs = targets.iter().map(|(distro, id)| {
+            let check = check.clone();
+            async move {
+                let what = format!("target {}", distro.name);
+                let result = verify::run_check(&self.engine, id, &what, distro, pass, &check).await?;
+                Ok::<_, RunError>((*distro, result))
+            }
+        });
+        let results = futures_util::future::try_join_all(runs).await?;
+        self.reporter.step_done(&format!("verified pass {pass}"));
+        for (distro, result) in results {
+            self.reporter.verified(pass, distro.name, result.exit_code, &result.output);
+            self.platform_mut(distro, |p| {
+                if let Some(report) = p.passes.last_mut() {
+                    report.verify_exit = Some(result.exit_code);
+                    report.verify_output = result.output.clone();
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Verdicts for every platform still undecided after both passes.
+    fn decide(&self) {
+        let idempotent_required = self.challenge.run.idempotent;
+        let mut shared = self.shared.lock().unwrap();
+        for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
+            platform.verdict = Some(verify::verdict(&platform.passes, idempotent_required));
+        }
+    }
+}
+
+/// Resolves `--distro` against the challenge's list.
+fn select_distros(challenge: &Challenge, wanted: &[String]) -> Result<Vec<&'static Distro>, RunError> {
+    if wanted.is_empty() {
+        return Ok(challenge.distros.clone());
+    }
+    let available = || challenge.distros.iter().map(|d| d.name).collect::<Vec<_>>().join(", ");
+    wanted
+        .iter()
+        .map(|name| {
+            challenge
+                .distros
+                .iter()
+                .copied()
+                .find(|d| d.name == name)
+                .ok_or_else(|| RunError::DistroNotInChallenge { name: name.clone(), available: available() })
+        })
+        .collect()
+}
+
+/// Short, unique enough across concurrent runs on one host: time and pid mixed.
+fn new_run_id() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 40) ^ ((nanos >> 64) as u64);
+    let mixed = mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{:010x}", mixed >> 24)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler cannot fail on Unix");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_differ() {
+        let a = new_run_id();
+        std::thread::sleep(Duration::from_millis(1));
+        let b = new_run_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 10);
+    }
+}

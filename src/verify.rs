@@ -1,0 +1,173 @@
+//! Verification: check.sh inside each target, the cleanup between passes, and the rules that
+//! turn two passes into a verdict.
+
+use crate::bootstrap::{MOCK_LOCATIONS, MOCK_MASTER};
+use crate::challenge::Limits;
+use crate::distro::{Distro, Family};
+use crate::engine::{ContainerState, Engine, EngineError, ExecOutput};
+use crate::report::{Apply, PassReport, Verdict};
+
+/// Where check.sh is placed in a target before it runs.
+const CHECK_PATH: &str = "/usr/local/lib/sandbox/check.sh";
+
+/// Environment of every `ansible-playbook` in the controller.
+pub fn controller_env(color: bool) -> Vec<String> {
+    let mut env: Vec<String> = [
+        // The recap parser knows the default callback; a challenge's ansible.cfg cannot
+        // swap in another (environment beats ansible.cfg in Ansible's precedence).
+        "ANSIBLE_STDOUT_CALLBACK=default",
+        // Without it Python buffers stdout and the "live" output arrives at the end.
+        "PYTHONUNBUFFERED=1",
+        "ANSIBLE_HOST_KEY_CHECKING=False",
+        "ANSIBLE_RETRY_FILES_ENABLED=False",
+        "ANSIBLE_PIPELINING=True",
+        "ANSIBLE_SSH_ARGS=-o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
+        "ANSIBLE_DEPRECATION_WARNINGS=False",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    env.push(if color { "ANSIBLE_FORCE_COLOR=1".into() } else { "ANSIBLE_NOCOLOR=1".into() });
+    env
+}
+
+/// Waits until every target accepts the run's key over SSH: 100 tries, 0.2 s apart, per host.
+pub fn wait_for_ssh_script(addresses: &[&str]) -> String {
+    format!(
+        "for host in {}; do tries=0; \
+         until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=2 root@$host true 2>/dev/null; do \
+         tries=$((tries+1)); if [ $tries -ge 100 ]; then echo \"$host did not accept SSH within 20 s\"; exit 1; fi; sleep 0.2; done; done",
+        addresses.join(" ")
+    )
+}
+
+/// Between the passes: kill package managers left running by pass 1 and remove their
+/// locks (pass 2 would otherwise fail on a lock, not on the learner's playbook), and put
+/// the systemctl mock back wherever a package replaced it. Prints one line per action.
+///
+/// `pidof` is missing on minimal images: processes are found with `ps` and `awk`.
+pub fn between_passes_script(family: Family) -> String {
+    let names = family.package_manager_processes().join(" ");
+    let locks = family.lock_files().join(" ");
+    let locations = MOCK_LOCATIONS.join(" ");
+    format!(
+        "killed=0\n\
+         for name in {names}; do\n\
+         \x20 for pid in $(ps -eo pid=,comm= | awk -v n=\"$name\" '$2 == n {{print $1}}'); do\n\
+         \x20   kill -9 \"$pid\" 2>/dev/null && echo \"killed leftover $name (pid $pid)\" && killed=1\n\
+         \x20 done\n\
+         done\n\
+         if [ $killed = 1 ]; then rm -f {locks}; echo 'removed package manager locks'; fi\n\
+         for path in {locations}; do\n\
+         \x20 if ! cmp -s {MOCK_MASTER} \"$path\"; then cp {MOCK_MASTER} \"$path\" && chmod 755 \"$path\" && echo \"restored the systemctl mock at $path (a package had replaced it)\"; fi\n\
+         done\n\
+         true\n"
+    )
+}
+
+/// Copies check.sh into the target and runs it as root with SANDBOX_DISTRO and SANDBOX_PASS.
+pub async fn run_check(
+    engine: &Engine,
+    id: &str,
+    what: &str,
+    distro: &Distro,
+    pass: u8,
+    script: &str,
+) -> Result<ExecOutput, EngineError> {
+    engine.write_file(id, what, CHECK_PATH, script, 0o755).await?;
+    let env = [format!("SANDBOX_DISTRO={}", distro.name), format!("SANDBOX_PASS={pass}")];
+    engine.exec(id, what, &[CHECK_PATH], &env, Some("/root"), &mut |_| {}).await
+}
+
+/// Why a target is no longer running.
+pub fn death_reason(state: &ContainerState, limits: &Limits) -> String {
+    if state.oom_killed {
+        format!("out of memory (limit {} MiB)", limits.memory_bytes / (1024 * 1024))
+    } else {
+        format!("target stopped unexpectedly (exit code {})", state.exit_code)
+    }
+}
+
+/// The verdict of a platform that completed its passes without being killed.
+pub fn verdict(passes: &[PassReport], idempotent_required: bool) -> (Verdict, String) {
+    let failed = |reason: String| (Verdict::Failed, reason);
+    let Some(first) = passes.first() else {
+        return (Verdict::Error, "pass 1 never ran".into());
+    };
+    if first.apply != Apply::Ok {
+        return failed("pass 1: the playbook failed".into());
+    }
+    match first.verify_exit {
+        Some(0) => {}
+        Some(code) => return failed(format!("check.sh failed after pass 1 (exit {code})")),
+        None => return failed("check.sh did not run after pass 1".into()),
+    }
+    let Some(second) = passes.get(1) else {
+        return failed("pass 2 did not run".into());
+    };
+    if second.apply != Apply::Ok {
+        return failed("pass 2: the playbook failed".into());
+    }
+    let changed = second.changed.unwrap_or(0);
+    if idempotent_required && changed > 0 {
+        let tasks: Vec<String> = second.changed_tasks.iter().map(|t| format!("`{t}`")).collect();
+        return failed(format!("not idempotent: pass 2 changed {changed} task(s): {}", tasks.join(", ")));
+    }
+    match second.verify_exit {
+        Some(0) => (Verdict::Passed, "passed".into()),
+        Some(code) => failed(format!("check.sh failed after pass 2 (exit {code})")),
+        None => failed("check.sh did not run after pass 2".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(n: u8, apply: Apply, changed: u32, verify: i64) -> PassReport {
+        PassReport {
+            pass: n,
+            apply,
+            changed: Some(changed),
+            changed_tasks: if changed > 0 { vec!["append".into()] } else { vec![] },
+            verify_exit: Some(verify),
+            verify_output: String::new(),
+        }
+    }
+
+    #[test]
+    fn both_passes_clean_is_a_pass() {
+        let passes = [pass(1, Apply::Ok, 3, 0), pass(2, Apply::Ok, 0, 0)];
+        assert_eq!(verdict(&passes, true).0, Verdict::Passed);
+    }
+
+    #[test]
+    fn changes_on_pass_two_fail_idempotency_with_task_names() {
+        let passes = [pass(1, Apply::Ok, 1, 0), pass(2, Apply::Ok, 1, 0)];
+        let (verdict_, reason) = verdict(&passes, true);
+        assert_eq!(verdict_, Verdict::Failed);
+        assert_eq!(reason, "not idempotent: pass 2 changed 1 task(s): `append`");
+        assert_eq!(verdict(&passes, false).0, Verdict::Passed);
+    }
+
+    #[test]
+    fn a_failing_check_fails() {
+        let passes = [pass(1, Apply::Ok, 1, 2)];
+        assert_eq!(verdict(&passes, true).1, "check.sh failed after pass 1 (exit 2)");
+    }
+
+    #[test]
+    fn cleanup_script_finds_processes_without_pidof_and_restores_the_mock() {
+        let script = between_passes_script(Family::Debian);
+        assert!(!script.contains("pidof"));
+        assert!(script.contains("for name in apt apt-get dpkg"));
+        assert!(script.contains("/var/lib/dpkg/lock-frontend"));
+        assert!(script.contains("cmp -s /usr/local/lib/sandbox/systemctl \"$path\""));
+    }
+
+    #[test]
+    fn oom_is_named_with_the_limit() {
+        let state = ContainerState { running: false, oom_killed: true, exit_code: 137 };
+        assert_eq!(death_reason(&state, &Limits::default()), "out of memory (limit 512 MiB)");
+    }
+}
