@@ -78,21 +78,21 @@ impl Distro {
 // may have none at all: write the main archive so `apt-get update` works offline of a registry.
 const APT_BOOTSTRAP_12: &str = "echo 'deb http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list \
  && apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 openssh-server procps";
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt openssh-server procps";
 
 const APT_BOOTSTRAP_11: &str = "echo 'deb http://deb.debian.org/debian bullseye main' > /etc/apt/sources.list \
  && apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 openssh-server procps";
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt openssh-server procps";
 
 // Debian 13's openssh-server depends on `systemd | systemd-sysusers`; installing the
 // standalone sysusers first keeps the real systemd (and its systemctl) out of the image.
 const APT_BOOTSTRAP_13: &str = "echo 'deb http://deb.debian.org/debian trixie main' > /etc/apt/sources.list \
  && apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd-standalone-sysusers \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 openssh-server procps";
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt openssh-server procps";
 
 const UBUNTU_BOOTSTRAP: &str = "apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 openssh-server procps";
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt openssh-server procps";
 
 const DNF_BOOTSTRAP: &str =
     "dnf install -y -q python3 openssh-server procps-ng && dnf clean all";

@@ -10,7 +10,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::{StreamExt, TryStreamExt};
@@ -241,7 +241,7 @@ impl Engine {
             // Swap equal to memory: the limit is the limit, no spilling to the host's swap.
             memory_swap: Some(memory),
             nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
-            pids_limit: Some(spec.limits.pids),
+            pids_limit: Some(host_pids_limit(&spec.runtime, spec.limits.pids)),
             privileged: Some(false),
             security_opt: Some(vec!["no-new-privileges".into()]),
             cap_drop: Some(vec!["NET_RAW".into(), "MKNOD".into(), "SYS_PTRACE".into()]),
@@ -405,6 +405,13 @@ impl Engine {
         Ok(top.processes.map(|p| p.len()).unwrap_or(0))
     }
 
+    /// The last lines a container printed (its PID 1's output), for explaining a death.
+    pub async fn log_tail(&self, id: &str, lines: usize) -> String {
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
+        let chunks: Vec<_> = self.docker.logs(id, Some(options)).collect().await;
+        chunks.into_iter().flatten().map(|chunk| String::from_utf8_lossy(&chunk.into_bytes()).into_owned()).collect()
+    }
+
     pub async fn kill_container(&self, id: &str) {
         // Best effort: the container may already be gone, which is what we wanted.
         let _ = self.docker.kill_container(id, None).await;
@@ -468,6 +475,22 @@ impl Engine {
             }
         }
         Ok(runs)
+    }
+}
+
+/// The pids cgroup limit for a container whose guest may run `guest_pids` processes.
+///
+/// Under gVisor the cgroup holds the sandbox's own host threads (the Sentry's Go runtime and,
+/// on the ptrace platform, one host thread per guest thread), not the guest's processes: a
+/// cgroup limit equal to the guest limit makes the Sentry itself fail to create threads and
+/// crash mid-`apt-get` (seen here: "error initializing first thread: resource temporarily
+/// unavailable" at ~80 guest processes with a limit of 256). The guest limit is enforced by
+/// the watchdog, which counts guest processes; the cgroup stays as the hard backstop.
+pub fn host_pids_limit(runtime: &str, guest_pids: i64) -> i64 {
+    if runtime == "runsc" {
+        guest_pids * 4 + 256
+    } else {
+        guest_pids
     }
 }
 

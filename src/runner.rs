@@ -487,7 +487,16 @@ impl<'a> Run<'a> {
                 _ => Apply::Failed,
             };
             let state = self.engine.container_state(&id, &format!("target {}", distro.name)).await?;
-            let killed = (!state.running).then(|| verify::death_reason(&state, &self.challenge.limits));
+            let killed = if state.running {
+                None
+            } else {
+                let log = self.engine.log_tail(&id, 5).await;
+                let mut reason = verify::death_reason(&state, &self.challenge.limits);
+                if !state.oom_killed && !log.trim().is_empty() {
+                    reason = format!("{reason}; its last output: {}", log.trim());
+                }
+                Some(reason)
+            };
             let failure = killed.clone().or_else(|| {
                 (apply == Apply::Failed).then(|| {
                     log.failures

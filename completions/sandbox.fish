@@ -1,0 +1,60 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sandbox_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_sandbox_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sandbox_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sandbox_using_subcommand
+    set -l cmd (__fish_sandbox_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_needs_command" -s V -l version -d 'Print version'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "run" -d 'Run a challenge\'s playbook twice on every platform and verify it after each pass'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "images" -d 'Build or list the prepared images'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l playbook -d 'Run this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l runtime -d 'Container runtime; anything but runsc weakens isolation and says so' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timeout -d 'Override the challenge\'s timeout (e.g. 90s, 10m)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l solution -d 'Run the reference solution instead of the starter playbook'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l json -d 'Print a JSON report on stdout (live output moves to stderr)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l show-inventory -d 'Print the Ansible inventory the run uses'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -l runtime -d 'The runtime to check' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and not __fish_seen_subcommand_from build list help" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and not __fish_seen_subcommand_from build list help" -f -a "build" -d 'Build prepared images (target per distro, and the controller); all available by default'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and not __fish_seen_subcommand_from build list help" -f -a "list" -d 'Show which base and prepared images exist'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and not __fish_seen_subcommand_from build list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from build" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from help" -f -a "build" -d 'Build prepared images (target per distro, and the controller); all available by default'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show which base and prepared images exist'
+complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "run" -d 'Run a challenge\'s playbook twice on every platform and verify it after each pass'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "images" -d 'Build or list the prepared images'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "completions" -d 'Print shell completions'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "build" -d 'Build prepared images (target per distro, and the controller); all available by default'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "list" -d 'Show which base and prepared images exist'

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up the host (scripts/setup.sh) and runs the whole test suite against real Docker,
+# real runsc and real Ansible. This is what `.ci/run` calls.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh --no-build
+cargo build --quiet
+# Build the prepared images once, up front, so parallel tests do not race to build them.
+./target/debug/sandbox images build debian-11 debian-12 debian-13
+./target/debug/sandbox doctor
+cargo test --quiet -- --test-threads="${SANDBOX_TEST_THREADS:-2}"

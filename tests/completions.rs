@@ -1,0 +1,28 @@
+//! `completions/` must hold exactly what the CLI generates.
+
+use sandbox::cli::{completions, Shell};
+
+use crate::harness::{repo, Sandbox};
+
+#[test]
+fn committed_completions_match_the_cli() {
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let path = repo().join("completions").join(shell.file_name());
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            committed.trim_end(),
+            completions(shell).trim_end(),
+            "{} is stale: regenerate with `cargo run -- completions {shell:?} > {}`",
+            path.display(),
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn completions_command_prints_them() {
+    let out = Sandbox::new(["completions", "bash"]).output();
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("_sandbox()"), "{}", out.stdout);
+    assert!(out.stdout.contains("--solution"));
+}

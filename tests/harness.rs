@@ -1,0 +1,202 @@
+//! A small builder around the built binary and temporary challenge directories.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a finished command printed and returned.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Platform `distro` of a `--json` report.
+    pub fn platform(&self, distro: &str) -> serde_json::Value {
+        let json = self.json();
+        json["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["distro"] == distro)
+            .unwrap_or_else(|| panic!("no platform {distro} in {json}"))
+            .clone()
+    }
+
+    /// The run id the binary announced on stderr (`run <id> of …`).
+    pub fn run_id(&self) -> String {
+        run_id_in(&self.stderr).expect("the run announces its id")
+    }
+}
+
+pub fn run_id_in(text: &str) -> Option<String> {
+    let start = text.find("run ")? + 4;
+    let id: String = text[start..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    (id.len() == 10).then_some(id)
+}
+
+/// `sandbox ARGS…`
+pub struct Sandbox {
+    command: Command,
+}
+
+impl Sandbox {
+    pub fn new<I, S>(args: I) -> Sandbox
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+        command.args(args).current_dir(repo()).env("NO_COLOR", "1").env_remove("SANDBOX_RUNTIME");
+        Sandbox { command }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Sandbox {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn output(mut self) -> Output {
+        let out = self.command.output().expect("the sandbox binary runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn spawn(mut self) -> Child {
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the sandbox binary runs")
+    }
+}
+
+/// Reads a child's stream line by line on a thread; lines arrive with the instant they did.
+pub fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<(Instant, String)> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if sender.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Waits (bounded) for a line containing `needle`; returns every line read so far.
+pub fn wait_for_line(
+    lines: &std::sync::mpsc::Receiver<(Instant, String)>,
+    needle: &str,
+    bound: Duration,
+) -> Option<(Instant, Vec<String>)> {
+    let deadline = Instant::now() + bound;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok((at, line)) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return Some((at, seen));
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Waits (bounded) for a child to exit.
+pub fn wait_with_bound(child: &mut Child, bound: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A challenge in a temporary directory.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+pub const PASSING_CHECK: &str = "#!/bin/sh\necho checked\n";
+
+impl Fixture {
+    /// A challenge with the given manifest, starter playbook and check; the solution is the
+    /// starter unless written separately.
+    pub fn new(manifest: &str, playbook: &str, check: &str) -> Fixture {
+        let dir = tempfile::Builder::new().prefix("sandbox-fixture-").tempdir().unwrap();
+        let fixture = Fixture { dir };
+        fixture.write("challenge.toml", manifest);
+        fixture.write("playbook.yml", playbook);
+        fixture.write("solution/playbook.yml", playbook);
+        fixture.write("check.sh", check);
+        fixture.chmod("check.sh", 0o755);
+        fixture
+    }
+
+    /// A one-distro challenge on debian-12 with a passing check.
+    pub fn debian12(playbook: &str) -> Fixture {
+        Fixture::new("title = \"fixture\"\ndistros = [\"debian-12\"]\n", playbook, PASSING_CHECK)
+    }
+
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub fn chmod(&self, relative: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.dir.path().join(relative), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path_str(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+}
+
+/// Containers and networks still carrying the run's label, asked of Docker through bollard.
+pub fn leftovers(run: &str) -> (usize, usize) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap();
+        let filters = HashMap::from([("label".to_string(), vec![format!("io.sandbox.run={run}")])]);
+        let containers = docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await
+            .unwrap();
+        let networks = docker
+            .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+            .await
+            .unwrap();
+        (containers.len(), networks.len())
+    })
+}

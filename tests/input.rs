@@ -1,0 +1,101 @@
+//! Bad input gets its own diagnostic, pointing at the problem, and exit 2 before any
+//! container starts. Docker trouble gets exit 3.
+
+use crate::harness::{Fixture, Sandbox, PASSING_CHECK};
+
+const PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks: []\n";
+
+fn run(fixture: &Fixture) -> crate::harness::Output {
+    Sandbox::new(["run", &fixture.path_str()]).output()
+}
+
+fn assert_usage_error(fixture: &Fixture, code: &str, needles: &[&str]) {
+    let out = run(fixture);
+    assert_eq!(out.code, 2, "exit code; stderr:\n{}", out.stderr);
+    assert!(out.stderr.contains(code), "diagnostic code {code} missing:\n{}", out.stderr);
+    for needle in needles {
+        assert!(out.stderr.contains(needle), "`{needle}` missing:\n{}", out.stderr);
+    }
+    assert!(!out.stderr.contains("starting"), "a container was started:\n{}", out.stderr);
+}
+
+#[test]
+fn malformed_toml_points_at_the_line() {
+    let fixture = Fixture::new("title = \"t\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
+    assert_usage_error(&fixture, "sandbox::challenge::syntax", &["challenge.toml:1"]);
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\nflavour = \"x\"\n", PLAY, PASSING_CHECK);
+    assert_usage_error(&fixture, "sandbox::challenge::syntax", &["unknown field `flavour`"]);
+}
+
+#[test]
+fn distro_outside_the_catalog_is_refused_with_the_list() {
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\", \"kali-2024\"]\n", PLAY, PASSING_CHECK);
+    assert_usage_error(&fixture, "sandbox::challenge::unknown_distro", &["kali-2024", "not in the distro catalog", "debian-13"]);
+}
+
+#[test]
+fn check_path_leaving_the_challenge_is_refused() {
+    let fixture =
+        Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\ncheck = \"../../etc/passwd\"\n", PLAY, PASSING_CHECK);
+    assert_usage_error(&fixture, "sandbox::challenge::path_outside", &["../../etc/passwd"]);
+}
+
+#[test]
+fn missing_playbook_is_named() {
+    let fixture =
+        Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\nplaybook = \"site.yml\"\n", PLAY, PASSING_CHECK);
+    assert_usage_error(&fixture, "sandbox::challenge::missing_file", &["site.yml"]);
+}
+
+#[test]
+fn symlink_out_of_the_challenge_is_refused() {
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
+    std::os::unix::fs::symlink("/etc/shadow", fixture.path().join("files")).unwrap();
+    assert_usage_error(&fixture, "sandbox::challenge::symlink_outside", &["files"]);
+}
+
+#[test]
+fn missing_challenge_directory_is_a_usage_error() {
+    let out = Sandbox::new(["run", "/nonexistent/challenge"]).output();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no challenge.toml in /nonexistent/challenge"), "{}", out.stderr);
+}
+
+#[test]
+fn dead_docker_daemon_is_exit_3_with_the_fix() {
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
+    let out = Sandbox::new(["run", &fixture.path_str()])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("cannot reach the Docker daemon"), "{}", out.stderr);
+    assert!(out.stderr.contains("scripts/setup.sh"), "{}", out.stderr);
+
+    let doctor = Sandbox::new(["doctor"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output();
+    assert_eq!(doctor.code, 3, "{}", doctor.stdout);
+    assert!(doctor.stdout.contains("FAIL docker daemon"), "{}", doctor.stdout);
+    assert!(doctor.stdout.contains("fix: sudo scripts/setup.sh"), "{}", doctor.stdout);
+}
+
+#[test]
+fn doctor_is_ready_after_setup() {
+    let out = Sandbox::new(["doctor"]).output();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("runtime runsc"), "{}", out.stdout);
+    for distro in ["debian-11", "debian-12", "debian-13"] {
+        let line = out.stdout.lines().find(|l| l.contains(distro)).unwrap_or_default();
+        assert!(line.starts_with("ok"), "{distro} not ready: {line}");
+    }
+}
+
+#[test]
+fn unregistered_runtime_is_exit_3() {
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--runtime", "kata"]).output();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("runtime `kata` is not registered"), "{}", out.stderr);
+}

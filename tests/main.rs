@@ -1,0 +1,10 @@
+//! One integration-test binary: every test here runs the real `sandbox` binary against real
+//! Docker, real runsc and real Ansible (see scripts/test.sh, which prepares the host).
+
+mod harness;
+
+mod completions;
+mod input;
+mod run;
+mod services;
+mod systemctl_mock;

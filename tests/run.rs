@@ -1,0 +1,153 @@
+//! `sandbox run` end to end: real runsc targets, a real controller, real Ansible.
+
+use std::time::Duration;
+
+use crate::harness::{leftovers, lines_of, wait_for_line, wait_with_bound, Fixture, Sandbox};
+
+fn run_json(dir: &str, extra: &[&str]) -> crate::harness::Output {
+    let mut args = vec!["run", dir, "--json"];
+    args.extend_from_slice(extra);
+    Sandbox::new(args).output()
+}
+
+#[test]
+fn bundled_solution_passes_on_both_debians_and_the_starter_fails() {
+    let solution = run_json("challenges/nginx-static", &["--solution"]);
+    assert_eq!(solution.code, 0, "stdout:\n{}\nstderr:\n{}", solution.stdout, solution.stderr);
+    let json = solution.json();
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["runtime"], "runsc");
+    for distro in ["debian-12", "debian-13"] {
+        let platform = solution.platform(distro);
+        assert_eq!(platform["verdict"], "passed", "{platform}");
+        assert_eq!(platform["passes"][0]["apply"], "ok");
+        assert_eq!(platform["passes"][0]["changed"], 3, "install, page, service: {platform}");
+        assert_eq!(platform["passes"][1]["changed"], 0);
+        assert_eq!(platform["passes"][1]["verify_exit"], 0);
+        // The table (stderr in --json mode) says the same.
+        let row = solution.stderr.lines().find(|l| l.starts_with(distro)).unwrap();
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), [distro, "ok", "ok", "0", "ok", "passed"]);
+    }
+    assert_eq!(leftovers(&solution.run_id()), (0, 0));
+
+    let starter = run_json("challenges/nginx-static", &["--distro", "debian-12"]);
+    assert_eq!(starter.code, 1, "{}", starter.stderr);
+    let platform = starter.platform("debian-12");
+    assert_eq!(platform["verdict"], "failed");
+    assert_eq!(platform["reason"], "check.sh failed after pass 1 (exit 1)");
+    assert!(platform["passes"][0]["verify_output"].as_str().unwrap().contains("package nginx is not installed"));
+    assert_eq!(starter.json()["platforms"].as_array().unwrap().len(), 1, "--distro narrows the run");
+    assert!(starter.stderr.contains("debian-12: check.sh failed after pass 1 (exit 1)"), "{}", starter.stderr);
+}
+
+#[test]
+fn non_idempotent_playbook_fails_with_count_and_task_name() {
+    let fixture = Fixture::debian12(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: append a line\n      shell: echo x >> /etc/f\n",
+    );
+    let out = run_json(&fixture.path_str(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["verdict"], "failed");
+    assert_eq!(platform["passes"][1]["changed"], 1);
+    assert_eq!(platform["reason"], "not idempotent: pass 2 changed 1 task(s): `append a line`");
+    let row = out.stderr.lines().find(|l| l.starts_with("debian-12")).unwrap();
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["debian-12", "ok", "ok", "1", "ok", "failed"]);
+}
+
+#[test]
+fn failing_check_fails_only_its_platform() {
+    let fixture = Fixture::new(
+        "title = \"t\"\ndistros = [\"debian-12\", \"debian-13\"]\n[run]\nidempotent = false\n",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
+        "#!/bin/sh\nif [ \"$SANDBOX_DISTRO\" = debian-13 ]; then echo \"trixie says no on pass $SANDBOX_PASS\"; exit 7; fi\necho fine\n",
+    );
+    let out = run_json(&fixture.path_str(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.platform("debian-12")["verdict"], "passed");
+    let trixie = out.platform("debian-13");
+    assert_eq!(trixie["verdict"], "failed");
+    assert_eq!(trixie["passes"][0]["verify_exit"], 7);
+    assert_eq!(trixie["passes"][0]["verify_output"], "trixie says no on pass 1\n");
+    assert_eq!(trixie["reason"], "check.sh failed after pass 1 (exit 7)");
+}
+
+#[test]
+fn playbook_syntax_error_is_reported_not_a_crash() {
+    let fixture = Fixture::debian12("- hosts: all\n  tasks:\n    - name: broken\n      copy: [unclosed\n");
+    let out = run_json(&fixture.path_str(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["verdict"], "failed");
+    assert_eq!(platform["passes"][0]["apply"], "failed");
+    let reason = platform["reason"].as_str().unwrap();
+    assert!(reason.contains("ERROR!"), "reason should carry Ansible's error: {reason}");
+    assert!(!out.stderr.contains("panicked"));
+}
+
+#[test]
+fn delegate_to_localhost_stays_in_the_controller_sandbox() {
+    let marker = format!("/tmp/escape-{}", std::process::id());
+    let playbook = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: write on the controller\n      copy:\n        dest: {marker}\n        content: escaped\n      delegate_to: localhost\n    - name: pipe lookup\n      debug:\n        msg: \"{{{{ lookup('pipe', 'touch {marker}-pipe && hostname') }}}}\"\n"
+    );
+    let fixture = Fixture::debian12(&playbook);
+    let out = run_json(&fixture.path_str(), &["--timeout", "5m"]);
+    assert_eq!(out.platform("debian-12")["passes"][0]["apply"], "ok", "{}", out.stderr);
+    assert!(out.stderr.contains("\"msg\": \"controller\""), "the pipe ran in the controller:\n{}", out.stderr);
+    assert!(!std::path::Path::new(&marker).exists(), "{marker} appeared on the host");
+    assert!(!std::path::Path::new(&format!("{marker}-pipe")).exists());
+}
+
+#[test]
+fn output_streams_while_the_playbook_runs() {
+    let fixture = Fixture::debian12(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      debug:\n        msg: streaming-marker\n    - name: wait\n      pause:\n        seconds: 6\n",
+    );
+    let mut child = Sandbox::new(["run", &fixture.path_str()]).spawn();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let found = wait_for_line(&stdout, "streaming-marker", Duration::from_secs(240));
+    assert!(found.is_some(), "the first task's output never arrived");
+    assert!(child.try_wait().unwrap().is_none(), "the marker arrived only after the run ended");
+    let pause_end = wait_for_line(&stdout, "PLAY RECAP", Duration::from_secs(60));
+    let (marker_at, recap_at) = (found.unwrap().0, pause_end.expect("the play finished").0);
+    assert!(recap_at.duration_since(marker_at) >= Duration::from_secs(5), "output was buffered until the end");
+    wait_with_bound(&mut child, Duration::from_secs(120)).expect("the run ends");
+}
+
+#[test]
+fn sigint_during_pass_one_removes_everything_and_exits_130() {
+    let fixture = Fixture::debian12(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long task\n      shell: sleep 300\n",
+    );
+    let mut child = Sandbox::new(["run", &fixture.path_str()]).spawn();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let (_, announced) = wait_for_line(&stderr, "run ", Duration::from_secs(60)).expect("run announced");
+    let run = crate::harness::run_id_in(&announced.join("\n")).expect("run id");
+    wait_for_line(&stdout, "TASK [long task]", Duration::from_secs(240)).expect("pass 1 started");
+    assert_eq!(leftovers(&run).0, 2, "target and controller exist mid-run");
+
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = wait_with_bound(&mut child, Duration::from_secs(90)).expect("exits soon after SIGINT");
+    assert_eq!(exit.code(), Some(130));
+    assert_eq!(leftovers(&run), (0, 0), "containers or networks of run {run} remain");
+}
+
+#[test]
+fn timeout_kills_the_run_and_reports_it() {
+    let fixture = Fixture::new(
+        "title = \"t\"\ndistros = [\"debian-12\"]\n[run]\ntimeout = \"30s\"\n",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 100000\n",
+        crate::harness::PASSING_CHECK,
+    );
+    let started = std::time::Instant::now();
+    let out = run_json(&fixture.path_str(), &[]);
+    assert!(started.elapsed() < Duration::from_secs(90), "took {:?}", started.elapsed());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["verdict"], "timeout");
+    assert_eq!(platform["reason"], "run exceeded its 30s timeout during pass 1");
+    assert_eq!(leftovers(&out.run_id()), (0, 0));
+}

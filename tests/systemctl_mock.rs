@@ -1,0 +1,1928 @@
+//! Unit tests for `mocks/systemctl`, the POSIX-sh systemctl stand-in installed in
+//! sandbox targets (gVisor containers without systemd).
+//!
+//! Every test runs the mock under both `dash` and `busybox sh`, against a scratch
+//! `SYSTEMCTL_ROOT`, with a PATH that holds only the tools the mock may rely on:
+//! the host's own binaries for dash, busybox applets for busybox (as on Alpine).
+//! A tool the mock uses but is not allowed to use therefore fails the tests.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::PathBuf;
+use std::process::Command;
+
+use tempfile::TempDir;
+
+const SHELLS: [&str; 2] = ["dash", "busybox sh"];
+
+/// The only external commands the mock may run (see the header of mocks/systemctl).
+const TOOLS: [&str; 11] = [
+    "ls", "cat", "mkdir", "rm", "ln", "readlink", "sed", "grep", "basename", "date", "printf",
+];
+
+const NGINX: &str = "\
+[Unit]
+Description=A high performance web server and a reverse proxy server
+Documentation=man:nginx(8)
+After=network.target
+
+[Service]
+Type=forking
+PIDFile=/run/nginx.pid
+ExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'
+ExecReload=/usr/sbin/nginx -g 'daemon on; master_process on;' -s reload
+ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile /run/nginx.pid
+
+[Install]
+WantedBy=multi-user.target
+";
+
+const CRON: &str = "\
+[Unit]
+Description=Regular background program processing daemon
+Documentation=man:cron(8)
+
+[Service]
+ExecStart=/usr/sbin/cron -f
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+";
+
+const STATIC: &str = "\
+[Unit]
+Description=Helper without install section
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+";
+
+const GETTY_TEMPLATE: &str = "\
+[Unit]
+Description=Getty on %I
+
+[Service]
+ExecStart=-/sbin/agetty -o '-p -- \\\\u' --noclear - $TERM
+Type=idle
+
+[Install]
+WantedBy=getty.target
+";
+
+const INIT_SCRIPT: &str = "\
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          legacyd
+# Required-Start:    $remote_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: Legacy daemon
+### END INIT INFO
+case \"$1\" in
+  start|stop|restart|force-reload|status) ;;
+esac
+";
+
+fn repo() -> PathBuf {
+    PathBuf::from(
+        std::env::var("SANDBOX_REPO").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+}
+
+fn mock_script() -> PathBuf {
+    repo().join("mocks").join("systemctl")
+}
+
+fn which(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(
+            [
+                "/usr/local/sbin",
+                "/usr/local/bin",
+                "/usr/sbin",
+                "/usr/bin",
+                "/sbin",
+                "/bin",
+            ]
+            .iter()
+            .map(PathBuf::from),
+        )
+        .map(|dir| dir.join(prog))
+        .find(|p| p.is_file())
+}
+
+fn require(prog: &str) -> PathBuf {
+    which(prog).unwrap_or_else(|| {
+        panic!(
+            "`{prog}` is not installed; the systemctl mock tests run under dash and busybox sh: \
+             run scripts/setup.sh"
+        )
+    })
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl fmt::Display for Out {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}---",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// One scratch target: a SYSTEMCTL_ROOT plus the shell that runs the mock.
+struct Sys {
+    shell: &'static str,
+    root: TempDir,
+    bin: TempDir,
+    program: PathBuf,
+    pre_args: Vec<&'static str>,
+}
+
+impl Sys {
+    fn new(shell: &'static str) -> Sys {
+        let bin = tempfile::tempdir().unwrap();
+        let (program, pre_args) = match shell {
+            "dash" => (require("dash"), vec![]),
+            "busybox sh" => (require("busybox"), vec!["sh"]),
+            other => panic!("unknown shell {other}"),
+        };
+        for tool in TOOLS {
+            let target = if shell == "dash" {
+                require(tool)
+            } else {
+                program.clone()
+            };
+            symlink(target, bin.path().join(tool)).unwrap();
+        }
+        Sys {
+            shell,
+            root: tempfile::tempdir().unwrap(),
+            bin,
+            program,
+            pre_args,
+        }
+    }
+
+    /// Host path of an absolute path inside the target.
+    fn p(&self, abs: &str) -> PathBuf {
+        self.root.path().join(abs.trim_start_matches('/'))
+    }
+
+    fn write(&self, abs: &str, content: &str) {
+        let path = self.p(abs);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
+    fn unit(&self, name: &str, content: &str) {
+        self.write(&format!("/lib/systemd/system/{name}"), content);
+    }
+
+    fn nginx(&self) {
+        self.unit("nginx.service", NGINX);
+    }
+
+    fn initd(&self, name: &str, content: &str) {
+        let abs = format!("/etc/init.d/{name}");
+        self.write(&abs, content);
+        fs::set_permissions(self.p(&abs), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Symlink inside the target (target path is kept verbatim, as on the real system).
+    fn link(&self, abs: &str, target: &str) {
+        let path = self.p(abs);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        symlink(target, path).unwrap();
+    }
+
+    fn readlink(&self, abs: &str) -> Option<String> {
+        fs::read_link(self.p(abs))
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
+    }
+
+    fn exists(&self, abs: &str) -> bool {
+        fs::symlink_metadata(self.p(abs)).is_ok()
+    }
+
+    /// Pretend the unit got into STATE (e.g. a crashed service) behind the mock's back.
+    fn set_state(&self, unit: &str, state: &str) {
+        self.write(
+            &format!("/var/lib/sandbox-systemctl/{unit}"),
+            &format!("{state}\n1700000000\nTue 2023-11-14 22:13:20 UTC\n"),
+        );
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let output = Command::new(&self.program)
+            .args(&self.pre_args)
+            .arg(mock_script())
+            .args(args)
+            .env_clear()
+            .env("PATH", self.bin.path())
+            .env("SYSTEMCTL_ROOT", self.root.path())
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.program.display()));
+        Out {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn expect(&self, args: &[&str], code: i32) -> Out {
+        let out = self.run(args);
+        assert_eq!(
+            out.code,
+            code,
+            "[{}] systemctl {}: expected exit {code}\n{out}",
+            self.shell,
+            args.join(" ")
+        );
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.expect(args, 0).stdout
+    }
+
+    /// `systemctl show UNIT` parsed into a map.
+    fn show(&self, unit: &str) -> HashMap<String, String> {
+        props(&self.ok(&["show", unit]))
+    }
+}
+
+fn props(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Runs TEST once per shell, each time on a fresh target.
+fn each_shell(test: impl Fn(&Sys)) {
+    for shell in SHELLS {
+        eprintln!("--- running under {shell}");
+        test(&Sys::new(shell));
+    }
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().collect()
+}
+
+// ------------------------------------------------------------------ the script itself
+
+#[test]
+fn script_is_posix_sh_and_says_why_it_exists() {
+    let text = fs::read_to_string(mock_script()).unwrap();
+    let mut it = text.lines();
+    assert_eq!(it.next(), Some("#!/bin/sh"));
+    assert!(
+        it.next().unwrap().starts_with("# "),
+        "second line must open the explaining comment"
+    );
+    assert!(
+        text.contains("systemd"),
+        "header should say why the mock exists"
+    );
+    for bashism in [
+        "[[",
+        "function ",
+        "$'",
+        "<<<",
+        "declare ",
+        "pushd",
+        "source ",
+    ] {
+        assert!(
+            !text.contains(bashism),
+            "bashism {bashism:?} in mocks/systemctl"
+        );
+    }
+    for (shell, args) in [("dash", vec!["-n"]), ("busybox", vec!["sh", "-n"])] {
+        let out = Command::new(require(shell))
+            .args(args)
+            .arg(mock_script())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shell} -n: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+// ------------------------------------------------------------------ start / stop / state
+
+#[test]
+fn start_makes_unit_active() {
+    each_shell(|s| {
+        s.nginx();
+        assert_eq!(s.expect(&["is-active", "nginx"], 3).stdout, "inactive\n");
+        let out = s.ok(&["start", "nginx"]);
+        assert_eq!(out, "");
+        assert_eq!(s.ok(&["is-active", "nginx"]), "active\n");
+        assert_eq!(s.ok(&["is-active", "nginx.service"]), "active\n");
+        let state = fs::read_to_string(s.p("/var/lib/sandbox-systemctl/nginx.service")).unwrap();
+        assert!(state.starts_with("active\n"), "state file: {state:?}");
+        // idempotent
+        s.ok(&["start", "nginx.service"]);
+        assert_eq!(s.ok(&["is-active", "nginx"]), "active\n");
+    });
+}
+
+#[test]
+fn stop_makes_unit_inactive() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&["start", "nginx"]);
+        s.ok(&["stop", "nginx"]);
+        assert_eq!(s.expect(&["is-active", "nginx"], 3).stdout, "inactive\n");
+        let p = s.show("nginx");
+        assert_eq!(p["ActiveState"], "inactive");
+        assert_eq!(p["SubState"], "dead");
+        // stopping a stopped unit is fine
+        s.ok(&["stop", "nginx"]);
+    });
+}
+
+#[test]
+fn restart_and_friends() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        // try-restart only acts on running units
+        s.ok(&["try-restart", "nginx"]);
+        s.expect(&["is-active", "nginx"], 3);
+        s.ok(&["try-reload-or-restart", "nginx"]);
+        s.expect(&["is-active", "nginx"], 3);
+        s.ok(&["condrestart", "nginx"]);
+        s.expect(&["is-active", "nginx"], 3);
+        // restart and reload-or-restart start a stopped unit
+        s.ok(&["restart", "nginx"]);
+        s.ok(&["is-active", "nginx"]);
+        s.ok(&["reload-or-restart", "cron"]);
+        s.ok(&["is-active", "cron"]);
+        s.ok(&["try-restart", "nginx"]);
+        s.ok(&["is-active", "nginx"]);
+        s.ok(&["force-reload", "nginx"]);
+        s.ok(&["is-active", "nginx"]);
+    });
+}
+
+#[test]
+fn several_units_in_one_call() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        s.ok(&["start", "nginx", "cron.service"]);
+        assert_eq!(s.ok(&["is-active", "nginx", "cron"]), "active\nactive\n");
+        s.ok(&["stop", "nginx", "cron"]);
+        assert_eq!(
+            s.expect(&["is-active", "nginx", "cron"], 3).stdout,
+            "inactive\ninactive\n"
+        );
+        // one unknown unit fails the call, the others are still handled
+        let out = s.expect(&["start", "nginx", "nosuch"], 5);
+        assert_eq!(
+            out.stderr,
+            "Failed to start nosuch.service: Unit nosuch.service not found.\n"
+        );
+        s.ok(&["is-active", "nginx"]);
+    });
+}
+
+#[test]
+fn reload_needs_an_active_unit_with_exec_reload() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        let out = s.expect(&["reload", "nginx"], 1);
+        assert_eq!(out.stderr, "nginx.service is not active, cannot reload.\n");
+        s.ok(&["start", "nginx"]);
+        s.ok(&["reload", "nginx"]);
+        s.ok(&["is-active", "nginx"]);
+        // cron has no ExecReload=
+        s.ok(&["start", "cron"]);
+        let out = s.expect(&["reload", "cron"], 3);
+        assert_eq!(
+            out.stderr,
+            "Failed to reload cron.service: Job type reload is not applicable for unit cron.service.\n"
+        );
+        assert_eq!(s.show("cron")["CanReload"], "no");
+        assert_eq!(s.show("nginx")["CanReload"], "yes");
+    });
+}
+
+#[test]
+fn kill_stops_the_unit() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&["start", "nginx"]);
+        s.ok(&["kill", "nginx"]);
+        s.expect(&["is-active", "nginx"], 3);
+        s.ok(&["start", "nginx"]);
+        s.ok(&[
+            "kill",
+            "-s",
+            "HUP",
+            "nginx",
+            "--signal=TERM",
+            "--kill-whom=main",
+        ]);
+        s.expect(&["is-active", "nginx"], 3);
+        let out = s.expect(&["kill", "ghost"], 1);
+        assert_eq!(
+            out.stderr,
+            "Failed to kill unit ghost.service: Unit ghost.service not loaded.\n"
+        );
+    });
+}
+
+#[test]
+fn oneshot_units() {
+    each_shell(|s| {
+        // RemainAfterExit=yes: active (exited)
+        s.unit("setup.service", STATIC);
+        s.ok(&["start", "setup"]);
+        assert_eq!(s.ok(&["is-active", "setup"]), "active\n");
+        assert_eq!(s.show("setup")["SubState"], "exited");
+        // without RemainAfterExit it runs and goes back to inactive, as with systemd
+        s.unit(
+            "once.service",
+            "[Unit]\nDescription=Once\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+        );
+        s.ok(&["start", "once"]);
+        assert_eq!(s.expect(&["is-active", "once"], 3).stdout, "inactive\n");
+    });
+}
+
+#[test]
+fn failed_units_is_failed_and_reset_failed() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        s.expect(&["is-failed", "nginx"], 1);
+        s.set_state("nginx.service", "failed");
+        let out = s.expect(&["is-active", "nginx"], 3);
+        assert_eq!(out.stdout, "failed\n");
+        assert_eq!(s.ok(&["is-failed", "nginx"]), "failed\n");
+        assert_eq!(s.ok(&["is-failed", "-q", "nginx"]), "");
+        let p = s.show("nginx");
+        assert_eq!(p["ActiveState"], "failed");
+        assert_eq!(p["SubState"], "failed");
+        assert_eq!(p["Result"], "exit-code");
+        // stop keeps a failed unit failed; reset-failed clears it
+        s.ok(&["stop", "nginx"]);
+        assert_eq!(s.expect(&["is-active", "nginx"], 3).stdout, "failed\n");
+        s.ok(&["reset-failed", "nginx"]);
+        assert_eq!(s.expect(&["is-active", "nginx"], 3).stdout, "inactive\n");
+        // without units: every failed unit
+        s.set_state("nginx.service", "failed");
+        s.set_state("cron.service", "failed");
+        s.ok(&["reset-failed"]);
+        assert_eq!(
+            s.expect(&["is-active", "nginx", "cron"], 3).stdout,
+            "inactive\ninactive\n"
+        );
+        // a failed unit can be started again
+        s.set_state("nginx.service", "failed");
+        s.ok(&["start", "nginx"]);
+        s.ok(&["is-active", "nginx"]);
+    });
+}
+
+#[test]
+fn unwritable_state_fails_like_an_unprivileged_caller() {
+    each_shell(|s| {
+        s.nginx();
+        // a file where the state directory should be: nothing can be recorded
+        s.write("/var/lib/sandbox-systemctl", "");
+        let out = s.expect(&["start", "nginx"], 1);
+        assert_eq!(out.stderr, "Failed to start nginx.service: Access denied\n");
+        s.expect(&["is-active", "nginx"], 3);
+        // queries still work (unsorted listing fallback)
+        assert_eq!(
+            s.ok(&["list-unit-files", "--no-legend"]),
+            "nginx.service disabled enabled\n"
+        );
+    });
+}
+
+// ------------------------------------------------------------------ is-active / is-enabled
+
+#[test]
+fn is_active_exit_codes_and_quiet() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        assert_eq!(s.expect(&["is-active", "-q", "nginx"], 3).stdout, "");
+        assert_eq!(s.expect(&["--quiet", "is-active", "nginx"], 3).stdout, "");
+        s.ok(&["start", "nginx"]);
+        assert_eq!(s.ok(&["is-active", "--quiet", "nginx"]), "");
+        // like systemd: 0 when at least one of the units is active
+        assert_eq!(s.ok(&["is-active", "nginx", "cron"]), "active\ninactive\n");
+        assert_eq!(s.expect(&["is-active", "cron"], 3).stdout, "inactive\n");
+    });
+}
+
+#[test]
+fn is_enabled_states_and_quiet() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("helper.service", STATIC);
+        let out = s.expect(&["is-enabled", "nginx"], 1);
+        assert_eq!(out.stdout, "disabled\n");
+        assert_eq!(s.expect(&["is-enabled", "-q", "nginx"], 1).stdout, "");
+        assert_eq!(s.ok(&["is-enabled", "helper"]), "static\n");
+        s.ok(&["enable", "nginx"]);
+        assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
+        assert_eq!(s.ok(&["is-enabled", "--quiet", "nginx"]), "");
+        assert_eq!(s.ok(&["-q", "is-enabled", "nginx.service"]), "");
+        // Ansible's call: is-enabled '<unit>' -l (--full also lists the links)
+        assert_eq!(
+            s.ok(&["is-enabled", "nginx", "-l"]),
+            "enabled\n  /etc/systemd/system/multi-user.target.wants/nginx.service\n"
+        );
+        s.ok(&["mask", "nginx"]);
+        assert_eq!(s.expect(&["is-enabled", "nginx"], 1).stdout, "masked\n");
+    });
+}
+
+// ------------------------------------------------------------------ enable / disable
+
+#[test]
+fn enable_creates_the_wants_symlink() {
+    each_shell(|s| {
+        s.nginx();
+        let out = s.ok(&["enable", "nginx"]);
+        assert_eq!(out, "");
+        let link = "/etc/systemd/system/multi-user.target.wants/nginx.service";
+        assert_eq!(
+            s.readlink(link).as_deref(),
+            Some("/lib/systemd/system/nginx.service")
+        );
+        let err = s.expect(&["enable", "nginx"], 0).stderr;
+        assert_eq!(err, "", "enabling twice changes nothing");
+        assert_eq!(s.show("nginx")["UnitFileState"], "enabled");
+        assert_eq!(s.show("nginx")["WantedBy"], "multi-user.target");
+        // and the message systemd prints
+        s.ok(&["disable", "nginx"]);
+        let out = s.expect(&["enable", "nginx"], 0);
+        assert_eq!(
+            out.stderr,
+            "Created symlink /etc/systemd/system/multi-user.target.wants/nginx.service → \
+             /lib/systemd/system/nginx.service.\n"
+        );
+        // -q silences it
+        s.ok(&["disable", "nginx"]);
+        assert_eq!(s.expect(&["enable", "-q", "nginx"], 0).stderr, "");
+    });
+}
+
+#[test]
+fn enable_follows_the_install_section() {
+    each_shell(|s| {
+        s.unit(
+            "multi.service",
+            "[Unit]\nDescription=Multi\n[Service]\nExecStart=/bin/true\n\
+             [Install]\nWantedBy=graphical.target multi-user.target\nRequiredBy=foo.target\nAlias=multi-alias.service\n",
+        );
+        s.ok(&["enable", "multi"]);
+        for link in [
+            "/etc/systemd/system/graphical.target.wants/multi.service",
+            "/etc/systemd/system/multi-user.target.wants/multi.service",
+            "/etc/systemd/system/foo.target.requires/multi.service",
+            "/etc/systemd/system/multi-alias.service",
+        ] {
+            assert_eq!(
+                s.readlink(link).as_deref(),
+                Some("/lib/systemd/system/multi.service"),
+                "{link}"
+            );
+        }
+        // the alias name now answers for the unit
+        assert_eq!(s.show("multi-alias")["Id"], "multi.service");
+        s.ok(&["disable", "multi"]);
+        assert!(!s.exists("/etc/systemd/system/multi-alias.service"));
+        assert!(!s.exists("/etc/systemd/system/foo.target.requires/multi.service"));
+        // an [Install] section without WantedBy= defaults to multi-user.target
+        s.unit(
+            "bare.service",
+            "[Service]\nExecStart=/bin/true\n[Install]\n",
+        );
+        s.ok(&["enable", "bare"]);
+        assert!(s.exists("/etc/systemd/system/multi-user.target.wants/bare.service"));
+        // Also= enables the other unit too
+        s.unit(
+            "sock.socket",
+            "[Socket]\nListenStream=1234\n[Install]\nWantedBy=sockets.target\n",
+        );
+        s.unit(
+            "sock.service",
+            "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\nAlso=sock.socket\n",
+        );
+        s.ok(&["enable", "sock.service"]);
+        assert!(s.exists("/etc/systemd/system/sockets.target.wants/sock.socket"));
+        assert_eq!(s.ok(&["is-enabled", "sock.socket"]), "enabled\n");
+    });
+}
+
+#[test]
+fn disable_removes_every_link() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&["enable", "nginx"]);
+        // a link a package (deb-systemd-helper) or an admin made elsewhere
+        s.link(
+            "/etc/systemd/system/graphical.target.wants/nginx.service",
+            "/lib/systemd/system/nginx.service",
+        );
+        let out = s.expect(&["disable", "nginx"], 0);
+        assert!(
+            out.stderr.contains(
+                "Removed \"/etc/systemd/system/multi-user.target.wants/nginx.service\".\n"
+            ),
+            "{out}"
+        );
+        assert!(!s.exists("/etc/systemd/system/multi-user.target.wants/nginx.service"));
+        assert!(!s.exists("/etc/systemd/system/graphical.target.wants/nginx.service"));
+        assert_eq!(s.expect(&["is-enabled", "nginx"], 1).stdout, "disabled\n");
+        // disabling again is a no-op
+        assert_eq!(s.expect(&["disable", "nginx"], 0).stderr, "");
+    });
+}
+
+#[test]
+fn links_made_by_packages_count_as_enabled() {
+    each_shell(|s| {
+        // What deb-systemd-helper leaves behind when a package is installed without systemd.
+        s.nginx();
+        s.link(
+            "/etc/systemd/system/multi-user.target.wants/nginx.service",
+            "/lib/systemd/system/nginx.service",
+        );
+        assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
+        // a link in a .requires directory counts too
+        s.unit("cron.service", CRON);
+        s.link(
+            "/etc/systemd/system/basic.target.requires/cron.service",
+            "/lib/systemd/system/cron.service",
+        );
+        assert_eq!(s.ok(&["is-enabled", "cron"]), "enabled\n");
+    });
+}
+
+#[test]
+fn enable_now_and_disable_now() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&["enable", "--now", "nginx"]);
+        assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
+        assert_eq!(s.ok(&["is-active", "nginx"]), "active\n");
+        s.ok(&["disable", "nginx", "--now"]);
+        assert_eq!(s.expect(&["is-enabled", "nginx"], 1).stdout, "disabled\n");
+        assert_eq!(s.expect(&["is-active", "nginx"], 3).stdout, "inactive\n");
+    });
+}
+
+#[test]
+fn reenable_and_preset() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        s.ok(&["reenable", "nginx"]);
+        assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
+        // no preset files: everything defaults to enabled (Debian)
+        s.ok(&["preset", "cron"]);
+        assert_eq!(s.ok(&["is-enabled", "cron"]), "enabled\n");
+        assert_eq!(s.show("cron")["UnitFilePreset"], "enabled");
+        // a Rocky-style "disable *" preset
+        s.write(
+            "/usr/lib/systemd/system-preset/99-default-disable.preset",
+            "disable *\n",
+        );
+        s.write(
+            "/usr/lib/systemd/system-preset/90-default.preset",
+            "# comment\nenable nginx.service\n",
+        );
+        s.ok(&["preset", "cron", "nginx"]);
+        assert_eq!(s.expect(&["is-enabled", "cron"], 1).stdout, "disabled\n");
+        assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
+        assert_eq!(s.show("cron")["UnitFilePreset"], "disabled");
+        assert_eq!(s.show("nginx")["UnitFilePreset"], "enabled");
+    });
+}
+
+#[test]
+fn runtime_enable() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&["enable", "--runtime", "nginx"]);
+        assert!(s.exists("/run/systemd/system/multi-user.target.wants/nginx.service"));
+        assert!(!s.exists("/etc/systemd/system/multi-user.target.wants/nginx.service"));
+        assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled-runtime\n");
+    });
+}
+
+// ------------------------------------------------------------------ mask / unmask
+
+#[test]
+fn mask_and_unmask() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&["enable", "nginx"]);
+        let out = s.expect(&["mask", "nginx"], 0);
+        assert_eq!(
+            out.stderr,
+            "Created symlink /etc/systemd/system/nginx.service → /dev/null.\n"
+        );
+        assert_eq!(
+            s.readlink("/etc/systemd/system/nginx.service").as_deref(),
+            Some("/dev/null")
+        );
+        assert_eq!(s.expect(&["is-enabled", "nginx"], 1).stdout, "masked\n");
+        let out = s.expect(&["start", "nginx"], 1);
+        assert_eq!(
+            out.stderr,
+            "Failed to start nginx.service: Unit nginx.service is masked.\n"
+        );
+        s.expect(&["restart", "nginx"], 1);
+        s.expect(&["is-active", "nginx"], 3);
+        let out = s.expect(&["enable", "nginx"], 1);
+        assert_eq!(
+            out.stderr,
+            "Failed to enable unit: Unit file /etc/systemd/system/nginx.service is masked.\n"
+        );
+        let p = s.show("nginx");
+        assert_eq!(p["LoadState"], "masked");
+        assert_eq!(p["UnitFileState"], "masked");
+        assert_eq!(
+            p["LoadError"],
+            "org.freedesktop.systemd1.UnitMasked \"Unit nginx.service is masked.\""
+        );
+        // masking twice is fine; stop works on a masked unit
+        s.ok(&["mask", "nginx"]);
+        s.ok(&["stop", "nginx"]);
+        let out = s.expect(&["unmask", "nginx"], 0);
+        assert_eq!(
+            out.stderr,
+            "Removed \"/etc/systemd/system/nginx.service\".\n"
+        );
+        assert!(!s.exists("/etc/systemd/system/nginx.service"));
+        // the enablement survived the mask, as with systemd
+        assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
+        s.ok(&["start", "nginx"]);
+        assert_eq!(s.show("nginx")["LoadState"], "loaded");
+        // unmasking an unmasked unit is a no-op
+        assert_eq!(s.expect(&["unmask", "nginx"], 0).stderr, "");
+    });
+}
+
+#[test]
+fn mask_now_and_masking_units_not_installed() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&["start", "nginx"]);
+        s.ok(&["mask", "--now", "nginx"]);
+        s.expect(&["is-active", "nginx"], 3);
+        // systemd can mask a unit before its package is installed
+        s.ok(&["mask", "future"]);
+        assert_eq!(
+            s.readlink("/etc/systemd/system/future.service").as_deref(),
+            Some("/dev/null")
+        );
+        assert_eq!(s.show("future")["LoadState"], "masked");
+        s.ok(&["unmask", "future"]);
+        assert_eq!(s.show("future")["LoadState"], "not-found");
+        // a unit file of the admin's own in /etc is kept: the mask goes to the
+        // higher-priority control directory, and unmask brings the unit back
+        let local = "[Unit]\nDescription=Local\n[Service]\nExecStart=/bin/true\n";
+        s.write("/etc/systemd/system/local.service", local);
+        let out = s.expect(&["mask", "local"], 0);
+        assert_eq!(
+            out.stderr,
+            "Created symlink /etc/systemd/system.control/local.service → /dev/null.\n"
+        );
+        assert_eq!(
+            fs::read_to_string(s.p("/etc/systemd/system/local.service")).unwrap(),
+            local
+        );
+        assert_eq!(s.expect(&["is-enabled", "local"], 1).stdout, "masked\n");
+        assert_eq!(s.show("local")["LoadState"], "masked");
+        s.expect(&["start", "local"], 1);
+        assert_eq!(s.expect(&["mask", "local"], 0).stderr, "", "already masked");
+        let out = s.expect(&["unmask", "local"], 0);
+        assert_eq!(
+            out.stderr,
+            "Removed \"/etc/systemd/system.control/local.service\".\n"
+        );
+        assert_eq!(s.show("local")["Description"], "Local");
+        assert_eq!(s.ok(&["is-enabled", "local"]), "static\n");
+    });
+}
+
+// ------------------------------------------------------------------ static units
+
+#[test]
+fn static_units() {
+    each_shell(|s| {
+        s.unit("helper.service", STATIC);
+        assert_eq!(s.ok(&["is-enabled", "helper"]), "static\n");
+        let out = s.expect(&["enable", "helper"], 0);
+        assert!(
+            out.stderr.starts_with(
+                "The unit files have no installation config (WantedBy=, RequiredBy=, Also=,\n"
+            ),
+            "{out}"
+        );
+        assert!(!s.exists("/etc/systemd/system/multi-user.target.wants/helper.service"));
+        assert_eq!(s.show("helper")["UnitFileState"], "static");
+        s.ok(&["disable", "helper"]);
+        assert_eq!(s.ok(&["is-enabled", "helper"]), "static\n");
+        s.ok(&["start", "helper"]);
+        s.ok(&["is-active", "helper"]);
+    });
+}
+
+// ------------------------------------------------------------------ unknown units
+
+#[test]
+fn unknown_units_fail_like_systemd() {
+    each_shell(|s| {
+        s.nginx();
+        for (verb, msg) in [
+            (
+                "start",
+                "Failed to start nginxx.service: Unit nginxx.service not found.\n",
+            ),
+            (
+                "restart",
+                "Failed to restart nginxx.service: Unit nginxx.service not found.\n",
+            ),
+            (
+                "reload",
+                "Failed to reload nginxx.service: Unit nginxx.service not found.\n",
+            ),
+            (
+                "try-restart",
+                "Failed to try-restart nginxx.service: Unit nginxx.service not found.\n",
+            ),
+            (
+                "reload-or-restart",
+                "Failed to reload-or-restart nginxx.service: Unit nginxx.service not found.\n",
+            ),
+            (
+                "stop",
+                "Failed to stop nginxx.service: Unit nginxx.service not loaded.\n",
+            ),
+        ] {
+            let out = s.expect(&[verb, "nginxx"], 5);
+            assert_eq!(out.stderr, msg, "{verb}");
+            assert_eq!(out.stdout, "", "{verb}");
+        }
+        let out = s.expect(&["enable", "nginxx"], 1);
+        assert_eq!(
+            out.stderr,
+            "Failed to enable unit: Unit file nginxx.service does not exist.\n"
+        );
+        let out = s.expect(&["disable", "nginxx.service"], 1);
+        assert_eq!(
+            out.stderr,
+            "Failed to disable unit: Unit file nginxx.service does not exist.\n"
+        );
+        let out = s.expect(&["is-active", "nginxx"], 3);
+        assert_eq!(out.stdout, "inactive\n");
+        let out = s.expect(&["is-enabled", "nginxx"], 1);
+        assert_eq!(out.stdout, "");
+        assert_eq!(
+            out.stderr,
+            "Failed to get unit file state for nginxx.service: No such file or directory\n"
+        );
+        let out = s.expect(&["status", "nginxx"], 4);
+        assert_eq!(out.stderr, "Unit nginxx.service could not be found.\n");
+        assert_eq!(out.stdout, "");
+        let p = s.show("nginxx");
+        assert_eq!(p["Id"], "nginxx.service");
+        assert_eq!(p["Description"], "nginxx.service");
+        assert_eq!(p["LoadState"], "not-found");
+        assert_eq!(p["ActiveState"], "inactive");
+        assert_eq!(p["SubState"], "dead");
+        assert_eq!(p["UnitFileState"], "");
+        assert_eq!(p["FragmentPath"], "");
+        assert_eq!(
+            p["LoadError"],
+            "org.freedesktop.systemd1.NoSuchUnit \"Unit nginxx.service not found.\""
+        );
+        assert!(!s.exists("/var/lib/sandbox-systemctl/nginxx.service"));
+        // other suffixes are kept: nginx.socket is not nginx.service
+        s.expect(&["start", "nginx.socket"], 5);
+        let out = s.expect(&["cat", "nginxx"], 1);
+        assert_eq!(out.stderr, "No files found for nginxx.service.\n");
+    });
+}
+
+// ------------------------------------------------------------------ show
+
+#[test]
+fn show_reports_unit_properties() {
+    each_shell(|s| {
+        s.nginx();
+        let p = s.show("nginx");
+        let expect = [
+            ("Id", "nginx.service"),
+            ("Names", "nginx.service"),
+            (
+                "Description",
+                "A high performance web server and a reverse proxy server",
+            ),
+            ("LoadState", "loaded"),
+            ("ActiveState", "inactive"),
+            ("SubState", "dead"),
+            ("UnitFileState", "disabled"),
+            ("UnitFilePreset", "enabled"),
+            ("FragmentPath", "/lib/systemd/system/nginx.service"),
+            ("SourcePath", ""),
+            ("StatusErrno", "0"),
+            ("Result", "success"),
+            ("CanStart", "yes"),
+            ("CanStop", "yes"),
+            ("CanReload", "yes"),
+            ("MainPID", "0"),
+            ("ExecMainPID", "0"),
+            ("ExecMainStatus", "0"),
+            ("Type", "forking"),
+            ("Restart", "no"),
+        ];
+        for (k, v) in expect {
+            assert_eq!(p.get(k).map(String::as_str), Some(v), "{k}");
+        }
+        // a loaded unit has no LoadError line: Ansible's systemd module fails on one
+        assert!(!p.contains_key("LoadError"));
+        s.ok(&["enable", "--now", "nginx"]);
+        let p = s.show("nginx.service");
+        assert_eq!(p["ActiveState"], "active");
+        assert_eq!(p["SubState"], "running");
+        assert_eq!(p["UnitFileState"], "enabled");
+        assert!(!p["ActiveEnterTimestamp"].is_empty());
+        // defaults: Type=simple, Restart from the file
+        s.unit("cron.service", CRON);
+        let p = s.show("cron");
+        assert_eq!(p["Type"], "simple");
+        assert_eq!(p["Restart"], "on-failure");
+        assert_eq!(p["CanReload"], "no");
+    });
+}
+
+#[test]
+fn show_property_filters_and_value() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        s.ok(&["start", "nginx"]);
+        assert_eq!(
+            s.ok(&["show", "nginx", "-p", "ActiveState"]),
+            "ActiveState=active\n"
+        );
+        assert_eq!(
+            s.ok(&["show", "nginx", "--property=ActiveState"]),
+            "ActiveState=active\n"
+        );
+        assert_eq!(
+            s.ok(&["show", "nginx", "--property", "SubState"]),
+            "SubState=running\n"
+        );
+        assert_eq!(
+            s.ok(&["show", "-pLoadState", "nginx"]),
+            "LoadState=loaded\n"
+        );
+        assert_eq!(
+            s.ok(&[
+                "show",
+                "nginx",
+                "-p",
+                "LoadState,ActiveState",
+                "-p",
+                "UnitFileState"
+            ]),
+            "LoadState=loaded\nActiveState=active\nUnitFileState=disabled\n"
+        );
+        assert_eq!(
+            s.ok(&["show", "nginx", "--property=Id,SubState", "--value"]),
+            "nginx.service\nrunning\n"
+        );
+        assert_eq!(s.ok(&["show", "-P", "ActiveState", "nginx"]), "active\n");
+        // several units: blocks separated by a blank line
+        assert_eq!(
+            s.ok(&["show", "nginx", "cron", "-p", "Id,ActiveState"]),
+            "Id=nginx.service\nActiveState=active\n\nId=cron.service\nActiveState=inactive\n"
+        );
+        // service_facts' call for units missing from list-units
+        assert_eq!(
+            s.ok(&["show", "cron.service", "--property=ActiveState"]),
+            "ActiveState=inactive\n"
+        );
+        assert_eq!(
+            s.ok(&["show", "ghost", "--property=ActiveState"]),
+            "ActiveState=inactive\n"
+        );
+        // asked-for properties are printed even when empty; unmodelled ones come from the file
+        assert_eq!(
+            s.ok(&["show", "nginx", "-p", "SourcePath"]),
+            "SourcePath=\n"
+        );
+        assert_eq!(
+            s.ok(&["show", "nginx", "-p", "PIDFile", "--value"]),
+            "/run/nginx.pid\n"
+        );
+        assert_eq!(s.ok(&["show", "nginx", "-p", "User"]), "User=\n");
+    });
+}
+
+#[test]
+fn show_without_unit_describes_the_manager() {
+    each_shell(|s| {
+        let p = props(&s.ok(&["show"]));
+        assert_eq!(p["Version"], "252.30-1~deb12u2");
+        assert!(p["Features"].starts_with("+PAM +AUDIT"));
+        assert_eq!(p["SystemState"], "running");
+        assert_eq!(s.ok(&["show", "-p", "SystemState", "--value"]), "running\n");
+    });
+}
+
+#[test]
+fn show_and_status_follow_drop_ins() {
+    each_shell(|s| {
+        s.nginx();
+        s.write(
+            "/etc/systemd/system/nginx.service.d/override.conf",
+            "[Unit]\nDescription=Overridden nginx\n[Service]\nRestart=always\n",
+        );
+        let p = s.show("nginx");
+        assert_eq!(p["Description"], "Overridden nginx");
+        assert_eq!(p["Restart"], "always");
+        assert_eq!(
+            p["DropInPaths"],
+            "/etc/systemd/system/nginx.service.d/override.conf"
+        );
+        let out = s.expect(&["status", "nginx"], 3).stdout;
+        assert!(
+            out.contains(
+                "    Drop-In: /etc/systemd/system/nginx.service.d\n             └─override.conf\n"
+            ),
+            "{out}"
+        );
+        let cat = s.ok(&["cat", "nginx"]);
+        assert!(
+            cat.starts_with("# /lib/systemd/system/nginx.service\n[Unit]\n"),
+            "{cat}"
+        );
+        assert!(cat.ends_with("\n# /etc/systemd/system/nginx.service.d/override.conf\n[Unit]\nDescription=Overridden nginx\n[Service]\nRestart=always\n"), "{cat}");
+    });
+}
+
+// ------------------------------------------------------------------ status
+
+#[test]
+fn status_output_and_exit_codes() {
+    each_shell(|s| {
+        s.nginx();
+        let out = s.expect(&["status", "nginx"], 3).stdout;
+        assert_eq!(
+            lines(&out),
+            [
+                "○ nginx.service - A high performance web server and a reverse proxy server",
+                "     Loaded: loaded (/lib/systemd/system/nginx.service; disabled; preset: enabled)",
+                "     Active: inactive (dead)",
+                "       Docs: man:nginx(8)",
+            ]
+        );
+        s.ok(&["enable", "--now", "nginx"]);
+        let out = s.ok(&["status", "nginx", "--no-pager", "-l"]);
+        let l = lines(&out);
+        assert_eq!(
+            l[0],
+            "● nginx.service - A high performance web server and a reverse proxy server"
+        );
+        assert_eq!(
+            l[1],
+            "     Loaded: loaded (/lib/systemd/system/nginx.service; enabled; preset: enabled)"
+        );
+        assert!(
+            l[2].starts_with("     Active: active (running) since "),
+            "{out}"
+        );
+        assert!(l[2].ends_with(" ago"), "{out}");
+        s.ok(&["stop", "nginx"]);
+        let out = s.expect(&["status", "nginx"], 3).stdout;
+        assert!(out.contains("     Active: inactive (dead) since "), "{out}");
+        s.set_state("nginx.service", "failed");
+        let out = s.expect(&["status", "nginx"], 3).stdout;
+        assert!(out.starts_with("× nginx.service - "), "{out}");
+        assert!(
+            out.contains(
+                "     Active: failed (Result: exit-code) since Tue 2023-11-14 22:13:20 UTC; "
+            ),
+            "{out}"
+        );
+        s.ok(&["reset-failed", "nginx"]);
+        s.ok(&["mask", "nginx"]);
+        let out = s.expect(&["status", "nginx"], 3).stdout;
+        assert_eq!(
+            lines(&out)[..2],
+            [
+                "○ nginx.service",
+                "     Loaded: masked (Reason: Unit nginx.service is masked.)"
+            ]
+        );
+        s.expect(&["status", "nosuch"], 4);
+    });
+}
+
+#[test]
+fn status_of_several_units_and_of_the_system() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("helper.service", STATIC);
+        s.ok(&["start", "nginx", "helper"]);
+        let out = s.ok(&["status", "nginx", "helper"]);
+        assert!(
+            out.contains("\n\n● helper.service - Helper without install section\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("     Loaded: loaded (/lib/systemd/system/helper.service; static)\n"),
+            "{out}"
+        );
+        assert!(out.contains("     Active: active (exited) since "), "{out}");
+        // one unit not found: 4 wins
+        let out = s.expect(&["status", "nginx", "nosuch"], 4);
+        assert!(out.stdout.starts_with("● nginx.service"), "{out}");
+        s.ok(&["stop", "helper"]);
+        s.expect(&["status", "nginx", "helper"], 3);
+        s.write("/etc/hostname", "target1\n");
+        let out = s.ok(&["status"]);
+        assert!(out.starts_with("● target1\n    State: running\n"), "{out}");
+    });
+}
+
+// ------------------------------------------------------------------ list-unit-files
+
+#[test]
+fn list_unit_files_scans_the_unit_directories() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("helper.service", STATIC);
+        s.unit(
+            "fstrim.timer",
+            "[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n",
+        );
+        s.write(
+            "/etc/systemd/system/local.service",
+            "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
+        );
+        s.ok(&["enable", "nginx"]);
+        let out = s.ok(&["list-unit-files"]);
+        assert_eq!(
+            out,
+            "UNIT FILE      STATE    PRESET\n\
+             fstrim.timer   disabled enabled\n\
+             helper.service static   -\n\
+             local.service  disabled enabled\n\
+             nginx.service  enabled  enabled\n\
+             \n\
+             4 unit files listed.\n"
+        );
+        // a unit written afterwards shows up (nothing is cached)
+        s.unit("cron.service", CRON);
+        let out = s.ok(&[
+            "list-unit-files",
+            "--type=service",
+            "--no-pager",
+            "--no-legend",
+        ]);
+        assert_eq!(
+            lines(&out),
+            [
+                "cron.service   disabled enabled",
+                "helper.service static   -",
+                "local.service  disabled enabled",
+                "nginx.service  enabled  enabled",
+            ]
+        );
+        let out = s.ok(&["list-unit-files", "-t", "timer", "--no-legend"]);
+        assert_eq!(out, "fstrim.timer disabled enabled\n");
+        let out = s.ok(&["list-unit-files", "--state=enabled", "--no-legend"]);
+        assert_eq!(out, "nginx.service enabled enabled\n");
+        // service_facts' call
+        let out = s.ok(&[
+            "list-unit-files",
+            "--no-pager",
+            "--type",
+            "service",
+            "--all",
+        ]);
+        assert!(out.starts_with("UNIT FILE      STATE    PRESET\n"), "{out}");
+        assert!(out.ends_with("\n4 unit files listed.\n"), "{out}");
+    });
+}
+
+#[test]
+fn list_unit_files_patterns() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("nginx-debug.service", CRON);
+        s.unit("cron.service", CRON);
+        assert_eq!(
+            s.ok(&["list-unit-files", "nginx.service"]),
+            "UNIT FILE     STATE    PRESET\nnginx.service disabled enabled\n\n1 unit files listed.\n"
+        );
+        // Ansible's fallback passes the name as given
+        assert_eq!(
+            s.ok(&["list-unit-files", "nginx", "--no-legend"]),
+            "nginx.service disabled enabled\n"
+        );
+        assert_eq!(
+            s.ok(&["list-unit-files", "nginx*", "--no-legend"]),
+            "nginx-debug.service disabled enabled\nnginx.service       disabled enabled\n"
+        );
+        let out = s.expect(&["list-unit-files", "nginxx"], 1);
+        assert_eq!(out.stdout, "0 unit files listed.\n");
+        let out = s.expect(&["list-unit-files", "--no-legend", "nope*"], 1);
+        assert_eq!(out.stdout, "");
+    });
+}
+
+#[test]
+fn list_unit_files_shows_masked_aliases_and_templates() {
+    each_shell(|s| {
+        s.unit("ssh.service", "[Unit]\nDescription=OpenBSD Secure Shell server\n[Service]\nExecStart=/usr/sbin/sshd -D\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n");
+        s.unit("getty@.service", GETTY_TEMPLATE);
+        s.unit("cron.service", CRON);
+        s.ok(&["enable", "ssh"]);
+        s.ok(&["mask", "cron"]);
+        let out = s.ok(&["list-unit-files", "--no-legend"]);
+        assert_eq!(
+            lines(&out),
+            [
+                "cron.service   masked   enabled",
+                "getty@.service disabled enabled",
+                "ssh.service    enabled  enabled",
+                "sshd.service   alias    -",
+            ]
+        );
+    });
+}
+
+// ------------------------------------------------------------------ list-units
+
+#[test]
+fn list_units_active_only_unless_all() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        s.unit("helper.service", STATIC);
+        s.ok(&["start", "nginx"]);
+        s.set_state("helper.service", "failed");
+        let out = s.ok(&["list-units", "--type=service"]);
+        assert_eq!(
+            lines(&out),
+            [
+                "  UNIT           LOAD   ACTIVE SUB     DESCRIPTION",
+                "● helper.service loaded failed failed  Helper without install section",
+                "  nginx.service  loaded active running A high performance web server and a reverse proxy server",
+                "",
+                "LOAD   = Reflects whether the unit definition was properly loaded.",
+                "ACTIVE = The high-level unit activation state, i.e. generalization of SUB.",
+                "SUB    = The low-level unit activation state, values depend on unit type.",
+                "2 loaded units listed. Pass --all to see loaded but inactive units, too.",
+                "To show all installed unit files use 'systemctl list-unit-files'.",
+            ]
+        );
+        let out = s.ok(&[
+            "list-units",
+            "--all",
+            "--plain",
+            "--no-legend",
+            "--type",
+            "service",
+        ]);
+        assert_eq!(
+            lines(&out),
+            [
+                "cron.service   loaded inactive dead    Regular background program processing daemon",
+                "helper.service loaded failed   failed  Helper without install section",
+                "nginx.service  loaded active   running A high performance web server and a reverse proxy server",
+            ]
+        );
+        let out = s.ok(&["list-units", "--all", "--no-legend", "--state=inactive"]);
+        assert_eq!(
+            out,
+            "  cron.service loaded inactive dead Regular background program processing daemon\n"
+        );
+        let out = s.ok(&["list-units", "--failed", "--plain", "--no-legend"]);
+        assert_eq!(
+            out,
+            "helper.service loaded failed failed Helper without install section\n"
+        );
+        let out = s.ok(&["list-units", "--all", "--plain", "--no-legend", "cron*"]);
+        assert_eq!(
+            out,
+            "cron.service loaded inactive dead Regular background program processing daemon\n"
+        );
+        let out = s.ok(&["list-units", "--all"]);
+        assert!(out.ends_with("\n3 loaded units listed.\nTo show all installed unit files use 'systemctl list-unit-files'.\n"), "{out}");
+        // no verb means list-units
+        assert_eq!(s.ok(&[]), s.ok(&["list-units"]));
+        assert_eq!(s.ok(&["--no-pager"]), s.ok(&["list-units"]));
+    });
+}
+
+#[test]
+fn list_units_types_and_substates() {
+    each_shell(|s| {
+        s.unit("fstrim.timer", "[Unit]\nDescription=Discard unused blocks once a week\n[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n");
+        s.unit("fstrim.service", "[Unit]\nDescription=Discard unused blocks\n[Service]\nType=oneshot\nExecStart=/sbin/fstrim -a\n");
+        s.unit(
+            "multi-user.target",
+            "[Unit]\nDescription=Multi-User System\nAllowIsolate=yes\n",
+        );
+        s.unit("web.target", "[Unit]\nDescription=Web stack\n");
+        s.unit(
+            "app.socket",
+            "[Unit]\nDescription=App socket\n[Socket]\nListenStream=8080\n",
+        );
+        s.ok(&["start", "fstrim.timer", "web.target", "app.socket"]);
+        let out = s.ok(&["list-units", "--plain", "--no-legend"]);
+        assert_eq!(
+            lines(&out),
+            [
+                "app.socket        loaded active listening App socket",
+                "fstrim.timer      loaded active waiting   Discard unused blocks once a week",
+                "multi-user.target loaded active active    Multi-User System",
+                "web.target        loaded active active    Web stack",
+            ]
+        );
+        let out = s.ok(&["list-units", "-t", "timer,socket", "--plain", "--no-legend"]);
+        assert_eq!(lines(&out).len(), 2, "{out}");
+        assert_eq!(s.show("fstrim.timer")["SubState"], "waiting");
+        assert_eq!(s.show("multi-user.target")["CanIsolate"], "yes");
+        let out = s.ok(&["status", "web.target"]);
+        assert!(out.contains("     Active: active since "), "{out}");
+        let out = s.ok(&["list-timers"]);
+        assert_eq!(
+            out,
+            "NEXT LEFT LAST PASSED UNIT         ACTIVATES\n\
+             n/a  n/a  n/a  n/a    fstrim.timer fstrim.service\n\
+             \n1 timers listed.\nPass --all to see loaded but inactive timers, too.\n"
+        );
+        s.ok(&["stop", "fstrim.timer"]);
+        let out = s.ok(&["list-timers", "--no-pager"]);
+        assert!(out.contains("0 timers listed."), "{out}");
+    });
+}
+
+/// What Ansible's service_facts does with list-units and list-unit-files.
+#[test]
+fn service_facts_parsing() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        s.unit("helper.service", STATIC);
+        s.initd("legacyd", INIT_SCRIPT);
+        s.ok(&["enable", "--now", "nginx"]);
+        s.ok(&["mask", "cron"]);
+        let mut services: HashMap<String, (String, String)> = HashMap::new();
+        let out = s.ok(&[
+            "list-units",
+            "--no-pager",
+            "--type",
+            "service",
+            "--all",
+            "--plain",
+        ]);
+        for line in out.lines().filter(|l| l.contains(".service")) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let bad = ["not-found", "masked", "failed"]
+                .into_iter()
+                .find(|b| fields[..fields.len() - 1].contains(b));
+            let status = bad.unwrap_or(fields[2]).to_string();
+            let state = if fields[3] == "running" {
+                "running"
+            } else {
+                "stopped"
+            };
+            services.insert(fields[0].to_string(), (state.to_string(), status));
+        }
+        let out = s.ok(&[
+            "list-unit-files",
+            "--no-pager",
+            "--type",
+            "service",
+            "--all",
+        ]);
+        for line in out.lines().filter(|l| l.contains(".service")) {
+            let mut it = line.split_whitespace();
+            let (name, status) = (it.next().unwrap(), it.next().unwrap());
+            match services.get_mut(name) {
+                None => {
+                    let show = s.ok(&["show", name, "--property=ActiveState"]);
+                    let state = show.trim_end().replace("ActiveState=", "");
+                    services.insert(name.to_string(), (state, status.to_string()));
+                }
+                Some(entry) => {
+                    if !["not-found", "masked", "failed"].contains(&entry.1.as_str()) {
+                        entry.1 = status.to_string();
+                    }
+                }
+            }
+        }
+        let get = |n: &str| services.get(n).map(|(a, b)| (a.as_str(), b.as_str()));
+        assert_eq!(get("nginx.service"), Some(("running", "enabled")));
+        assert_eq!(get("cron.service"), Some(("stopped", "masked")));
+        assert_eq!(get("helper.service"), Some(("stopped", "static")));
+        assert_eq!(get("legacyd.service"), Some(("stopped", "generated")));
+        assert_eq!(services.len(), 4, "{services:?}");
+    });
+}
+
+// ------------------------------------------------------------------ templates
+
+#[test]
+fn template_units() {
+    each_shell(|s| {
+        s.unit("getty@.service", GETTY_TEMPLATE);
+        let p = s.show("getty@tty1.service");
+        assert_eq!(p["Id"], "getty@tty1.service");
+        assert_eq!(p["LoadState"], "loaded");
+        assert_eq!(p["Description"], "Getty on tty1");
+        assert_eq!(p["FragmentPath"], "/lib/systemd/system/getty@.service");
+        assert_eq!(p["Type"], "idle");
+        s.ok(&["start", "getty@tty1"]);
+        assert_eq!(s.ok(&["is-active", "getty@tty1.service"]), "active\n");
+        s.expect(&["is-active", "getty@tty2.service"], 3);
+        assert_eq!(
+            s.expect(&["is-enabled", "getty@tty1"], 1).stdout,
+            "disabled\n"
+        );
+        s.ok(&["enable", "getty@tty1.service"]);
+        assert_eq!(
+            s.readlink("/etc/systemd/system/getty.target.wants/getty@tty1.service")
+                .as_deref(),
+            Some("/lib/systemd/system/getty@.service")
+        );
+        assert_eq!(s.ok(&["is-enabled", "getty@tty1"]), "enabled\n");
+        assert_eq!(s.ok(&["is-enabled", "getty@.service"]), "indirect\n");
+        let out = s.ok(&["list-units", "--all", "--plain", "--no-legend", "getty*"]);
+        assert_eq!(
+            out,
+            "getty@tty1.service loaded active running Getty on tty1\n"
+        );
+        let out = s.ok(&["status", "getty@tty1"]);
+        assert!(out.starts_with("● getty@tty1.service - Getty on tty1\n     Loaded: loaded (/lib/systemd/system/getty@.service; enabled; preset: enabled)\n"), "{out}");
+        s.ok(&["disable", "getty@tty1"]);
+        assert!(!s.exists("/etc/systemd/system/getty.target.wants/getty@tty1.service"));
+        // a template without an instance cannot be started; a missing template is not found
+        let out = s.expect(&["start", "getty@.service"], 1);
+        assert!(out.stderr.starts_with("Failed to start getty@.service: Unit name getty@.service is missing the instance name.\n"), "{out}");
+        let out = s.expect(&["start", "nosuch@x.service"], 5);
+        assert_eq!(
+            out.stderr,
+            "Failed to start nosuch@x.service: Unit nosuch@x.service not found.\n"
+        );
+    });
+}
+
+// ------------------------------------------------------------------ SysV init scripts
+
+#[test]
+fn init_d_scripts_are_units() {
+    each_shell(|s| {
+        s.initd("legacyd", INIT_SCRIPT);
+        let p = s.show("legacyd");
+        assert_eq!(p["Id"], "legacyd.service");
+        assert_eq!(p["LoadState"], "loaded");
+        assert_eq!(p["Description"], "LSB: Legacy daemon");
+        assert_eq!(p["FragmentPath"], "");
+        assert_eq!(p["SourcePath"], "/etc/init.d/legacyd");
+        assert_eq!(p["UnitFileState"], "generated");
+        assert_eq!(s.expect(&["is-enabled", "legacyd"], 1).stdout, "disabled\n");
+        s.ok(&["start", "legacyd"]);
+        s.ok(&["is-active", "legacyd"]);
+        let out = s.ok(&["status", "legacyd"]);
+        assert!(out.starts_with("● legacyd.service - LSB: Legacy daemon\n     Loaded: loaded (/etc/init.d/legacyd; generated)\n"), "{out}");
+        // enable/disable keep the rc.d links the way update-rc.d does
+        s.ok(&["enable", "legacyd"]);
+        assert_eq!(
+            s.readlink("/etc/rc2.d/S01legacyd").as_deref(),
+            Some("../init.d/legacyd")
+        );
+        assert_eq!(s.ok(&["is-enabled", "legacyd"]), "enabled\n");
+        s.ok(&["disable", "legacyd"]);
+        assert!(!s.exists("/etc/rc2.d/S01legacyd"));
+        assert!(s.exists("/etc/rc2.d/K01legacyd"));
+        assert_eq!(s.expect(&["is-enabled", "legacyd"], 1).stdout, "disabled\n");
+        // links made by update-rc.d count
+        s.link("/etc/rc3.d/S20legacyd", "../init.d/legacyd");
+        assert_eq!(s.ok(&["is-enabled", "legacyd"]), "enabled\n");
+        // a script that is not executable is no service
+        s.write("/etc/init.d/notexec", INIT_SCRIPT);
+        s.expect(&["start", "notexec"], 5);
+        let out = s.ok(&["list-unit-files", "--no-legend"]);
+        assert_eq!(out, "legacyd.service generated -\n");
+    });
+}
+
+#[test]
+fn unit_file_wins_over_init_script_and_both_are_kept_in_sync() {
+    each_shell(|s| {
+        s.nginx();
+        s.initd("nginx", INIT_SCRIPT);
+        let p = s.show("nginx");
+        assert_eq!(p["FragmentPath"], "/lib/systemd/system/nginx.service");
+        assert_eq!(
+            p["Description"],
+            "A high performance web server and a reverse proxy server"
+        );
+        let out = s.expect(&["enable", "nginx"], 0);
+        assert!(
+            out.stderr
+                .contains("Synchronizing state of nginx.service with SysV service script"),
+            "{out}"
+        );
+        assert!(s.exists("/etc/rc2.d/S01nginx"));
+        assert!(s.exists("/etc/systemd/system/multi-user.target.wants/nginx.service"));
+    });
+}
+
+// ------------------------------------------------------------------ unit lookup details
+
+#[test]
+fn unit_directories_and_aliases() {
+    each_shell(|s| {
+        // /etc overrides /lib
+        s.nginx();
+        s.write(
+            "/etc/systemd/system/nginx.service",
+            "[Unit]\nDescription=Local nginx\n[Service]\nExecStart=/bin/true\n",
+        );
+        assert_eq!(
+            s.show("nginx")["FragmentPath"],
+            "/etc/systemd/system/nginx.service"
+        );
+        assert_eq!(s.show("nginx")["Description"], "Local nginx");
+        for dir in [
+            "/run/systemd/system",
+            "/usr/lib/systemd/system",
+            "/usr/local/lib/systemd/system",
+        ] {
+            let name = format!("in-{}.service", dir.split('/').nth(2).unwrap());
+            s.write(&format!("{dir}/{name}"), "[Service]\nExecStart=/bin/true\n");
+            assert_eq!(s.show(&name)["FragmentPath"], format!("{dir}/{name}"));
+        }
+        // an alias symlink answers for its target
+        s.unit("ssh.service", "[Unit]\nDescription=OpenBSD Secure Shell server\n[Service]\nExecStart=/usr/sbin/sshd -D\n");
+        s.link(
+            "/etc/systemd/system/sshd.service",
+            "/lib/systemd/system/ssh.service",
+        );
+        let p = s.show("sshd");
+        assert_eq!(p["Id"], "ssh.service");
+        assert_eq!(p["Names"], "ssh.service sshd.service");
+        s.ok(&["start", "sshd"]);
+        assert_eq!(s.ok(&["is-active", "ssh"]), "active\n");
+    });
+}
+
+#[test]
+fn specifiers_and_odd_unit_files() {
+    each_shell(|s| {
+        s.unit(
+            "odd.service",
+            "# comment\r\n; other comment\r\n[Unit]\r\n  Description = Odd %n unit \\\r\n  continued\r\n[Service]\r\nExecStart=/bin/true\r\n",
+        );
+        // as systemd: the backslash becomes a space, the next line is appended verbatim
+        assert_eq!(
+            s.show("odd")["Description"],
+            "Odd odd.service unit    continued"
+        );
+        s.unit("pct.service", "[Unit]\nDescription=100%% sure\n");
+        assert_eq!(s.show("pct")["Description"], "100% sure");
+    });
+}
+
+// ------------------------------------------------------------------ misc verbs
+
+#[test]
+fn version() {
+    each_shell(|s| {
+        let out = s.ok(&["--version"]);
+        let l = lines(&out);
+        assert_eq!(l[0], "systemd 252 (252.30-1~deb12u2)");
+        assert!(
+            l[1].starts_with("+PAM +AUDIT +SELINUX +APPARMOR +IMA +SMACK +SECCOMP "),
+            "{out}"
+        );
+        assert_eq!(l.len(), 2);
+    });
+}
+
+#[test]
+fn unknown_verbs_and_options() {
+    each_shell(|s| {
+        let out = s.expect(&["frobnicate", "nginx"], 1);
+        assert_eq!(out.stderr, "Unknown command verb 'frobnicate'.\n");
+        assert_eq!(out.stdout, "");
+        let out = s.expect(&["start", "--frobnicate", "nginx"], 1);
+        assert_eq!(
+            out.stderr,
+            "systemctl: unrecognized option '--frobnicate'\n"
+        );
+        let out = s.expect(&["start"], 1);
+        assert_eq!(out.stderr, "Too few arguments.\n");
+    });
+}
+
+#[test]
+fn options_anywhere_on_the_line() {
+    each_shell(|s| {
+        s.nginx();
+        s.ok(&[
+            "--no-pager",
+            "--system",
+            "--no-block",
+            "start",
+            "--no-ask-password",
+            "nginx",
+            "-q",
+        ]);
+        s.ok(&["--quiet", "--system", "is-active", "--", "nginx"]);
+        assert_eq!(
+            s.ok(&["-p", "LoadState", "show", "nginx"]),
+            "LoadState=loaded\n"
+        );
+        assert_eq!(
+            s.ok(&["show", "--value", "nginx", "--property", "ActiveState"]),
+            "active\n"
+        );
+        s.ok(&[
+            "--force",
+            "--job-mode=ignore-dependencies",
+            "restart",
+            "nginx",
+            "--no-block",
+        ]);
+        s.ok(&[
+            "-l",
+            "--full",
+            "--plain",
+            "--no-legend",
+            "-a",
+            "--all",
+            "list-units",
+            "--no-pager",
+        ]);
+        s.ok(&["enable", "nginx", "--now", "--no-reload", "--force"]);
+        assert_eq!(s.ok(&["-ql", "is-enabled", "nginx"]), "");
+        s.ok(&["daemon-reload", "--no-pager"]);
+        s.ok(&["--state=active", "--type=service", "--failed", "list-units"]);
+    });
+}
+
+#[test]
+fn system_wide_verbs() {
+    each_shell(|s| {
+        assert_eq!(s.ok(&["daemon-reload"]), "");
+        assert_eq!(s.ok(&["daemon-reexec"]), "");
+        assert_eq!(s.ok(&["is-system-running"]), "running\n");
+        assert_eq!(s.ok(&["is-system-running", "--quiet"]), "");
+        assert_eq!(s.ok(&["get-default"]), "multi-user.target\n");
+        s.unit(
+            "graphical.target",
+            "[Unit]\nDescription=Graphical Interface\n",
+        );
+        s.ok(&["set-default", "graphical.target"]);
+        assert_eq!(s.ok(&["get-default"]), "graphical.target\n");
+        assert_eq!(s.ok(&["list-jobs"]), "No jobs running.\n");
+        assert!(s.ok(&["show-environment"]).contains("PATH="));
+        assert!(s
+            .ok(&["--help"])
+            .starts_with("systemctl [OPTIONS...] COMMAND ..."));
+    });
+}
+
+#[test]
+fn cat_prints_the_unit_file() {
+    each_shell(|s| {
+        s.nginx();
+        s.unit("cron.service", CRON);
+        assert_eq!(
+            s.ok(&["cat", "nginx"]),
+            format!("# /lib/systemd/system/nginx.service\n{NGINX}")
+        );
+        assert_eq!(
+            s.ok(&["cat", "nginx", "cron"]),
+            format!("# /lib/systemd/system/nginx.service\n{NGINX}\n# /lib/systemd/system/cron.service\n{CRON}")
+        );
+        s.ok(&["mask", "cron"]);
+        s.expect(&["cat", "cron"], 1);
+    });
+}
+
+// ------------------------------------------------------------------ Ansible's systemd module
+
+/// The decisions ansible.builtin.systemd_service takes from systemctl's answers;
+/// returns whether the task would report "changed".
+fn ansible_systemd(
+    s: &Sys,
+    unit: &str,
+    state: Option<&str>,
+    enabled: Option<bool>,
+    masked: Option<bool>,
+) -> bool {
+    let mut changed = false;
+    let show = s.run(&["show", unit]);
+    assert_eq!(show.code, 0, "{show}");
+    let status = props(&show.stdout);
+    let is_systemd = status.get("LoadState").is_some_and(|l| l != "not-found");
+    let is_masked = status.get("LoadState").is_some_and(|l| l == "masked");
+    assert!(
+        !(is_systemd && !is_masked && status.contains_key("LoadError")),
+        "Ansible would fail: Error loading unit file"
+    );
+    assert!(
+        is_systemd,
+        "Ansible would fail: Could not find the requested service {unit}"
+    );
+    if let Some(want) = masked {
+        let now = s.run(&["is-enabled", unit]).stdout.trim() == "masked";
+        if now != want {
+            changed = true;
+            s.ok(&[if want { "mask" } else { "unmask" }, unit]);
+        }
+    }
+    if let Some(want) = enabled {
+        let out = s.run(&["is-enabled", unit, "-l"]);
+        let mut is_enabled = out.code == 0;
+        if is_enabled && (lines(&out.stdout) == ["indirect"] || lines(&out.stdout) == ["alias"]) {
+            is_enabled = false;
+        }
+        if is_enabled != want {
+            changed = true;
+            s.ok(&[if want { "enable" } else { "disable" }, unit]);
+        }
+    }
+    if let Some(want) = state {
+        let running = ["active", "activating"].contains(&status["ActiveState"].as_str());
+        let action = match want {
+            "started" if !running => Some("start"),
+            "stopped" if running => Some("stop"),
+            "restarted" | "reloaded" if !running => Some("start"),
+            "restarted" => Some("restart"),
+            "reloaded" => Some("reload"),
+            _ => None,
+        };
+        if let Some(action) = action {
+            changed = true;
+            s.ok(&[action, unit]);
+        }
+    }
+    changed
+}
+
+/// The shape of tests/services.rs: units copied into /etc/systemd/system, one of
+/// them masked, and a second pass that must change nothing.
+#[test]
+fn ansible_masks_units_written_to_etc() {
+    each_shell(|s| {
+        let unit = |name: &str| {
+            format!(
+                "[Unit]\nDescription={name} service\n[Service]\nExecStart=/bin/sleep infinity\n\
+                 ExecReload=/bin/true\n[Install]\nWantedBy=multi-user.target\n"
+            )
+        };
+        for pass in 0..2 {
+            for name in ["demo", "idle", "blocked"] {
+                // what ansible.builtin.copy compares: the file's content, through links
+                let path = format!("/etc/systemd/system/{name}.service");
+                let current = fs::read_to_string(s.p(&path)).ok();
+                assert_eq!(current.is_some(), pass == 1, "{path}");
+                if current.as_deref() != Some(unit(name).as_str()) {
+                    s.write(&path, &unit(name));
+                }
+            }
+            s.ok(&["daemon-reload"]);
+            let changed = [
+                ansible_systemd(s, "demo", Some("started"), Some(true), None),
+                ansible_systemd(s, "idle", Some("stopped"), Some(false), None),
+                ansible_systemd(s, "blocked", None, None, Some(true)),
+            ];
+            let expected = if pass == 0 {
+                [true, false, true]
+            } else {
+                [false; 3]
+            };
+            assert_eq!(changed, expected, "pass {pass}");
+        }
+        assert_eq!(s.ok(&["is-active", "-q", "demo"]), "");
+        assert_eq!(s.ok(&["is-enabled", "-q", "demo"]), "");
+        s.expect(&["is-active", "-q", "idle"], 3);
+        assert_eq!(s.expect(&["is-enabled", "blocked"], 1).stdout, "masked\n");
+        let out = s.ok(&["list-unit-files", "--no-legend"]);
+        assert_eq!(
+            lines(&out),
+            [
+                "blocked.service masked   enabled",
+                "demo.service    enabled  enabled",
+                "idle.service    disabled enabled",
+            ]
+        );
+    });
+}
+
+#[test]
+fn ansible_systemd_module_is_idempotent() {
+    each_shell(|s| {
+        s.nginx();
+        assert!(ansible_systemd(
+            s,
+            "nginx",
+            Some("started"),
+            Some(true),
+            None
+        ));
+        assert!(!ansible_systemd(
+            s,
+            "nginx",
+            Some("started"),
+            Some(true),
+            None
+        ));
+        assert!(!ansible_systemd(
+            s,
+            "nginx.service",
+            Some("started"),
+            Some(true),
+            None
+        ));
+        assert!(ansible_systemd(s, "nginx", Some("reloaded"), None, None));
+        assert!(ansible_systemd(
+            s,
+            "nginx",
+            Some("stopped"),
+            Some(false),
+            None
+        ));
+        assert!(!ansible_systemd(
+            s,
+            "nginx",
+            Some("stopped"),
+            Some(false),
+            None
+        ));
+        assert!(ansible_systemd(s, "nginx", None, None, Some(true)));
+        assert!(!ansible_systemd(s, "nginx", None, None, Some(true)));
+        assert!(ansible_systemd(s, "nginx", None, None, Some(false)));
+        assert!(!ansible_systemd(s, "nginx", None, None, Some(false)));
+        // static units count as enabled, so enabled=true never changes them
+        s.unit("helper.service", STATIC);
+        assert!(!ansible_systemd(s, "helper", None, Some(true), None));
+        // a SysV service
+        s.initd("legacyd", INIT_SCRIPT);
+        assert!(ansible_systemd(
+            s,
+            "legacyd",
+            Some("started"),
+            Some(true),
+            None
+        ));
+        assert!(!ansible_systemd(
+            s,
+            "legacyd",
+            Some("started"),
+            Some(true),
+            None
+        ));
+        // the "not found" path: LoadState=not-found and list-unit-files fails too
+        let show = props(&s.ok(&["show", "nginxx"]));
+        assert_eq!(show["LoadState"], "not-found");
+        s.expect(&["list-unit-files", "nginxx"], 1);
+    });
+}
