@@ -22,9 +22,7 @@ pub const MOCK_MASTER: &str = "/usr/local/lib/sandbox/systemctl";
 pub const MOCK_LOCATIONS: &[&str] =
     &["/usr/sbin/systemctl", "/usr/bin/systemctl", "/usr/local/sbin/systemctl", "/usr/local/bin/systemctl"];
 
-/// PID 1 of a target. Ansible takes `/proc/1/comm` as the service manager unless it is `init`
-/// or ends in `sh`; running this under bash keeps it `bash`, so Ansible goes on to look for
-/// systemctl and /run/systemd/system and settles on systemd. bash also reaps orphans.
+/// PID 1 of a target, run by bash through a symlink named `systemd` (see `PID1`).
 const TARGET_INIT: &str = r#"#!/bin/bash
 # /run is a fresh tmpfs at every start: recreate what the image made there.
 mkdir -p /run/systemd/system /run/sshd
@@ -32,6 +30,12 @@ mkdir -p /run/systemd/system /run/sshd
 trap 'exit 0' TERM INT
 while :; do sleep 86400 & wait $!; done
 "#;
+
+/// What PID 1 of a target is called. Ansible reads `/proc/1/comm`: `ansible_service_mgr` is
+/// that name unless it is `init` or ends in `sh`, and `service_facts` (2.14) only scans
+/// systemctl when the name contains `systemd`. A symlink to bash with this name gives both
+/// (comm comes from the executed path's name) while bash does the work and reaps orphans.
+const PID1: &str = "/usr/local/lib/sandbox/systemd";
 
 /// The controller image's Debian suite; ansible-core 2.14 and the community collections.
 const CONTROLLER_BASE: &str = "debian:12";
@@ -98,8 +102,9 @@ fn target_dockerfile(distro: &Distro) -> String {
          RUN {copies} \\\n \
          && chmod 755 {locations} \\\n \
          && mkdir -p /etc/systemd/system /var/lib/sandbox-systemctl /root/.ssh && chmod 700 /root/.ssh \\\n \
+         && ln -sf /bin/bash {PID1} \\\n \
          && ssh-keygen -A\n\
-         CMD [\"/bin/bash\", \"/usr/local/lib/sandbox/init\"]\n",
+         CMD [\"{PID1}\", \"/usr/local/lib/sandbox/init\"]\n",
         base = distro.base_image,
         install = distro.install_bootstrap_packages,
         copies = copies.join(" && "),
@@ -207,6 +212,7 @@ mod tests {
         }
         assert!(dockerfile.contains("policy-rc.d"));
         assert!(dockerfile.contains("systemd-standalone-sysusers"));
-        assert!(dockerfile.contains("CMD [\"/bin/bash\""));
+        assert!(dockerfile.contains("ln -sf /bin/bash /usr/local/lib/sandbox/systemd"));
+        assert!(dockerfile.contains("CMD [\"/usr/local/lib/sandbox/systemd\""));
     }
 }

@@ -129,6 +129,7 @@ pub struct ContainerSpec {
     pub what: String,
     pub image: String,
     pub hostname: String,
+    /// Empty: the image's CMD.
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub labels: HashMap<String, String>,
@@ -256,7 +257,7 @@ impl Engine {
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             hostname: Some(spec.hostname.clone()),
-            cmd: Some(spec.cmd.clone()),
+            cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone()),
             host_config: Some(host_config),

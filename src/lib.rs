@@ -14,6 +14,7 @@ pub mod recap;
 pub mod report;
 pub mod runner;
 pub mod verify;
+pub mod watchdog;
 
 use miette::Diagnostic;
 

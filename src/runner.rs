@@ -19,6 +19,7 @@ use crate::inventory::{self, InventoryHost};
 use crate::recap::PlaybookLog;
 use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
 use crate::verify;
+use crate::watchdog::{self, GuardSettings};
 
 /// The runtime every container uses unless the user explicitly asks for another.
 pub const DEFAULT_RUNTIME: &str = "runsc";
@@ -113,7 +114,10 @@ pub struct Run<'a> {
     id: String,
     network: String,
     timeout: Duration,
+    guard: GuardSettings,
     shared: Arc<Mutex<Shared>>,
+    /// Tasks that live as long as the run (the guard); aborted when it ends.
+    background: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl<'a> Run<'a> {
@@ -143,7 +147,9 @@ impl<'a> Run<'a> {
             options,
             reporter,
             timeout,
+            guard: GuardSettings::from_env(),
             shared: Arc::new(Mutex::new(Shared { phase: "starting".into(), platforms })),
+            background: Mutex::new(Vec::new()),
         })
     }
 
@@ -240,6 +246,9 @@ impl<'a> Run<'a> {
     }
 
     async fn cleanup(&self) {
+        for task in self.background.lock().unwrap().drain(..) {
+            task.abort();
+        }
         // Bounded: a daemon that died mid-run must not turn into a hang on the way out.
         let removal = self.engine.remove_run(&self.id);
         match tokio::time::timeout(Duration::from_secs(60), removal).await {
@@ -275,6 +284,7 @@ impl<'a> Run<'a> {
         for (platform, id) in self.shared.lock().unwrap().platforms.iter_mut().zip(&targets) {
             platform.container = Some(id.clone());
         }
+        self.start_guard(&distros, &targets, &controller);
         let hosts = self.connect(&controller, &distros, &targets).await?;
         self.reporter.step_done(&format!("{} target(s) ready (run {}, runtime {})", hosts.len(), self.id, self.options.runtime));
 
@@ -295,6 +305,30 @@ impl<'a> Run<'a> {
         }
         self.decide();
         Ok(())
+    }
+
+    /// Starts the fork-bomb guard over every container of the run; its kills become verdicts.
+    fn start_guard(&self, distros: &[&'static Distro], targets: &[String], controller: &str) {
+        let mut watched: Vec<(String, String)> =
+            targets.iter().zip(distros).map(|(id, distro)| (id.clone(), format!("target {}", distro.name))).collect();
+        watched.push((controller.to_string(), "controller".into()));
+        let (kills, mut killed) = tokio::sync::mpsc::unbounded_channel();
+        let guard = watchdog::spawn(self.engine.clone(), watched, self.challenge.limits.pids, self.guard, kills);
+        let shared = self.shared.clone();
+        let controller = controller.to_string();
+        let verdicts = tokio::spawn(async move {
+            while let Some(kill) = killed.recv().await {
+                let mut shared = shared.lock().unwrap();
+                for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
+                    if kill.container == controller {
+                        platform.verdict = Some((Verdict::Killed, format!("controller: {}", kill.reason)));
+                    } else if platform.container.as_deref() == Some(kill.container.as_str()) {
+                        platform.verdict = Some((Verdict::Killed, kill.reason.clone()));
+                    }
+                }
+            }
+        });
+        self.background.lock().unwrap().extend([guard.abort_handle(), verdicts.abort_handle()]);
     }
 
     async fn check_runtime(&self) -> Result<(), RunError> {
@@ -341,7 +375,8 @@ impl<'a> Run<'a> {
             what: format!("target {}", distro.name),
             image: image.to_string(),
             hostname: distro.name.replace('.', "-"),
-            cmd: vec!["/bin/bash".into(), "/usr/local/lib/sandbox/init".into()],
+            // The image's own CMD: the init that Ansible takes for systemd.
+            cmd: Vec::new(),
             env: Vec::new(),
             labels,
             network: self.network.clone(),
@@ -510,6 +545,7 @@ impl<'a> Run<'a> {
             let report = PassReport {
                 pass,
                 apply,
+                apply_error: failure.clone(),
                 changed: recap.map(|r| r.changed),
                 changed_tasks: log.changed_tasks.get(distro.name).cloned().unwrap_or_default(),
                 verify_exit: None,
@@ -520,10 +556,10 @@ impl<'a> Run<'a> {
                 if let Some(reason) = failure {
                     let verdict = if killed.is_some() { Verdict::Killed } else { Verdict::Failed };
                     // Pass 1's check still runs after a failed apply: its output says what is missing.
-                    if verdict == Verdict::Killed || pass == 2 {
+                    // The guard's reason, when it already gave one, beats "stopped unexpectedly";
+                    // a failed pass 1 still gets its check run (its output says what is missing).
+                    if p.verdict.is_none() && (verdict == Verdict::Killed || pass == 2) {
                         p.verdict = Some((verdict, format!("pass {pass}: {reason}")));
-                    } else {
-                        p.notes.push(format!("pass {pass}: {reason}"));
                     }
                 }
             });

@@ -94,8 +94,12 @@ pub fn verdict(passes: &[PassReport], idempotent_required: bool) -> (Verdict, St
     let Some(first) = passes.first() else {
         return (Verdict::Error, "pass 1 never ran".into());
     };
+    let apply_failure = |pass: &PassReport| {
+        let error = pass.apply_error.as_deref().unwrap_or("the playbook failed");
+        failed(format!("pass {}: {error}", pass.pass))
+    };
     if first.apply != Apply::Ok {
-        return failed("pass 1: the playbook failed".into());
+        return apply_failure(first);
     }
     match first.verify_exit {
         Some(0) => {}
@@ -106,7 +110,7 @@ pub fn verdict(passes: &[PassReport], idempotent_required: bool) -> (Verdict, St
         return failed("pass 2 did not run".into());
     };
     if second.apply != Apply::Ok {
-        return failed("pass 2: the playbook failed".into());
+        return apply_failure(second);
     }
     let changed = second.changed.unwrap_or(0);
     if idempotent_required && changed > 0 {
@@ -128,6 +132,7 @@ mod tests {
         PassReport {
             pass: n,
             apply,
+            apply_error: (apply == Apply::Failed).then(|| "task `x` failed: boom".to_string()),
             changed: Some(changed),
             changed_tasks: if changed > 0 { vec!["append".into()] } else { vec![] },
             verify_exit: Some(verify),
@@ -148,6 +153,12 @@ mod tests {
         assert_eq!(verdict_, Verdict::Failed);
         assert_eq!(reason, "not idempotent: pass 2 changed 1 task(s): `append`");
         assert_eq!(verdict(&passes, false).0, Verdict::Passed);
+    }
+
+    #[test]
+    fn a_failed_apply_names_ansibles_reason() {
+        let passes = [pass(1, Apply::Failed, 0, 0)];
+        assert_eq!(verdict(&passes, true), (Verdict::Failed, "pass 1: task `x` failed: boom".to_string()));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod harness;
 
 mod completions;
+mod defense;
 mod input;
 mod run;
 mod services;

@@ -33,6 +33,8 @@ pub enum Apply {
 pub struct PassReport {
     pub pass: u8,
     pub apply: Apply,
+    /// Why the apply failed on this host (Ansible's message), when it did.
+    pub apply_error: Option<String>,
     /// `changed=` from PLAY RECAP; None when the host never reached the recap.
     pub changed: Option<u32>,
     /// Tasks and handlers that reported changed on this host.
@@ -47,6 +49,7 @@ impl PassReport {
         PassReport {
             pass,
             apply: Apply::Skipped,
+            apply_error: None,
             changed: None,
             changed_tasks: Vec::new(),
             verify_exit: None,

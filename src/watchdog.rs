@@ -1,0 +1,93 @@
+//! The fork-bomb guard: one task per run that counts every container's processes through
+//! the engine (the guest cannot hide them) and kills a container at or above a threshold,
+//! before the pids cgroup is exhausted and the sandbox dies without saying why.
+
+use std::time::Duration;
+
+use crate::engine::Engine;
+
+/// How often and how close to the pids limit the guard acts.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardSettings {
+    pub interval: Duration,
+    /// Fraction of the pids limit at which a container is killed.
+    pub threshold: f64,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings { interval: Duration::from_secs(2), threshold: 0.9 }
+    }
+}
+
+impl GuardSettings {
+    /// Reads `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9).
+    pub fn from_env() -> GuardSettings {
+        let mut settings = GuardSettings::default();
+        if let Some(ms) = std::env::var("SANDBOX_GUARD_INTERVAL_MS").ok().and_then(|v| v.parse().ok()) {
+            settings.interval = Duration::from_millis(ms);
+        }
+        if let Some(fraction) = std::env::var("SANDBOX_GUARD_THRESHOLD").ok().and_then(|v| v.parse::<f64>().ok()) {
+            if fraction > 0.0 && fraction <= 1.0 {
+                settings.threshold = fraction;
+            }
+        }
+        settings
+    }
+
+    /// Process count at which a container with `pids_limit` is killed.
+    pub fn kill_at(&self, pids_limit: i64) -> usize {
+        ((pids_limit as f64) * self.threshold).floor().max(1.0) as usize
+    }
+}
+
+/// A container the guard killed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kill {
+    /// Container id.
+    pub container: String,
+    pub reason: String,
+}
+
+/// Watches `containers` until the returned handle is aborted; every kill is sent on `kills`.
+pub fn spawn(
+    engine: Engine,
+    containers: Vec<(String, String)>,
+    pids_limit: i64,
+    settings: GuardSettings,
+    kills: tokio::sync::mpsc::UnboundedSender<Kill>,
+) -> tokio::task::JoinHandle<()> {
+    let kill_at = settings.kill_at(pids_limit);
+    tokio::spawn(async move {
+        let mut alive = containers;
+        let mut ticker = tokio::time::interval(settings.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !alive.is_empty() {
+            ticker.tick().await;
+            let mut survivors = Vec::new();
+            for (id, what) in alive {
+                // A container that cannot be listed is gone or stopped: nothing left to guard.
+                let Ok(count) = engine.process_count(&id, &what).await else { continue };
+                if count >= kill_at {
+                    engine.kill_container(&id).await;
+                    let reason = format!("fork bomb guard: {count} processes (limit {pids_limit})");
+                    let _ = kills.send(Kill { container: id, reason });
+                } else {
+                    survivors.push((id, what));
+                }
+            }
+            alive = survivors;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_is_ninety_percent_of_the_limit_by_default() {
+        assert_eq!(GuardSettings::default().kill_at(256), 230);
+        assert_eq!(GuardSettings { interval: Duration::from_secs(1), threshold: 0.5 }.kill_at(100), 50);
+    }
+}

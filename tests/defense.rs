@@ -1,0 +1,118 @@
+//! The adversarial suite: each test attacks one defense layer with a real playbook in real
+//! runsc containers, and asserts the verdict, that the host is untouched, that nothing of
+//! the run remains, and that the run ended within its bound.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{leftovers, Fixture, Output, Sandbox, PASSING_CHECK};
+
+/// Runs a one-task playbook on debian-12 with `--json` and checks the common promises.
+fn attack(task: &str, bound: Duration) -> Output {
+    let playbook = format!("- hosts: all\n  gather_facts: false\n  tasks:\n{task}");
+    let fixture = Fixture::debian12(&playbook);
+    let started = Instant::now();
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
+    assert!(started.elapsed() < bound, "took {:?} (bound {bound:?}):\n{}", started.elapsed(), out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(leftovers(&out.run_id()), (0, 0), "the run left containers or networks");
+    out
+}
+
+#[test]
+fn fork_bomb_is_killed_by_the_guard() {
+    let out = attack(
+        "    - name: fork bomb\n      shell: 'bomb() { bomb | bomb & }; bomb; sleep 60'\n      args:\n        executable: /bin/bash\n",
+        Duration::from_secs(240),
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["verdict"], "killed", "{platform}");
+    let reason = platform["reason"].as_str().unwrap();
+    assert!(reason.contains("fork bomb guard") && reason.contains("(limit 256)"), "{reason}");
+}
+
+#[test]
+fn normal_package_work_does_not_trip_the_guard() {
+    let out = attack(
+        "    - apt: { name: [nginx, curl], state: present }\n    - systemd: { name: nginx, state: started }\n",
+        Duration::from_secs(400),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.platform("debian-12")["verdict"], "passed");
+}
+
+#[test]
+fn memory_hog_dies_and_the_platform_fails() {
+    let out = attack(
+        "    - name: eat memory\n      command: python3 -c 'a = []\n\n        while True: a.append(bytearray(50 * 1024 * 1024))'\n",
+        Duration::from_secs(240),
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    let verdict = platform["verdict"].as_str().unwrap();
+    let reason = platform["reason"].as_str().unwrap();
+    // gVisor may kill the process inside the sandbox (the task fails with its signal) or the
+    // host's OOM killer may end the sandbox (verdict `killed`, read from the container state).
+    match verdict {
+        "killed" => assert_eq!(reason, "pass 1: out of memory (limit 512 MiB)"),
+        "failed" => assert!(reason.contains("eat memory"), "{reason}"),
+        other => panic!("unexpected verdict {other}: {reason}"),
+    }
+}
+
+#[test]
+fn filling_tmp_fails_the_task_and_spares_the_host_disk() {
+    let before = free_bytes("/");
+    let out = attack(
+        "    - name: fill /tmp\n      shell: dd if=/dev/zero of=/tmp/fill bs=1M count=2048\n",
+        Duration::from_secs(240),
+    );
+    assert_eq!(out.code, 1);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["passes"][0]["apply"], "failed", "{platform}");
+    assert!(platform["reason"].as_str().unwrap().contains("fill /tmp"), "{platform}");
+    let after = free_bytes("/");
+    assert!(before.saturating_sub(after) < 1024 * 1024 * 1024, "host disk lost {} bytes", before - after);
+}
+
+#[test]
+fn nothing_of_the_host_is_visible_from_a_target_or_the_controller() {
+    let host_name = std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string();
+    let probe = "test ! -e /var/run/docker.sock && test ! -e /run/docker.sock \
+                 && ! ls /proc/1/root/work 2>/dev/null \
+                 && ! grep -q dockerd /proc/*/cmdline 2>/dev/null && hostname";
+    let task = format!(
+        "    - name: look around the target\n      shell: \"{probe}\"\n      register: target\n\
+         \x20   - name: look around the controller\n      shell: \"{probe}\"\n      delegate_to: localhost\n      register: controller\n\
+         \x20   - debug: {{ msg: \"seen {{{{ target.stdout }}}} and {{{{ controller.stdout }}}}\" }}\n"
+    );
+    let out = attack(&task, Duration::from_secs(240));
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["passes"][0]["apply"], "ok", "{}", out.stderr);
+    assert!(out.stderr.contains("seen debian-12 and controller"), "{}", out.stderr);
+    assert!(host_name.is_empty() || !out.stderr.contains(&format!("seen {host_name}")));
+}
+
+#[test]
+fn six_concurrent_runs_all_pass_and_leave_nothing() {
+    let fixture = Fixture::new(
+        "title = \"t\"\ndistros = [\"debian-12\"]\n",
+        "- hosts: all\n  tasks:\n    - copy: { dest: /etc/motd, content: \"hi\\n\" }\n",
+        PASSING_CHECK,
+    );
+    let children: Vec<_> =
+        (0..6).map(|_| Sandbox::new(["run", &fixture.path_str(), "--json"]).spawn()).collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        let run = crate::harness::run_id_in(&stderr).unwrap();
+        assert_eq!(leftovers(&run), (0, 0));
+    }
+}
+
+fn free_bytes(path: &str) -> u64 {
+    let out = std::process::Command::new("df").args(["--output=avail", "-B1", path]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
+}
