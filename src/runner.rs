@@ -14,7 +14,7 @@ use miette::Diagnostic;
 use crate::bootstrap::{self, ImageError, ImageKind};
 use crate::challenge::{Challenge, Network};
 use crate::distro::Distro;
-use crate::engine::{ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
+use crate::engine::{self, ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
 use crate::inventory::{self, InventoryHost};
 use crate::recap::PlaybookLog;
 use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
@@ -313,7 +313,9 @@ impl<'a> Run<'a> {
             targets.iter().zip(distros).map(|(id, distro)| (id.clone(), format!("target {}", distro.name))).collect();
         watched.push((controller.to_string(), "controller".into()));
         let (kills, mut killed) = tokio::sync::mpsc::unbounded_channel();
-        let guard = watchdog::spawn(self.engine.clone(), watched, self.challenge.limits.pids, self.guard, kills);
+        let pids = self.challenge.limits.pids;
+        let host_limit = engine::host_pids_limit(&self.options.runtime, pids);
+        let guard = watchdog::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, kills);
         let shared = self.shared.clone();
         let controller = controller.to_string();
         let verdicts = tokio::spawn(async move {
@@ -588,13 +590,25 @@ impl<'a> Run<'a> {
             let check = check.clone();
             async move {
                 let what = format!("target {}", distro.name);
-                let result = verify::run_check(&self.engine, id, &what, distro, pass, &check).await?;
-                Ok::<_, RunError>((*distro, result))
+                let result = verify::run_check(&self.engine, id, &what, distro, pass, &check).await;
+                Ok::<_, RunError>((*distro, id, result))
             }
         });
         let results = futures_util::future::try_join_all(runs).await?;
         self.reporter.step_done(&format!("verified pass {pass}"));
-        for (distro, result) in results {
+        for (distro, id, result) in results {
+            let result = match result {
+                Ok(result) => result,
+                Err(err) => {
+                    // A target that died after its apply (a guard, the OOM killer) cannot be
+                    // checked; that is its verdict, not an infrastructure failure.
+                    let Some(reason) = self.death_of(id, distro).await? else { return Err(err.into()) };
+                    self.platform_mut(distro, |p| {
+                        p.verdict.get_or_insert((Verdict::Killed, format!("verify {pass}: {reason}")));
+                    });
+                    continue;
+                }
+            };
             self.reporter.verified(pass, distro.name, result.exit_code, &result.output);
             self.platform_mut(distro, |p| {
                 if let Some(report) = p.passes.last_mut() {
@@ -604,6 +618,21 @@ impl<'a> Run<'a> {
             });
         }
         Ok(())
+    }
+
+    /// Why a target that failed an exec is dead, or None when it is alive. A container being
+    /// killed can refuse execs while Docker still reports it running: wait (bounded) for
+    /// the state to settle.
+    async fn death_of(&self, id: &str, distro: &Distro) -> Result<Option<String>, RunError> {
+        let what = format!("target {}", distro.name);
+        for _ in 0..20 {
+            let state = self.engine.container_state(id, &what).await?;
+            if !state.running {
+                return Ok(Some(verify::death_reason(&state, &self.challenge.limits)));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(None)
     }
 
     /// Verdicts for every platform still undecided after both passes.

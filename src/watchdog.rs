@@ -39,6 +39,13 @@ impl GuardSettings {
     pub fn kill_at(&self, pids_limit: i64) -> usize {
         ((pids_limit as f64) * self.threshold).floor().max(1.0) as usize
     }
+
+    /// Host task count at which a container is killed: a quarter of its pids cgroup, five
+    /// times what real work needs (220 for a large apt install) and far below where a bomb
+    /// crashes gVisor (a bomb passes 2,000 within 2 s: one tick must be enough).
+    pub fn kill_at_host(&self, host_limit: i64) -> u64 {
+        (host_limit / 4).max(1) as u64
+    }
 }
 
 /// A container the guard killed.
@@ -50,14 +57,18 @@ pub struct Kill {
 }
 
 /// Watches `containers` until the returned handle is aborted; every kill is sent on `kills`.
+/// A container is killed when its guest runs `threshold` of `pids_limit` processes, or its
+/// sandbox holds a quarter of `host_limit` host tasks (under gVisor a bomb shows there first).
 pub fn spawn(
     engine: Engine,
     containers: Vec<(String, String)>,
     pids_limit: i64,
+    host_limit: i64,
     settings: GuardSettings,
     kills: tokio::sync::mpsc::UnboundedSender<Kill>,
 ) -> tokio::task::JoinHandle<()> {
     let kill_at = settings.kill_at(pids_limit);
+    let kill_at_host = settings.kill_at_host(host_limit);
     tokio::spawn(async move {
         let mut alive = containers;
         let mut ticker = tokio::time::interval(settings.interval);
@@ -66,11 +77,21 @@ pub fn spawn(
             ticker.tick().await;
             let mut survivors = Vec::new();
             for (id, what) in alive {
-                // A container that cannot be listed is gone or stopped: nothing left to guard.
-                let Ok(count) = engine.process_count(&id, &what).await else { continue };
-                if count >= kill_at {
+                let (guest, host) =
+                    tokio::join!(engine.process_count(&id, &what), engine.host_task_count(&id, &what));
+                // Neither count answers: the container is gone or stopped, nothing to guard.
+                // One failing alone (runsc's `ps` under a bomb) is no reason to stop watching.
+                if guest.is_err() && host.is_err() {
+                    continue;
+                }
+                let (count, host_tasks) = (guest.unwrap_or(0), host.unwrap_or(0));
+                if count >= kill_at || host_tasks >= kill_at_host {
                     engine.kill_container(&id).await;
-                    let reason = format!("fork bomb guard: {count} processes (limit {pids_limit})");
+                    let reason = if count >= kill_at {
+                        format!("fork bomb guard: {count} processes (limit {pids_limit})")
+                    } else {
+                        format!("fork bomb guard: {count} processes, {host_tasks} host tasks (limit {pids_limit})")
+                    };
                     let _ = kills.send(Kill { container: id, reason });
                 } else {
                     survivors.push((id, what));
@@ -89,5 +110,6 @@ mod tests {
     fn threshold_is_ninety_percent_of_the_limit_by_default() {
         assert_eq!(GuardSettings::default().kill_at(256), 230);
         assert_eq!(GuardSettings { interval: Duration::from_secs(1), threshold: 0.5 }.kill_at(100), 50);
+        assert_eq!(GuardSettings::default().kill_at_host(4608), 1152);
     }
 }
