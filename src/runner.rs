@@ -312,25 +312,22 @@ impl<'a> Run<'a> {
         let mut watched: Vec<(String, String)> =
             targets.iter().zip(distros).map(|(id, distro)| (id.clone(), format!("target {}", distro.name))).collect();
         watched.push((controller.to_string(), "controller".into()));
-        let (kills, mut killed) = tokio::sync::mpsc::unbounded_channel();
         let pids = self.challenge.limits.pids;
         let host_limit = engine::host_pids_limit(&self.options.runtime, pids);
-        let guard = watchdog::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, kills);
         let shared = self.shared.clone();
         let controller = controller.to_string();
-        let verdicts = tokio::spawn(async move {
-            while let Some(kill) = killed.recv().await {
-                let mut shared = shared.lock().unwrap();
-                for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
-                    if kill.container == controller {
-                        platform.verdict = Some((Verdict::Killed, format!("controller: {}", kill.reason)));
-                    } else if platform.container.as_deref() == Some(kill.container.as_str()) {
-                        platform.verdict = Some((Verdict::Killed, kill.reason.clone()));
-                    }
+        let record = move |kill: watchdog::Kill| {
+            let mut shared = shared.lock().unwrap();
+            for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
+                if kill.container == controller {
+                    platform.verdict = Some((Verdict::Killed, format!("controller: {}", kill.reason)));
+                } else if platform.container.as_deref() == Some(kill.container.as_str()) {
+                    platform.verdict = Some((Verdict::Killed, kill.reason.clone()));
                 }
             }
-        });
-        self.background.lock().unwrap().extend([guard.abort_handle(), verdicts.abort_handle()]);
+        };
+        let guard = watchdog::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, record);
+        self.background.lock().unwrap().push(guard.abort_handle());
     }
 
     async fn check_runtime(&self) -> Result<(), RunError> {

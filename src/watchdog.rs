@@ -56,7 +56,9 @@ pub struct Kill {
     pub reason: String,
 }
 
-/// Watches `containers` until the returned handle is aborted; every kill is sent on `kills`.
+/// Watches `containers` until the returned handle is aborted. `on_kill` hears of each kill
+/// before the container dies, so the guard's reason is recorded before anything else can
+/// notice the death and call it something vaguer.
 /// A container is killed when its guest runs `threshold` of `pids_limit` processes, or its
 /// sandbox holds a quarter of `host_limit` host tasks (under gVisor a bomb shows there first).
 pub fn spawn(
@@ -65,7 +67,7 @@ pub fn spawn(
     pids_limit: i64,
     host_limit: i64,
     settings: GuardSettings,
-    kills: tokio::sync::mpsc::UnboundedSender<Kill>,
+    on_kill: impl Fn(Kill) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     let kill_at = settings.kill_at(pids_limit);
     let kill_at_host = settings.kill_at_host(host_limit);
@@ -86,13 +88,13 @@ pub fn spawn(
                 }
                 let (count, host_tasks) = (guest.unwrap_or(0), host.unwrap_or(0));
                 if count >= kill_at || host_tasks >= kill_at_host {
-                    engine.kill_container(&id).await;
                     let reason = if count >= kill_at {
                         format!("fork bomb guard: {count} processes (limit {pids_limit})")
                     } else {
                         format!("fork bomb guard: {count} processes, {host_tasks} host tasks (limit {pids_limit})")
                     };
-                    let _ = kills.send(Kill { container: id, reason });
+                    on_kill(Kill { container: id.clone(), reason });
+                    engine.kill_container(&id).await;
                 } else {
                     survivors.push((id, what));
                 }

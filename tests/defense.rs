@@ -116,3 +116,63 @@ fn free_bytes(path: &str) -> u64 {
     let out = std::process::Command::new("df").args(["--output=avail", "-B1", path]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
 }
+
+/// Docker vanishing mid-run, seen from the client: the binary talks to the daemon through a
+/// socat proxy that the test kills once pass 1 is under way (stopping the real dockerd would
+/// break every other test running beside this one).
+#[test]
+fn docker_daemon_gone_mid_run_is_exit_3_without_panic_or_hang() {
+    use std::os::unix::process::CommandExt;
+
+    let socket_dir = tempfile::tempdir().unwrap();
+    let socket = socket_dir.path().join("docker.sock");
+    let mut proxy = std::process::Command::new("socat")
+        .arg(format!("UNIX-LISTEN:{},fork", socket.display()))
+        .arg("UNIX-CONNECT:/var/run/docker.sock")
+        .process_group(0)
+        .spawn()
+        .expect("socat runs (scripts/setup.sh installs it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "socat never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let fixture = Fixture::debian12("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long task\n      shell: sleep 120\n");
+    let mut child = Sandbox::new(["run", &fixture.path_str()])
+        .env("DOCKER_HOST", &format!("unix://{}", socket.display()))
+        .spawn();
+    let stdout = crate::harness::lines_of(child.stdout.take().unwrap());
+    let stderr = crate::harness::lines_of(child.stderr.take().unwrap());
+    crate::harness::wait_for_line(&stdout, "TASK [long task]", Duration::from_secs(240)).expect("pass 1 started");
+
+    // The daemon "stops": the proxy and every connection it forked die at once.
+    let group = proxy.id() as i32;
+    std::process::Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status().unwrap();
+    let _ = proxy.wait();
+    let exit = crate::harness::wait_with_bound(&mut child, Duration::from_secs(120)).expect("no hang");
+    let messages: Vec<String> = stderr.try_iter().map(|(_, line)| line).collect();
+    let messages = messages.join("\n");
+    assert_eq!(exit.code(), Some(3), "{messages}");
+    assert!(messages.contains("ansible-playbook"), "the error names what was being done: {messages}");
+    assert!(!messages.contains("panicked"), "{messages}");
+
+    // What the vanished client could not remove, the real daemon still has: clean it here.
+    let run = crate::harness::run_id_in(&messages).expect("run id");
+    crate::harness::remove_run(&run);
+    assert_eq!(leftovers(&run), (0, 0));
+}
+
+#[test]
+fn network_none_has_no_egress_but_ansible_still_reaches_the_target() {
+    let fixture = Fixture::new(
+        "title = \"t\"\ndistros = [\"debian-12\"]\n[run]\nnetwork = \"none\"\n",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
+        "#!/bin/sh\nif python3 -c \"import urllib.request; urllib.request.urlopen('http://deb.debian.org/debian/', timeout=5)\" 2>/dev/null; then echo 'reached the mirror'; exit 1; fi\necho 'no route out'\n",
+    );
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["passes"][0]["verify_output"], "no route out\n", "{platform}");
+    assert_eq!(leftovers(&out.run_id()), (0, 0));
+}

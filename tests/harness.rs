@@ -200,3 +200,12 @@ pub fn leftovers(run: &str) -> (usize, usize) {
         (containers.len(), networks.len())
     })
 }
+
+/// Removes what a run left, with the product's own engine wrapper.
+pub fn remove_run(run: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let engine = sandbox::engine::Engine::connect().await.unwrap();
+        engine.remove_run(run).await.unwrap();
+    });
+}

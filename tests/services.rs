@@ -158,3 +158,28 @@ fn nginx_from_apt_with_a_template_handler_passes_both_passes() {
     );
     assert_eq!(platform["passes"][1]["changed"], 0);
 }
+
+#[test]
+fn a_replaced_systemctl_is_restored_between_passes_and_reported() {
+    let playbook = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: a package replaces systemctl (pass 1 only)
+      ansible.builtin.shell: |
+        if [ ! -e /root/replaced ]; then printf '#!/bin/sh\nexit 0\n' > /usr/bin/systemctl; touch /root/replaced; fi
+      changed_when: false
+"#;
+    let fixture = Fixture::new(
+        "title = \"t\"\ndistros = [\"debian-12\"]\n",
+        playbook,
+        "#!/bin/sh\n[ \"$SANDBOX_PASS\" = 1 ] || ! systemctl is-active -q no-such-unit\n",
+    );
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let notes = out.platform("debian-12")["notes"].clone();
+    assert_eq!(
+        notes,
+        serde_json::json!(["restored the systemctl mock at /usr/bin/systemctl (a package had replaced it)"]),
+    );
+    assert!(out.stderr.contains("debian-12: restored the systemctl mock at /usr/bin/systemctl"), "{}", out.stderr);
+}
