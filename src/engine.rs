@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest, NetworkingConfig,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest, NetworkingConfig,
     ResourcesUlimits,
 };
 use bollard::query_parameters::{
@@ -377,12 +377,9 @@ impl Engine {
 
     /// The container's address on `network`.
     pub async fn container_ip(&self, id: &str, what: &str, network: &str) -> Result<Option<String>, EngineError> {
-        let inspect = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|source| EngineError::Inspect { what: what.to_string(), source })?;
-        Ok(inspect
+        Ok(self
+            .inspect(id, what)
+            .await?
             .network_settings
             .and_then(|settings| settings.networks)
             .and_then(|networks| networks.get(network).cloned())
@@ -390,13 +387,15 @@ impl Engine {
             .filter(|ip| !ip.is_empty()))
     }
 
-    pub async fn container_state(&self, id: &str, what: &str) -> Result<ContainerState, EngineError> {
-        let inspect = self
-            .docker
+    async fn inspect(&self, id: &str, what: &str) -> Result<ContainerInspectResponse, EngineError> {
+        self.docker
             .inspect_container(id, None)
             .await
-            .map_err(|source| EngineError::Inspect { what: what.to_string(), source })?;
-        let state = inspect.state.unwrap_or_default();
+            .map_err(|source| EngineError::Inspect { what: what.to_string(), source })
+    }
+
+    pub async fn container_state(&self, id: &str, what: &str) -> Result<ContainerState, EngineError> {
+        let state = self.inspect(id, what).await?.state.unwrap_or_default();
         Ok(ContainerState {
             running: state.running.unwrap_or(false),
             oom_killed: state.oom_killed.unwrap_or(false),

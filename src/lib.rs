@@ -126,7 +126,12 @@ async fn doctor(runtime: &str) -> Result<ExitStatus, Error> {
     let (checks, ready) = doctor::diagnose(runtime).await;
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for check in &checks {
-        let mark = if check.ok { console::style("ok  ").green() } else { console::style("FAIL").red() };
+        let mark = match (check.ok, check.required) {
+            (true, _) => console::style("ok  ").green(),
+            (false, true) => console::style("FAIL").red(),
+            // A distro whose image cannot exist here does not stop a run of the others.
+            (false, false) => console::style("n/a ").yellow(),
+        };
         let fix = check.fix.as_ref().map(|fix| format!("  → fix: {fix}")).unwrap_or_default();
         terminal.print(&format!("{mark} {:<width$}  {}{fix}", check.name, check.detail));
     }

@@ -81,8 +81,13 @@ pub async fn run_check(
 
 /// Why a target is no longer running.
 pub fn death_reason(state: &ContainerState, limits: &Limits) -> String {
+    let limit = limits.memory_bytes / (1024 * 1024);
     if state.oom_killed {
-        format!("out of memory (limit {} MiB)", limits.memory_bytes / (1024 * 1024))
+        format!("out of memory (limit {limit} MiB)")
+    } else if state.exit_code == 137 {
+        // The guard records its own reason before it kills, so a SIGKILL without one came from
+        // the host's OOM killer: the runsc shim does not always report it as OOMKilled.
+        format!("killed by SIGKILL, most likely out of memory (limit {limit} MiB)")
     } else {
         format!("target stopped unexpectedly (exit code {})", state.exit_code)
     }
