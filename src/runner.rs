@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use miette::Diagnostic;
 
 use crate::bootstrap::{self, ImageError, ImageKind};
-use crate::challenge::{Challenge, Network};
+use crate::challenge::{Challenge, Limits, Network};
 use crate::distro::Distro;
 use crate::engine::{self, ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
 use crate::inventory::{self, InventoryHost};
@@ -23,6 +23,9 @@ use crate::watchdog::{self, GuardSettings};
 
 /// The runtime every container uses unless the user explicitly asks for another.
 pub const DEFAULT_RUNTIME: &str = "runsc";
+
+/// CPU floor of the controller (see `controller_limits`).
+const CONTROLLER_CPUS: f64 = 2.0;
 
 /// Where the challenge directory lives inside the controller.
 const CONTROLLER_CHALLENGE_DIR: &str = "/work/challenge";
@@ -398,7 +401,7 @@ impl<'a> Run<'a> {
             labels: self.labels("controller"),
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
-            limits: self.challenge.limits,
+            limits: controller_limits(&self.challenge.limits),
         };
         let id = self.engine.create_container(&spec).await?;
         let archive = self.challenge_archive()?;
@@ -639,6 +642,17 @@ impl<'a> Run<'a> {
         for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
             platform.verdict = Some(verify::verdict(&platform.passes, idempotent_required));
         }
+    }
+}
+
+/// The controller runs Ansible for every target at once and its Python start-up under gVisor
+/// dominates a run's time (measured here: one task took 6-8 s with 0.5 CPU); it gets at
+/// least one CPU and 1 GiB, or the challenge's limits where those are higher.
+fn controller_limits(targets: &Limits) -> Limits {
+    Limits {
+        memory_bytes: targets.memory_bytes.max(1024 * 1024 * 1024),
+        cpus: targets.cpus.max(CONTROLLER_CPUS),
+        pids: targets.pids,
     }
 }
 
