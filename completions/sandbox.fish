@@ -33,13 +33,13 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "completions" -d 'Pr
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l playbook -d 'Run this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l runtime -d 'Container runtime; anything but runsc weakens isolation and says so' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timeout -d 'Override the challenge\'s timeout (e.g. 90s, 10m)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l solution -d 'Run the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l json -d 'Print a JSON report on stdout (live output moves to stderr)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l show-inventory -d 'Print the Ansible inventory the run uses'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s h -l help -d 'Print help'
-complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -l runtime -d 'The runtime to check' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -l runtime -d 'The runtime to check (default: the config\'s, else runsc)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand images; and not __fish_seen_subcommand_from build list help" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand images; and not __fish_seen_subcommand_from build list help" -f -a "build" -d 'Build prepared images (target per distro, and the controller); all available by default'

@@ -11,15 +11,11 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::Ceilings;
 use crate::distro::{self, Distro};
 
 pub const MANIFEST: &str = "challenge.toml";
 
-/// Ceilings no challenge can raise: a challenge is untrusted input too.
-pub const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
-pub const MAX_CPUS: f64 = 2.0;
-pub const MAX_PIDS: i64 = 4096;
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ChallengeError {
@@ -186,8 +182,9 @@ pub struct Challenge {
 }
 
 impl Challenge {
-    /// Reads and validates `dir/challenge.toml`.
-    pub fn load(dir: &Path) -> Result<Challenge, ChallengeError> {
+    /// Reads and validates `dir/challenge.toml`; limits above `ceilings` are refused (a
+    /// challenge is untrusted input too).
+    pub fn load(dir: &Path, ceilings: &Ceilings) -> Result<Challenge, ChallengeError> {
         let manifest = dir.join(MANIFEST);
         if !manifest.is_file() {
             return Err(ChallengeError::NotFound { dir: dir.to_path_buf() });
@@ -197,7 +194,7 @@ impl Challenge {
         let dir = dir
             .canonicalize()
             .map_err(|source| ChallengeError::Io { path: dir.to_path_buf(), source })?;
-        let parsed = Parsed { text, name: manifest.display().to_string(), dir };
+        let parsed = Parsed { text, name: manifest.display().to_string(), dir, ceilings: *ceilings };
         parsed.validate()
     }
 
@@ -210,6 +207,7 @@ struct Parsed {
     text: String,
     name: String,
     dir: PathBuf,
+    ceilings: Ceilings,
 }
 
 impl Parsed {
@@ -250,8 +248,9 @@ impl Parsed {
             Some(value) => {
                 let timeout = parse_duration(value.get_ref())
                     .map_err(|message| self.invalid("timeout", &message, value.span()))?;
-                if timeout > MAX_TIMEOUT || timeout.is_zero() {
-                    return Err(self.invalid("timeout", "must be between 1s and 2h", value.span()));
+                if timeout > self.ceilings.timeout || timeout.is_zero() {
+                    let message = format!("must be between 1s and {}s", self.ceilings.timeout.as_secs());
+                    return Err(self.invalid("timeout", &message, value.span()));
                 }
                 timeout
             }
@@ -269,20 +268,23 @@ impl Parsed {
         if let Some(memory) = &raw.limits.memory {
             limits.memory_bytes = parse_memory(memory.get_ref())
                 .map_err(|message| self.invalid("memory", &message, memory.span()))?;
-            if limits.memory_bytes > MAX_MEMORY_BYTES || limits.memory_bytes < 64 * 1024 * 1024 {
-                return Err(self.invalid("memory", "must be between 64m and 4g", memory.span()));
+            if limits.memory_bytes > self.ceilings.memory_bytes || limits.memory_bytes < 64 * 1024 * 1024 {
+                let message = format!("must be between 64m and {}m", self.ceilings.memory_bytes / (1024 * 1024));
+                return Err(self.invalid("memory", &message, memory.span()));
             }
         }
         if let Some(cpus) = &raw.limits.cpus {
             limits.cpus = *cpus.get_ref();
-            if !(0.1..=MAX_CPUS).contains(&limits.cpus) {
-                return Err(self.invalid("cpus", "must be between 0.1 and 2", cpus.span()));
+            if !(0.1..=self.ceilings.cpus).contains(&limits.cpus) {
+                let message = format!("must be between 0.1 and {}", self.ceilings.cpus);
+                return Err(self.invalid("cpus", &message, cpus.span()));
             }
         }
         if let Some(pids) = &raw.limits.pids {
             limits.pids = *pids.get_ref();
-            if !(32..=MAX_PIDS).contains(&limits.pids) {
-                return Err(self.invalid("pids", "must be between 32 and 4096", pids.span()));
+            if !(32..=self.ceilings.pids).contains(&limits.pids) {
+                let message = format!("must be between 32 and {}", self.ceilings.pids);
+                return Err(self.invalid("pids", &message, pids.span()));
             }
         }
 
@@ -409,7 +411,7 @@ mod tests {
     #[test]
     fn minimal_manifest_gets_defaults() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
-        let challenge = Challenge::load(dir.path()).unwrap();
+        let challenge = Challenge::load(dir.path(), &Ceilings::default()).unwrap();
         assert_eq!(challenge.distros[0].name, "debian-12");
         assert_eq!(challenge.playbook, PathBuf::from("playbook.yml"));
         assert_eq!(challenge.run.timeout, Duration::from_secs(600));
@@ -422,7 +424,7 @@ mod tests {
     fn unknown_distro_points_at_its_span() {
         let text = "title = \"t\"\ndistros = [\"debian-12\", \"fedora-40\"]\n";
         let dir = challenge_dir(text);
-        match Challenge::load(dir.path()).unwrap_err() {
+        match Challenge::load(dir.path(), &Ceilings::default()).unwrap_err() {
             ChallengeError::UnknownDistro { name, span, .. } => {
                 assert_eq!(name, "fedora-40");
                 assert_eq!(&text[span.offset()..span.offset() + span.len()], "\"fedora-40\"");
@@ -434,27 +436,27 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\nflavour = 1\n");
-        assert!(matches!(Challenge::load(dir.path()).unwrap_err(), ChallengeError::Syntax { .. }));
+        assert!(matches!(Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(), ChallengeError::Syntax { .. }));
     }
 
     #[test]
     fn paths_outside_the_challenge_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\ncheck = \"../../etc/passwd\"\n");
-        assert!(matches!(Challenge::load(dir.path()).unwrap_err(), ChallengeError::PathOutside { .. }));
+        assert!(matches!(Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(), ChallengeError::PathOutside { .. }));
     }
 
     #[test]
     fn outward_symlink_is_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("files")).unwrap();
-        assert!(matches!(Challenge::load(dir.path()).unwrap_err(), ChallengeError::SymlinkOutside { .. }));
+        assert!(matches!(Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(), ChallengeError::SymlinkOutside { .. }));
     }
 
     #[test]
     fn limits_above_the_ceiling_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\nmemory = \"64g\"\n");
         assert!(matches!(
-            Challenge::load(dir.path()).unwrap_err(),
+            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
             ChallengeError::InvalidValue { key: "memory", .. }
         ));
     }

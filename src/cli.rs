@@ -40,9 +40,10 @@ pub struct RunArgs {
     /// Only these platforms (repeatable); catalog names such as debian-12
     #[arg(long = "distro", value_name = "NAME")]
     pub distros: Vec<String>,
-    /// Container runtime; anything but runsc weakens isolation and says so
-    #[arg(long, env = "SANDBOX_RUNTIME", default_value = crate::runner::DEFAULT_RUNTIME)]
-    pub runtime: String,
+    /// Container runtime (default: the config's, else runsc); anything but runsc weakens
+    /// isolation and says so
+    #[arg(long, env = "SANDBOX_RUNTIME")]
+    pub runtime: Option<String>,
     /// Override the challenge's timeout (e.g. 90s, 10m)
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -56,9 +57,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// The runtime to check
-    #[arg(long, env = "SANDBOX_RUNTIME", default_value = crate::runner::DEFAULT_RUNTIME)]
-    pub runtime: String,
+    /// The runtime to check (default: the config's, else runsc)
+    #[arg(long, env = "SANDBOX_RUNTIME")]
+    pub runtime: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

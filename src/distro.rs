@@ -6,6 +6,7 @@
 //! manager.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Package-manager family of a distro; also an inventory group (`family_debian`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,14 +146,28 @@ pub const CATALOG: &[Distro] = &[
     },
 ];
 
+/// Distros the operator's config adds (see `config`); set once, before any lookup.
+static EXTRA: OnceLock<Vec<&'static Distro>> = OnceLock::new();
+
+/// Adds the config's distros to the catalog. Later calls are ignored: the catalog is fixed
+/// for the life of the process.
+pub fn extend(extra: Vec<Distro>) {
+    let _ = EXTRA.set(extra.into_iter().map(|d| &*Box::leak(Box::new(d))).collect());
+}
+
+/// The built-in catalog followed by the config's additions.
+pub fn all() -> impl Iterator<Item = &'static Distro> {
+    CATALOG.iter().chain(EXTRA.get().into_iter().flatten().copied())
+}
+
 /// Looks a distro up by catalog name.
 pub fn find(name: &str) -> Option<&'static Distro> {
-    CATALOG.iter().find(|d| d.name == name)
+    all().find(|d| d.name == name)
 }
 
 /// Catalog names, for diagnostics and completions.
 pub fn names() -> Vec<&'static str> {
-    CATALOG.iter().map(|d| d.name).collect()
+    all().map(|d| d.name).collect()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod bootstrap;
 pub mod challenge;
 pub mod cli;
+pub mod config;
 pub mod distro;
 pub mod doctor;
 pub mod engine;
@@ -20,6 +21,7 @@ use miette::Diagnostic;
 
 use crate::bootstrap::{ImageError, ImageKind};
 use crate::challenge::{Challenge, ChallengeError};
+use crate::config::{Config, ConfigError};
 use crate::cli::{Cli, Command, ImagesCommand, RunArgs};
 use crate::engine::{Engine, EngineError};
 use crate::report::terminal::Terminal;
@@ -60,6 +62,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     Image(#[from] ImageError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
+
     #[error("{0}")]
     #[diagnostic(code(sandbox::usage))]
     Usage(String),
@@ -68,7 +74,7 @@ pub enum Error {
 impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            Error::Challenge(_) | Error::Usage(_) => ExitStatus::Usage,
+            Error::Challenge(_) | Error::Config(_) | Error::Usage(_) => ExitStatus::Usage,
             Error::Run(RunError::Interrupted) => ExitStatus::Interrupted,
             Error::Run(RunError::DistroNotInChallenge { .. } | RunError::MissingPlaybook { .. }) => ExitStatus::Usage,
             Error::Run(_) | Error::Engine(_) | Error::Image(_) => ExitStatus::Infrastructure,
@@ -77,9 +83,17 @@ impl Error {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
+    let config = Config::load()?;
+    distro::extend(config.extra_distros.clone());
+    let runtime = |flag: Option<String>| {
+        flag.or_else(|| config.runtime.clone()).unwrap_or_else(|| runner::DEFAULT_RUNTIME.to_string())
+    };
     match cli.command {
-        Command::Run(args) => run_challenge(args).await,
-        Command::Doctor(args) => doctor(&args.runtime).await,
+        Command::Run(mut args) => {
+            let runtime = runtime(args.runtime.take());
+            run_challenge(args, &config, runtime).await
+        }
+        Command::Doctor(args) => doctor(&runtime(args.runtime)).await,
         Command::Images(command) => images(command).await,
         Command::Completions { shell } => {
             Terminal::new(false).print(cli::completions(shell).trim_end());
@@ -88,8 +102,8 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
     }
 }
 
-async fn run_challenge(args: RunArgs) -> Result<ExitStatus, Error> {
-    let challenge = Challenge::load(&args.dir)?;
+async fn run_challenge(args: RunArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
+    let challenge = Challenge::load(&args.dir, &config.ceilings)?;
     let timeout = match &args.timeout {
         Some(text) => Some(challenge::parse_duration(text).map_err(|message| Error::Usage(format!("--timeout: {message}")))?),
         None => None,
@@ -103,10 +117,11 @@ async fn run_challenge(args: RunArgs) -> Result<ExitStatus, Error> {
     let options = RunOptions {
         playbook,
         distros: args.distros.clone(),
-        runtime: args.runtime.clone(),
+        runtime,
         timeout,
         color: terminal.wants_color(),
         show_inventory: args.show_inventory,
+        guard: config.guard,
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;
@@ -144,7 +159,7 @@ async fn images(command: ImagesCommand) -> Result<ExitStatus, Error> {
     let engine = Engine::connect().await?;
     match command {
         ImagesCommand::List => {
-            for kind in std::iter::once(ImageKind::Controller).chain(distro::CATALOG.iter().map(ImageKind::Target)) {
+            for kind in std::iter::once(ImageKind::Controller).chain(distro::all().map(ImageKind::Target)) {
                 let status = bootstrap::status(&engine, kind).await?;
                 let state = match (&status.tag, status.prepared_present) {
                     (None, _) => format!("missing base image {}", kind.base_image()),
@@ -157,7 +172,7 @@ async fn images(command: ImagesCommand) -> Result<ExitStatus, Error> {
         ImagesCommand::Build { distros } => {
             let kinds: Vec<ImageKind> = if distros.is_empty() {
                 let mut kinds = Vec::new();
-                for distro in distro::CATALOG {
+                for distro in distro::all() {
                     if engine.image_id(distro.base_image).await?.is_some() {
                         kinds.push(ImageKind::Target(distro));
                     }

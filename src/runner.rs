@@ -53,6 +53,7 @@ pub struct RunOptions {
     pub color: bool,
     /// Print the inventory once the targets are up.
     pub show_inventory: bool,
+    pub guard: GuardSettings,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -137,6 +138,7 @@ impl<'a> Run<'a> {
             }
         }
         let id = new_run_id();
+        let guard = options.guard.with_env_overrides();
         let timeout = options.timeout.unwrap_or(challenge.run.timeout);
         let platforms = distros
             .into_iter()
@@ -150,7 +152,7 @@ impl<'a> Run<'a> {
             options,
             reporter,
             timeout,
-            guard: GuardSettings::from_env(),
+            guard,
             shared: Arc::new(Mutex::new(Shared { phase: "starting".into(), platforms })),
             background: Mutex::new(Vec::new()),
         })

@@ -21,9 +21,10 @@ impl Default for GuardSettings {
 }
 
 impl GuardSettings {
-    /// Reads `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9).
-    pub fn from_env() -> GuardSettings {
-        let mut settings = GuardSettings::default();
+    /// Applies `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9)
+    /// on top of the config's settings.
+    pub fn with_env_overrides(self) -> GuardSettings {
+        let mut settings = self;
         if let Some(ms) = std::env::var("SANDBOX_GUARD_INTERVAL_MS").ok().and_then(|v| v.parse().ok()) {
             settings.interval = Duration::from_millis(ms);
         }

@@ -99,3 +99,35 @@ fn unregistered_runtime_is_exit_3() {
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("runtime `kata` is not registered"), "{}", out.stderr);
 }
+
+/// The operator's config: its ceilings bind challenges, its runtime is the default, its
+/// distros join the catalog.
+#[test]
+fn operator_config_sets_ceilings_runtime_and_extra_distros() {
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        "runtime = \"kata\"\n[ceilings]\npids = 128\n\
+         [[distro]]\nname = \"debian-12-lab\"\nbase_image = \"debian:12\"\nfamily = \"apt\"\ninstall = \"apt-get update\"\n",
+    )
+    .unwrap();
+    let config_path = config.path().display().to_string();
+
+    let too_many = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\npids = 256\n", PLAY, PASSING_CHECK);
+    let out = Sandbox::new(["run", &too_many.path_str()]).env("SANDBOX_CONFIG", &config_path).output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("must be between 32 and 128"), "{}", out.stderr);
+
+    let custom = Fixture::new("title = \"t\"\ndistros = [\"debian-12-lab\"]\n", PLAY, PASSING_CHECK);
+    let out = Sandbox::new(["run", &custom.path_str()]).env("SANDBOX_CONFIG", &config_path).output();
+    assert_eq!(out.code, 3, "the extra distro is accepted; the config's runtime is used:\n{}", out.stderr);
+    assert!(out.stderr.contains("runtime `kata` is not registered"), "{}", out.stderr);
+
+    let doctor = Sandbox::new(["doctor"]).env("SANDBOX_CONFIG", &config_path).output();
+    assert!(doctor.stdout.contains("debian-12-lab"), "{}", doctor.stdout);
+
+    std::fs::write(config.path(), "runtme = \"runc\"\n").unwrap();
+    let out = Sandbox::new(["doctor"]).env("SANDBOX_CONFIG", &config_path).output();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("unknown field `runtme`"), "{}", out.stderr);
+}
