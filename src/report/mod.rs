@@ -96,19 +96,6 @@ pub trait Reporter: Send + Sync {
     fn output(&self, text: &str);
 }
 
-/// A reporter that shows nothing (library callers, tests).
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn step(&self, _: &str) {}
-    fn step_done(&self, _: &str) {}
-    fn ansible_line(&self, _: u8, _: &str) {}
-    fn verified(&self, _: u8, _: &str, _: i64, _: &str) {}
-    fn notice(&self, _: &str) {}
-    fn build_line(&self, _: &str) {}
-    fn output(&self, _: &str) {}
-}
-
 /// The final table, plain text (colour is added by the terminal reporter).
 pub fn table(report: &RunReport) -> Vec<[String; 6]> {
     let mut rows = vec![[
