@@ -16,7 +16,6 @@ use crate::distro::{self, Distro};
 
 pub const MANIFEST: &str = "challenge.toml";
 
-
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ChallengeError {
     #[error("no {MANIFEST} in {}", dir.display())]
@@ -82,7 +81,10 @@ pub enum ChallengeError {
     },
 
     #[error("{what} file {} does not exist", path.display())]
-    #[diagnostic(code(sandbox::challenge::missing_file), help("the default is used when {MANIFEST} does not set `{key}`"))]
+    #[diagnostic(
+        code(sandbox::challenge::missing_file),
+        help("the default is used when {MANIFEST} does not set `{key}`")
+    )]
     MissingDefaultFile { what: &'static str, key: &'static str, path: PathBuf },
 
     #[error("invalid {key}: {message}")]
@@ -191,9 +193,7 @@ impl Challenge {
         }
         let text = std::fs::read_to_string(&manifest)
             .map_err(|source| ChallengeError::Io { path: manifest.clone(), source })?;
-        let dir = dir
-            .canonicalize()
-            .map_err(|source| ChallengeError::Io { path: dir.to_path_buf(), source })?;
+        let dir = dir.canonicalize().map_err(|source| ChallengeError::Io { path: dir.to_path_buf(), source })?;
         let parsed = Parsed { text, name: manifest.display().to_string(), dir, ceilings: *ceilings };
         parsed.validate()
     }
@@ -266,8 +266,8 @@ impl Parsed {
 
         let mut limits = Limits::default();
         if let Some(memory) = &raw.limits.memory {
-            limits.memory_bytes = parse_memory(memory.get_ref())
-                .map_err(|message| self.invalid("memory", &message, memory.span()))?;
+            limits.memory_bytes =
+                parse_memory(memory.get_ref()).map_err(|message| self.invalid("memory", &message, memory.span()))?;
             if limits.memory_bytes > self.ceilings.memory_bytes || limits.memory_bytes < 64 * 1024 * 1024 {
                 let message = format!("must be between 64m and {}m", self.ceilings.memory_bytes / (1024 * 1024));
                 return Err(self.invalid("memory", &message, memory.span()));
@@ -436,20 +436,29 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\nflavour = 1\n");
-        assert!(matches!(Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(), ChallengeError::Syntax { .. }));
+        assert!(matches!(
+            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
+            ChallengeError::Syntax { .. }
+        ));
     }
 
     #[test]
     fn paths_outside_the_challenge_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\ncheck = \"../../etc/passwd\"\n");
-        assert!(matches!(Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(), ChallengeError::PathOutside { .. }));
+        assert!(matches!(
+            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
+            ChallengeError::PathOutside { .. }
+        ));
     }
 
     #[test]
     fn outward_symlink_is_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("files")).unwrap();
-        assert!(matches!(Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(), ChallengeError::SymlinkOutside { .. }));
+        assert!(matches!(
+            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
+            ChallengeError::SymlinkOutside { .. }
+        ));
     }
 
     #[test]

@@ -119,7 +119,8 @@ impl Config {
         let mut config = Config { runtime: raw.runtime, ..Config::default() };
         let ceilings = &mut config.ceilings;
         if let Some(memory) = raw.ceilings.memory {
-            ceilings.memory_bytes = parse_memory(&memory).map_err(|m| invalid(format!("ceilings.memory: {m}"), None))?;
+            ceilings.memory_bytes =
+                parse_memory(&memory).map_err(|m| invalid(format!("ceilings.memory: {m}"), None))?;
         }
         if let Some(timeout) = raw.ceilings.timeout {
             ceilings.timeout = parse_duration(&timeout).map_err(|m| invalid(format!("ceilings.timeout: {m}"), None))?;
@@ -141,7 +142,9 @@ impl Config {
                 "apt" => Family::Debian,
                 "dnf" => Family::RedHat,
                 "apk" => Family::Alpine,
-                other => return Err(invalid(format!("distro {}: unknown family `{other}` (apt, dnf, apk)", raw.name), None)),
+                other => {
+                    return Err(invalid(format!("distro {}: unknown family `{other}` (apt, dnf, apk)", raw.name), None))
+                }
             };
             if distro::find(&raw.name).is_some() {
                 return Err(invalid(format!("distro {} is already in the catalog", raw.name), None));

@@ -95,8 +95,7 @@ const APT_BOOTSTRAP_13: &str = "echo 'deb http://deb.debian.org/debian trixie ma
 const UBUNTU_BOOTSTRAP: &str = "apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt openssh-server procps";
 
-const DNF_BOOTSTRAP: &str =
-    "dnf install -y -q python3 openssh-server procps-ng && dnf clean all";
+const DNF_BOOTSTRAP: &str = "dnf install -y -q python3 openssh-server procps-ng && dnf clean all";
 
 const APK_BOOTSTRAP: &str = "apk add --no-cache python3 openssh-server procps bash";
 

@@ -52,7 +52,11 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
                     .find_map(|a| a.strip_prefix("--platform="))
                     .map(str::to_string)
                     .unwrap_or_else(|| if runtime == "runsc" { "systrap (default)".into() } else { "-".into() });
-                let detail = if args.is_empty() { "registered".to_string() } else { format!("registered, args: {}", args.join(" ")) };
+                let detail = if args.is_empty() {
+                    "registered".to_string()
+                } else {
+                    format!("registered, args: {}", args.join(" "))
+                };
                 checks.push(Check::pass(format!("runtime {runtime}"), detail));
                 if runtime == "runsc" {
                     checks.push(Check::pass("gvisor platform", platform));
@@ -80,13 +84,19 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
                 } else {
                     format!("docker pull {} (needs a registry)", kind.base_image())
                 };
-                Check::fail(name, format!("base image {} missing", kind.base_image()), fix, kind == ImageKind::Controller)
+                Check::fail(
+                    name,
+                    format!("base image {} missing", kind.base_image()),
+                    fix,
+                    kind == ImageKind::Controller,
+                )
             }
             Ok(status) => {
                 if matches!(kind, ImageKind::Target(_)) {
                     any_distro = true;
                 }
-                let prepared = if status.prepared_present { "prepared image ready" } else { "prepared image built on first use" };
+                let prepared =
+                    if status.prepared_present { "prepared image ready" } else { "prepared image built on first use" };
                 Check::pass(name, format!("base {} present, {prepared}", kind.base_image()))
             }
             Err(err) => Check::fail(name, err.to_string(), SETUP_FIX, true),

@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    ResourcesUlimits,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest,
+    NetworkingConfig, ResourcesUlimits,
 };
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder, UploadToContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::{StreamExt, TryStreamExt};
@@ -114,7 +114,10 @@ pub enum EngineError {
     },
 
     #[error("failed to remove what run {run} created")]
-    #[diagnostic(code(sandbox::engine::cleanup), help("remove leftovers with `docker rm -f $(docker ps -aq --filter label={LABEL_RUN}={run})`"))]
+    #[diagnostic(
+        code(sandbox::engine::cleanup),
+        help("remove leftovers with `docker rm -f $(docker ps -aq --filter label={LABEL_RUN}={run})`")
+    )]
     Cleanup {
         run: String,
         #[source]
@@ -358,19 +361,37 @@ impl Engine {
     }
 
     /// `exec` without a line sink.
-    pub async fn exec_quiet(&self, id: &str, what: &str, cmd: &[&str], env: &[String]) -> Result<ExecOutput, EngineError> {
+    pub async fn exec_quiet(
+        &self,
+        id: &str,
+        what: &str,
+        cmd: &[&str],
+        env: &[String],
+    ) -> Result<ExecOutput, EngineError> {
         self.exec(id, what, cmd, env, None, &mut |_| {}).await
     }
 
     /// Writes a file into a running container through an exec (see `upload_before_start`
     /// for why not the archive API). The contents travel in an environment variable, so
     /// this is for text files such as scripts and keys.
-    pub async fn write_file(&self, id: &str, what: &str, path: &str, contents: &str, mode: u32) -> Result<(), EngineError> {
-        let script = "mkdir -p \"$(dirname \"$DEST\")\" && printf '%s' \"$CONTENT\" > \"$DEST\" && chmod \"$MODE\" \"$DEST\"";
+    pub async fn write_file(
+        &self,
+        id: &str,
+        what: &str,
+        path: &str,
+        contents: &str,
+        mode: u32,
+    ) -> Result<(), EngineError> {
+        let script =
+            "mkdir -p \"$(dirname \"$DEST\")\" && printf '%s' \"$CONTENT\" > \"$DEST\" && chmod \"$MODE\" \"$DEST\"";
         let env = [format!("DEST={path}"), format!("CONTENT={contents}"), format!("MODE={mode:o}")];
         let result = self.exec_quiet(id, what, &["/bin/sh", "-c", script], &env).await?;
         if result.exit_code != 0 {
-            return Err(EngineError::WriteFile { what: what.to_string(), path: path.to_string(), output: result.output });
+            return Err(EngineError::WriteFile {
+                what: what.to_string(),
+                path: path.to_string(),
+                output: result.output,
+            });
         }
         Ok(())
     }

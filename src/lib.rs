@@ -21,8 +21,8 @@ use miette::Diagnostic;
 
 use crate::bootstrap::{ImageError, ImageKind};
 use crate::challenge::{Challenge, ChallengeError};
-use crate::config::{Config, ConfigError};
 use crate::cli::{Cli, Command, ImagesCommand, RunArgs};
+use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, EngineError};
 use crate::report::terminal::Terminal;
 use crate::report::Reporter;
@@ -105,7 +105,9 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
 async fn run_challenge(args: RunArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
     let challenge = Challenge::load(&args.dir, &config.ceilings)?;
     let timeout = match &args.timeout {
-        Some(text) => Some(challenge::parse_duration(text).map_err(|message| Error::Usage(format!("--timeout: {message}")))?),
+        Some(text) => {
+            Some(challenge::parse_duration(text).map_err(|message| Error::Usage(format!("--timeout: {message}")))?)
+        }
         None => None,
     };
     let playbook = match (&args.playbook, args.solution) {

@@ -142,7 +142,13 @@ impl<'a> Run<'a> {
         let timeout = options.timeout.unwrap_or(challenge.run.timeout);
         let platforms = distros
             .into_iter()
-            .map(|distro| PlatformState { distro, container: None, passes: Vec::new(), verdict: None, notes: Vec::new() })
+            .map(|distro| PlatformState {
+                distro,
+                container: None,
+                passes: Vec::new(),
+                verdict: None,
+                notes: Vec::new(),
+            })
             .collect();
         Ok(Run {
             engine,
@@ -291,7 +297,12 @@ impl<'a> Run<'a> {
         }
         self.start_guard(&distros, &targets, &controller);
         let hosts = self.connect(&controller, &distros, &targets).await?;
-        self.reporter.step_done(&format!("{} target(s) ready (run {}, runtime {})", hosts.len(), self.id, self.options.runtime));
+        self.reporter.step_done(&format!(
+            "{} target(s) ready (run {}, runtime {})",
+            hosts.len(),
+            self.id,
+            self.options.runtime
+        ));
 
         for pass in 1..=2u8 {
             let hosts_for_pass: Vec<&'static Distro> = self.hosts_still_in_play(pass);
@@ -360,10 +371,9 @@ impl<'a> Run<'a> {
         let Ok(runs) = self.engine.run_deadlines().await else { return };
         for (run, deadline) in runs {
             // A minute of grace: the owning process removes its own things at its deadline.
-            if deadline + 60 < now
-                && self.engine.remove_run(&run).await.is_ok() {
-                    self.reporter.notice(&format!("removed leftovers of dead run {run}"));
-                }
+            if deadline + 60 < now && self.engine.remove_run(&run).await.is_ok() {
+                self.reporter.notice(&format!("removed leftovers of dead run {run}"));
+            }
         }
     }
 
@@ -452,7 +462,8 @@ impl<'a> Run<'a> {
         let result = self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait], &[]).await?;
         if result.exit_code != 0 {
             for platform in self.shared.lock().unwrap().platforms.iter_mut() {
-                platform.verdict = Some((Verdict::Error, format!("target unreachable over SSH: {}", result.output.trim())));
+                platform.verdict =
+                    Some((Verdict::Error, format!("target unreachable over SSH: {}", result.output.trim())));
             }
         }
         Ok(hosts)
@@ -464,7 +475,10 @@ impl<'a> Run<'a> {
             .platforms
             .iter()
             .filter(|p| p.verdict.is_none())
-            .filter(|p| pass == 1 || p.passes.first().is_some_and(|first| first.apply == Apply::Ok && first.verify_exit == Some(0)))
+            .filter(|p| {
+                pass == 1
+                    || p.passes.first().is_some_and(|first| first.apply == Apply::Ok && first.verify_exit == Some(0))
+            })
             .map(|p| p.distro)
             .collect()
     }
@@ -474,7 +488,8 @@ impl<'a> Run<'a> {
             let what = format!("target {}", distro.name);
             let script = verify::between_passes_script(distro.family);
             let result = self.engine.exec_quiet(&id, &what, &["/bin/sh", "-c", &script], &[]).await?;
-            let notes: Vec<String> = result.output.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+            let notes: Vec<String> =
+                result.output.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
             for note in &notes {
                 self.reporter.notice(&format!("{}: {note}", distro.name));
             }
@@ -500,7 +515,12 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn apply(&self, controller: &str, pass: u8, hosts: &[&'static Distro]) -> Result<(PlaybookLog, i64), RunError> {
+    async fn apply(
+        &self,
+        controller: &str,
+        pass: u8,
+        hosts: &[&'static Distro],
+    ) -> Result<(PlaybookLog, i64), RunError> {
         let playbook = self.playbook_in_controller();
         let limit = hosts.iter().map(|d| d.name).collect::<Vec<_>>().join(",");
         let cmd = ["ansible-playbook", "-i", CONTROLLER_INVENTORY, "--limit", &limit, &playbook];
@@ -518,7 +538,12 @@ impl<'a> Run<'a> {
         Ok((log, result.exit_code))
     }
 
-    async fn record_apply(&self, pass: u8, hosts: &[&'static Distro], (log, exit_code): &(PlaybookLog, i64)) -> Result<(), RunError> {
+    async fn record_apply(
+        &self,
+        pass: u8,
+        hosts: &[&'static Distro],
+        (log, exit_code): &(PlaybookLog, i64),
+    ) -> Result<(), RunError> {
         for (distro, id) in self.containers_of(hosts) {
             let recap = log.recap.get(distro.name);
             let apply = match recap {

@@ -80,8 +80,7 @@ pub fn spawn(
             ticker.tick().await;
             let mut survivors = Vec::new();
             for (id, what) in alive {
-                let (guest, host) =
-                    tokio::join!(engine.process_count(&id, &what), engine.host_task_count(&id, &what));
+                let (guest, host) = tokio::join!(engine.process_count(&id, &what), engine.host_task_count(&id, &what));
                 // Neither count answers: the container is gone or stopped, nothing to guard.
                 // One failing alone (runsc's `ps` under a bomb) is no reason to stop watching.
                 if guest.is_err() && host.is_err() {

@@ -100,8 +100,7 @@ fn six_concurrent_runs_all_pass_and_leave_nothing() {
         "- hosts: all\n  tasks:\n    - copy: { dest: /etc/motd, content: \"hi\\n\" }\n",
         PASSING_CHECK,
     );
-    let children: Vec<_> =
-        (0..6).map(|_| Sandbox::new(["run", &fixture.path_str(), "--json"]).spawn()).collect();
+    let children: Vec<_> = (0..6).map(|_| Sandbox::new(["run", &fixture.path_str(), "--json"]).spawn()).collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -138,10 +137,11 @@ fn docker_daemon_gone_mid_run_is_exit_3_without_panic_or_hang() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let fixture = Fixture::debian12("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long task\n      shell: sleep 120\n");
-    let mut child = Sandbox::new(["run", &fixture.path_str()])
-        .env("DOCKER_HOST", &format!("unix://{}", socket.display()))
-        .spawn();
+    let fixture = Fixture::debian12(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long task\n      shell: sleep 120\n",
+    );
+    let mut child =
+        Sandbox::new(["run", &fixture.path_str()]).env("DOCKER_HOST", &format!("unix://{}", socket.display())).spawn();
     let stdout = crate::harness::lines_of(child.stdout.take().unwrap());
     let stderr = crate::harness::lines_of(child.stderr.take().unwrap());
     crate::harness::wait_for_line(&stdout, "TASK [long task]", Duration::from_secs(240)).expect("pass 1 started");

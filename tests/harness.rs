@@ -193,10 +193,8 @@ pub fn leftovers(run: &str) -> (usize, usize) {
             .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
             .await
             .unwrap();
-        let networks = docker
-            .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
-            .await
-            .unwrap();
+        let networks =
+            docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build())).await.unwrap();
         (containers.len(), networks.len())
     })
 }

@@ -34,7 +34,11 @@ fn unknown_keys_are_named() {
 #[test]
 fn distro_outside_the_catalog_is_refused_with_the_list() {
     let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\", \"kali-2024\"]\n", PLAY, PASSING_CHECK);
-    assert_usage_error(&fixture, "sandbox::challenge::unknown_distro", &["kali-2024", "not in the distro catalog", "debian-13"]);
+    assert_usage_error(
+        &fixture,
+        "sandbox::challenge::unknown_distro",
+        &["kali-2024", "not in the distro catalog", "debian-13"],
+    );
 }
 
 #[test]
@@ -68,9 +72,7 @@ fn missing_challenge_directory_is_a_usage_error() {
 #[test]
 fn dead_docker_daemon_is_exit_3_with_the_fix() {
     let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
-    let out = Sandbox::new(["run", &fixture.path_str()])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output();
+    let out = Sandbox::new(["run", &fixture.path_str()]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output();
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("cannot reach the Docker daemon"), "{}", out.stderr);
     assert!(out.stderr.contains("scripts/setup.sh"), "{}", out.stderr);
@@ -113,7 +115,8 @@ fn operator_config_sets_ceilings_runtime_and_extra_distros() {
     .unwrap();
     let config_path = config.path().display().to_string();
 
-    let too_many = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\npids = 256\n", PLAY, PASSING_CHECK);
+    let too_many =
+        Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\npids = 256\n", PLAY, PASSING_CHECK);
     let out = Sandbox::new(["run", &too_many.path_str()]).env("SANDBOX_CONFIG", &config_path).output();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("must be between 32 and 128"), "{}", out.stderr);

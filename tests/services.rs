@@ -115,11 +115,8 @@ fn restart_reload_stop_change_state_every_time() {
           - after_stop.stdout == 'inactive'
 "#
     );
-    let fixture = Fixture::new(
-        "title = \"t\"\ndistros = [\"debian-12\"]\n[run]\nidempotent = false\n",
-        &playbook,
-        PASSING_CHECK,
-    );
+    let fixture =
+        Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n[run]\nidempotent = false\n", &playbook, PASSING_CHECK);
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let platform = out.platform("debian-12");
@@ -147,7 +144,8 @@ fn nginx_from_apt_with_a_template_handler_passes_both_passes() {
         playbook,
         "#!/bin/sh\nset -e\nnginx -t\nsystemctl is-active -q nginx\ngrep -q 'listen 8080' /etc/nginx/conf.d/site.conf\n",
     );
-    fixture.write("templates/site.conf.j2", "server {\n    listen 8080;\n    server_name {{ inventory_hostname }};\n}\n");
+    fixture
+        .write("templates/site.conf.j2", "server {\n    listen 8080;\n    server_name {{ inventory_hostname }};\n}\n");
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let platform = out.platform("debian-12");

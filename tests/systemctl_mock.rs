@@ -18,9 +18,7 @@ use tempfile::TempDir;
 const SHELLS: [&str; 2] = ["dash", "busybox sh"];
 
 /// The only external commands the mock may run (see the header of mocks/systemctl).
-const TOOLS: [&str; 11] = [
-    "ls", "cat", "mkdir", "rm", "ln", "readlink", "sed", "grep", "basename", "date", "printf",
-];
+const TOOLS: [&str; 11] = ["ls", "cat", "mkdir", "rm", "ln", "readlink", "sed", "grep", "basename", "date", "printf"];
 
 const NGINX: &str = "\
 [Unit]
@@ -89,9 +87,7 @@ esac
 ";
 
 fn repo() -> PathBuf {
-    PathBuf::from(
-        std::env::var("SANDBOX_REPO").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
+    PathBuf::from(std::env::var("SANDBOX_REPO").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()))
 }
 
 fn mock_script() -> PathBuf {
@@ -102,16 +98,7 @@ fn which(prog: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(
-            [
-                "/usr/local/sbin",
-                "/usr/local/bin",
-                "/usr/sbin",
-                "/usr/bin",
-                "/sbin",
-                "/bin",
-            ]
-            .iter()
-            .map(PathBuf::from),
+            ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].iter().map(PathBuf::from),
         )
         .map(|dir| dir.join(prog))
         .find(|p| p.is_file())
@@ -134,11 +121,7 @@ struct Out {
 
 impl fmt::Display for Out {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}---",
-            self.code, self.stdout, self.stderr
-        )
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}---", self.code, self.stdout, self.stderr)
     }
 }
 
@@ -160,20 +143,10 @@ impl Sys {
             other => panic!("unknown shell {other}"),
         };
         for tool in TOOLS {
-            let target = if shell == "dash" {
-                require(tool)
-            } else {
-                program.clone()
-            };
+            let target = if shell == "dash" { require(tool) } else { program.clone() };
             symlink(target, bin.path().join(tool)).unwrap();
         }
-        Sys {
-            shell,
-            root: tempfile::tempdir().unwrap(),
-            bin,
-            program,
-            pre_args,
-        }
+        Sys { shell, root: tempfile::tempdir().unwrap(), bin, program, pre_args }
     }
 
     /// Host path of an absolute path inside the target.
@@ -209,9 +182,7 @@ impl Sys {
     }
 
     fn readlink(&self, abs: &str) -> Option<String> {
-        fs::read_link(self.p(abs))
-            .ok()
-            .map(|t| t.to_string_lossy().into_owned())
+        fs::read_link(self.p(abs)).ok().map(|t| t.to_string_lossy().into_owned())
     }
 
     fn exists(&self, abs: &str) -> bool {
@@ -247,13 +218,7 @@ impl Sys {
 
     fn expect(&self, args: &[&str], code: i32) -> Out {
         let out = self.run(args);
-        assert_eq!(
-            out.code,
-            code,
-            "[{}] systemctl {}: expected exit {code}\n{out}",
-            self.shell,
-            args.join(" ")
-        );
+        assert_eq!(out.code, code, "[{}] systemctl {}: expected exit {code}\n{out}", self.shell, args.join(" "));
         out
     }
 
@@ -268,10 +233,7 @@ impl Sys {
 }
 
 fn props(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// Runs TEST once per shell, each time on a fresh target.
@@ -293,39 +255,14 @@ fn script_is_posix_sh_and_says_why_it_exists() {
     let text = fs::read_to_string(mock_script()).unwrap();
     let mut it = text.lines();
     assert_eq!(it.next(), Some("#!/bin/sh"));
-    assert!(
-        it.next().unwrap().starts_with("# "),
-        "second line must open the explaining comment"
-    );
-    assert!(
-        text.contains("systemd"),
-        "header should say why the mock exists"
-    );
-    for bashism in [
-        "[[",
-        "function ",
-        "$'",
-        "<<<",
-        "declare ",
-        "pushd",
-        "source ",
-    ] {
-        assert!(
-            !text.contains(bashism),
-            "bashism {bashism:?} in mocks/systemctl"
-        );
+    assert!(it.next().unwrap().starts_with("# "), "second line must open the explaining comment");
+    assert!(text.contains("systemd"), "header should say why the mock exists");
+    for bashism in ["[[", "function ", "$'", "<<<", "declare ", "pushd", "source "] {
+        assert!(!text.contains(bashism), "bashism {bashism:?} in mocks/systemctl");
     }
     for (shell, args) in [("dash", vec!["-n"]), ("busybox", vec!["sh", "-n"])] {
-        let out = Command::new(require(shell))
-            .args(args)
-            .arg(mock_script())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{shell} -n: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new(require(shell)).args(args).arg(mock_script()).output().unwrap();
+        assert!(out.status.success(), "{shell} -n: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
@@ -395,16 +332,10 @@ fn several_units_in_one_call() {
         s.ok(&["start", "nginx", "cron.service"]);
         assert_eq!(s.ok(&["is-active", "nginx", "cron"]), "active\nactive\n");
         s.ok(&["stop", "nginx", "cron"]);
-        assert_eq!(
-            s.expect(&["is-active", "nginx", "cron"], 3).stdout,
-            "inactive\ninactive\n"
-        );
+        assert_eq!(s.expect(&["is-active", "nginx", "cron"], 3).stdout, "inactive\ninactive\n");
         // one unknown unit fails the call, the others are still handled
         let out = s.expect(&["start", "nginx", "nosuch"], 5);
-        assert_eq!(
-            out.stderr,
-            "Failed to start nosuch.service: Unit nosuch.service not found.\n"
-        );
+        assert_eq!(out.stderr, "Failed to start nosuch.service: Unit nosuch.service not found.\n");
         s.ok(&["is-active", "nginx"]);
     });
 }
@@ -439,20 +370,10 @@ fn kill_stops_the_unit() {
         s.ok(&["kill", "nginx"]);
         s.expect(&["is-active", "nginx"], 3);
         s.ok(&["start", "nginx"]);
-        s.ok(&[
-            "kill",
-            "-s",
-            "HUP",
-            "nginx",
-            "--signal=TERM",
-            "--kill-whom=main",
-        ]);
+        s.ok(&["kill", "-s", "HUP", "nginx", "--signal=TERM", "--kill-whom=main"]);
         s.expect(&["is-active", "nginx"], 3);
         let out = s.expect(&["kill", "ghost"], 1);
-        assert_eq!(
-            out.stderr,
-            "Failed to kill unit ghost.service: Unit ghost.service not loaded.\n"
-        );
+        assert_eq!(out.stderr, "Failed to kill unit ghost.service: Unit ghost.service not loaded.\n");
     });
 }
 
@@ -465,10 +386,7 @@ fn oneshot_units() {
         assert_eq!(s.ok(&["is-active", "setup"]), "active\n");
         assert_eq!(s.show("setup")["SubState"], "exited");
         // without RemainAfterExit it runs and goes back to inactive, as with systemd
-        s.unit(
-            "once.service",
-            "[Unit]\nDescription=Once\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
-        );
+        s.unit("once.service", "[Unit]\nDescription=Once\n[Service]\nType=oneshot\nExecStart=/bin/true\n");
         s.ok(&["start", "once"]);
         assert_eq!(s.expect(&["is-active", "once"], 3).stdout, "inactive\n");
     });
@@ -498,10 +416,7 @@ fn failed_units_is_failed_and_reset_failed() {
         s.set_state("nginx.service", "failed");
         s.set_state("cron.service", "failed");
         s.ok(&["reset-failed"]);
-        assert_eq!(
-            s.expect(&["is-active", "nginx", "cron"], 3).stdout,
-            "inactive\ninactive\n"
-        );
+        assert_eq!(s.expect(&["is-active", "nginx", "cron"], 3).stdout, "inactive\ninactive\n");
         // a failed unit can be started again
         s.set_state("nginx.service", "failed");
         s.ok(&["start", "nginx"]);
@@ -519,10 +434,7 @@ fn unwritable_state_fails_like_an_unprivileged_caller() {
         assert_eq!(out.stderr, "Failed to start nginx.service: Access denied\n");
         s.expect(&["is-active", "nginx"], 3);
         // queries still work (unsorted listing fallback)
-        assert_eq!(
-            s.ok(&["list-unit-files", "--no-legend"]),
-            "nginx.service disabled enabled\n"
-        );
+        assert_eq!(s.ok(&["list-unit-files", "--no-legend"]), "nginx.service disabled enabled\n");
     });
 }
 
@@ -575,10 +487,7 @@ fn enable_creates_the_wants_symlink() {
         let out = s.ok(&["enable", "nginx"]);
         assert_eq!(out, "");
         let link = "/etc/systemd/system/multi-user.target.wants/nginx.service";
-        assert_eq!(
-            s.readlink(link).as_deref(),
-            Some("/lib/systemd/system/nginx.service")
-        );
+        assert_eq!(s.readlink(link).as_deref(), Some("/lib/systemd/system/nginx.service"));
         let err = s.expect(&["enable", "nginx"], 0).stderr;
         assert_eq!(err, "", "enabling twice changes nothing");
         assert_eq!(s.show("nginx")["UnitFileState"], "enabled");
@@ -612,11 +521,7 @@ fn enable_follows_the_install_section() {
             "/etc/systemd/system/foo.target.requires/multi.service",
             "/etc/systemd/system/multi-alias.service",
         ] {
-            assert_eq!(
-                s.readlink(link).as_deref(),
-                Some("/lib/systemd/system/multi.service"),
-                "{link}"
-            );
+            assert_eq!(s.readlink(link).as_deref(), Some("/lib/systemd/system/multi.service"), "{link}");
         }
         // the alias name now answers for the unit
         assert_eq!(s.show("multi-alias")["Id"], "multi.service");
@@ -624,17 +529,11 @@ fn enable_follows_the_install_section() {
         assert!(!s.exists("/etc/systemd/system/multi-alias.service"));
         assert!(!s.exists("/etc/systemd/system/foo.target.requires/multi.service"));
         // an [Install] section without WantedBy= defaults to multi-user.target
-        s.unit(
-            "bare.service",
-            "[Service]\nExecStart=/bin/true\n[Install]\n",
-        );
+        s.unit("bare.service", "[Service]\nExecStart=/bin/true\n[Install]\n");
         s.ok(&["enable", "bare"]);
         assert!(s.exists("/etc/systemd/system/multi-user.target.wants/bare.service"));
         // Also= enables the other unit too
-        s.unit(
-            "sock.socket",
-            "[Socket]\nListenStream=1234\n[Install]\nWantedBy=sockets.target\n",
-        );
+        s.unit("sock.socket", "[Socket]\nListenStream=1234\n[Install]\nWantedBy=sockets.target\n");
         s.unit(
             "sock.service",
             "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\nAlso=sock.socket\n",
@@ -651,15 +550,10 @@ fn disable_removes_every_link() {
         s.nginx();
         s.ok(&["enable", "nginx"]);
         // a link a package (deb-systemd-helper) or an admin made elsewhere
-        s.link(
-            "/etc/systemd/system/graphical.target.wants/nginx.service",
-            "/lib/systemd/system/nginx.service",
-        );
+        s.link("/etc/systemd/system/graphical.target.wants/nginx.service", "/lib/systemd/system/nginx.service");
         let out = s.expect(&["disable", "nginx"], 0);
         assert!(
-            out.stderr.contains(
-                "Removed \"/etc/systemd/system/multi-user.target.wants/nginx.service\".\n"
-            ),
+            out.stderr.contains("Removed \"/etc/systemd/system/multi-user.target.wants/nginx.service\".\n"),
             "{out}"
         );
         assert!(!s.exists("/etc/systemd/system/multi-user.target.wants/nginx.service"));
@@ -675,17 +569,11 @@ fn links_made_by_packages_count_as_enabled() {
     each_shell(|s| {
         // What deb-systemd-helper leaves behind when a package is installed without systemd.
         s.nginx();
-        s.link(
-            "/etc/systemd/system/multi-user.target.wants/nginx.service",
-            "/lib/systemd/system/nginx.service",
-        );
+        s.link("/etc/systemd/system/multi-user.target.wants/nginx.service", "/lib/systemd/system/nginx.service");
         assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
         // a link in a .requires directory counts too
         s.unit("cron.service", CRON);
-        s.link(
-            "/etc/systemd/system/basic.target.requires/cron.service",
-            "/lib/systemd/system/cron.service",
-        );
+        s.link("/etc/systemd/system/basic.target.requires/cron.service", "/lib/systemd/system/cron.service");
         assert_eq!(s.ok(&["is-enabled", "cron"]), "enabled\n");
     });
 }
@@ -715,14 +603,8 @@ fn reenable_and_preset() {
         assert_eq!(s.ok(&["is-enabled", "cron"]), "enabled\n");
         assert_eq!(s.show("cron")["UnitFilePreset"], "enabled");
         // a Rocky-style "disable *" preset
-        s.write(
-            "/usr/lib/systemd/system-preset/99-default-disable.preset",
-            "disable *\n",
-        );
-        s.write(
-            "/usr/lib/systemd/system-preset/90-default.preset",
-            "# comment\nenable nginx.service\n",
-        );
+        s.write("/usr/lib/systemd/system-preset/99-default-disable.preset", "disable *\n");
+        s.write("/usr/lib/systemd/system-preset/90-default.preset", "# comment\nenable nginx.service\n");
         s.ok(&["preset", "cron", "nginx"]);
         assert_eq!(s.expect(&["is-enabled", "cron"], 1).stdout, "disabled\n");
         assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
@@ -750,42 +632,24 @@ fn mask_and_unmask() {
         s.nginx();
         s.ok(&["enable", "nginx"]);
         let out = s.expect(&["mask", "nginx"], 0);
-        assert_eq!(
-            out.stderr,
-            "Created symlink /etc/systemd/system/nginx.service → /dev/null.\n"
-        );
-        assert_eq!(
-            s.readlink("/etc/systemd/system/nginx.service").as_deref(),
-            Some("/dev/null")
-        );
+        assert_eq!(out.stderr, "Created symlink /etc/systemd/system/nginx.service → /dev/null.\n");
+        assert_eq!(s.readlink("/etc/systemd/system/nginx.service").as_deref(), Some("/dev/null"));
         assert_eq!(s.expect(&["is-enabled", "nginx"], 1).stdout, "masked\n");
         let out = s.expect(&["start", "nginx"], 1);
-        assert_eq!(
-            out.stderr,
-            "Failed to start nginx.service: Unit nginx.service is masked.\n"
-        );
+        assert_eq!(out.stderr, "Failed to start nginx.service: Unit nginx.service is masked.\n");
         s.expect(&["restart", "nginx"], 1);
         s.expect(&["is-active", "nginx"], 3);
         let out = s.expect(&["enable", "nginx"], 1);
-        assert_eq!(
-            out.stderr,
-            "Failed to enable unit: Unit file /etc/systemd/system/nginx.service is masked.\n"
-        );
+        assert_eq!(out.stderr, "Failed to enable unit: Unit file /etc/systemd/system/nginx.service is masked.\n");
         let p = s.show("nginx");
         assert_eq!(p["LoadState"], "masked");
         assert_eq!(p["UnitFileState"], "masked");
-        assert_eq!(
-            p["LoadError"],
-            "org.freedesktop.systemd1.UnitMasked \"Unit nginx.service is masked.\""
-        );
+        assert_eq!(p["LoadError"], "org.freedesktop.systemd1.UnitMasked \"Unit nginx.service is masked.\"");
         // masking twice is fine; stop works on a masked unit
         s.ok(&["mask", "nginx"]);
         s.ok(&["stop", "nginx"]);
         let out = s.expect(&["unmask", "nginx"], 0);
-        assert_eq!(
-            out.stderr,
-            "Removed \"/etc/systemd/system/nginx.service\".\n"
-        );
+        assert_eq!(out.stderr, "Removed \"/etc/systemd/system/nginx.service\".\n");
         assert!(!s.exists("/etc/systemd/system/nginx.service"));
         // the enablement survived the mask, as with systemd
         assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
@@ -805,10 +669,7 @@ fn mask_now_and_masking_units_not_installed() {
         s.expect(&["is-active", "nginx"], 3);
         // systemd can mask a unit before its package is installed
         s.ok(&["mask", "future"]);
-        assert_eq!(
-            s.readlink("/etc/systemd/system/future.service").as_deref(),
-            Some("/dev/null")
-        );
+        assert_eq!(s.readlink("/etc/systemd/system/future.service").as_deref(), Some("/dev/null"));
         assert_eq!(s.show("future")["LoadState"], "masked");
         s.ok(&["unmask", "future"]);
         assert_eq!(s.show("future")["LoadState"], "not-found");
@@ -817,23 +678,14 @@ fn mask_now_and_masking_units_not_installed() {
         let local = "[Unit]\nDescription=Local\n[Service]\nExecStart=/bin/true\n";
         s.write("/etc/systemd/system/local.service", local);
         let out = s.expect(&["mask", "local"], 0);
-        assert_eq!(
-            out.stderr,
-            "Created symlink /etc/systemd/system.control/local.service → /dev/null.\n"
-        );
-        assert_eq!(
-            fs::read_to_string(s.p("/etc/systemd/system/local.service")).unwrap(),
-            local
-        );
+        assert_eq!(out.stderr, "Created symlink /etc/systemd/system.control/local.service → /dev/null.\n");
+        assert_eq!(fs::read_to_string(s.p("/etc/systemd/system/local.service")).unwrap(), local);
         assert_eq!(s.expect(&["is-enabled", "local"], 1).stdout, "masked\n");
         assert_eq!(s.show("local")["LoadState"], "masked");
         s.expect(&["start", "local"], 1);
         assert_eq!(s.expect(&["mask", "local"], 0).stderr, "", "already masked");
         let out = s.expect(&["unmask", "local"], 0);
-        assert_eq!(
-            out.stderr,
-            "Removed \"/etc/systemd/system.control/local.service\".\n"
-        );
+        assert_eq!(out.stderr, "Removed \"/etc/systemd/system.control/local.service\".\n");
         assert_eq!(s.show("local")["Description"], "Local");
         assert_eq!(s.ok(&["is-enabled", "local"]), "static\n");
     });
@@ -848,9 +700,7 @@ fn static_units() {
         assert_eq!(s.ok(&["is-enabled", "helper"]), "static\n");
         let out = s.expect(&["enable", "helper"], 0);
         assert!(
-            out.stderr.starts_with(
-                "The unit files have no installation config (WantedBy=, RequiredBy=, Also=,\n"
-            ),
+            out.stderr.starts_with("The unit files have no installation config (WantedBy=, RequiredBy=, Also=,\n"),
             "{out}"
         );
         assert!(!s.exists("/etc/systemd/system/multi-user.target.wants/helper.service"));
@@ -869,53 +719,26 @@ fn unknown_units_fail_like_systemd() {
     each_shell(|s| {
         s.nginx();
         for (verb, msg) in [
-            (
-                "start",
-                "Failed to start nginxx.service: Unit nginxx.service not found.\n",
-            ),
-            (
-                "restart",
-                "Failed to restart nginxx.service: Unit nginxx.service not found.\n",
-            ),
-            (
-                "reload",
-                "Failed to reload nginxx.service: Unit nginxx.service not found.\n",
-            ),
-            (
-                "try-restart",
-                "Failed to try-restart nginxx.service: Unit nginxx.service not found.\n",
-            ),
-            (
-                "reload-or-restart",
-                "Failed to reload-or-restart nginxx.service: Unit nginxx.service not found.\n",
-            ),
-            (
-                "stop",
-                "Failed to stop nginxx.service: Unit nginxx.service not loaded.\n",
-            ),
+            ("start", "Failed to start nginxx.service: Unit nginxx.service not found.\n"),
+            ("restart", "Failed to restart nginxx.service: Unit nginxx.service not found.\n"),
+            ("reload", "Failed to reload nginxx.service: Unit nginxx.service not found.\n"),
+            ("try-restart", "Failed to try-restart nginxx.service: Unit nginxx.service not found.\n"),
+            ("reload-or-restart", "Failed to reload-or-restart nginxx.service: Unit nginxx.service not found.\n"),
+            ("stop", "Failed to stop nginxx.service: Unit nginxx.service not loaded.\n"),
         ] {
             let out = s.expect(&[verb, "nginxx"], 5);
             assert_eq!(out.stderr, msg, "{verb}");
             assert_eq!(out.stdout, "", "{verb}");
         }
         let out = s.expect(&["enable", "nginxx"], 1);
-        assert_eq!(
-            out.stderr,
-            "Failed to enable unit: Unit file nginxx.service does not exist.\n"
-        );
+        assert_eq!(out.stderr, "Failed to enable unit: Unit file nginxx.service does not exist.\n");
         let out = s.expect(&["disable", "nginxx.service"], 1);
-        assert_eq!(
-            out.stderr,
-            "Failed to disable unit: Unit file nginxx.service does not exist.\n"
-        );
+        assert_eq!(out.stderr, "Failed to disable unit: Unit file nginxx.service does not exist.\n");
         let out = s.expect(&["is-active", "nginxx"], 3);
         assert_eq!(out.stdout, "inactive\n");
         let out = s.expect(&["is-enabled", "nginxx"], 1);
         assert_eq!(out.stdout, "");
-        assert_eq!(
-            out.stderr,
-            "Failed to get unit file state for nginxx.service: No such file or directory\n"
-        );
+        assert_eq!(out.stderr, "Failed to get unit file state for nginxx.service: No such file or directory\n");
         let out = s.expect(&["status", "nginxx"], 4);
         assert_eq!(out.stderr, "Unit nginxx.service could not be found.\n");
         assert_eq!(out.stdout, "");
@@ -927,10 +750,7 @@ fn unknown_units_fail_like_systemd() {
         assert_eq!(p["SubState"], "dead");
         assert_eq!(p["UnitFileState"], "");
         assert_eq!(p["FragmentPath"], "");
-        assert_eq!(
-            p["LoadError"],
-            "org.freedesktop.systemd1.NoSuchUnit \"Unit nginxx.service not found.\""
-        );
+        assert_eq!(p["LoadError"], "org.freedesktop.systemd1.NoSuchUnit \"Unit nginxx.service not found.\"");
         assert!(!s.exists("/var/lib/sandbox-systemctl/nginxx.service"));
         // other suffixes are kept: nginx.socket is not nginx.service
         s.expect(&["start", "nginx.socket"], 5);
@@ -949,10 +769,7 @@ fn show_reports_unit_properties() {
         let expect = [
             ("Id", "nginx.service"),
             ("Names", "nginx.service"),
-            (
-                "Description",
-                "A high performance web server and a reverse proxy server",
-            ),
+            ("Description", "A high performance web server and a reverse proxy server"),
             ("LoadState", "loaded"),
             ("ActiveState", "inactive"),
             ("SubState", "dead"),
@@ -997,37 +814,15 @@ fn show_property_filters_and_value() {
         s.nginx();
         s.unit("cron.service", CRON);
         s.ok(&["start", "nginx"]);
+        assert_eq!(s.ok(&["show", "nginx", "-p", "ActiveState"]), "ActiveState=active\n");
+        assert_eq!(s.ok(&["show", "nginx", "--property=ActiveState"]), "ActiveState=active\n");
+        assert_eq!(s.ok(&["show", "nginx", "--property", "SubState"]), "SubState=running\n");
+        assert_eq!(s.ok(&["show", "-pLoadState", "nginx"]), "LoadState=loaded\n");
         assert_eq!(
-            s.ok(&["show", "nginx", "-p", "ActiveState"]),
-            "ActiveState=active\n"
-        );
-        assert_eq!(
-            s.ok(&["show", "nginx", "--property=ActiveState"]),
-            "ActiveState=active\n"
-        );
-        assert_eq!(
-            s.ok(&["show", "nginx", "--property", "SubState"]),
-            "SubState=running\n"
-        );
-        assert_eq!(
-            s.ok(&["show", "-pLoadState", "nginx"]),
-            "LoadState=loaded\n"
-        );
-        assert_eq!(
-            s.ok(&[
-                "show",
-                "nginx",
-                "-p",
-                "LoadState,ActiveState",
-                "-p",
-                "UnitFileState"
-            ]),
+            s.ok(&["show", "nginx", "-p", "LoadState,ActiveState", "-p", "UnitFileState"]),
             "LoadState=loaded\nActiveState=active\nUnitFileState=disabled\n"
         );
-        assert_eq!(
-            s.ok(&["show", "nginx", "--property=Id,SubState", "--value"]),
-            "nginx.service\nrunning\n"
-        );
+        assert_eq!(s.ok(&["show", "nginx", "--property=Id,SubState", "--value"]), "nginx.service\nrunning\n");
         assert_eq!(s.ok(&["show", "-P", "ActiveState", "nginx"]), "active\n");
         // several units: blocks separated by a blank line
         assert_eq!(
@@ -1035,23 +830,11 @@ fn show_property_filters_and_value() {
             "Id=nginx.service\nActiveState=active\n\nId=cron.service\nActiveState=inactive\n"
         );
         // service_facts' call for units missing from list-units
-        assert_eq!(
-            s.ok(&["show", "cron.service", "--property=ActiveState"]),
-            "ActiveState=inactive\n"
-        );
-        assert_eq!(
-            s.ok(&["show", "ghost", "--property=ActiveState"]),
-            "ActiveState=inactive\n"
-        );
+        assert_eq!(s.ok(&["show", "cron.service", "--property=ActiveState"]), "ActiveState=inactive\n");
+        assert_eq!(s.ok(&["show", "ghost", "--property=ActiveState"]), "ActiveState=inactive\n");
         // asked-for properties are printed even when empty; unmodelled ones come from the file
-        assert_eq!(
-            s.ok(&["show", "nginx", "-p", "SourcePath"]),
-            "SourcePath=\n"
-        );
-        assert_eq!(
-            s.ok(&["show", "nginx", "-p", "PIDFile", "--value"]),
-            "/run/nginx.pid\n"
-        );
+        assert_eq!(s.ok(&["show", "nginx", "-p", "SourcePath"]), "SourcePath=\n");
+        assert_eq!(s.ok(&["show", "nginx", "-p", "PIDFile", "--value"]), "/run/nginx.pid\n");
         assert_eq!(s.ok(&["show", "nginx", "-p", "User"]), "User=\n");
     });
 }
@@ -1078,22 +861,14 @@ fn show_and_status_follow_drop_ins() {
         let p = s.show("nginx");
         assert_eq!(p["Description"], "Overridden nginx");
         assert_eq!(p["Restart"], "always");
-        assert_eq!(
-            p["DropInPaths"],
-            "/etc/systemd/system/nginx.service.d/override.conf"
-        );
+        assert_eq!(p["DropInPaths"], "/etc/systemd/system/nginx.service.d/override.conf");
         let out = s.expect(&["status", "nginx"], 3).stdout;
         assert!(
-            out.contains(
-                "    Drop-In: /etc/systemd/system/nginx.service.d\n             └─override.conf\n"
-            ),
+            out.contains("    Drop-In: /etc/systemd/system/nginx.service.d\n             └─override.conf\n"),
             "{out}"
         );
         let cat = s.ok(&["cat", "nginx"]);
-        assert!(
-            cat.starts_with("# /lib/systemd/system/nginx.service\n[Unit]\n"),
-            "{cat}"
-        );
+        assert!(cat.starts_with("# /lib/systemd/system/nginx.service\n[Unit]\n"), "{cat}");
         assert!(cat.ends_with("\n# /etc/systemd/system/nginx.service.d/override.conf\n[Unit]\nDescription=Overridden nginx\n[Service]\nRestart=always\n"), "{cat}");
     });
 }
@@ -1117,18 +892,9 @@ fn status_output_and_exit_codes() {
         s.ok(&["enable", "--now", "nginx"]);
         let out = s.ok(&["status", "nginx", "--no-pager", "-l"]);
         let l = lines(&out);
-        assert_eq!(
-            l[0],
-            "● nginx.service - A high performance web server and a reverse proxy server"
-        );
-        assert_eq!(
-            l[1],
-            "     Loaded: loaded (/lib/systemd/system/nginx.service; enabled; preset: enabled)"
-        );
-        assert!(
-            l[2].starts_with("     Active: active (running) since "),
-            "{out}"
-        );
+        assert_eq!(l[0], "● nginx.service - A high performance web server and a reverse proxy server");
+        assert_eq!(l[1], "     Loaded: loaded (/lib/systemd/system/nginx.service; enabled; preset: enabled)");
+        assert!(l[2].starts_with("     Active: active (running) since "), "{out}");
         assert!(l[2].ends_with(" ago"), "{out}");
         s.ok(&["stop", "nginx"]);
         let out = s.expect(&["status", "nginx"], 3).stdout;
@@ -1136,21 +902,13 @@ fn status_output_and_exit_codes() {
         s.set_state("nginx.service", "failed");
         let out = s.expect(&["status", "nginx"], 3).stdout;
         assert!(out.starts_with("× nginx.service - "), "{out}");
-        assert!(
-            out.contains(
-                "     Active: failed (Result: exit-code) since Tue 2023-11-14 22:13:20 UTC; "
-            ),
-            "{out}"
-        );
+        assert!(out.contains("     Active: failed (Result: exit-code) since Tue 2023-11-14 22:13:20 UTC; "), "{out}");
         s.ok(&["reset-failed", "nginx"]);
         s.ok(&["mask", "nginx"]);
         let out = s.expect(&["status", "nginx"], 3).stdout;
         assert_eq!(
             lines(&out)[..2],
-            [
-                "○ nginx.service",
-                "     Loaded: masked (Reason: Unit nginx.service is masked.)"
-            ]
+            ["○ nginx.service", "     Loaded: masked (Reason: Unit nginx.service is masked.)"]
         );
         s.expect(&["status", "nosuch"], 4);
     });
@@ -1163,14 +921,8 @@ fn status_of_several_units_and_of_the_system() {
         s.unit("helper.service", STATIC);
         s.ok(&["start", "nginx", "helper"]);
         let out = s.ok(&["status", "nginx", "helper"]);
-        assert!(
-            out.contains("\n\n● helper.service - Helper without install section\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("     Loaded: loaded (/lib/systemd/system/helper.service; static)\n"),
-            "{out}"
-        );
+        assert!(out.contains("\n\n● helper.service - Helper without install section\n"), "{out}");
+        assert!(out.contains("     Loaded: loaded (/lib/systemd/system/helper.service; static)\n"), "{out}");
         assert!(out.contains("     Active: active (exited) since "), "{out}");
         // one unit not found: 4 wins
         let out = s.expect(&["status", "nginx", "nosuch"], 4);
@@ -1190,10 +942,7 @@ fn list_unit_files_scans_the_unit_directories() {
     each_shell(|s| {
         s.nginx();
         s.unit("helper.service", STATIC);
-        s.unit(
-            "fstrim.timer",
-            "[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n",
-        );
+        s.unit("fstrim.timer", "[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n");
         s.write(
             "/etc/systemd/system/local.service",
             "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
@@ -1212,12 +961,7 @@ fn list_unit_files_scans_the_unit_directories() {
         );
         // a unit written afterwards shows up (nothing is cached)
         s.unit("cron.service", CRON);
-        let out = s.ok(&[
-            "list-unit-files",
-            "--type=service",
-            "--no-pager",
-            "--no-legend",
-        ]);
+        let out = s.ok(&["list-unit-files", "--type=service", "--no-pager", "--no-legend"]);
         assert_eq!(
             lines(&out),
             [
@@ -1232,13 +976,7 @@ fn list_unit_files_scans_the_unit_directories() {
         let out = s.ok(&["list-unit-files", "--state=enabled", "--no-legend"]);
         assert_eq!(out, "nginx.service enabled enabled\n");
         // service_facts' call
-        let out = s.ok(&[
-            "list-unit-files",
-            "--no-pager",
-            "--type",
-            "service",
-            "--all",
-        ]);
+        let out = s.ok(&["list-unit-files", "--no-pager", "--type", "service", "--all"]);
         assert!(out.starts_with("UNIT FILE      STATE    PRESET\n"), "{out}");
         assert!(out.ends_with("\n4 unit files listed.\n"), "{out}");
     });
@@ -1255,10 +993,7 @@ fn list_unit_files_patterns() {
             "UNIT FILE     STATE    PRESET\nnginx.service disabled enabled\n\n1 unit files listed.\n"
         );
         // Ansible's fallback passes the name as given
-        assert_eq!(
-            s.ok(&["list-unit-files", "nginx", "--no-legend"]),
-            "nginx.service disabled enabled\n"
-        );
+        assert_eq!(s.ok(&["list-unit-files", "nginx", "--no-legend"]), "nginx.service disabled enabled\n");
         assert_eq!(
             s.ok(&["list-unit-files", "nginx*", "--no-legend"]),
             "nginx-debug.service disabled enabled\nnginx.service       disabled enabled\n"
@@ -1316,14 +1051,7 @@ fn list_units_active_only_unless_all() {
                 "To show all installed unit files use 'systemctl list-unit-files'.",
             ]
         );
-        let out = s.ok(&[
-            "list-units",
-            "--all",
-            "--plain",
-            "--no-legend",
-            "--type",
-            "service",
-        ]);
+        let out = s.ok(&["list-units", "--all", "--plain", "--no-legend", "--type", "service"]);
         assert_eq!(
             lines(&out),
             [
@@ -1333,22 +1061,18 @@ fn list_units_active_only_unless_all() {
             ]
         );
         let out = s.ok(&["list-units", "--all", "--no-legend", "--state=inactive"]);
-        assert_eq!(
-            out,
-            "  cron.service loaded inactive dead Regular background program processing daemon\n"
-        );
+        assert_eq!(out, "  cron.service loaded inactive dead Regular background program processing daemon\n");
         let out = s.ok(&["list-units", "--failed", "--plain", "--no-legend"]);
-        assert_eq!(
-            out,
-            "helper.service loaded failed failed Helper without install section\n"
-        );
+        assert_eq!(out, "helper.service loaded failed failed Helper without install section\n");
         let out = s.ok(&["list-units", "--all", "--plain", "--no-legend", "cron*"]);
-        assert_eq!(
-            out,
-            "cron.service loaded inactive dead Regular background program processing daemon\n"
-        );
+        assert_eq!(out, "cron.service loaded inactive dead Regular background program processing daemon\n");
         let out = s.ok(&["list-units", "--all"]);
-        assert!(out.ends_with("\n3 loaded units listed.\nTo show all installed unit files use 'systemctl list-unit-files'.\n"), "{out}");
+        assert!(
+            out.ends_with(
+                "\n3 loaded units listed.\nTo show all installed unit files use 'systemctl list-unit-files'.\n"
+            ),
+            "{out}"
+        );
         // no verb means list-units
         assert_eq!(s.ok(&[]), s.ok(&["list-units"]));
         assert_eq!(s.ok(&["--no-pager"]), s.ok(&["list-units"]));
@@ -1359,16 +1083,13 @@ fn list_units_active_only_unless_all() {
 fn list_units_types_and_substates() {
     each_shell(|s| {
         s.unit("fstrim.timer", "[Unit]\nDescription=Discard unused blocks once a week\n[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n");
-        s.unit("fstrim.service", "[Unit]\nDescription=Discard unused blocks\n[Service]\nType=oneshot\nExecStart=/sbin/fstrim -a\n");
         s.unit(
-            "multi-user.target",
-            "[Unit]\nDescription=Multi-User System\nAllowIsolate=yes\n",
+            "fstrim.service",
+            "[Unit]\nDescription=Discard unused blocks\n[Service]\nType=oneshot\nExecStart=/sbin/fstrim -a\n",
         );
+        s.unit("multi-user.target", "[Unit]\nDescription=Multi-User System\nAllowIsolate=yes\n");
         s.unit("web.target", "[Unit]\nDescription=Web stack\n");
-        s.unit(
-            "app.socket",
-            "[Unit]\nDescription=App socket\n[Socket]\nListenStream=8080\n",
-        );
+        s.unit("app.socket", "[Unit]\nDescription=App socket\n[Socket]\nListenStream=8080\n");
         s.ok(&["start", "fstrim.timer", "web.target", "app.socket"]);
         let out = s.ok(&["list-units", "--plain", "--no-legend"]);
         assert_eq!(
@@ -1410,34 +1131,15 @@ fn service_facts_parsing() {
         s.ok(&["enable", "--now", "nginx"]);
         s.ok(&["mask", "cron"]);
         let mut services: HashMap<String, (String, String)> = HashMap::new();
-        let out = s.ok(&[
-            "list-units",
-            "--no-pager",
-            "--type",
-            "service",
-            "--all",
-            "--plain",
-        ]);
+        let out = s.ok(&["list-units", "--no-pager", "--type", "service", "--all", "--plain"]);
         for line in out.lines().filter(|l| l.contains(".service")) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let bad = ["not-found", "masked", "failed"]
-                .into_iter()
-                .find(|b| fields[..fields.len() - 1].contains(b));
+            let bad = ["not-found", "masked", "failed"].into_iter().find(|b| fields[..fields.len() - 1].contains(b));
             let status = bad.unwrap_or(fields[2]).to_string();
-            let state = if fields[3] == "running" {
-                "running"
-            } else {
-                "stopped"
-            };
+            let state = if fields[3] == "running" { "running" } else { "stopped" };
             services.insert(fields[0].to_string(), (state.to_string(), status));
         }
-        let out = s.ok(&[
-            "list-unit-files",
-            "--no-pager",
-            "--type",
-            "service",
-            "--all",
-        ]);
+        let out = s.ok(&["list-unit-files", "--no-pager", "--type", "service", "--all"]);
         for line in out.lines().filter(|l| l.contains(".service")) {
             let mut it = line.split_whitespace();
             let (name, status) = (it.next().unwrap(), it.next().unwrap());
@@ -1478,35 +1180,30 @@ fn template_units() {
         s.ok(&["start", "getty@tty1"]);
         assert_eq!(s.ok(&["is-active", "getty@tty1.service"]), "active\n");
         s.expect(&["is-active", "getty@tty2.service"], 3);
-        assert_eq!(
-            s.expect(&["is-enabled", "getty@tty1"], 1).stdout,
-            "disabled\n"
-        );
+        assert_eq!(s.expect(&["is-enabled", "getty@tty1"], 1).stdout, "disabled\n");
         s.ok(&["enable", "getty@tty1.service"]);
         assert_eq!(
-            s.readlink("/etc/systemd/system/getty.target.wants/getty@tty1.service")
-                .as_deref(),
+            s.readlink("/etc/systemd/system/getty.target.wants/getty@tty1.service").as_deref(),
             Some("/lib/systemd/system/getty@.service")
         );
         assert_eq!(s.ok(&["is-enabled", "getty@tty1"]), "enabled\n");
         assert_eq!(s.ok(&["is-enabled", "getty@.service"]), "indirect\n");
         let out = s.ok(&["list-units", "--all", "--plain", "--no-legend", "getty*"]);
-        assert_eq!(
-            out,
-            "getty@tty1.service loaded active running Getty on tty1\n"
-        );
+        assert_eq!(out, "getty@tty1.service loaded active running Getty on tty1\n");
         let out = s.ok(&["status", "getty@tty1"]);
         assert!(out.starts_with("● getty@tty1.service - Getty on tty1\n     Loaded: loaded (/lib/systemd/system/getty@.service; enabled; preset: enabled)\n"), "{out}");
         s.ok(&["disable", "getty@tty1"]);
         assert!(!s.exists("/etc/systemd/system/getty.target.wants/getty@tty1.service"));
         // a template without an instance cannot be started; a missing template is not found
         let out = s.expect(&["start", "getty@.service"], 1);
-        assert!(out.stderr.starts_with("Failed to start getty@.service: Unit name getty@.service is missing the instance name.\n"), "{out}");
-        let out = s.expect(&["start", "nosuch@x.service"], 5);
-        assert_eq!(
-            out.stderr,
-            "Failed to start nosuch@x.service: Unit nosuch@x.service not found.\n"
+        assert!(
+            out.stderr.starts_with(
+                "Failed to start getty@.service: Unit name getty@.service is missing the instance name.\n"
+            ),
+            "{out}"
         );
+        let out = s.expect(&["start", "nosuch@x.service"], 5);
+        assert_eq!(out.stderr, "Failed to start nosuch@x.service: Unit nosuch@x.service not found.\n");
     });
 }
 
@@ -1527,13 +1224,15 @@ fn init_d_scripts_are_units() {
         s.ok(&["start", "legacyd"]);
         s.ok(&["is-active", "legacyd"]);
         let out = s.ok(&["status", "legacyd"]);
-        assert!(out.starts_with("● legacyd.service - LSB: Legacy daemon\n     Loaded: loaded (/etc/init.d/legacyd; generated)\n"), "{out}");
+        assert!(
+            out.starts_with(
+                "● legacyd.service - LSB: Legacy daemon\n     Loaded: loaded (/etc/init.d/legacyd; generated)\n"
+            ),
+            "{out}"
+        );
         // enable/disable keep the rc.d links the way update-rc.d does
         s.ok(&["enable", "legacyd"]);
-        assert_eq!(
-            s.readlink("/etc/rc2.d/S01legacyd").as_deref(),
-            Some("../init.d/legacyd")
-        );
+        assert_eq!(s.readlink("/etc/rc2.d/S01legacyd").as_deref(), Some("../init.d/legacyd"));
         assert_eq!(s.ok(&["is-enabled", "legacyd"]), "enabled\n");
         s.ok(&["disable", "legacyd"]);
         assert!(!s.exists("/etc/rc2.d/S01legacyd"));
@@ -1557,16 +1256,9 @@ fn unit_file_wins_over_init_script_and_both_are_kept_in_sync() {
         s.initd("nginx", INIT_SCRIPT);
         let p = s.show("nginx");
         assert_eq!(p["FragmentPath"], "/lib/systemd/system/nginx.service");
-        assert_eq!(
-            p["Description"],
-            "A high performance web server and a reverse proxy server"
-        );
+        assert_eq!(p["Description"], "A high performance web server and a reverse proxy server");
         let out = s.expect(&["enable", "nginx"], 0);
-        assert!(
-            out.stderr
-                .contains("Synchronizing state of nginx.service with SysV service script"),
-            "{out}"
-        );
+        assert!(out.stderr.contains("Synchronizing state of nginx.service with SysV service script"), "{out}");
         assert!(s.exists("/etc/rc2.d/S01nginx"));
         assert!(s.exists("/etc/systemd/system/multi-user.target.wants/nginx.service"));
     });
@@ -1583,26 +1275,19 @@ fn unit_directories_and_aliases() {
             "/etc/systemd/system/nginx.service",
             "[Unit]\nDescription=Local nginx\n[Service]\nExecStart=/bin/true\n",
         );
-        assert_eq!(
-            s.show("nginx")["FragmentPath"],
-            "/etc/systemd/system/nginx.service"
-        );
+        assert_eq!(s.show("nginx")["FragmentPath"], "/etc/systemd/system/nginx.service");
         assert_eq!(s.show("nginx")["Description"], "Local nginx");
-        for dir in [
-            "/run/systemd/system",
-            "/usr/lib/systemd/system",
-            "/usr/local/lib/systemd/system",
-        ] {
+        for dir in ["/run/systemd/system", "/usr/lib/systemd/system", "/usr/local/lib/systemd/system"] {
             let name = format!("in-{}.service", dir.split('/').nth(2).unwrap());
             s.write(&format!("{dir}/{name}"), "[Service]\nExecStart=/bin/true\n");
             assert_eq!(s.show(&name)["FragmentPath"], format!("{dir}/{name}"));
         }
         // an alias symlink answers for its target
-        s.unit("ssh.service", "[Unit]\nDescription=OpenBSD Secure Shell server\n[Service]\nExecStart=/usr/sbin/sshd -D\n");
-        s.link(
-            "/etc/systemd/system/sshd.service",
-            "/lib/systemd/system/ssh.service",
+        s.unit(
+            "ssh.service",
+            "[Unit]\nDescription=OpenBSD Secure Shell server\n[Service]\nExecStart=/usr/sbin/sshd -D\n",
         );
+        s.link("/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service");
         let p = s.show("sshd");
         assert_eq!(p["Id"], "ssh.service");
         assert_eq!(p["Names"], "ssh.service sshd.service");
@@ -1619,10 +1304,7 @@ fn specifiers_and_odd_unit_files() {
             "# comment\r\n; other comment\r\n[Unit]\r\n  Description = Odd %n unit \\\r\n  continued\r\n[Service]\r\nExecStart=/bin/true\r\n",
         );
         // as systemd: the backslash becomes a space, the next line is appended verbatim
-        assert_eq!(
-            s.show("odd")["Description"],
-            "Odd odd.service unit    continued"
-        );
+        assert_eq!(s.show("odd")["Description"], "Odd odd.service unit    continued");
         s.unit("pct.service", "[Unit]\nDescription=100%% sure\n");
         assert_eq!(s.show("pct")["Description"], "100% sure");
     });
@@ -1636,10 +1318,7 @@ fn version() {
         let out = s.ok(&["--version"]);
         let l = lines(&out);
         assert_eq!(l[0], "systemd 252 (252.30-1~deb12u2)");
-        assert!(
-            l[1].starts_with("+PAM +AUDIT +SELINUX +APPARMOR +IMA +SMACK +SECCOMP "),
-            "{out}"
-        );
+        assert!(l[1].starts_with("+PAM +AUDIT +SELINUX +APPARMOR +IMA +SMACK +SECCOMP "), "{out}");
         assert_eq!(l.len(), 2);
     });
 }
@@ -1651,10 +1330,7 @@ fn unknown_verbs_and_options() {
         assert_eq!(out.stderr, "Unknown command verb 'frobnicate'.\n");
         assert_eq!(out.stdout, "");
         let out = s.expect(&["start", "--frobnicate", "nginx"], 1);
-        assert_eq!(
-            out.stderr,
-            "systemctl: unrecognized option '--frobnicate'\n"
-        );
+        assert_eq!(out.stderr, "systemctl: unrecognized option '--frobnicate'\n");
         let out = s.expect(&["start"], 1);
         assert_eq!(out.stderr, "Too few arguments.\n");
     });
@@ -1664,41 +1340,12 @@ fn unknown_verbs_and_options() {
 fn options_anywhere_on_the_line() {
     each_shell(|s| {
         s.nginx();
-        s.ok(&[
-            "--no-pager",
-            "--system",
-            "--no-block",
-            "start",
-            "--no-ask-password",
-            "nginx",
-            "-q",
-        ]);
+        s.ok(&["--no-pager", "--system", "--no-block", "start", "--no-ask-password", "nginx", "-q"]);
         s.ok(&["--quiet", "--system", "is-active", "--", "nginx"]);
-        assert_eq!(
-            s.ok(&["-p", "LoadState", "show", "nginx"]),
-            "LoadState=loaded\n"
-        );
-        assert_eq!(
-            s.ok(&["show", "--value", "nginx", "--property", "ActiveState"]),
-            "active\n"
-        );
-        s.ok(&[
-            "--force",
-            "--job-mode=ignore-dependencies",
-            "restart",
-            "nginx",
-            "--no-block",
-        ]);
-        s.ok(&[
-            "-l",
-            "--full",
-            "--plain",
-            "--no-legend",
-            "-a",
-            "--all",
-            "list-units",
-            "--no-pager",
-        ]);
+        assert_eq!(s.ok(&["-p", "LoadState", "show", "nginx"]), "LoadState=loaded\n");
+        assert_eq!(s.ok(&["show", "--value", "nginx", "--property", "ActiveState"]), "active\n");
+        s.ok(&["--force", "--job-mode=ignore-dependencies", "restart", "nginx", "--no-block"]);
+        s.ok(&["-l", "--full", "--plain", "--no-legend", "-a", "--all", "list-units", "--no-pager"]);
         s.ok(&["enable", "nginx", "--now", "--no-reload", "--force"]);
         assert_eq!(s.ok(&["-ql", "is-enabled", "nginx"]), "");
         s.ok(&["daemon-reload", "--no-pager"]);
@@ -1714,17 +1361,12 @@ fn system_wide_verbs() {
         assert_eq!(s.ok(&["is-system-running"]), "running\n");
         assert_eq!(s.ok(&["is-system-running", "--quiet"]), "");
         assert_eq!(s.ok(&["get-default"]), "multi-user.target\n");
-        s.unit(
-            "graphical.target",
-            "[Unit]\nDescription=Graphical Interface\n",
-        );
+        s.unit("graphical.target", "[Unit]\nDescription=Graphical Interface\n");
         s.ok(&["set-default", "graphical.target"]);
         assert_eq!(s.ok(&["get-default"]), "graphical.target\n");
         assert_eq!(s.ok(&["list-jobs"]), "No jobs running.\n");
         assert!(s.ok(&["show-environment"]).contains("PATH="));
-        assert!(s
-            .ok(&["--help"])
-            .starts_with("systemctl [OPTIONS...] COMMAND ..."));
+        assert!(s.ok(&["--help"]).starts_with("systemctl [OPTIONS...] COMMAND ..."));
     });
 }
 
@@ -1733,10 +1375,7 @@ fn cat_prints_the_unit_file() {
     each_shell(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
-        assert_eq!(
-            s.ok(&["cat", "nginx"]),
-            format!("# /lib/systemd/system/nginx.service\n{NGINX}")
-        );
+        assert_eq!(s.ok(&["cat", "nginx"]), format!("# /lib/systemd/system/nginx.service\n{NGINX}"));
         assert_eq!(
             s.ok(&["cat", "nginx", "cron"]),
             format!("# /lib/systemd/system/nginx.service\n{NGINX}\n# /lib/systemd/system/cron.service\n{CRON}")
@@ -1750,13 +1389,7 @@ fn cat_prints_the_unit_file() {
 
 /// The decisions ansible.builtin.systemd_service takes from systemctl's answers;
 /// returns whether the task would report "changed".
-fn ansible_systemd(
-    s: &Sys,
-    unit: &str,
-    state: Option<&str>,
-    enabled: Option<bool>,
-    masked: Option<bool>,
-) -> bool {
+fn ansible_systemd(s: &Sys, unit: &str, state: Option<&str>, enabled: Option<bool>, masked: Option<bool>) -> bool {
     let mut changed = false;
     let show = s.run(&["show", unit]);
     assert_eq!(show.code, 0, "{show}");
@@ -1767,10 +1400,7 @@ fn ansible_systemd(
         !(is_systemd && !is_masked && status.contains_key("LoadError")),
         "Ansible would fail: Error loading unit file"
     );
-    assert!(
-        is_systemd,
-        "Ansible would fail: Could not find the requested service {unit}"
-    );
+    assert!(is_systemd, "Ansible would fail: Could not find the requested service {unit}");
     if let Some(want) = masked {
         let now = s.run(&["is-enabled", unit]).stdout.trim() == "masked";
         if now != want {
@@ -1834,11 +1464,7 @@ fn ansible_masks_units_written_to_etc() {
                 ansible_systemd(s, "idle", Some("stopped"), Some(false), None),
                 ansible_systemd(s, "blocked", None, None, Some(true)),
             ];
-            let expected = if pass == 0 {
-                [true, false, true]
-            } else {
-                [false; 3]
-            };
+            let expected = if pass == 0 { [true, false, true] } else { [false; 3] };
             assert_eq!(changed, expected, "pass {pass}");
         }
         assert_eq!(s.ok(&["is-active", "-q", "demo"]), "");
@@ -1861,42 +1487,12 @@ fn ansible_masks_units_written_to_etc() {
 fn ansible_systemd_module_is_idempotent() {
     each_shell(|s| {
         s.nginx();
-        assert!(ansible_systemd(
-            s,
-            "nginx",
-            Some("started"),
-            Some(true),
-            None
-        ));
-        assert!(!ansible_systemd(
-            s,
-            "nginx",
-            Some("started"),
-            Some(true),
-            None
-        ));
-        assert!(!ansible_systemd(
-            s,
-            "nginx.service",
-            Some("started"),
-            Some(true),
-            None
-        ));
+        assert!(ansible_systemd(s, "nginx", Some("started"), Some(true), None));
+        assert!(!ansible_systemd(s, "nginx", Some("started"), Some(true), None));
+        assert!(!ansible_systemd(s, "nginx.service", Some("started"), Some(true), None));
         assert!(ansible_systemd(s, "nginx", Some("reloaded"), None, None));
-        assert!(ansible_systemd(
-            s,
-            "nginx",
-            Some("stopped"),
-            Some(false),
-            None
-        ));
-        assert!(!ansible_systemd(
-            s,
-            "nginx",
-            Some("stopped"),
-            Some(false),
-            None
-        ));
+        assert!(ansible_systemd(s, "nginx", Some("stopped"), Some(false), None));
+        assert!(!ansible_systemd(s, "nginx", Some("stopped"), Some(false), None));
         assert!(ansible_systemd(s, "nginx", None, None, Some(true)));
         assert!(!ansible_systemd(s, "nginx", None, None, Some(true)));
         assert!(ansible_systemd(s, "nginx", None, None, Some(false)));
@@ -1906,20 +1502,8 @@ fn ansible_systemd_module_is_idempotent() {
         assert!(!ansible_systemd(s, "helper", None, Some(true), None));
         // a SysV service
         s.initd("legacyd", INIT_SCRIPT);
-        assert!(ansible_systemd(
-            s,
-            "legacyd",
-            Some("started"),
-            Some(true),
-            None
-        ));
-        assert!(!ansible_systemd(
-            s,
-            "legacyd",
-            Some("started"),
-            Some(true),
-            None
-        ));
+        assert!(ansible_systemd(s, "legacyd", Some("started"), Some(true), None));
+        assert!(!ansible_systemd(s, "legacyd", Some("started"), Some(true), None));
         // the "not found" path: LoadState=not-found and list-unit-files fails too
         let show = props(&s.ok(&["show", "nginxx"]));
         assert_eq!(show["LoadState"], "not-found");
