@@ -47,6 +47,12 @@ pub enum ImageKind {
 }
 
 impl ImageKind {
+    /// The controller, then a target image per catalog distro: what `doctor` and
+    /// `images list` report on.
+    pub fn all() -> impl Iterator<Item = ImageKind> {
+        std::iter::once(ImageKind::Controller).chain(crate::distro::all().map(ImageKind::Target))
+    }
+
     pub fn repository(self) -> String {
         match self {
             ImageKind::Target(distro) => format!("sandbox/target-{}", distro.name),

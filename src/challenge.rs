@@ -104,10 +104,6 @@ pub enum ChallengeError {
         help("the whole challenge directory is copied into the sandbox; a link to the host's files is refused")
     )]
     SymlinkOutside { link: PathBuf },
-
-    #[error("playbook {} does not exist", path.display())]
-    #[diagnostic(code(sandbox::challenge::missing_file))]
-    MissingPlaybook { path: PathBuf },
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,6 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
 use crate::bootstrap::{self, ImageKind};
-use crate::distro;
 use crate::engine::Engine;
 
 /// One line of the doctor's table.
@@ -72,7 +71,7 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
         Err(err) => checks.push(Check::fail("runtimes", err.to_string(), SETUP_FIX, true)),
     }
     let mut any_distro = false;
-    for kind in std::iter::once(ImageKind::Controller).chain(distro::all().map(ImageKind::Target)) {
+    for kind in ImageKind::all() {
         let name = match kind {
             ImageKind::Target(distro) => distro.name.to_string(),
             ImageKind::Controller => "controller".to_string(),

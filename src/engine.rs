@@ -462,7 +462,7 @@ impl Engine {
     }
 
     /// Removes every container and network carrying `label` (`key` or `key=value`).
-    pub async fn remove_matching(&self, label: &str, run: &str) -> Result<(), EngineError> {
+    async fn remove_matching(&self, label: &str, run: &str) -> Result<(), EngineError> {
         let error = |source| EngineError::Cleanup { run: run.to_string(), source };
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let containers = self

@@ -161,7 +161,7 @@ async fn images(command: ImagesCommand) -> Result<ExitStatus, Error> {
     let engine = Engine::connect().await?;
     match command {
         ImagesCommand::List => {
-            for kind in std::iter::once(ImageKind::Controller).chain(distro::all().map(ImageKind::Target)) {
+            for kind in ImageKind::all() {
                 let status = bootstrap::status(&engine, kind).await?;
                 let state = match (&status.tag, status.prepared_present) {
                     (None, _) => format!("missing base image {}", kind.base_image()),

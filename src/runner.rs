@@ -233,9 +233,8 @@ impl<'a> Run<'a> {
     /// The playbook's path inside the controller, relative to the challenge directory.
     fn playbook_in_controller(&self) -> String {
         match &self.options.playbook {
-            PlaybookChoice::Starter => self.challenge.playbook.display().to_string(),
-            PlaybookChoice::Solution => self.challenge.solution.display().to_string(),
             PlaybookChoice::File(_) => OUTSIDE_PLAYBOOK_NAME.to_string(),
+            PlaybookChoice::Starter | PlaybookChoice::Solution => self.playbook_display(),
         }
     }
 
