@@ -111,6 +111,8 @@ pub enum ChallengeError {
 struct RawChallenge {
     id: Option<Spanned<String>>,
     title: Spanned<String>,
+    topic: Option<String>,
+    difficulty: Option<Spanned<String>>,
     distros: Spanned<Vec<Spanned<String>>>,
     playbook: Option<Spanned<String>>,
     solution: Option<Spanned<String>>,
@@ -144,6 +146,25 @@ pub enum Network {
     None,
 }
 
+/// How hard a challenge is, for listings and the README table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Difficulty {
+    Easy,
+    Medium,
+    Hard,
+}
+
+impl Difficulty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Difficulty::Easy => "easy",
+            Difficulty::Medium => "medium",
+            Difficulty::Hard => "hard",
+        }
+    }
+}
+
 /// Per-container resource limits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
@@ -170,6 +191,9 @@ pub struct RunSettings {
 pub struct Challenge {
     pub id: String,
     pub title: String,
+    /// What the challenge practises (shown in listings).
+    pub topic: Option<String>,
+    pub difficulty: Option<Difficulty>,
     pub dir: PathBuf,
     pub distros: Vec<&'static Distro>,
     pub playbook: PathBuf,
@@ -284,6 +308,16 @@ impl Parsed {
             }
         }
 
+        let difficulty = match &raw.difficulty {
+            None => None,
+            Some(value) => Some(match value.get_ref().as_str() {
+                "easy" => Difficulty::Easy,
+                "medium" => Difficulty::Medium,
+                "hard" => Difficulty::Hard,
+                _ => return Err(self.invalid("difficulty", "expected \"easy\", \"medium\" or \"hard\"", value.span())),
+            }),
+        };
+
         let id = match raw.id {
             Some(id) => id.into_inner(),
             None => self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -291,6 +325,8 @@ impl Parsed {
         Ok(Challenge {
             id,
             title: raw.title.into_inner(),
+            topic: raw.topic,
+            difficulty,
             dir: self.dir.clone(),
             distros,
             playbook,
