@@ -15,6 +15,14 @@ pub struct Cli {
 pub enum Command {
     /// Run a challenge's playbook twice on every platform and verify it after each pass
     Run(RunArgs),
+    /// Prove challenges: each solution must pass on every platform and each starter must fail
+    Test(TestArgs),
+    /// Check challenges without Docker: manifest, files, check.sh, playbooks
+    Lint(LintArgs),
+    /// Scaffold a new challenge that passes `lint` and `test` as written
+    New(NewArgs),
+    /// Run a challenge's playbook once, then open a shell in a target; removed on exit
+    Shell(ShellArgs),
     /// Check that Docker, the runtime and the images are ready
     Doctor(DoctorArgs),
     /// Build or list the prepared images
@@ -53,6 +61,57 @@ pub struct RunArgs {
     /// Print the Ansible inventory the run uses
     #[arg(long)]
     pub show_inventory: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Challenge directories, or directories holding challenges (default: ./challenges)
+    pub dirs: Vec<PathBuf>,
+    /// Runs at a time (default: what the machine's cores and memory allow)
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Write a JUnit XML report here (one testsuite per challenge)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print a JSON report on stdout (progress moves to stderr)
+    #[arg(long)]
+    pub json: bool,
+    /// Container runtime (default: the config's, else runsc)
+    #[arg(long, env = "SANDBOX_RUNTIME")]
+    pub runtime: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Challenge directories, or directories holding challenges (default: ./challenges)
+    pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Directory to create; its name becomes the challenge's id and title
+    pub name: PathBuf,
+    /// Platforms (repeatable; default debian-12)
+    #[arg(long = "distro", value_name = "NAME")]
+    pub distros: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The challenge directory (holds challenge.toml)
+    pub dir: PathBuf,
+    /// The target to open the shell in (default: the challenge's first distro)
+    #[arg(long, value_name = "NAME")]
+    pub distro: Option<String>,
+    /// Apply the reference solution instead of the starter playbook
+    #[arg(long, conflicts_with = "playbook")]
+    pub solution: bool,
+    /// Apply this playbook instead of the starter
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+    /// Container runtime (default: the config's, else runsc)
+    #[arg(long, env = "SANDBOX_RUNTIME")]
+    pub runtime: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -360,6 +360,50 @@ impl Engine {
         Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), output: collected })
     }
 
+    /// Starts an exec with stdin attached (and a TTY when `tty`), for an interactive shell.
+    /// The caller pumps the streams and asks `exec_exit_code` once the output ends.
+    pub async fn exec_interactive(
+        &self,
+        id: &str,
+        what: &str,
+        cmd: &[&str],
+        env: &[String],
+        tty: bool,
+    ) -> Result<InteractiveExec, EngineError> {
+        let error = |source| EngineError::Exec { what: what.to_string(), command: cmd.join(" "), source };
+        let config = ExecConfig {
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            env: Some(env.to_vec()),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(tty),
+            ..Default::default()
+        };
+        let exec_id = self.docker.create_exec(id, config).await.map_err(error)?.id;
+        match self.docker.start_exec(&exec_id, None).await.map_err(error)? {
+            bollard::exec::StartExecResults::Attached { output, input } => {
+                Ok(InteractiveExec { exec_id, output, input })
+            }
+            bollard::exec::StartExecResults::Detached => unreachable!("start_exec attaches unless asked to detach"),
+        }
+    }
+
+    /// Tells an exec's TTY the size of the user's terminal.
+    pub async fn resize_exec(&self, exec_id: &str, rows: u16, columns: u16) {
+        let options = bollard::query_parameters::ResizeExecOptions { h: rows.into(), w: columns.into() };
+        let _ = self.docker.resize_exec(exec_id, options).await;
+    }
+
+    pub async fn exec_exit_code(&self, exec_id: &str, what: &str) -> Result<i64, EngineError> {
+        let inspect = self.docker.inspect_exec(exec_id).await.map_err(|source| EngineError::Exec {
+            what: what.to_string(),
+            command: "inspect exec".into(),
+            source,
+        })?;
+        Ok(inspect.exit_code.unwrap_or(-1))
+    }
+
     /// `exec` without a line sink.
     pub async fn exec_quiet(
         &self,
@@ -526,6 +570,14 @@ impl Engine {
 /// Whenever the cgroup limit is reached, the Sentry cannot make a thread and crashes ("error
 /// initializing first thread"), so the limit leaves room above that plateau; the watchdog
 /// kills the container well before it. The cgroup stays the host's hard backstop.
+/// The streams of an interactive exec.
+pub struct InteractiveExec {
+    pub exec_id: String,
+    pub output:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bollard::container::LogOutput, BollardError>> + Send>>,
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
 pub fn host_pids_limit(runtime: &str, guest_pids: i64) -> i64 {
     if runtime == "runsc" {
         guest_pids * 16 + 512

@@ -54,6 +54,8 @@ pub struct RunOptions {
     /// Print the inventory once the targets are up.
     pub show_inventory: bool,
     pub guard: GuardSettings,
+    /// 2 (the default run: apply, check, apply again, check) or 1 (`shell`: apply once).
+    pub passes: u8,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -170,6 +172,16 @@ impl<'a> Run<'a> {
 
     /// Runs to the end, the deadline or a signal, then removes everything it created.
     pub async fn execute(self) -> Result<RunReport, RunError> {
+        self.execute_then(async |_, _| ()).await.map(|(report, _)| report)
+    }
+
+    /// `execute`, and when the passes ran to the end (not on timeout or a signal) the live
+    /// targets are handed to `after` before anything is removed: `sandbox shell` opens its
+    /// session there.
+    pub async fn execute_then<T>(
+        self,
+        after: impl AsyncFnOnce(&Engine, Vec<(&'static Distro, String)>) -> T,
+    ) -> Result<(RunReport, Option<T>), RunError> {
         let started = Instant::now();
         let outcome = tokio::select! {
             result = self.stages() => Some(result),
@@ -179,10 +191,13 @@ impl<'a> Run<'a> {
                 return Err(RunError::Interrupted);
             }
         };
-        self.cleanup().await;
-        match outcome {
+        let result = match outcome {
             Some(Err(err)) => Err(err),
-            Some(Ok(())) => Ok(self.report(started.elapsed())),
+            Some(Ok(())) => {
+                let report = self.report(started.elapsed());
+                let targets = self.containers_of(&self.distros());
+                Ok((report, Some(after(&self.engine, targets).await)))
+            }
             None => {
                 let mut shared = self.shared.lock().unwrap();
                 let phase = shared.phase.clone();
@@ -191,9 +206,11 @@ impl<'a> Run<'a> {
                     platform.verdict = Some((Verdict::Timeout, reason.clone()));
                 }
                 drop(shared);
-                Ok(self.report(started.elapsed()))
+                Ok((self.report(started.elapsed()), None))
             }
-        }
+        };
+        self.cleanup().await;
+        result
     }
 
     fn report(&self, elapsed: Duration) -> RunReport {
@@ -216,7 +233,10 @@ impl<'a> Run<'a> {
             challenge: self.challenge.id.clone(),
             playbook: self.playbook_display(),
             runtime: self.options.runtime.clone(),
-            passed: platforms.iter().all(|p| p.verdict == Verdict::Passed),
+            // A platform skipped for want of its image proves nothing either way; a run where
+            // nothing ran did not pass.
+            passed: platforms.iter().all(|p| matches!(p.verdict, Verdict::Passed | Verdict::Skipped))
+                && platforms.iter().any(|p| p.verdict == Verdict::Passed),
             duration_seconds: (elapsed.as_secs_f64() * 10.0).round() / 10.0,
             platforms,
         }
@@ -244,6 +264,14 @@ impl<'a> Run<'a> {
 
     fn distros(&self) -> Vec<&'static Distro> {
         self.shared.lock().unwrap().platforms.iter().map(|p| p.distro).collect()
+    }
+
+    fn is_skipped(&self, distro: &Distro) -> bool {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .platforms
+            .iter()
+            .any(|p| p.distro.name == distro.name && matches!(p.verdict, Some((Verdict::Skipped, _))))
     }
 
     fn labels(&self, role: &str) -> HashMap<String, String> {
@@ -274,12 +302,28 @@ impl<'a> Run<'a> {
     async fn stages(&self) -> Result<(), RunError> {
         self.check_runtime().await?;
         self.remove_dead_runs().await;
-        let distros = self.distros();
-
         self.set_phase("image preparation");
+        let mut distros = Vec::new();
         let mut target_images = Vec::new();
-        for distro in &distros {
-            target_images.push(self.ensure_image(ImageKind::Target(distro)).await?);
+        for distro in self.distros() {
+            match self.ensure_image(ImageKind::Target(distro)).await {
+                Ok(image) => {
+                    distros.push(distro);
+                    target_images.push(image);
+                }
+                // A challenge may list distros whose images cannot exist on this host (no
+                // registry): those are skipped, said so, and never counted as passed. Asked
+                // for by name, or when nothing is left to run, it is an error.
+                Err(RunError::Image(err @ ImageError::BaseMissing { .. })) if self.options.distros.is_empty() => {
+                    let reason = format!("skipped: {err}");
+                    self.reporter.notice(&format!("{}: {reason}", distro.name));
+                    self.platform_mut(distro, |p| p.verdict = Some((Verdict::Skipped, reason)));
+                    if self.distros().iter().all(|d| self.is_skipped(d)) {
+                        return Err(err.into());
+                    }
+                }
+                Err(err) => return Err(err),
+            }
         }
         let controller_image = self.ensure_image(ImageKind::Controller).await?;
 
@@ -291,7 +335,9 @@ impl<'a> Run<'a> {
             distros.iter().zip(&target_images).map(|(distro, image)| self.start_target(distro, image)),
         );
         let (targets, controller) = tokio::try_join!(targets, self.start_controller(&controller_image))?;
-        for (platform, id) in self.shared.lock().unwrap().platforms.iter_mut().zip(&targets) {
+        for (platform, id) in
+            self.shared.lock().unwrap().platforms.iter_mut().filter(|p| distros.contains(&p.distro)).zip(&targets)
+        {
             platform.container = Some(id.clone());
         }
         self.start_guard(&distros, &targets, &controller);
@@ -303,7 +349,7 @@ impl<'a> Run<'a> {
             self.options.runtime
         ));
 
-        for pass in 1..=2u8 {
+        for pass in 1..=self.options.passes {
             let hosts_for_pass: Vec<&'static Distro> = self.hosts_still_in_play(pass);
             if hosts_for_pass.is_empty() {
                 break;
@@ -666,7 +712,7 @@ impl<'a> Run<'a> {
         let idempotent_required = self.challenge.run.idempotent;
         let mut shared = self.shared.lock().unwrap();
         for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
-            platform.verdict = Some(verify::verdict(&platform.passes, idempotent_required));
+            platform.verdict = Some(verify::verdict(&platform.passes, idempotent_required, self.options.passes));
         }
     }
 }

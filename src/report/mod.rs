@@ -4,6 +4,7 @@
 //! `report::terminal` prints. The JSON form of `RunReport` is a documented contract
 //! (README, "JSON report"): fields may be added, never renamed.
 
+pub mod progress;
 pub mod terminal;
 
 use serde::Serialize;
@@ -19,6 +20,22 @@ pub enum Verdict {
     /// A guard killed it (fork bomb, out of memory).
     Killed,
     Timeout,
+    /// Not run: its image cannot exist on this host (e.g. no registry for the base image).
+    Skipped,
+}
+
+impl Verdict {
+    /// The name used in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Error => "error",
+            Verdict::Killed => "killed",
+            Verdict::Timeout => "timeout",
+            Verdict::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,8 +139,7 @@ pub fn table(report: &RunReport) -> Vec<[String; 6]> {
             Some(n) => n.to_string(),
             None => "-".to_string(),
         };
-        let verdict = serde_json::to_value(platform.verdict).unwrap().as_str().unwrap_or("").to_string();
-        rows.push([platform.distro.clone(), apply(0), verify(0), changed, verify(1), verdict]);
+        rows.push([platform.distro.clone(), apply(0), verify(0), changed, verify(1), platform.verdict.as_str().into()]);
     }
     rows
 }
@@ -158,5 +174,10 @@ mod tests {
         assert!(json["platforms"][0]["passes"][0]["verify_exit"].is_null());
         let rows = table(&report);
         assert_eq!(rows[1][5], "timeout");
+        for verdict in
+            [Verdict::Passed, Verdict::Failed, Verdict::Error, Verdict::Killed, Verdict::Timeout, Verdict::Skipped]
+        {
+            assert_eq!(serde_json::to_value(verdict).unwrap(), verdict.as_str());
+        }
     }
 }

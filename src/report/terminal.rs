@@ -92,7 +92,8 @@ impl Terminal {
     }
 
     #[allow(clippy::print_stdout)]
-    pub fn json(&self, report: &RunReport) {
+    /// A report as JSON on stdout (the documented contract).
+    pub fn json(report: &impl serde::Serialize) {
         let text = serde_json::to_string_pretty(report).expect("a report always serializes");
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{text}");
@@ -101,6 +102,11 @@ impl Terminal {
     /// A plain line of command output (doctor, images list).
     pub fn print(&self, text: &str) {
         self.line(text);
+    }
+
+    /// A rendered diagnostic, on stderr.
+    pub fn error(&self, text: &str) {
+        self.emit(&Term::stderr(), text);
     }
 
     pub fn finish(&self) {
@@ -113,6 +119,7 @@ impl Terminal {
 fn verdict_style(verdict: Verdict) -> Style {
     match verdict {
         Verdict::Passed => Style::new().green().bold(),
+        Verdict::Skipped => Style::new().yellow(),
         _ => Style::new().red().bold(),
     }
 }

@@ -1,0 +1,249 @@
+//! One function per command: arguments in, domain calls, reporter out, exit status back.
+
+use std::path::PathBuf;
+
+use crate::bootstrap::{self, ImageKind};
+use crate::challenge::{self, Challenge};
+use crate::cli::{ImagesCommand, LintArgs, NewArgs, RunArgs, ShellArgs, TestArgs};
+use crate::config::Config;
+use crate::distro;
+use crate::doctor;
+use crate::engine::Engine;
+use crate::junit;
+use crate::lint;
+use crate::report::progress::SuiteProgress;
+use crate::report::terminal::Terminal;
+use crate::report::Reporter;
+use crate::runner::{PlaybookChoice, Run, RunOptions};
+use crate::scaffold;
+use crate::shell;
+use crate::suite::{self, SuiteOptions, SuiteReporter};
+use crate::{Error, ExitStatus};
+
+pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
+    let challenge = Challenge::load(&args.dir, &config.ceilings)?;
+    let timeout = match &args.timeout {
+        Some(text) => {
+            Some(challenge::parse_duration(text).map_err(|message| Error::Usage(format!("--timeout: {message}")))?)
+        }
+        None => None,
+    };
+    let playbook = playbook_choice(&args.playbook, args.solution);
+    let terminal = Terminal::new(args.json);
+    let options = RunOptions {
+        playbook,
+        distros: args.distros.clone(),
+        runtime,
+        timeout,
+        color: terminal.wants_color(),
+        show_inventory: args.show_inventory,
+        guard: config.guard,
+        passes: 2,
+    };
+    let engine = Engine::connect().await?;
+    let run = Run::new(engine, &challenge, options, &terminal)?;
+    terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
+    let result = run.execute().await;
+    terminal.finish();
+    let report = result?;
+    terminal.summary(&report);
+    if args.json {
+        Terminal::json(&report);
+    }
+    Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+fn playbook_choice(playbook: &Option<PathBuf>, solution: bool) -> PlaybookChoice {
+    match (playbook, solution) {
+        (Some(path), _) => PlaybookChoice::File(path.clone()),
+        (None, true) => PlaybookChoice::Solution,
+        (None, false) => PlaybookChoice::Starter,
+    }
+}
+
+/// `sandbox test`: validates every challenge first (nothing runs when one is invalid), then
+/// runs solutions and starters in parallel.
+pub(crate) async fn test(args: TestArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
+    let progress = SuiteProgress::new(args.json);
+    let mut challenges = Vec::new();
+    let mut invalid = 0;
+    for dir in challenge::discover(&args.dirs) {
+        match Challenge::load(&dir, &config.ceilings) {
+            Ok(challenge) => challenges.push(challenge),
+            Err(err) => {
+                invalid += 1;
+                Terminal::new(args.json).error(&format!("{:?}", miette::Report::new(err)));
+            }
+        }
+    }
+    if invalid > 0 {
+        return Err(Error::InvalidChallenges { count: invalid });
+    }
+    let jobs = match args.jobs {
+        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(jobs) => jobs,
+        None => suite::default_jobs(),
+    };
+    let options = SuiteOptions { jobs, runtime, guard: config.guard, color: progress.wants_color() };
+    let engine = Engine::connect().await?;
+    progress.general().notice(&format!(
+        "testing {} challenge(s), {jobs} run(s) at a time under {}",
+        challenges.len(),
+        options.runtime
+    ));
+    let report = suite::run(&engine, &challenges, &options, &progress).await?;
+    progress.summary(&report);
+    if let Some(path) = &args.junit {
+        std::fs::write(path, junit::render(&report))
+            .map_err(|err| Error::Usage(format!("cannot write --junit {}: {err}", path.display())))?;
+    }
+    if args.json {
+        Terminal::json(&report);
+    }
+    let infrastructure = report.challenges.iter().any(|c| c.status == suite::Status::Error);
+    Ok(match (report.passed, infrastructure) {
+        (true, _) => ExitStatus::Success,
+        (false, true) => ExitStatus::Infrastructure,
+        (false, false) => ExitStatus::Failure,
+    })
+}
+
+/// `sandbox lint`: every finding printed; exit 2 when any is an error.
+pub(crate) fn lint(args: &LintArgs, config: &Config) -> Result<ExitStatus, Error> {
+    let terminal = Terminal::new(false);
+    let mut errors = 0;
+    let mut warnings = 0;
+    let dirs = challenge::discover(&args.dirs);
+    for dir in &dirs {
+        let findings = lint::lint(dir, &config.ceilings);
+        let (bad, notes) = findings.iter().fold((0, 0), |(e, w), f| if f.is_error() { (e + 1, w) } else { (e, w + 1) });
+        errors += bad;
+        warnings += notes;
+        for finding in findings {
+            terminal.error(&format!("{:?}", miette::Report::new(finding)));
+        }
+        let state = if bad > 0 { "errors" } else { "ok" };
+        terminal.print(&format!("{state:<6} {}", dir.display()));
+    }
+    terminal.print(&format!("{} challenge(s): {errors} error(s), {warnings} warning(s)", dirs.len()));
+    if errors > 0 {
+        return Err(Error::InvalidChallenges { count: errors });
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(crate) fn new(args: &NewArgs) -> Result<ExitStatus, Error> {
+    scaffold::create(&args.name, &args.distros)?;
+    let terminal = Terminal::new(false);
+    let name = args.name.display();
+    terminal.print(&format!("created {name}: edit README.md, playbook.yml, solution/ and check.sh"));
+    terminal.print(&format!("then: sandbox lint {name} && sandbox test {name}"));
+    Ok(ExitStatus::Success)
+}
+
+/// `sandbox shell`: one pass of the playbook, then a login shell in the chosen target; the
+/// run's containers are removed when the shell exits.
+pub(crate) async fn shell(args: ShellArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
+    let challenge = Challenge::load(&args.dir, &config.ceilings)?;
+    let distro = match &args.distro {
+        Some(name) => name.clone(),
+        None => challenge.distros[0].name.to_string(),
+    };
+    let terminal = Terminal::new(false);
+    let options = RunOptions {
+        playbook: playbook_choice(&args.playbook, args.solution),
+        distros: vec![distro.clone()],
+        runtime,
+        timeout: None,
+        color: terminal.wants_color(),
+        show_inventory: false,
+        guard: config.guard,
+        passes: 1,
+    };
+    let engine = Engine::connect().await?;
+    let run = Run::new(engine, &challenge, options, &terminal)?;
+    terminal.step(&format!("run {} of {}: one pass, then a shell in {distro}", run.id(), challenge.id));
+    let result = run
+        .execute_then(async |engine, targets| {
+            let (_, container) = targets.into_iter().next()?;
+            terminal.finish();
+            terminal.notice(&format!("opening a shell in {distro}; `exit` ends it and removes the run"));
+            Some(shell::session(engine, &container, &format!("target {distro}")).await)
+        })
+        .await;
+    terminal.finish();
+    let (report, session) = result?;
+    terminal.summary(&report);
+    match session.flatten() {
+        Some(exit) => {
+            exit?;
+            Ok(ExitStatus::Success)
+        }
+        None => {
+            terminal.notice("no shell: the run did not get that far (see above)");
+            Ok(ExitStatus::Failure)
+        }
+    }
+}
+
+pub(crate) async fn doctor(runtime: &str) -> Result<ExitStatus, Error> {
+    let terminal = Terminal::new(false);
+    let (checks, ready) = doctor::diagnose(runtime).await;
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for check in &checks {
+        let mark = match (check.ok, check.required) {
+            (true, _) => console::style("ok  ").green(),
+            (false, true) => console::style("FAIL").red(),
+            // A distro whose image cannot exist here does not stop a run of the others.
+            (false, false) => console::style("n/a ").yellow(),
+        };
+        let fix = check.fix.as_ref().map(|fix| format!("  → fix: {fix}")).unwrap_or_default();
+        terminal.print(&format!("{mark} {:<width$}  {}{fix}", check.name, check.detail));
+    }
+    terminal.print(if ready { "ready: a run can start" } else { "not ready: see the fixes above" });
+    Ok(if ready { ExitStatus::Success } else { ExitStatus::Infrastructure })
+}
+
+pub(crate) async fn images(command: ImagesCommand) -> Result<ExitStatus, Error> {
+    let terminal = Terminal::new(false);
+    let engine = Engine::connect().await?;
+    match command {
+        ImagesCommand::List => {
+            for kind in ImageKind::all() {
+                let status = bootstrap::status(&engine, kind).await?;
+                let state = match (&status.tag, status.prepared_present) {
+                    (None, _) => format!("missing base image {}", kind.base_image()),
+                    (Some(tag), true) => format!("ready    {tag}"),
+                    (Some(tag), false) => format!("not built {tag}"),
+                };
+                terminal.print(&format!("{:<32} {state}", kind.describe()));
+            }
+        }
+        ImagesCommand::Build { distros } => {
+            let kinds: Vec<ImageKind> = if distros.is_empty() {
+                let mut kinds = Vec::new();
+                for distro in distro::all() {
+                    if engine.image_id(distro.base_image).await?.is_some() {
+                        kinds.push(ImageKind::Target(distro));
+                    }
+                }
+                kinds
+            } else {
+                distros
+                    .iter()
+                    .map(|name| {
+                        distro::find(name).map(ImageKind::Target).ok_or_else(|| {
+                            Error::Usage(format!("unknown distro `{name}`; supported: {}", distro::names().join(", ")))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            for kind in kinds.into_iter().chain(std::iter::once(ImageKind::Controller)) {
+                let tag = bootstrap::ensure(&engine, kind, &terminal).await?;
+                terminal.print(&format!("{:<32} {tag}", kind.describe()));
+            }
+            terminal.finish();
+        }
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,186 @@
+//! `sandbox new NAME`: a challenge that passes `lint` and whose solution passes `test` as
+//! written, so an author starts from something green and changes one thing at a time.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+
+use crate::distro::{self, Distro};
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ScaffoldError {
+    #[error("{} already exists", dir.display())]
+    #[diagnostic(code(sandbox::new::exists), help("pick another name, or remove the directory first"))]
+    Exists { dir: PathBuf },
+
+    #[error("unknown distro `{name}`")]
+    #[diagnostic(code(sandbox::new::unknown_distro), help("supported distros: {}", distro::names().join(", ")))]
+    UnknownDistro { name: String },
+
+    #[error("cannot write {}", path.display())]
+    #[diagnostic(code(sandbox::new::io))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Creates the challenge directory `dir` for `distros` (default debian-12).
+pub fn create(dir: &Path, distro_names: &[String]) -> Result<(), ScaffoldError> {
+    if dir.exists() {
+        return Err(ScaffoldError::Exists { dir: dir.to_path_buf() });
+    }
+    let mut distros: Vec<&'static Distro> = Vec::new();
+    for name in distro_names {
+        let found = distro::find(name).ok_or_else(|| ScaffoldError::UnknownDistro { name: name.clone() })?;
+        if !distros.contains(&found) {
+            distros.push(found);
+        }
+    }
+    if distros.is_empty() {
+        distros.push(distro::find("debian-12").expect("debian-12 is in the catalog"));
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "challenge".into());
+    let title = title_of(&name);
+    let distro_list = distros.iter().map(|d| format!("\"{}\"", d.name)).collect::<Vec<_>>().join(", ");
+
+    let files: [(&str, String, u32); 5] = [
+        ("challenge.toml", manifest(&title, &distro_list), 0o644),
+        ("README.md", readme(&title, &name), 0o644),
+        ("playbook.yml", STARTER.to_string(), 0o644),
+        ("solution/playbook.yml", SOLUTION.to_string(), 0o644),
+        ("check.sh", CHECK.to_string(), 0o755),
+    ];
+    for (relative, contents, mode) in files {
+        let path = dir.join(relative);
+        let io = |source| ScaffoldError::Io { path: path.clone(), source };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, contents).map_err(io)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `log-rotation` → `Log rotation`.
+fn title_of(name: &str) -> String {
+    let words = name.replace(['-', '_'], " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "Challenge".into(),
+    }
+}
+
+fn manifest(title: &str, distros: &str) -> String {
+    format!(
+        "title = \"{title}\"\n\
+         topic = \"files\"\n\
+         difficulty = \"easy\"\n\
+         distros = [{distros}]\n\
+         \n\
+         # Optional; the defaults are shown.\n\
+         # playbook = \"playbook.yml\"\n\
+         # solution = \"solution/playbook.yml\"\n\
+         # check = \"check.sh\"\n\
+         \n\
+         [run]\n\
+         timeout = \"10m\"\n\
+         # idempotent = true      # pass 2 must change nothing\n\
+         # network = \"egress\"     # or \"none\": no route out\n\
+         \n\
+         # [limits]\n\
+         # memory = \"512m\"\n\
+         # cpus = 0.5\n\
+         # pids = 256\n"
+    )
+}
+
+fn readme(title: &str, name: &str) -> String {
+    format!(
+        "# {title}\n\
+         \n\
+         Describe the goal here: what the learner's playbook must leave on each target.\n\
+         \n\
+         ## Requirements\n\
+         \n\
+         1. `/etc/motd` contains exactly the line `Welcome to {name}` (owner `root`, mode `0644`).\n\
+         \n\
+         ## Hints\n\
+         \n\
+         - `ansible.builtin.copy`\n\
+         \n\
+         Run it with `sandbox run {name}`; `sandbox test {name}` proves the reference solution\n\
+         passes and the starter does not.\n"
+    )
+}
+
+const STARTER: &str = "---
+# Starter: it runs, but it does not solve the task yet. Edit me.
+- name: Challenge
+  hosts: all
+  tasks:
+    - name: Say what is to be done
+      ansible.builtin.debug:
+        msg: \"Write /etc/motd (see README.md)\"
+";
+
+const SOLUTION: &str = "---
+- name: Challenge
+  hosts: all
+  tasks:
+    - name: Write the message of the day
+      ansible.builtin.copy:
+        dest: /etc/motd
+        content: \"Welcome to the challenge\\n\"
+        owner: root
+        group: root
+        mode: \"0644\"
+";
+
+const CHECK: &str = "#!/bin/sh
+# Runs as root inside each target after each pass. One line per failed requirement.
+status=0
+fail() { echo \"FAIL: $*\"; status=1; }
+
+[ \"$(cat /etc/motd 2>/dev/null)\" = \"Welcome to the challenge\" ] || fail \"/etc/motd does not say 'Welcome to the challenge'\"
+[ \"$(stat -c '%U %a' /etc/motd 2>/dev/null)\" = \"root 644\" ] || fail \"/etc/motd must be owned by root with mode 0644\"
+
+[ $status -eq 0 ] && echo \"ok: /etc/motd is in place\"
+exit $status
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::Challenge;
+    use crate::config::Ceilings;
+
+    #[test]
+    fn the_scaffold_loads_and_lints_clean() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("log-rotation");
+        create(&dir, &["debian-12".into(), "debian-13".into()]).unwrap();
+        let challenge = Challenge::load(&dir, &Ceilings::default()).unwrap();
+        assert_eq!(challenge.title, "Log rotation");
+        assert_eq!(challenge.distros.len(), 2);
+        let findings = crate::lint::lint(&dir, &Ceilings::default());
+        assert!(findings.is_empty(), "{findings:?}");
+    }
+
+    #[test]
+    fn an_existing_directory_is_never_overwritten() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(matches!(create(root.path(), &[]), Err(ScaffoldError::Exists { .. })));
+    }
+
+    #[test]
+    fn unknown_distros_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let result = create(&root.path().join("x"), &["fedora-40".into()]);
+        assert!(matches!(result, Err(ScaffoldError::UnknownDistro { .. })));
+    }
+}

@@ -1,0 +1,379 @@
+//! `sandbox test`: every challenge's reference solution must pass on each platform it can
+//! run on, and its starter must fail there (a starter that already passes asks nothing of the
+//! learner: the challenge is broken). Runs go in parallel up to `jobs`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::bootstrap::{self, ImageKind};
+use crate::challenge::Challenge;
+use crate::distro::Distro;
+use crate::engine::Engine;
+use crate::report::{Reporter, RunReport, Verdict};
+use crate::runner::{PlaybookChoice, Run, RunError, RunOptions};
+use crate::watchdog::GuardSettings;
+
+/// Receives the suite's progress; each run gets its own `Job` reporter.
+pub trait SuiteReporter: Send + Sync {
+    type Job: Reporter;
+    /// A run starts (`label` names the challenge and the playbook).
+    fn job_started(&self, label: &str) -> Self::Job;
+    /// A run ended: its report, or why it could not run; `unexpected` when a solution did
+    /// not pass or a starter did.
+    fn job_finished(&self, job: Self::Job, label: &str, result: &Result<RunReport, String>, unexpected: bool);
+    /// Suite-level steps (image preparation) and notices go here.
+    fn general(&self) -> &dyn Reporter;
+}
+
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    pub jobs: usize,
+    pub runtime: String,
+    pub guard: GuardSettings,
+    pub color: bool,
+}
+
+/// How one challenge came out; ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The solution passed everywhere it ran, the starter failed there.
+    Passed,
+    /// The starter passed somewhere: there is nothing to solve.
+    Broken,
+    /// The solution failed somewhere.
+    Failed,
+    /// The sandbox could not run it (engine, image).
+    Error,
+}
+
+/// One platform's two checks, as JUnit testcases show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformCase {
+    pub distro: String,
+    /// `passed`, `failed` or `skipped` for "the solution passes here".
+    pub solution: CaseResult,
+    /// `passed`, `failed` or `skipped` for "the starter fails here".
+    pub starter: CaseResult,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub outcome: CaseOutcome,
+    pub message: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseOutcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChallengeOutcome {
+    pub challenge: String,
+    pub title: String,
+    pub dir: String,
+    pub status: Status,
+    /// One line per problem found, naming the platform.
+    pub reasons: Vec<String>,
+    pub platforms: Vec<PlatformCase>,
+    pub solution: Option<RunReport>,
+    pub starter: Option<RunReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteReport {
+    pub passed: bool,
+    pub duration_seconds: f64,
+    pub challenges: Vec<ChallengeOutcome>,
+}
+
+/// Runs at a time when `--jobs` is not given: a run holds the controller (1-2 CPUs while
+/// Ansible works) and its targets (~1.5 GiB together at the default limits), so one per core,
+/// and no more than memory holds.
+pub fn default_jobs() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(4, |kib| kib / (1024 * 1024));
+    cores.min((memory_gib / 2) as usize).clamp(1, 8)
+}
+
+/// Runs every challenge's solution and starter. Returns `Interrupted` on Ctrl-C (each run
+/// has removed what it created by then).
+pub async fn run<R: SuiteReporter>(
+    engine: &Engine,
+    challenges: &[Challenge],
+    options: &SuiteOptions,
+    reporter: &R,
+) -> Result<SuiteReport, RunError> {
+    let started = Instant::now();
+    prepare_images(engine, challenges, reporter.general()).await?;
+
+    let jobs: Vec<(usize, PlaybookChoice)> = (0..challenges.len())
+        .flat_map(|index| [(index, PlaybookChoice::Solution), (index, PlaybookChoice::Starter)])
+        .collect();
+    let interrupted = AtomicBool::new(false);
+    let results: Vec<(usize, PlaybookChoice, Result<RunReport, String>)> = futures_util::stream::iter(jobs)
+        .map(|(index, playbook)| {
+            let interrupted = &interrupted;
+            async move {
+                let challenge = &challenges[index];
+                let label = format!("{} {}", challenge.id, kind(&playbook));
+                if interrupted.load(Ordering::SeqCst) {
+                    return (index, playbook, Err("interrupted".to_string()));
+                }
+                let job = reporter.job_started(&label);
+                let result = run_one(engine, challenge, playbook.clone(), options, &job).await;
+                if matches!(result, Err(RunError::Interrupted)) {
+                    interrupted.store(true, Ordering::SeqCst);
+                }
+                let result = result.map_err(|err| err.to_string());
+                let unexpected = match (&playbook, &result) {
+                    (_, Err(_)) => true,
+                    (PlaybookChoice::Solution, Ok(report)) => !report.passed,
+                    (_, Ok(report)) => report.platforms.iter().any(|p| p.verdict == Verdict::Passed),
+                };
+                reporter.job_finished(job, &label, &result, unexpected);
+                (index, playbook, result)
+            }
+        })
+        .buffer_unordered(options.jobs.max(1))
+        .collect()
+        .await;
+    if interrupted.load(Ordering::SeqCst) {
+        return Err(RunError::Interrupted);
+    }
+
+    let mut outcomes = Vec::new();
+    for (index, challenge) in challenges.iter().enumerate() {
+        let find = |wanted: PlaybookChoice| {
+            results.iter().find(|(i, p, _)| *i == index && *p == wanted).map(|(_, _, r)| r.clone())
+        };
+        let solution = find(PlaybookChoice::Solution).unwrap_or_else(|| Err("did not run".into()));
+        let starter = find(PlaybookChoice::Starter).unwrap_or_else(|| Err("did not run".into()));
+        outcomes.push(judge(challenge, solution, starter));
+    }
+    Ok(SuiteReport {
+        passed: outcomes.iter().all(|o| o.status == Status::Passed),
+        duration_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        challenges: outcomes,
+    })
+}
+
+fn kind(playbook: &PlaybookChoice) -> &'static str {
+    match playbook {
+        PlaybookChoice::Solution => "solution",
+        _ => "starter",
+    }
+}
+
+/// Builds every image the suite needs once, before runs start in parallel: two runs of the
+/// same distro would otherwise build the same image twice at once.
+async fn prepare_images(engine: &Engine, challenges: &[Challenge], reporter: &dyn Reporter) -> Result<(), RunError> {
+    let mut distros: Vec<&'static Distro> = Vec::new();
+    for distro in challenges.iter().flat_map(|c| c.distros.iter().copied()) {
+        if !distros.contains(&distro) {
+            distros.push(distro);
+        }
+    }
+    for distro in distros {
+        // A distro without a base image here is skipped by each run, which says so.
+        if engine.image_id(distro.base_image).await?.is_some() {
+            bootstrap::ensure(engine, ImageKind::Target(distro), reporter).await?;
+        }
+    }
+    bootstrap::ensure(engine, ImageKind::Controller, reporter).await?;
+    Ok(())
+}
+
+async fn run_one(
+    engine: &Engine,
+    challenge: &Challenge,
+    playbook: PlaybookChoice,
+    options: &SuiteOptions,
+    reporter: &dyn Reporter,
+) -> Result<RunReport, RunError> {
+    let run_options = RunOptions {
+        playbook,
+        distros: Vec::new(),
+        runtime: options.runtime.clone(),
+        timeout: None,
+        color: options.color,
+        show_inventory: false,
+        guard: options.guard,
+        passes: 2,
+    };
+    Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
+}
+
+/// The rules: the solution passes on every platform that ran, the starter fails on each.
+pub fn judge(
+    challenge: &Challenge,
+    solution: Result<RunReport, String>,
+    starter: Result<RunReport, String>,
+) -> ChallengeOutcome {
+    let mut reasons = Vec::new();
+    let mut status = Status::Passed;
+    if let Err(err) = &solution {
+        reasons.push(format!("solution could not run: {err}"));
+        status = status.max(Status::Error);
+    }
+    if let Err(err) = &starter {
+        reasons.push(format!("starter could not run: {err}"));
+        status = status.max(Status::Error);
+    }
+
+    let mut platforms = Vec::new();
+    for distro in &challenge.distros {
+        let platform_of = |report: &Result<RunReport, String>| {
+            report.as_ref().ok().and_then(|r| {
+                let seconds = r.duration_seconds / r.platforms.len().max(1) as f64;
+                r.platforms.iter().find(|p| p.distro == distro.name).map(|p| (p.clone(), seconds))
+            })
+        };
+        let solution_case = match platform_of(&solution) {
+            None => CaseResult { outcome: CaseOutcome::Error, message: Some("did not run".into()), seconds: 0.0 },
+            Some((p, seconds)) => match p.verdict {
+                Verdict::Passed => CaseResult { outcome: CaseOutcome::Passed, message: None, seconds },
+                Verdict::Skipped => CaseResult { outcome: CaseOutcome::Skipped, message: p.reason, seconds },
+                Verdict::Error => {
+                    let reason = p.reason.unwrap_or_default();
+                    reasons.push(format!("{}: solution could not run: {reason}", distro.name));
+                    status = status.max(Status::Error);
+                    CaseResult { outcome: CaseOutcome::Error, message: Some(reason), seconds }
+                }
+                _ => {
+                    let reason = p.reason.unwrap_or_default();
+                    reasons.push(format!("{}: solution {}: {reason}", distro.name, p.verdict.as_str()));
+                    status = status.max(Status::Failed);
+                    CaseResult { outcome: CaseOutcome::Failed, message: Some(reason), seconds }
+                }
+            },
+        };
+        let starter_case = match platform_of(&starter) {
+            None => CaseResult { outcome: CaseOutcome::Error, message: Some("did not run".into()), seconds: 0.0 },
+            Some((p, seconds)) => match p.verdict {
+                Verdict::Passed => {
+                    let reason = "the starter already passes: there is nothing to solve".to_string();
+                    reasons.push(format!("{}: {reason}", distro.name));
+                    status = status.max(Status::Broken);
+                    CaseResult { outcome: CaseOutcome::Failed, message: Some(reason), seconds }
+                }
+                Verdict::Skipped => CaseResult { outcome: CaseOutcome::Skipped, message: p.reason, seconds },
+                Verdict::Error => {
+                    let reason = p.reason.unwrap_or_default();
+                    reasons.push(format!("{}: starter could not run: {reason}", distro.name));
+                    status = status.max(Status::Error);
+                    CaseResult { outcome: CaseOutcome::Error, message: Some(reason), seconds }
+                }
+                // Failed, killed or timed out: the learner has work to do.
+                _ => CaseResult { outcome: CaseOutcome::Passed, message: p.reason, seconds },
+            },
+        };
+        platforms.push(PlatformCase {
+            distro: distro.name.to_string(),
+            solution: solution_case,
+            starter: starter_case,
+        });
+    }
+    if status == Status::Passed && platforms.iter().all(|p| p.solution.outcome == CaseOutcome::Skipped) {
+        reasons.push("no platform of this challenge can run here".into());
+        status = status.max(Status::Error);
+    }
+    ChallengeOutcome {
+        challenge: challenge.id.clone(),
+        title: challenge.title.clone(),
+        dir: challenge.dir.display().to_string(),
+        status,
+        reasons,
+        platforms,
+        solution: solution.ok(),
+        starter: starter.ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Ceilings;
+    use crate::report::PlatformReport;
+
+    fn challenge() -> (tempfile::TempDir, Challenge) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("c");
+        crate::scaffold::create(&dir, &["debian-12".into(), "ubuntu-22.04".into()]).unwrap();
+        let challenge = Challenge::load(&dir, &Ceilings::default()).unwrap();
+        (root, challenge)
+    }
+
+    fn report(verdicts: &[(&str, Verdict)]) -> Result<RunReport, String> {
+        Ok(RunReport {
+            challenge: "c".into(),
+            playbook: "p".into(),
+            runtime: "runsc".into(),
+            passed: false,
+            duration_seconds: 10.0,
+            platforms: verdicts
+                .iter()
+                .map(|(distro, verdict)| PlatformReport {
+                    distro: distro.to_string(),
+                    verdict: *verdict,
+                    reason: (*verdict != Verdict::Passed).then(|| format!("{distro} said no")),
+                    passes: vec![],
+                    notes: vec![],
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn solution_passes_and_starter_fails_is_a_pass_and_skips_stay_skips() {
+        let (_root, c) = challenge();
+        let solution = report(&[("debian-12", Verdict::Passed), ("ubuntu-22.04", Verdict::Skipped)]);
+        let starter = report(&[("debian-12", Verdict::Failed), ("ubuntu-22.04", Verdict::Skipped)]);
+        let outcome = judge(&c, solution, starter);
+        assert_eq!(outcome.status, Status::Passed, "{:?}", outcome.reasons);
+        assert_eq!(outcome.platforms[1].solution.outcome, CaseOutcome::Skipped);
+        assert_eq!(outcome.platforms[0].starter.outcome, CaseOutcome::Passed);
+    }
+
+    #[test]
+    fn a_starter_that_passes_is_broken() {
+        let (_root, c) = challenge();
+        let solution = report(&[("debian-12", Verdict::Passed), ("ubuntu-22.04", Verdict::Skipped)]);
+        let starter = report(&[("debian-12", Verdict::Passed), ("ubuntu-22.04", Verdict::Skipped)]);
+        let outcome = judge(&c, solution, starter);
+        assert_eq!(outcome.status, Status::Broken);
+        assert!(outcome.reasons[0].starts_with("debian-12: the starter already passes"), "{:?}", outcome.reasons);
+    }
+
+    #[test]
+    fn a_failing_solution_names_platform_and_reason() {
+        let (_root, c) = challenge();
+        let solution = report(&[("debian-12", Verdict::Failed), ("ubuntu-22.04", Verdict::Skipped)]);
+        let starter = report(&[("debian-12", Verdict::Failed), ("ubuntu-22.04", Verdict::Skipped)]);
+        let outcome = judge(&c, solution, starter);
+        assert_eq!(outcome.status, Status::Failed);
+        assert_eq!(outcome.reasons, vec!["debian-12: solution failed: debian-12 said no".to_string()]);
+    }
+
+    #[test]
+    fn nothing_runnable_is_an_error_not_a_pass() {
+        let (_root, c) = challenge();
+        let all_skipped = || report(&[("debian-12", Verdict::Skipped), ("ubuntu-22.04", Verdict::Skipped)]);
+        assert_eq!(judge(&c, all_skipped(), all_skipped()).status, Status::Error);
+    }
+}
