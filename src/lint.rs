@@ -130,7 +130,8 @@ pub fn lint_playbook(path: &Path, shown: &Path) -> Option<Finding> {
     let documents = match YamlLoader::load_from_str(&text) {
         Ok(documents) => documents,
         Err(err) => {
-            let offset = byte_offset(&text, err.marker().index());
+            // At end of input (an unclosed bracket) point at the last character written.
+            let offset = byte_offset(&text, err.marker().index()).min(text.trim_end().len().saturating_sub(1));
             return Some(Finding::PlaybookSyntax {
                 path: shown.to_path_buf(),
                 message: err.info().to_string(),

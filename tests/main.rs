@@ -3,9 +3,11 @@
 
 mod harness;
 
+mod authoring;
 mod completions;
 mod defense;
 mod input;
+mod lint;
 mod run;
 mod services;
 mod systemctl_mock;

@@ -1,0 +1,145 @@
+//! `sandbox lint`: one snapshot per class of error, rendered as a user sees it (no colour).
+//! Update after an intended change with `INSTA_UPDATE=always cargo test --test main lint::`.
+
+use std::path::Path;
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+use sandbox::config::Ceilings;
+use sandbox::lint::{lint, Finding};
+
+use crate::harness::Sandbox;
+
+/// A scaffolded challenge (lint-clean), changed by `edit`.
+fn challenge(edit: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let root = tempfile::Builder::new().prefix("sandbox-lint-").tempdir().unwrap();
+    sandbox::scaffold::create(&root.path().join("c"), &[]).unwrap();
+    edit(&root.path().join("c"));
+    root
+}
+
+fn write(dir: &Path, relative: &str, contents: &str) {
+    std::fs::write(dir.join(relative), contents).unwrap();
+}
+
+fn render(finding: &Finding) -> String {
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .with_links(false)
+        .render_report(&mut out, finding)
+        .unwrap();
+    out
+}
+
+/// The first error's rendering, with the temporary path replaced by `[DIR]`.
+fn first_error(edit: impl FnOnce(&Path)) -> String {
+    let root = challenge(edit);
+    let findings = lint(&root.path().join("c"), &Ceilings::default());
+    let error = findings.iter().find(|f| f.is_error()).unwrap_or_else(|| panic!("no error in {findings:?}"));
+    render(error).replace(&root.path().display().to_string(), "[DIR]")
+}
+
+const MANIFEST: &str = "title = \"c\"\ntopic = \"t\"\ndifficulty = \"easy\"\n";
+
+#[test]
+fn toml_syntax() {
+    insta::assert_snapshot!(first_error(|d| write(d, "challenge.toml", "title = \"c\"\ndistros = [\"debian-12\"\n")));
+}
+
+#[test]
+fn unknown_key() {
+    insta::assert_snapshot!(first_error(|d| write(
+        d,
+        "challenge.toml",
+        &format!("{MANIFEST}distros = [\"debian-12\"]\nflavour = \"x\"\n")
+    )));
+}
+
+#[test]
+fn unknown_distro() {
+    insta::assert_snapshot!(first_error(|d| write(
+        d,
+        "challenge.toml",
+        &format!("{MANIFEST}distros = [\"debian-12\", \"fedora-40\"]\n")
+    )));
+}
+
+#[test]
+fn invalid_value() {
+    insta::assert_snapshot!(first_error(|d| write(
+        d,
+        "challenge.toml",
+        "title = \"c\"\ndifficulty = \"brutal\"\ndistros = [\"debian-12\"]\n"
+    )));
+}
+
+#[test]
+fn file_outside_the_challenge() {
+    insta::assert_snapshot!(first_error(|d| write(
+        d,
+        "challenge.toml",
+        &format!("{MANIFEST}distros = [\"debian-12\"]\ncheck = \"../../etc/passwd\"\n")
+    )));
+}
+
+#[test]
+fn referenced_file_missing() {
+    insta::assert_snapshot!(first_error(|d| write(
+        d,
+        "challenge.toml",
+        &format!("{MANIFEST}distros = [\"debian-12\"]\nplaybook = \"site.yml\"\n")
+    )));
+}
+
+#[test]
+fn solution_missing() {
+    insta::assert_snapshot!(first_error(|d| std::fs::remove_file(d.join("solution/playbook.yml")).unwrap()));
+}
+
+#[test]
+fn check_not_executable() {
+    insta::assert_snapshot!(first_error(|d| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.join("check.sh"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }));
+}
+
+#[test]
+fn check_without_shebang() {
+    insta::assert_snapshot!(first_error(|d| write(d, "check.sh", "test -f /etc/motd\n")));
+}
+
+#[test]
+fn playbook_not_yaml() {
+    insta::assert_snapshot!(first_error(|d| write(
+        d,
+        "playbook.yml",
+        "- hosts: all\n  tasks:\n    - debug: {msg: [\n"
+    )));
+}
+
+#[test]
+fn playbook_without_a_play() {
+    insta::assert_snapshot!(first_error(|d| write(
+        d,
+        "solution/playbook.yml",
+        "---\n# tasks only\n- name: Write motd\n  copy: {dest: /etc/motd, content: hi}\n"
+    )));
+}
+
+#[test]
+fn exit_2_on_errors_and_warnings_do_not_fail() {
+    let warned = challenge(|d| std::fs::remove_file(d.join("README.md")).unwrap());
+    let out = Sandbox::new(["lint".into(), warned.path().join("c")]).output();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("no README.md"), "{}", out.stderr);
+    assert!(out.stdout.contains("0 error(s), 1 warning(s)"), "{}", out.stdout);
+
+    let broken = challenge(|d| write(d, "check.sh", "true\n"));
+    // A directory holding challenges is searched; the valid bundled one is reported ok.
+    let out = Sandbox::new(["lint".into(), broken.path().to_path_buf(), "challenges/nginx-static".into()]).output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("sandbox::lint::check_no_shebang"), "{}", out.stderr);
+    assert!(out.stdout.contains("ok     challenges/nginx-static"), "{}", out.stdout);
+    assert!(out.stdout.contains("2 challenge(s): 1 error(s)"), "{}", out.stdout);
+}
