@@ -40,9 +40,9 @@ apt_install() {
 }
 
 # --- packages ---------------------------------------------------------------------------
-# dash and busybox run the systemctl mock's unit tests, socat the daemon-loss test;
-# debootstrap builds base images.
-apt_install docker.io debootstrap dash busybox socat ca-certificates python3 procps
+# dash and busybox run the systemctl mock's unit tests, socat the daemon-loss test, xmllint
+# (libxml2-utils) validates JUnit reports; debootstrap builds base images.
+apt_install docker.io debootstrap dash busybox socat libxml2-utils ca-certificates python3 procps
 
 # gVisor: bookworm's own runsc (2022) fails statx on this kernel; the backports build works.
 # Version strings look like `runsc version release-20240729.0` or `0.0~20240729.0` (Debian).

@@ -10,3 +10,6 @@ cargo build --quiet
 ./target/debug/sandbox images build debian-11 debian-12 debian-13
 ./target/debug/sandbox doctor
 cargo test --quiet -- --test-threads="${SANDBOX_TEST_THREADS:-2}"
+# Every bundled challenge: lint, then its solution must pass and its starter must fail.
+./target/debug/sandbox lint
+./target/debug/sandbox test --jobs 2 --junit target/challenges-junit.xml
