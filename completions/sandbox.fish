@@ -27,6 +27,10 @@ end
 complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s V -l version -d 'Print version'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "run" -d 'Run a challenge\'s playbook twice on every platform and verify it after each pass'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "test" -d 'Prove challenges: each solution must pass on every platform and each starter must fail'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "lint" -d 'Check challenges without Docker: manifest, files, check.sh, playbooks'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "new" -d 'Scaffold a new challenge that passes `lint` and `test` as written'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "shell" -d 'Run a challenge\'s playbook once, then open a shell in a target; removed on exit'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "images" -d 'Build or list the prepared images'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "completions" -d 'Print shell completions'
@@ -35,10 +39,25 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l playbook -d 'Run
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timeout -d 'Override the challenge\'s timeout (e.g. 90s, 10m)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l solution -d 'Run the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l json -d 'Print a JSON report on stdout (live output moves to stderr)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l show-inventory -d 'Print the Ansible inventory the run uses'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -s j -l jobs -d 'Runs at a time (default: what the machine\'s cores and memory allow)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l junit -d 'Write a JUnit XML report here (one testsuite per challenge)' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l runtime -d 'Container runtime (default: the config\'s, else runsc)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l json -d 'Print a JSON report on stdout (progress moves to stderr)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand lint" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand new" -l distro -d 'Platforms (repeatable; default debian-12)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand new" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l distro -d 'The target to open the shell in (default: the challenge\'s first distro)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l playbook -d 'Apply this playbook instead of the starter' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l runtime -d 'Container runtime (default: the config\'s, else runsc)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l solution -d 'Apply the reference solution instead of the starter playbook'
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -l runtime -d 'The runtime to check (default: the config\'s, else runsc)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand images; and not __fish_seen_subcommand_from build list help" -s h -l help -d 'Print help'
@@ -51,10 +70,14 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_
 complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show which base and prepared images exist'
 complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "run" -d 'Run a challenge\'s playbook twice on every platform and verify it after each pass'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "images" -d 'Build or list the prepared images'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "completions" -d 'Print shell completions'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run doctor images completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "run" -d 'Run a challenge\'s playbook twice on every platform and verify it after each pass'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "test" -d 'Prove challenges: each solution must pass on every platform and each starter must fail'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "lint" -d 'Check challenges without Docker: manifest, files, check.sh, playbooks'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "new" -d 'Scaffold a new challenge that passes `lint` and `test` as written'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "shell" -d 'Run a challenge\'s playbook once, then open a shell in a target; removed on exit'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "images" -d 'Build or list the prepared images'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "completions" -d 'Print shell completions'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell doctor images completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "build" -d 'Build prepared images (target per distro, and the controller); all available by default'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "list" -d 'Show which base and prepared images exist'

@@ -22,6 +22,20 @@ pub const MOCK_MASTER: &str = "/usr/local/lib/sandbox/systemctl";
 pub const MOCK_LOCATIONS: &[&str] =
     &["/usr/sbin/systemctl", "/usr/bin/systemctl", "/usr/local/sbin/systemctl", "/usr/local/bin/systemctl"];
 
+/// Which services mode a run uses (`mock`, `supervised`), written into each target before
+/// pass 1; the systemctl in the image reads it.
+pub const SERVICES_MODE_FILE: &str = "/etc/sandbox/services";
+
+/// Whether `services = "systemd"` can work under `runtime`: real systemd as PID 1 needs its
+/// own cgroup tree and an image with systemd in it. Err says why not.
+pub fn systemd_support(runtime: &str) -> Result<(), String> {
+    match runtime {
+        "runsc" => Err("gVisor here (runsc 2024-07, cgroup v1 host) cannot give systemd the cgroup v2 tree it needs as PID 1".into()),
+        "runc" => Err("systemd as PID 1 under runc needs a privileged container (cgroup and /sys writes), which sandbox never creates".into()),
+        other => Err(format!("no systemd target image is known to work under `{other}`")),
+    }
+}
+
 /// PID 1 of a target, run by bash through a symlink named `systemd` (see `PID1`).
 const TARGET_INIT: &str = r#"#!/bin/bash
 # /run is a fresh tmpfs at every start: recreate what the image made there.

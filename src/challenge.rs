@@ -129,6 +129,7 @@ struct RawRun {
     idempotent: Option<bool>,
     timeout: Option<Spanned<String>>,
     network: Option<Spanned<String>>,
+    services: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +166,37 @@ impl Difficulty {
     }
 }
 
+/// What `systemctl` in the targets does (README, "Services").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServicesMode {
+    /// Records state, runs nothing: fast, and enough for most challenges.
+    Mock,
+    /// A small service manager: unit files are read and their commands really run.
+    Supervised,
+    /// Real systemd as PID 1, where the runtime can do it.
+    Systemd,
+}
+
+impl ServicesMode {
+    pub fn parse(text: &str) -> Option<ServicesMode> {
+        match text {
+            "mock" => Some(ServicesMode::Mock),
+            "supervised" => Some(ServicesMode::Supervised),
+            "systemd" => Some(ServicesMode::Systemd),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServicesMode::Mock => "mock",
+            ServicesMode::Supervised => "supervised",
+            ServicesMode::Systemd => "systemd",
+        }
+    }
+}
+
 /// Per-container resource limits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
@@ -184,6 +216,7 @@ pub struct RunSettings {
     pub idempotent: bool,
     pub timeout: Duration,
     pub network: Network,
+    pub services: ServicesMode,
 }
 
 /// A validated challenge. Paths are relative to `dir` and known to stay inside it.
@@ -317,6 +350,13 @@ impl Parsed {
             },
         };
 
+        let services = match &raw.run.services {
+            None => ServicesMode::Mock,
+            Some(value) => ServicesMode::parse(value.get_ref()).ok_or_else(|| {
+                self.invalid("services", "expected \"mock\", \"supervised\" or \"systemd\"", value.span())
+            })?,
+        };
+
         let mut limits = Limits::default();
         if let Some(memory) = &raw.limits.memory {
             limits.memory_bytes =
@@ -365,7 +405,7 @@ impl Parsed {
             playbook,
             solution,
             check,
-            run: RunSettings { idempotent: raw.run.idempotent.unwrap_or(true), timeout, network },
+            run: RunSettings { idempotent: raw.run.idempotent.unwrap_or(true), timeout, network, services },
             limits,
         })
     }

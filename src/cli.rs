@@ -61,6 +61,9 @@ pub struct RunArgs {
     /// Print the Ansible inventory the run uses
     #[arg(long)]
     pub show_inventory: bool,
+    /// Override the challenge's services mode: mock, supervised or systemd
+    #[arg(long, value_name = "MODE")]
+    pub services: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +112,9 @@ pub struct ShellArgs {
     /// Apply this playbook instead of the starter
     #[arg(long, value_name = "FILE")]
     pub playbook: Option<PathBuf>,
+    /// Override the challenge's services mode: mock, supervised or systemd
+    #[arg(long, value_name = "MODE")]
+    pub services: Option<String>,
     /// Container runtime (default: the config's, else runsc)
     #[arg(long, env = "SANDBOX_RUNTIME")]
     pub runtime: Option<String>,

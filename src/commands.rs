@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::bootstrap::{self, ImageKind};
-use crate::challenge::{self, Challenge};
+use crate::challenge::{self, Challenge, ServicesMode};
 use crate::cli::{ImagesCommand, LintArgs, NewArgs, RunArgs, ShellArgs, TestArgs};
 use crate::config::Config;
 use crate::distro;
@@ -39,6 +39,7 @@ pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Resu
         show_inventory: args.show_inventory,
         guard: config.guard,
         passes: 2,
+        services: services_mode(&args.services)?,
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;
@@ -59,6 +60,15 @@ fn playbook_choice(playbook: &Option<PathBuf>, solution: bool) -> PlaybookChoice
         (None, true) => PlaybookChoice::Solution,
         (None, false) => PlaybookChoice::Starter,
     }
+}
+
+fn services_mode(flag: &Option<String>) -> Result<Option<ServicesMode>, Error> {
+    flag.as_deref()
+        .map(|text| {
+            ServicesMode::parse(text)
+                .ok_or_else(|| Error::Usage(format!("--services {text}: expected mock, supervised or systemd")))
+        })
+        .transpose()
 }
 
 /// `sandbox test`: validates every challenge first (nothing runs when one is invalid), then
@@ -159,6 +169,7 @@ pub(crate) async fn shell(args: ShellArgs, config: &Config, runtime: String) -> 
         show_inventory: false,
         guard: config.guard,
         passes: 1,
+        services: services_mode(&args.services)?,
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;

@@ -60,6 +60,16 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
                 if runtime == "runsc" {
                     checks.push(Check::pass("gvisor platform", platform));
                 }
+                checks.push(Check::pass("services mock, supervised", "available"));
+                match crate::bootstrap::systemd_support(runtime) {
+                    Ok(()) => checks.push(Check::pass("services systemd", "available")),
+                    Err(reason) => checks.push(Check::fail(
+                        "services systemd",
+                        reason,
+                        "use services = \"supervised\" for real processes without systemd",
+                        false,
+                    )),
+                }
             }
             None => checks.push(Check::fail(
                 format!("runtime {runtime}"),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use miette::Diagnostic;
 
 use crate::bootstrap::{self, ImageError, ImageKind};
-use crate::challenge::{Challenge, Limits, Network};
+use crate::challenge::{Challenge, Limits, Network, ServicesMode};
 use crate::distro::Distro;
 use crate::engine::{self, ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
 use crate::inventory::{self, InventoryHost};
@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub guard: GuardSettings,
     /// 2 (the default run: apply, check, apply again, check) or 1 (`shell`: apply once).
     pub passes: u8,
+    /// Overrides the challenge's `[run] services`.
+    pub services: Option<ServicesMode>,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -90,6 +92,13 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+
+    #[error("services = \"systemd\" cannot run under runtime `{runtime}`: {reason}")]
+    #[diagnostic(
+        code(sandbox::run::systemd_unsupported),
+        help("use services = \"supervised\" (real processes, no systemd) or a runtime that can run systemd; `sandbox doctor` says which can")
+    )]
+    SystemdUnsupported { runtime: String, reason: String },
 
     #[error("interrupted; everything the run created was removed")]
     #[diagnostic(code(sandbox::run::interrupted))]
@@ -299,8 +308,18 @@ impl<'a> Run<'a> {
         }
     }
 
+    fn services(&self) -> ServicesMode {
+        self.options.services.unwrap_or(self.challenge.run.services)
+    }
+
     async fn stages(&self) -> Result<(), RunError> {
         self.check_runtime().await?;
+        if self.services() == ServicesMode::Systemd {
+            // Never a silent downgrade to the mock: the challenge asked for the real thing.
+            if let Err(reason) = bootstrap::systemd_support(&self.options.runtime) {
+                return Err(RunError::SystemdUnsupported { runtime: self.options.runtime.clone(), reason });
+            }
+        }
         self.remove_dead_runs().await;
         self.set_phase("image preparation");
         let mut distros = Vec::new();
@@ -494,6 +513,8 @@ impl<'a> Run<'a> {
         for (distro, id) in distros.iter().zip(targets) {
             let what = format!("target {}", distro.name);
             self.engine.write_file(id, &what, "/root/.ssh/authorized_keys", &key.output, 0o600).await?;
+            let mode = format!("{}\n", self.services().as_str());
+            self.engine.write_file(id, &what, bootstrap::SERVICES_MODE_FILE, &mode, 0o644).await?;
             let address = self.engine.container_ip(id, &what, &self.network).await?.unwrap_or_default();
             hosts.push(InventoryHost { distro, address });
         }

@@ -215,6 +215,7 @@ async fn run_one(
         show_inventory: false,
         guard: options.guard,
         passes: 2,
+        services: None,
     };
     Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
 }
