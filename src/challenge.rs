@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::Ceilings;
-use crate::distro::{self, Distro};
+use crate::distro::{self, Distro, Family};
 
 pub const MANIFEST: &str = "challenge.toml";
 
@@ -121,6 +121,16 @@ struct RawChallenge {
     run: RawRun,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    prepare: RawPrepare,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrepare {
+    /// A list for every family, or a table of lists per family (`apt`, `dnf`, `apk`); kept as
+    /// a raw value so both shapes keep their spans for diagnostics.
+    packages: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +207,22 @@ impl ServicesMode {
     }
 }
 
+/// Packages baked into a per-challenge image layer, downloaded but not installed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepare {
+    /// Packages for every family, unless the family has its own list.
+    pub common: Vec<String>,
+    /// Per package manager (`apt`, `dnf`, `apk`).
+    pub per_family: Vec<(Family, Vec<String>)>,
+}
+
+impl Prepare {
+    /// The packages to prepare for `family` (empty: no layer).
+    pub fn packages_for(&self, family: Family) -> &[String] {
+        self.per_family.iter().find(|(f, _)| *f == family).map_or(&self.common, |(_, list)| list)
+    }
+}
+
 /// Per-container resource limits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
@@ -234,6 +260,7 @@ pub struct Challenge {
     pub check: PathBuf,
     pub run: RunSettings,
     pub limits: Limits,
+    pub prepare: Prepare,
 }
 
 impl Challenge {
@@ -357,6 +384,11 @@ impl Parsed {
             })?,
         };
 
+        let prepare = match &raw.prepare.packages {
+            None => Prepare::default(),
+            Some(value) => self.prepare_packages(value)?,
+        };
+
         let mut limits = Limits::default();
         if let Some(memory) = &raw.limits.memory {
             limits.memory_bytes =
@@ -407,7 +439,38 @@ impl Parsed {
             check,
             run: RunSettings { idempotent: raw.run.idempotent.unwrap_or(true), timeout, network, services },
             limits,
+            prepare,
         })
+    }
+
+    /// `packages = ["nginx"]` or `[prepare.packages] apt = [...] dnf = [...]`.
+    fn prepare_packages(&self, value: &Spanned<toml::Value>) -> Result<Prepare, ChallengeError> {
+        let invalid = |message: &str| self.invalid("packages", message, value.span());
+        let names = |list: &toml::Value| -> Result<Vec<String>, ChallengeError> {
+            let items = list.as_array().ok_or_else(|| invalid("expected a list of package names"))?;
+            items
+                .iter()
+                .map(|item| match item.as_str() {
+                    // Names go into a shell command at image build: only what package names use.
+                    Some(name) if is_package_name(name) => Ok(name.to_string()),
+                    _ => Err(invalid(&format!("`{item}` is not a package name"))),
+                })
+                .collect()
+        };
+        match value.get_ref() {
+            toml::Value::Array(_) => Ok(Prepare { common: names(value.get_ref())?, per_family: Vec::new() }),
+            toml::Value::Table(table) => {
+                let mut per_family = Vec::new();
+                for (manager, list) in table {
+                    let family = Family::from_package_manager(manager).ok_or_else(|| {
+                        invalid(&format!("unknown package manager `{manager}`: expected apt, dnf or apk"))
+                    })?;
+                    per_family.push((family, names(list)?));
+                }
+                Ok(Prepare { common: Vec::new(), per_family })
+            }
+            _ => Err(invalid("expected a list of package names, or a table of lists per package manager")),
+        }
     }
 
     fn invalid(&self, key: &'static str, message: &str, span: std::ops::Range<usize>) -> ChallengeError {
@@ -466,6 +529,13 @@ fn reject_outward_symlinks(dir: &Path) -> Result<(), ChallengeError> {
         }
     }
     Ok(())
+}
+
+/// Package names as Debian, Fedora and Alpine spell them (`libstdc++6`, `php8.2-fpm`).
+fn is_package_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+-._".contains(c))
 }
 
 /// `90s`, `10m`, `1h`, or a bare number of seconds.

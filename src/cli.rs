@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// Override the challenge's services mode: mock, supervised or systemd
     #[arg(long, value_name = "MODE")]
     pub services: Option<String>,
+    /// No route out: the challenge's prepared packages are the only package source
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +118,9 @@ pub struct ShellArgs {
     /// Override the challenge's services mode: mock, supervised or systemd
     #[arg(long, value_name = "MODE")]
     pub services: Option<String>,
+    /// No route out: the challenge's prepared packages are the only package source
+    #[arg(long)]
+    pub offline: bool,
     /// Container runtime (default: the config's, else runsc)
     #[arg(long, env = "SANDBOX_RUNTIME")]
     pub runtime: Option<String>,

@@ -40,6 +40,7 @@ pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Resu
         guard: config.guard,
         passes: 2,
         services: services_mode(&args.services)?,
+        offline: args.offline,
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;
@@ -170,6 +171,7 @@ pub(crate) async fn shell(args: ShellArgs, config: &Config, runtime: String) -> 
         guard: config.guard,
         passes: 1,
         services: services_mode(&args.services)?,
+        offline: args.offline,
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;

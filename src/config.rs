@@ -138,13 +138,9 @@ impl Config {
             config.guard.threshold = threshold;
         }
         for raw in raw.distro {
-            let family = match raw.family.as_str() {
-                "apt" => Family::Debian,
-                "dnf" => Family::RedHat,
-                "apk" => Family::Alpine,
-                other => {
-                    return Err(invalid(format!("distro {}: unknown family `{other}` (apt, dnf, apk)", raw.name), None))
-                }
+            let Some(family) = Family::from_package_manager(&raw.family) else {
+                let message = format!("distro {}: unknown family `{}` (apt, dnf, apk)", raw.name, raw.family);
+                return Err(invalid(message, None));
             };
             if distro::find(&raw.name).is_some() {
                 return Err(invalid(format!("distro {} is already in the catalog", raw.name), None));

@@ -18,6 +18,19 @@ pub enum Family {
 
 impl Family {
     /// The inventory group holding every host of this family.
+    /// `apt`, `dnf` or `apk`: how `[prepare.packages]` names a family.
+    pub fn package_manager(self) -> &'static str {
+        match self {
+            Family::Debian => "apt",
+            Family::RedHat => "dnf",
+            Family::Alpine => "apk",
+        }
+    }
+
+    pub fn from_package_manager(name: &str) -> Option<Family> {
+        [Family::Debian, Family::RedHat, Family::Alpine].into_iter().find(|f| f.package_manager() == name)
+    }
+
     pub fn group(self) -> &'static str {
         match self {
             Family::Debian => "family_debian",

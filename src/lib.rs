@@ -18,6 +18,7 @@ pub mod engine;
 pub mod inventory;
 pub mod junit;
 pub mod lint;
+pub mod prepare;
 pub mod recap;
 pub mod report;
 pub mod runner;

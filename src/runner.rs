@@ -16,6 +16,7 @@ use crate::challenge::{Challenge, Limits, Network, ServicesMode};
 use crate::distro::Distro;
 use crate::engine::{self, ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
 use crate::inventory::{self, InventoryHost};
+use crate::prepare;
 use crate::recap::PlaybookLog;
 use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
 use crate::verify;
@@ -58,6 +59,8 @@ pub struct RunOptions {
     pub passes: u8,
     /// Overrides the challenge's `[run] services`.
     pub services: Option<ServicesMode>,
+    /// No route out, whatever the challenge says (`--offline`).
+    pub offline: bool,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -308,6 +311,10 @@ impl<'a> Run<'a> {
         }
     }
 
+    fn offline(&self) -> bool {
+        self.options.offline || self.challenge.run.network == Network::None
+    }
+
     fn services(&self) -> ServicesMode {
         self.options.services.unwrap_or(self.challenge.run.services)
     }
@@ -325,7 +332,7 @@ impl<'a> Run<'a> {
         let mut distros = Vec::new();
         let mut target_images = Vec::new();
         for distro in self.distros() {
-            match self.ensure_image(ImageKind::Target(distro)).await {
+            match self.ensure_target_image(distro).await {
                 Ok(image) => {
                     distros.push(distro);
                     target_images.push(image);
@@ -348,7 +355,7 @@ impl<'a> Run<'a> {
 
         self.set_phase("start");
         self.reporter.step(&format!("starting {} target(s) and the controller", distros.len()));
-        let internal = self.challenge.run.network == Network::None;
+        let internal = self.offline();
         self.engine.create_network(&self.network, internal, self.labels("network")).await?;
         let targets = futures_util::future::try_join_all(
             distros.iter().zip(&target_images).map(|(distro, image)| self.start_target(distro, image)),
@@ -445,6 +452,16 @@ impl<'a> Run<'a> {
         Ok(bootstrap::ensure(&self.engine, kind, self.reporter).await?)
     }
 
+    /// The distro's prepared image, plus the challenge's package layer when it has one.
+    async fn ensure_target_image(&self, distro: &'static Distro) -> Result<String, RunError> {
+        let image = self.ensure_image(ImageKind::Target(distro)).await?;
+        let packages = self.challenge.prepare.packages_for(distro.family);
+        if packages.is_empty() {
+            return Ok(image);
+        }
+        Ok(prepare::ensure(&self.engine, distro, &image, packages, self.reporter).await?)
+    }
+
     async fn start_target(&self, distro: &'static Distro, image: &str) -> Result<String, RunError> {
         let mut labels = self.labels("target");
         labels.insert("io.sandbox.distro".into(), distro.name.into());
@@ -515,6 +532,9 @@ impl<'a> Run<'a> {
             self.engine.write_file(id, &what, "/root/.ssh/authorized_keys", &key.output, 0o600).await?;
             let mode = format!("{}\n", self.services().as_str());
             self.engine.write_file(id, &what, bootstrap::SERVICES_MODE_FILE, &mode, 0o644).await?;
+            if self.offline() {
+                self.go_offline(distro, id).await?;
+            }
             let address = self.engine.container_ip(id, &what, &self.network).await?.unwrap_or_default();
             hosts.push(InventoryHost { distro, address });
         }
@@ -533,6 +553,25 @@ impl<'a> Run<'a> {
             }
         }
         Ok(hosts)
+    }
+
+    /// Leaves the local package repository as the only source, and proves the target has no
+    /// route out: a connection to the distro's mirror must fail (the note says it did).
+    async fn go_offline(&self, distro: &'static Distro, id: &str) -> Result<(), RunError> {
+        let what = format!("target {}", distro.name);
+        let script = prepare::offline_script(distro.family);
+        self.engine.exec_quiet(id, &what, &["sh", "-c", &script], &[]).await?;
+        let probe = ["python3", "-c", verify::EGRESS_PROBE, verify::EGRESS_PROBE_HOST];
+        let reached = self.engine.exec_quiet(id, &what, &probe, &[]).await?.exit_code == 0;
+        let host = verify::EGRESS_PROBE_HOST;
+        self.platform_mut(distro, |p| {
+            if reached {
+                p.verdict = Some((Verdict::Error, format!("offline run, but the target reached {host}")));
+            } else {
+                p.notes.push(format!("offline: no route to {host} (checked before pass 1)"));
+            }
+        });
+        Ok(())
     }
 
     fn hosts_still_in_play(&self, pass: u8) -> Vec<&'static Distro> {

@@ -12,6 +12,7 @@ use crate::bootstrap::{self, ImageKind};
 use crate::challenge::Challenge;
 use crate::distro::Distro;
 use crate::engine::Engine;
+use crate::prepare;
 use crate::report::{Reporter, RunReport, Verdict};
 use crate::runner::{PlaybookChoice, Run, RunError, RunOptions};
 use crate::watchdog::GuardSettings;
@@ -183,16 +184,20 @@ fn kind(playbook: &PlaybookChoice) -> &'static str {
 /// Builds every image the suite needs once, before runs start in parallel: two runs of the
 /// same distro would otherwise build the same image twice at once.
 async fn prepare_images(engine: &Engine, challenges: &[Challenge], reporter: &dyn Reporter) -> Result<(), RunError> {
-    let mut distros: Vec<&'static Distro> = Vec::new();
+    let mut targets: Vec<(&'static Distro, String)> = Vec::new();
     for distro in challenges.iter().flat_map(|c| c.distros.iter().copied()) {
-        if !distros.contains(&distro) {
-            distros.push(distro);
-        }
-    }
-    for distro in distros {
         // A distro without a base image here is skipped by each run, which says so.
-        if engine.image_id(distro.base_image).await?.is_some() {
-            bootstrap::ensure(engine, ImageKind::Target(distro), reporter).await?;
+        if targets.iter().any(|(d, _)| *d == distro) || engine.image_id(distro.base_image).await?.is_none() {
+            continue;
+        }
+        targets.push((distro, bootstrap::ensure(engine, ImageKind::Target(distro), reporter).await?));
+    }
+    for challenge in challenges {
+        for (distro, tag) in targets.iter().filter(|(d, _)| challenge.distros.contains(d)) {
+            let packages = challenge.prepare.packages_for(distro.family);
+            if !packages.is_empty() {
+                prepare::ensure(engine, distro, tag, packages, reporter).await?;
+            }
         }
     }
     bootstrap::ensure(engine, ImageKind::Controller, reporter).await?;
@@ -216,6 +221,7 @@ async fn run_one(
         guard: options.guard,
         passes: 2,
         services: None,
+        offline: false,
     };
     Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
 }

@@ -10,6 +10,13 @@ use crate::report::{Apply, PassReport, Verdict};
 /// Where check.sh is placed in a target before it runs.
 const CHECK_PATH: &str = "/usr/local/lib/sandbox/check.sh";
 
+/// The host an offline target must not reach.
+pub const EGRESS_PROBE_HOST: &str = "deb.debian.org";
+
+/// Exits 0 only when a TCP connection to port 80 of its argument succeeds (python3 is in
+/// every target).
+pub const EGRESS_PROBE: &str = "import socket, sys; socket.create_connection((sys.argv[1], 80), 5)";
+
 /// Environment of every `ansible-playbook` in the controller.
 pub fn controller_env(color: bool) -> Vec<String> {
     let mut env: Vec<String> = [
