@@ -8,6 +8,7 @@ mod completions;
 mod defense;
 mod input;
 mod lint;
+mod offline;
 mod run;
 mod services;
 mod systemctl_mock;
