@@ -7,11 +7,21 @@ use crate::harness::{leftovers, Fixture, Sandbox};
 fn bundled_challenge_passes_offline_on_both_debians() {
     let out = Sandbox::new(["run", "challenges/nginx-static", "--solution", "--offline", "--json"]).output();
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let json = out.json();
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["runtime"], "runsc");
     for distro in ["debian-12", "debian-13"] {
         let platform = out.platform(distro);
         assert_eq!(platform["verdict"], "passed", "{platform}");
         let notes = platform["notes"].to_string();
         assert!(notes.contains("offline: no route to deb.debian.org"), "{notes}");
+        assert_eq!(platform["passes"][0]["apply"], "ok");
+        assert_eq!(platform["passes"][0]["changed"], 3, "install, page, service: {platform}");
+        assert_eq!(platform["passes"][1]["changed"], 0);
+        assert_eq!(platform["passes"][1]["verify_exit"], 0);
+        // The table (stderr in --json mode) says the same.
+        let row = out.stderr.lines().find(|l| l.starts_with(distro)).unwrap();
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), [distro, "ok", "ok", "0", "ok", "passed"]);
     }
     assert_eq!(leftovers(&out.run_id()), (0, 0));
 }

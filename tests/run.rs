@@ -10,26 +10,10 @@ fn run_json(dir: &str, extra: &[&str]) -> crate::harness::Output {
     Sandbox::new(args).output()
 }
 
+/// The bundled solution's full run is in tests/offline.rs (offline, both Debians). The starter
+/// runs on the image with nginx prepared: downloaded, not installed, so the check still fails.
 #[test]
-fn bundled_solution_passes_on_both_debians_and_the_starter_fails() {
-    let solution = run_json("challenges/nginx-static", &["--solution"]);
-    assert_eq!(solution.code, 0, "stdout:\n{}\nstderr:\n{}", solution.stdout, solution.stderr);
-    let json = solution.json();
-    assert_eq!(json["passed"], true);
-    assert_eq!(json["runtime"], "runsc");
-    for distro in ["debian-12", "debian-13"] {
-        let platform = solution.platform(distro);
-        assert_eq!(platform["verdict"], "passed", "{platform}");
-        assert_eq!(platform["passes"][0]["apply"], "ok");
-        assert_eq!(platform["passes"][0]["changed"], 3, "install, page, service: {platform}");
-        assert_eq!(platform["passes"][1]["changed"], 0);
-        assert_eq!(platform["passes"][1]["verify_exit"], 0);
-        // The table (stderr in --json mode) says the same.
-        let row = solution.stderr.lines().find(|l| l.starts_with(distro)).unwrap();
-        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), [distro, "ok", "ok", "0", "ok", "passed"]);
-    }
-    assert_eq!(leftovers(&solution.run_id()), (0, 0));
-
+fn bundled_starter_fails_with_the_check_s_reason() {
     let starter = run_json("challenges/nginx-static", &["--distro", "debian-12"]);
     assert_eq!(starter.code, 1, "{}", starter.stderr);
     let platform = starter.platform("debian-12");
