@@ -34,6 +34,9 @@ _sandbox() {
             sandbox,new)
                 cmd="sandbox__subcmd__new"
                 ;;
+            sandbox,pool)
+                cmd="sandbox__subcmd__pool"
+                ;;
             sandbox,run)
                 cmd="sandbox__subcmd__run"
                 ;;
@@ -61,6 +64,9 @@ _sandbox() {
             sandbox__subcmd__help,new)
                 cmd="sandbox__subcmd__help__subcmd__new"
                 ;;
+            sandbox__subcmd__help,pool)
+                cmd="sandbox__subcmd__help__subcmd__pool"
+                ;;
             sandbox__subcmd__help,run)
                 cmd="sandbox__subcmd__help__subcmd__run"
                 ;;
@@ -75,6 +81,15 @@ _sandbox() {
                 ;;
             sandbox__subcmd__help__subcmd__images,list)
                 cmd="sandbox__subcmd__help__subcmd__images__subcmd__list"
+                ;;
+            sandbox__subcmd__help__subcmd__pool,down)
+                cmd="sandbox__subcmd__help__subcmd__pool__subcmd__down"
+                ;;
+            sandbox__subcmd__help__subcmd__pool,status)
+                cmd="sandbox__subcmd__help__subcmd__pool__subcmd__status"
+                ;;
+            sandbox__subcmd__help__subcmd__pool,up)
+                cmd="sandbox__subcmd__help__subcmd__pool__subcmd__up"
                 ;;
             sandbox__subcmd__images,build)
                 cmd="sandbox__subcmd__images__subcmd__build"
@@ -94,6 +109,30 @@ _sandbox() {
             sandbox__subcmd__images__subcmd__help,list)
                 cmd="sandbox__subcmd__images__subcmd__help__subcmd__list"
                 ;;
+            sandbox__subcmd__pool,down)
+                cmd="sandbox__subcmd__pool__subcmd__down"
+                ;;
+            sandbox__subcmd__pool,help)
+                cmd="sandbox__subcmd__pool__subcmd__help"
+                ;;
+            sandbox__subcmd__pool,status)
+                cmd="sandbox__subcmd__pool__subcmd__status"
+                ;;
+            sandbox__subcmd__pool,up)
+                cmd="sandbox__subcmd__pool__subcmd__up"
+                ;;
+            sandbox__subcmd__pool__subcmd__help,down)
+                cmd="sandbox__subcmd__pool__subcmd__help__subcmd__down"
+                ;;
+            sandbox__subcmd__pool__subcmd__help,help)
+                cmd="sandbox__subcmd__pool__subcmd__help__subcmd__help"
+                ;;
+            sandbox__subcmd__pool__subcmd__help,status)
+                cmd="sandbox__subcmd__pool__subcmd__help__subcmd__status"
+                ;;
+            sandbox__subcmd__pool__subcmd__help,up)
+                cmd="sandbox__subcmd__pool__subcmd__help__subcmd__up"
+                ;;
             *)
                 ;;
         esac
@@ -101,7 +140,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-h -V --help --version run test lint new shell doctor images completions help"
+            opts="-h -V --help --version run test lint new shell pool doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,7 +186,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help)
-            opts="run test lint new shell doctor images completions help"
+            opts="run test lint new shell pool doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,6 +300,62 @@ _sandbox() {
         sandbox__subcmd__help__subcmd__new)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__pool)
+            opts="up status down"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__pool__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__pool__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__pool__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -444,8 +539,146 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__pool)
+            opts="-h --help up status down help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__down)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__help)
+            opts="up status down help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__help__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__status)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__up)
+            opts="-h --size --distro --runtime --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --distro)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__run)
-            opts="-h --solution --playbook --distro --runtime --timeout --json --show-inventory --services --help"
+            opts="-h --solution --playbook --distro --runtime --timeout --json --show-inventory --services --offline --no-pool --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,7 +712,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__shell)
-            opts="-h --distro --solution --playbook --services --runtime --help"
+            opts="-h --distro --solution --playbook --services --offline --no-pool --runtime --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -23,6 +23,9 @@ pub enum Command {
     New(NewArgs),
     /// Run a challenge's playbook once, then open a shell in a target; removed on exit
     Shell(ShellArgs),
+    /// Keep warm targets between runs: up, status, down
+    #[command(subcommand)]
+    Pool(PoolCommand),
     /// Check that Docker, the runtime and the images are ready
     Doctor(DoctorArgs),
     /// Build or list the prepared images
@@ -67,6 +70,9 @@ pub struct RunArgs {
     /// No route out: the challenge's prepared packages are the only package source
     #[arg(long)]
     pub offline: bool,
+    /// Start every target cold even when `sandbox pool up` keeps warm ones
+    #[arg(long)]
+    pub no_pool: bool,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +127,9 @@ pub struct ShellArgs {
     /// No route out: the challenge's prepared packages are the only package source
     #[arg(long)]
     pub offline: bool,
+    /// Start every target cold even when `sandbox pool up` keeps warm ones
+    #[arg(long)]
+    pub no_pool: bool,
     /// Container runtime (default: the config's, else runsc)
     #[arg(long, env = "SANDBOX_RUNTIME")]
     pub runtime: Option<String>,
@@ -131,6 +140,27 @@ pub struct DoctorArgs {
     /// The runtime to check (default: the config's, else runsc)
     #[arg(long, env = "SANDBOX_RUNTIME")]
     pub runtime: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and
+    /// rocky-9 where their images exist, or the config's [pool])
+    Up {
+        /// Warm targets per distro
+        #[arg(long, value_name = "N")]
+        size: Option<usize>,
+        /// Only these distros (repeatable)
+        #[arg(long = "distro", value_name = "NAME")]
+        distros: Vec<String>,
+        /// Container runtime (default: the config's, else runsc)
+        #[arg(long, env = "SANDBOX_RUNTIME")]
+        runtime: Option<String>,
+    },
+    /// Ready, warming and target per distro
+    Status,
+    /// Remove every idle warm target
+    Down,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,13 +4,14 @@ use std::path::PathBuf;
 
 use crate::bootstrap::{self, ImageKind};
 use crate::challenge::{self, Challenge, ServicesMode};
-use crate::cli::{ImagesCommand, LintArgs, NewArgs, RunArgs, ShellArgs, TestArgs};
+use crate::cli::{ImagesCommand, LintArgs, NewArgs, PoolCommand, RunArgs, ShellArgs, TestArgs};
 use crate::config::Config;
 use crate::distro;
 use crate::doctor;
 use crate::engine::Engine;
 use crate::junit;
 use crate::lint;
+use crate::pool::{self, Pool};
 use crate::report::progress::SuiteProgress;
 use crate::report::terminal::Terminal;
 use crate::report::Reporter;
@@ -41,6 +42,7 @@ pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Resu
         passes: 2,
         services: services_mode(&args.services)?,
         offline: args.offline,
+        use_pool: !args.no_pool,
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;
@@ -172,6 +174,7 @@ pub(crate) async fn shell(args: ShellArgs, config: &Config, runtime: String) -> 
         passes: 1,
         services: services_mode(&args.services)?,
         offline: args.offline,
+        use_pool: !args.no_pool,
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;
@@ -197,6 +200,64 @@ pub(crate) async fn shell(args: ShellArgs, config: &Config, runtime: String) -> 
             Ok(ExitStatus::Failure)
         }
     }
+}
+
+/// `sandbox pool up|status|down`.
+pub(crate) async fn pool(
+    command: PoolCommand,
+    config: &Config,
+    runtime: &dyn Fn(Option<String>) -> String,
+) -> Result<ExitStatus, Error> {
+    let terminal = Terminal::new(false);
+    let engine = Engine::connect().await?;
+    match command {
+        PoolCommand::Up { size, distros, runtime: flag } => {
+            let pool = Pool::default_for(engine.clone(), &runtime(flag));
+            let defaults: Vec<(String, usize)> = config
+                .pool_sizes
+                .clone()
+                .unwrap_or_else(|| pool::DEFAULT_SIZES.iter().map(|(name, size)| (name.to_string(), *size)).collect());
+            let mut sizes = Vec::new();
+            let names: Vec<String> = if distros.is_empty() {
+                defaults.iter().map(|(name, _)| name.clone()).collect()
+            } else {
+                distros.clone()
+            };
+            for name in names {
+                let distro = distro::find(&name).ok_or_else(|| {
+                    Error::Usage(format!("unknown distro `{name}`; supported: {}", distro::names().join(", ")))
+                })?;
+                // Where no registry is, some default distros cannot have images: skip those
+                // unless asked for by name.
+                if distros.is_empty() && engine.image_id(distro.base_image).await?.is_none() {
+                    terminal.notice(&format!("{name}: no base image {} here; not pooled", distro.base_image));
+                    continue;
+                }
+                let default = defaults.iter().find(|(n, _)| *n == name).map_or(2, |(_, s)| *s);
+                sizes.push((distro, size.unwrap_or(default)));
+            }
+            terminal.step("warming targets");
+            pool.up(&sizes, &terminal).await?;
+            terminal.finish();
+            print_pool_status(&terminal, &pool).await?;
+        }
+        PoolCommand::Status => print_pool_status(&terminal, &Pool::default_for(engine, &runtime(None))).await?,
+        PoolCommand::Down => {
+            let removed = Pool::default_for(engine, &runtime(None)).down().await?;
+            terminal.print(&format!("pool down: removed {removed} warm target(s)"));
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+async fn print_pool_status(terminal: &Terminal, pool: &Pool) -> Result<(), Error> {
+    let state = if pool.sizes().is_some() { "up" } else { "down" };
+    terminal.print(&format!("pool {state}"));
+    terminal.print(&format!("{:<14} {:>5} {:>7} {:>6}", "distro", "ready", "warming", "target"));
+    for line in pool.status().await? {
+        terminal.print(&format!("{:<14} {:>5} {:>7} {:>6}", line.distro, line.ready, line.warming, line.target));
+    }
+    Ok(())
 }
 
 pub(crate) async fn doctor(runtime: &str) -> Result<ExitStatus, Error> {

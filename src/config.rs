@@ -47,6 +47,8 @@ struct RawConfig {
     guard: RawGuard,
     #[serde(default)]
     distro: Vec<RawDistro>,
+    /// Warm targets per distro for `sandbox pool up` (`debian-12 = 2`).
+    pool: Option<std::collections::BTreeMap<String, usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +98,8 @@ pub struct Config {
     pub ceilings: Ceilings,
     pub guard: GuardSettings,
     pub extra_distros: Vec<Distro>,
+    /// `[pool]`: distro name → warm targets; None: the built-in defaults.
+    pub pool_sizes: Option<Vec<(String, usize)>>,
 }
 
 impl Config {
@@ -154,6 +158,8 @@ impl Config {
                 install_bootstrap_packages: leak(raw.install),
             });
         }
+        // Distro names are checked when the pool starts: extra distros join the catalog later.
+        config.pool_sizes = raw.pool.map(|sizes| sizes.into_iter().collect());
         Ok(config)
     }
 }

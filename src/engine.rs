@@ -84,6 +84,14 @@ pub enum EngineError {
         source: BollardError,
     },
 
+    #[error("pool: failed to {action}")]
+    #[diagnostic(code(sandbox::engine::pool))]
+    Pool {
+        action: String,
+        #[source]
+        source: BollardError,
+    },
+
     #[error("failed to run `{command}` in {what}")]
     #[diagnostic(code(sandbox::engine::exec))]
     Exec {
@@ -155,6 +163,17 @@ pub struct ContainerState {
     pub running: bool,
     pub oom_killed: bool,
     pub exit_code: i64,
+    /// The image it was created from (`sha256:…`).
+    pub image_id: String,
+}
+
+/// A container as the engine lists it.
+#[derive(Debug, Clone)]
+pub struct ListedContainer {
+    pub id: String,
+    /// Without the leading `/`.
+    pub name: String,
+    pub labels: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -460,11 +479,13 @@ impl Engine {
     }
 
     pub async fn container_state(&self, id: &str, what: &str) -> Result<ContainerState, EngineError> {
-        let state = self.inspect(id, what).await?.state.unwrap_or_default();
+        let inspect = self.inspect(id, what).await?;
+        let state = inspect.state.unwrap_or_default();
         Ok(ContainerState {
             running: state.running.unwrap_or(false),
             oom_killed: state.oom_killed.unwrap_or(false),
             exit_code: state.exit_code.unwrap_or(0),
+            image_id: inspect.image.unwrap_or_default(),
         })
     }
 
@@ -498,6 +519,78 @@ impl Engine {
     pub async fn kill_container(&self, id: &str) {
         // Best effort: the container may already be gone, which is what we wanted.
         let _ = self.docker.kill_container(id, None).await;
+    }
+
+    /// Every container (running or not) carrying `label` (`key` or `key=value`).
+    pub async fn list_labelled(&self, label: &str) -> Result<Vec<ListedContainer>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await
+            .map_err(|source| EngineError::Pool { action: format!("list containers labelled {label}"), source })?;
+        Ok(containers
+            .into_iter()
+            .map(|c| ListedContainer {
+                id: c.id.unwrap_or_default(),
+                name: c.names.and_then(|n| n.into_iter().next()).unwrap_or_default().trim_start_matches('/').into(),
+                labels: c.labels.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Renames a container; false when it is gone or the name is taken. Docker does this
+    /// atomically, which is what makes a rename a claim two processes cannot both win.
+    pub async fn rename_container(&self, id: &str, name: &str) -> Result<bool, EngineError> {
+        let options = bollard::query_parameters::RenameContainerOptionsBuilder::default().name(name).build();
+        match self.docker.rename_container(id, options).await {
+            Ok(()) => Ok(true),
+            Err(BollardError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(false),
+            Err(source) => Err(EngineError::Pool { action: format!("rename {id} to {name}"), source }),
+        }
+    }
+
+    pub async fn connect_network(&self, network: &str, id: &str, alias: &str) -> Result<(), EngineError> {
+        let request = bollard::models::NetworkConnectRequest {
+            container: id.to_string(),
+            endpoint_config: Some(EndpointSettings { aliases: Some(vec![alias.to_string()]), ..Default::default() }),
+        };
+        self.docker
+            .connect_network(network, request)
+            .await
+            .map_err(|source| EngineError::Pool { action: format!("connect {id} to {network}"), source })
+    }
+
+    pub async fn disconnect_network(&self, network: &str, id: &str) -> Result<(), EngineError> {
+        let request = bollard::models::NetworkDisconnectRequest { container: id.to_string(), force: Some(true) };
+        self.docker
+            .disconnect_network(network, request)
+            .await
+            .map_err(|source| EngineError::Pool { action: format!("disconnect {id} from {network}"), source })
+    }
+
+    pub async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        match self.docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+            Ok(_) => Ok(true),
+            Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+            Err(source) => Err(EngineError::Pool { action: format!("inspect network {name}"), source }),
+        }
+    }
+
+    /// Removes one container (and its anonymous volumes); gone already is fine.
+    pub async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(()),
+            Err(source) => Err(EngineError::Pool { action: format!("remove container {id}"), source }),
+        }
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        match self.docker.remove_network(name).await {
+            Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(source) => Err(EngineError::Pool { action: format!("remove network {name}"), source }),
+        }
     }
 
     /// Removes every container and network labelled with the given run id.

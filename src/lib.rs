@@ -18,6 +18,7 @@ pub mod engine;
 pub mod inventory;
 pub mod junit;
 pub mod lint;
+pub mod pool;
 pub mod prepare;
 pub mod recap;
 pub mod report;
@@ -81,6 +82,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     Scaffold(#[from] ScaffoldError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Pool(#[from] crate::pool::PoolError),
+
     #[error("{0}")]
     #[diagnostic(code(sandbox::usage))]
     Usage(String),
@@ -101,7 +106,7 @@ impl Error {
             | Error::InvalidChallenges { .. } => ExitStatus::Usage,
             Error::Run(RunError::Interrupted) => ExitStatus::Interrupted,
             Error::Run(RunError::DistroNotInChallenge { .. } | RunError::MissingPlaybook { .. }) => ExitStatus::Usage,
-            Error::Run(_) | Error::Engine(_) | Error::Image(_) => ExitStatus::Infrastructure,
+            Error::Run(_) | Error::Engine(_) | Error::Image(_) | Error::Pool(_) => ExitStatus::Infrastructure,
         }
     }
 }
@@ -127,6 +132,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
             let runtime = runtime(args.runtime.take());
             commands::shell(args, &config, runtime).await
         }
+        Command::Pool(command) => commands::pool(command, &config, &runtime).await,
         Command::Doctor(args) => commands::doctor(&runtime(args.runtime)).await,
         Command::Images(command) => commands::images(command).await,
         Command::Completions { shell } => {

@@ -16,6 +16,7 @@ use crate::challenge::{Challenge, Limits, Network, ServicesMode};
 use crate::distro::Distro;
 use crate::engine::{self, ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
 use crate::inventory::{self, InventoryHost};
+use crate::pool::{Pool, PoolError};
 use crate::prepare;
 use crate::recap::PlaybookLog;
 use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
@@ -61,6 +62,8 @@ pub struct RunOptions {
     pub services: Option<ServicesMode>,
     /// No route out, whatever the challenge says (`--offline`).
     pub offline: bool,
+    /// Take warm targets from the pool when it is up (`sandbox pool up`).
+    pub use_pool: bool,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -103,6 +106,10 @@ pub enum RunError {
     )]
     SystemdUnsupported { runtime: String, reason: String },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Pool(#[from] PoolError),
+
     #[error("interrupted; everything the run created was removed")]
     #[diagnostic(code(sandbox::run::interrupted))]
     Interrupted,
@@ -136,6 +143,10 @@ pub struct Run<'a> {
     shared: Arc<Mutex<Shared>>,
     /// Tasks that live as long as the run (the guard); aborted when it ends.
     background: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The warm pool, when the run may use it.
+    pool: Option<Pool>,
+    /// Containers taken from the pool: not labelled with this run, removed by id.
+    claimed: Mutex<Vec<String>>,
 }
 
 impl<'a> Run<'a> {
@@ -164,6 +175,7 @@ impl<'a> Run<'a> {
                 notes: Vec::new(),
             })
             .collect();
+        let pool = options.use_pool.then(|| Pool::default_for(engine.clone(), &options.runtime));
         Ok(Run {
             engine,
             challenge,
@@ -175,6 +187,8 @@ impl<'a> Run<'a> {
             guard,
             shared: Arc::new(Mutex::new(Shared { phase: "starting".into(), platforms })),
             background: Mutex::new(Vec::new()),
+            pool,
+            claimed: Mutex::new(Vec::new()),
         })
     }
 
@@ -300,7 +314,13 @@ impl<'a> Run<'a> {
             task.abort();
         }
         // Bounded: a daemon that died mid-run must not turn into a hang on the way out.
-        let removal = self.engine.remove_run(&self.id);
+        let claimed: Vec<String> = self.claimed.lock().unwrap().clone();
+        let removal = async {
+            for id in &claimed {
+                self.engine.remove_container(id).await?;
+            }
+            self.engine.remove_run(&self.id).await
+        };
         match tokio::time::timeout(Duration::from_secs(60), removal).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => self.reporter.notice(&format!("{err}")),
@@ -354,12 +374,27 @@ impl<'a> Run<'a> {
         let controller_image = self.ensure_image(ImageKind::Controller).await?;
 
         self.set_phase("start");
-        self.reporter.step(&format!("starting {} target(s) and the controller", distros.len()));
         let internal = self.offline();
         self.engine.create_network(&self.network, internal, self.labels("network")).await?;
-        let targets = futures_util::future::try_join_all(
-            distros.iter().zip(&target_images).map(|(distro, image)| self.start_target(distro, image)),
-        );
+        let claimed = self.claim_from_pool(&distros, &target_images).await?;
+        let warm = claimed.iter().filter(|c| c.is_some()).count();
+        self.reporter.step(&format!(
+            "starting {} target(s) and the controller ({warm} warm from the pool)",
+            distros.len() - warm
+        ));
+        let targets = futures_util::future::try_join_all(distros.iter().zip(&target_images).zip(&claimed).map(
+            |((distro, image), claimed)| async move {
+                match claimed {
+                    Some(id) => {
+                        let hostname = distro.name.replace('.', "-");
+                        self.engine.connect_network(&self.network, id, &hostname).await?;
+                        self.platform_mut(distro, |p| p.notes.push("warm target from the pool".into()));
+                        Ok(id.clone())
+                    }
+                    None => self.start_target(distro, image).await,
+                }
+            },
+        ));
         let (targets, controller) = tokio::try_join!(targets, self.start_controller(&controller_image))?;
         for (platform, id) in
             self.shared.lock().unwrap().platforms.iter_mut().filter(|p| distros.contains(&p.distro)).zip(&targets)
@@ -367,7 +402,63 @@ impl<'a> Run<'a> {
             platform.container = Some(id.clone());
         }
         self.start_guard(&distros, &targets, &controller);
-        let hosts = self.connect(&controller, &distros, &targets).await?;
+        // Replacements warm up while this run works; taken containers are never reused.
+        let taken: Vec<&'static Distro> =
+            distros.iter().zip(&claimed).filter(|(_, c)| c.is_some()).map(|(d, _)| *d).collect();
+        let (result, ()) =
+            tokio::join!(self.connect_and_apply(&controller, &distros, &targets), self.refill_pool(&taken));
+        result
+    }
+
+    /// Takes warm targets from the pool when it is up, for every distro whose image is the
+    /// plain prepared one (a package layer is per challenge; those start cold). Claimed
+    /// containers are the run's to remove.
+    async fn claim_from_pool(
+        &self,
+        distros: &[&'static Distro],
+        images: &[String],
+    ) -> Result<Vec<Option<String>>, RunError> {
+        let Some(pool) = &self.pool else { return Ok(vec![None; distros.len()]) };
+        let mut wanted = Vec::new();
+        let mut positions = Vec::new();
+        for (index, (distro, image)) in distros.iter().zip(images).enumerate() {
+            if self.challenge.prepare.packages_for(distro.family).is_empty() {
+                wanted.push((*distro, image.clone()));
+                positions.push(index);
+            }
+        }
+        let mut result = vec![None; distros.len()];
+        if wanted.is_empty() {
+            return Ok(result);
+        }
+        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout;
+        let claimed = pool.claim(&self.id, deadline.as_secs(), &wanted, &self.challenge.limits).await?;
+        for (index, claim) in positions.into_iter().zip(claimed) {
+            if let Some(claim) = claim {
+                self.claimed.lock().unwrap().push(claim.id.clone());
+                result[index] = Some(claim.id);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Tops the pool up again after a claim; a failure to warm is not the run's failure.
+    async fn refill_pool(&self, taken: &[&'static Distro]) {
+        let Some(pool) = &self.pool else { return };
+        for distro in taken {
+            if let Err(err) = pool.refill(distro, self.reporter).await {
+                self.reporter.notice(&format!("could not warm a replacement {distro} target: {err}"));
+            }
+        }
+    }
+
+    async fn connect_and_apply(
+        &self,
+        controller: &str,
+        distros: &[&'static Distro],
+        targets: &[String],
+    ) -> Result<(), RunError> {
+        let hosts = self.connect(controller, distros, targets).await?;
         self.reporter.step_done(&format!(
             "{} target(s) ready (run {}, runtime {})",
             hosts.len(),
@@ -385,7 +476,7 @@ impl<'a> Run<'a> {
                 self.between_passes(&hosts_for_pass).await?;
             }
             self.set_phase(&format!("pass {pass}"));
-            let log = self.apply(&controller, pass, &hosts_for_pass).await?;
+            let log = self.apply(controller, pass, &hosts_for_pass).await?;
             self.record_apply(pass, &hosts_for_pass, &log).await?;
             self.set_phase(&format!("verify {pass}"));
             self.verify(pass).await?;
@@ -444,6 +535,11 @@ impl<'a> Run<'a> {
             // A minute of grace: the owning process removes its own things at its deadline.
             if deadline + 60 < now && self.engine.remove_run(&run).await.is_ok() {
                 self.reporter.notice(&format!("removed leftovers of dead run {run}"));
+            }
+        }
+        if let Some(pool) = &self.pool {
+            if let Ok(removed @ 1..) = pool.sweep_orphans().await {
+                self.reporter.notice(&format!("removed {removed} pooled target(s) left by dead runs"));
             }
         }
     }

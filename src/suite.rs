@@ -222,6 +222,7 @@ async fn run_one(
         passes: 2,
         services: None,
         offline: false,
+        use_pool: true,
     };
     Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
 }

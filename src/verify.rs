@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn oom_is_named_with_the_limit() {
-        let state = ContainerState { running: false, oom_killed: true, exit_code: 137 };
+        let state = ContainerState { running: false, oom_killed: true, exit_code: 137, ..Default::default() };
         assert_eq!(death_reason(&state, &Limits::default()), "out of memory (limit 512 MiB)");
     }
 }

@@ -9,6 +9,7 @@ mod defense;
 mod input;
 mod lint;
 mod offline;
+mod pool;
 mod run;
 mod services;
 mod systemctl_mock;

@@ -1,0 +1,380 @@
+//! Warm targets: containers started ahead from a distro's prepared image, handed out to runs
+//! so a learner re-running a playbook does not wait for a target to boot.
+//!
+//! The pool lives in Docker itself, so every process sees the same one: a pooled container's
+//! name says its state (`…-warming-…` while it boots, `…-ready-…` once sshd is up), a claim
+//! is a rename to the run's name (Docker renames atomically: two claimers cannot both win),
+//! and counting and claiming happen under a file lock, so ready + warming never exceeds the
+//! target and a run that needs several distros takes them all at once. Idle pooled targets
+//! wait on an internal "parking" network; a claimed one joins the run's network and leaves
+//! the parking one before any playbook runs. A container is never handed out twice: after
+//! its run it is removed like any other.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use miette::Diagnostic;
+
+use crate::bootstrap::{self, ImageError, ImageKind};
+use crate::challenge::Limits;
+use crate::distro::{self, Distro};
+use crate::engine::{ContainerSpec, Engine, EngineError, LABEL_ROLE};
+use crate::report::Reporter;
+
+/// On every pooled container and the parking network; the value is the pool's namespace.
+pub const LABEL_POOL: &str = "io.sandbox.pool";
+const LABEL_DISTRO: &str = "io.sandbox.distro";
+/// Runtime and limits the container was created with: only a run wanting exactly these
+/// may take it.
+const LABEL_KEY: &str = "io.sandbox.pool.key";
+
+/// Warm targets per distro when neither `--size` nor the config's `[pool]` says otherwise:
+/// the popular ones; the rare ones start on demand.
+pub const DEFAULT_SIZES: &[(&str, usize)] = &[("debian-12", 2), ("ubuntu-22.04", 2), ("rocky-9", 2)];
+
+/// The pool the CLI uses; tests use their own.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// How long a warming container may take to accept SSH before it is given up.
+const WARM_BOUND: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum PoolError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] EngineError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Image(#[from] ImageError),
+
+    #[error("cannot use the pool's state in {}", path.display())]
+    #[diagnostic(
+        code(sandbox::pool::state),
+        help("the pool keeps its sizes and lock there; run as root or set SANDBOX_STATE_DIR")
+    )]
+    State {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One distro's line in `pool status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistroStatus {
+    pub distro: &'static str,
+    pub ready: usize,
+    pub warming: usize,
+    pub target: usize,
+}
+
+/// A claimed container, now the run's.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub name: String,
+}
+
+pub struct Pool {
+    engine: Engine,
+    namespace: String,
+    runtime: String,
+    state_dir: PathBuf,
+}
+
+impl Pool {
+    pub fn new(engine: Engine, namespace: &str, runtime: &str, state_dir: &Path) -> Pool {
+        Pool { engine, namespace: namespace.into(), runtime: runtime.into(), state_dir: state_dir.into() }
+    }
+
+    /// The CLI's pool: state in `$SANDBOX_STATE_DIR` or /var/lib/sandbox, namespace
+    /// `$SANDBOX_POOL_NAMESPACE` or `default` (separate pools on one daemon, e.g. in tests).
+    pub fn default_for(engine: Engine, runtime: &str) -> Pool {
+        let dir =
+            std::env::var_os("SANDBOX_STATE_DIR").map_or_else(|| PathBuf::from("/var/lib/sandbox"), PathBuf::from);
+        let namespace = std::env::var("SANDBOX_POOL_NAMESPACE").unwrap_or_else(|_| DEFAULT_NAMESPACE.into());
+        Pool::new(engine, &namespace, runtime, &dir)
+    }
+
+    fn sizes_file(&self) -> PathBuf {
+        self.state_dir.join(format!("pool-{}.sizes", self.namespace))
+    }
+
+    fn parking_network(&self) -> String {
+        format!("sandbox-pool-{}", self.namespace)
+    }
+
+    fn prefix(&self, state: &str, distro: &Distro) -> String {
+        format!("sandbox-pool-{}-{state}-{}-", self.namespace, distro.name.replace('.', "-"))
+    }
+
+    /// Target sizes per distro while the pool is up (`pool up` wrote them), else None.
+    pub fn sizes(&self) -> Option<BTreeMap<String, usize>> {
+        let text = std::fs::read_to_string(self.sizes_file()).ok()?;
+        Some(
+            text.lines()
+                .filter_map(|line| line.split_once('='))
+                .filter_map(|(name, size)| Some((name.trim().to_string(), size.trim().parse().ok()?)))
+                .collect(),
+        )
+    }
+
+    fn target_of(&self, distro: &Distro) -> usize {
+        self.sizes().and_then(|sizes| sizes.get(distro.name).copied()).unwrap_or(0)
+    }
+
+    /// Exclusive access to the pool's bookkeeping, across processes (flock).
+    async fn lock(&self) -> Result<std::fs::File, PoolError> {
+        let path = self.state_dir.join(format!("pool-{}.lock", self.namespace));
+        let state = |source| PoolError::State { path: path.clone(), source };
+        std::fs::create_dir_all(&self.state_dir).map_err(state)?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(state)?;
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .expect("the lock task does not panic")
+            .map_err(state)
+    }
+
+    /// Records the sizes, creates the parking network and warms up to them.
+    pub async fn up(&self, sizes: &[(&'static Distro, usize)], reporter: &dyn Reporter) -> Result<(), PoolError> {
+        let mut all = self.sizes().unwrap_or_default();
+        for (distro, size) in sizes {
+            all.insert(distro.name.to_string(), *size);
+        }
+        let text: String = all.iter().map(|(name, size)| format!("{name} = {size}\n")).collect();
+        std::fs::create_dir_all(&self.state_dir)
+            .and_then(|()| std::fs::write(self.sizes_file(), text))
+            .map_err(|source| PoolError::State { path: self.sizes_file(), source })?;
+        {
+            // Under the lock: Docker does not refuse a second network with the same name.
+            let _lock = self.lock().await?;
+            self.ensure_parking().await?;
+        }
+        let refills = sizes.iter().map(|(distro, _)| self.refill(distro, reporter));
+        for result in futures_util::future::join_all(refills).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_parking(&self) -> Result<(), PoolError> {
+        let network = self.parking_network();
+        if !self.engine.network_exists(&network).await? {
+            let labels = [(LABEL_POOL.to_string(), self.namespace.clone())].into();
+            self.engine.create_network(&network, true, labels).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every idle pooled container and the parking network; forgets the sizes.
+    pub async fn down(&self) -> Result<usize, PoolError> {
+        let _lock = self.lock().await?;
+        let _ = std::fs::remove_file(self.sizes_file());
+        let mut removed = 0;
+        for container in self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await? {
+            // Claimed containers belong to their runs now; those remove them.
+            if container.name.starts_with(&format!("sandbox-pool-{}-", self.namespace)) {
+                self.engine.remove_container(&container.id).await?;
+                removed += 1;
+            }
+        }
+        self.engine.remove_network(&self.parking_network()).await?;
+        Ok(removed)
+    }
+
+    pub async fn status(&self) -> Result<Vec<DistroStatus>, PoolError> {
+        let sizes = self.sizes().unwrap_or_default();
+        let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+        let mut lines = Vec::new();
+        for distro in distro::all() {
+            let count = |state: &str| pooled.iter().filter(|c| c.name.starts_with(&self.prefix(state, distro))).count();
+            let line = DistroStatus {
+                distro: distro.name,
+                ready: count("ready"),
+                warming: count("warming"),
+                target: sizes.get(distro.name).copied().unwrap_or(0),
+            };
+            if line.ready + line.warming + line.target > 0 {
+                lines.push(line);
+            }
+        }
+        Ok(lines)
+    }
+
+    fn key(&self, limits: &Limits) -> String {
+        format!("{}/{}/{}/{}", self.runtime, limits.memory_bytes, limits.cpus, limits.pids)
+    }
+
+    /// Starts warming containers until ready + warming reaches the distro's target; returns
+    /// how many it started. Counting and creating happen under the lock, so concurrent
+    /// refills never overshoot; the boot itself happens outside it.
+    pub async fn refill(&self, distro: &'static Distro, reporter: &dyn Reporter) -> Result<usize, PoolError> {
+        let target = self.target_of(distro);
+        if target == 0 {
+            return Ok(0);
+        }
+        let image = bootstrap::ensure(&self.engine, ImageKind::Target(distro), reporter).await?;
+        let created = {
+            let _lock = self.lock().await?;
+            let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+            let present = pooled
+                .iter()
+                .filter(|c| {
+                    c.name.starts_with(&self.prefix("ready", distro))
+                        || c.name.starts_with(&self.prefix("warming", distro))
+                })
+                .count();
+            let mut created = Vec::new();
+            for _ in present..target {
+                created.push(self.create_warming(distro, &image).await?);
+            }
+            created
+        };
+        let started = created.len();
+        let boots = created.into_iter().map(|(id, name)| self.boot(distro, id, name));
+        for result in futures_util::future::join_all(boots).await {
+            result?;
+        }
+        Ok(started)
+    }
+
+    async fn create_warming(&self, distro: &'static Distro, image: &str) -> Result<(String, String), PoolError> {
+        let limits = Limits::default();
+        let name = format!("{}{}", self.prefix("warming", distro), nonce());
+        let spec = ContainerSpec {
+            name: name.clone(),
+            what: format!("pooled target {}", distro.name),
+            image: image.to_string(),
+            hostname: distro.name.replace('.', "-"),
+            cmd: Vec::new(),
+            env: Vec::new(),
+            labels: [
+                (LABEL_POOL.to_string(), self.namespace.clone()),
+                (LABEL_DISTRO.to_string(), distro.name.to_string()),
+                (LABEL_KEY.to_string(), self.key(&limits)),
+                (LABEL_ROLE.to_string(), "target".to_string()),
+            ]
+            .into(),
+            network: self.parking_network(),
+            runtime: self.runtime.clone(),
+            limits,
+        };
+        Ok((self.engine.create_container(&spec).await?, name))
+    }
+
+    /// Starts a warming container, waits (bounded) for its sshd, then marks it ready by name.
+    async fn boot(&self, distro: &Distro, id: String, name: String) -> Result<(), PoolError> {
+        let what = format!("pooled target {}", distro.name);
+        let ready = async {
+            self.engine.start_container(&id, &what).await?;
+            loop {
+                let probe = self.engine.exec_quiet(&id, &what, &["test", "-s", "/run/sshd.pid"], &[]).await?;
+                if probe.exit_code == 0 {
+                    return Ok::<(), EngineError>(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        match tokio::time::timeout(WARM_BOUND, ready).await {
+            Ok(Ok(())) => {
+                let ready_name = name.replace(&self.prefix("warming", distro), &self.prefix("ready", distro));
+                self.engine.rename_container(&id, &ready_name).await?;
+                Ok(())
+            }
+            // A target that does not boot is not pooled; the next refill tries again.
+            Ok(Err(_)) | Err(_) => {
+                self.engine.remove_container(&id).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes one ready container per wanted distro for `run`, all under one lock. Each is
+    /// inspected first: running, not OOM-killed, created from `image` with the same runtime
+    /// and limits; anything else is removed, silently. A distro the pool cannot serve gets
+    /// None (the run starts that one cold). Claimed containers are renamed
+    /// `sandbox-<run>-<distro>-until-<deadline>`: the deadline lets a later run sweep them if
+    /// this process dies.
+    pub async fn claim(
+        &self,
+        run: &str,
+        deadline: u64,
+        wanted: &[(&'static Distro, String)],
+        limits: &Limits,
+    ) -> Result<Vec<Option<Claimed>>, PoolError> {
+        // Pooled targets have the default limits; a challenge asking for others starts cold.
+        if self.sizes().is_none() || *limits != Limits::default() {
+            return Ok(vec![None; wanted.len()]);
+        }
+        let _lock = self.lock().await?;
+        let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+        let mut taken = Vec::new();
+        for (distro, image) in wanted {
+            let image_id = self.engine.image_id(image).await?.unwrap_or_default();
+            let mut found = None;
+            let mut candidates: Vec<_> =
+                pooled.iter().filter(|c| c.name.starts_with(&self.prefix("ready", distro))).collect();
+            candidates.sort_by(|a, b| a.name.cmp(&b.name));
+            for candidate in candidates {
+                let state = match self.engine.container_state(&candidate.id, "pooled target").await {
+                    Ok(state) => state,
+                    Err(_) => continue,
+                };
+                // Made for another runtime: someone else's to take.
+                if candidate.labels.get(LABEL_KEY) != Some(&self.key(limits)) {
+                    continue;
+                }
+                // Dead, killed, or from an image that has since been rebuilt: never handed out.
+                if !state.running || state.oom_killed || state.image_id != image_id {
+                    self.engine.remove_container(&candidate.id).await?;
+                    continue;
+                }
+                let name = format!("sandbox-{run}-{}-until-{deadline}", distro.name.replace('.', "-"));
+                if self.engine.rename_container(&candidate.id, &name).await? {
+                    self.engine.disconnect_network(&self.parking_network(), &candidate.id).await?;
+                    found = Some(Claimed { id: candidate.id.clone(), name });
+                    break;
+                }
+            }
+            taken.push(found);
+        }
+        Ok(taken)
+    }
+
+    /// Claimed containers whose run's deadline passed over a minute ago: their process died.
+    pub async fn sweep_orphans(&self) -> Result<usize, PoolError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let mut removed = 0;
+        for container in self.engine.list_labelled(LABEL_POOL).await? {
+            let deadline = container.name.rsplit_once("-until-").and_then(|(_, d)| d.parse::<u64>().ok());
+            if deadline.is_some_and(|deadline| deadline + 60 < now) {
+                self.engine.remove_container(&container.id).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn nonce() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    format!("{:08x}{:04x}", nanos ^ std::process::id().rotate_left(16), rand_counter())
+}
+
+/// Distinguishes containers created in the same nanosecond by one process.
+fn rand_counter() -> u16 {
+    static COUNTER: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_differ_within_a_process() {
+        assert_ne!(nonce(), nonce());
+    }
+}

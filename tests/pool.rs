@@ -1,0 +1,185 @@
+//! The warm pool's rules, each proven with real containers under runsc. Every test has its own
+//! namespace and state directory, so tests (and a developer's own pool) never meet.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sandbox::bootstrap::{self, ImageKind};
+use sandbox::challenge::Limits;
+use sandbox::distro::{self, Distro};
+use sandbox::engine::Engine;
+use sandbox::pool::{Pool, LABEL_POOL};
+use sandbox::report::Reporter;
+
+use crate::harness::Sandbox;
+
+struct Quiet;
+
+impl Reporter for Quiet {
+    fn step(&self, _: &str) {}
+    fn step_done(&self, _: &str) {}
+    fn ansible_line(&self, _: u8, _: &str) {}
+    fn verified(&self, _: u8, _: &str, _: i64, _: &str) {}
+    fn notice(&self, _: &str) {}
+    fn build_line(&self, _: &str) {}
+    fn output(&self, _: &str) {}
+}
+
+/// A pool of its own, removed (with everything in it) when the test ends.
+struct TestPool {
+    pool: Pool,
+    engine: Engine,
+    namespace: String,
+    _state: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestPool {
+    fn new(name: &str) -> TestPool {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let engine = runtime.block_on(Engine::connect()).unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let namespace = format!("test-{name}-{}", std::process::id());
+        let pool = Pool::new(engine.clone(), &namespace, "runsc", state.path());
+        TestPool { pool, engine, namespace, _state: state, runtime }
+    }
+
+    fn pooled(&self) -> usize {
+        let label = format!("{LABEL_POOL}={}", self.namespace);
+        self.runtime.block_on(self.engine.list_labelled(&label)).unwrap().len()
+    }
+
+    fn image(&self, distro: &'static Distro) -> String {
+        self.runtime.block_on(bootstrap::ensure(&self.engine, ImageKind::Target(distro), &Quiet)).unwrap()
+    }
+}
+
+impl Drop for TestPool {
+    fn drop(&mut self) {
+        let label = format!("{LABEL_POOL}={}", self.namespace);
+        self.runtime.block_on(async {
+            let _ = self.pool.down().await;
+            for container in self.engine.list_labelled(&label).await.unwrap_or_default() {
+                let _ = self.engine.remove_container(&container.id).await;
+            }
+        });
+    }
+}
+
+fn debian(version: &str) -> &'static Distro {
+    distro::find(&format!("debian-{version}")).unwrap()
+}
+
+#[test]
+fn a_container_killed_behind_the_pools_back_is_never_handed_out() {
+    let t = TestPool::new("killed");
+    let d12 = debian("12");
+    t.runtime.block_on(t.pool.up(&[(d12, 1)], &Quiet)).unwrap();
+    let status = t.runtime.block_on(t.pool.status()).unwrap();
+    assert_eq!((status[0].ready, status[0].target), (1, 1));
+
+    let label = format!("{LABEL_POOL}={}", t.namespace);
+    let victim = t.runtime.block_on(t.engine.list_labelled(&label)).unwrap().remove(0);
+    t.runtime.block_on(t.engine.kill_container(&victim.id));
+    let claimed =
+        t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(d12, t.image(d12))], &Limits::default())).unwrap();
+    assert!(claimed[0].is_none(), "a dead container was handed out");
+    assert_eq!(t.pooled(), 0, "the dead container was removed, silently");
+}
+
+#[test]
+fn a_container_from_a_stale_image_is_replaced_not_handed_out() {
+    let t = TestPool::new("stale");
+    let d12 = debian("12");
+    t.runtime.block_on(t.pool.up(&[(d12, 1)], &Quiet)).unwrap();
+    // As if the prepared image had been rebuilt since: the pooled container's image differs.
+    let other = t.image(debian("11"));
+    let claimed = t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(d12, other)], &Limits::default())).unwrap();
+    assert!(claimed[0].is_none());
+    assert_eq!(t.pooled(), 0);
+    assert_eq!(t.runtime.block_on(t.pool.refill(d12, &Quiet)).unwrap(), 1, "a replacement warms");
+}
+
+#[test]
+fn ten_concurrent_warm_ups_never_exceed_the_target() {
+    let t = TestPool::new("ten");
+    let d12 = debian("12");
+    t.image(d12);
+    let done = AtomicBool::new(false);
+    let most = AtomicUsize::new(0);
+    let label = format!("{LABEL_POOL}={}", t.namespace);
+    let sizes = [(d12, 3)];
+    t.runtime.block_on(async {
+        let requests = futures_util::future::join_all((0..10).map(|_| t.pool.up(&sizes, &Quiet)));
+        let watch = async {
+            while !done.load(Ordering::SeqCst) {
+                let seen = t.engine.list_labelled(&label).await.unwrap().len();
+                most.fetch_max(seen, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let requests = async {
+            let results = requests.await;
+            done.store(true, Ordering::SeqCst);
+            results
+        };
+        let (results, ()) = tokio::join!(requests, watch);
+        for result in results {
+            result.unwrap();
+        }
+    });
+    assert!(most.load(Ordering::SeqCst) <= 3, "saw {} containers", most.load(Ordering::SeqCst));
+    let status = t.runtime.block_on(t.pool.status()).unwrap();
+    assert_eq!((status[0].ready, status[0].warming), (3, 0));
+}
+
+#[test]
+fn two_concurrent_multi_distro_runs_never_share_a_container() {
+    let t = TestPool::new("share");
+    let (d12, d13) = (debian("12"), debian("13"));
+    t.runtime.block_on(t.pool.up(&[(d12, 2), (d13, 2)], &Quiet)).unwrap();
+    let wanted = vec![(d12, t.image(d12)), (d13, t.image(d13))];
+    let limits = Limits::default();
+    let (a, b) = t.runtime.block_on(async {
+        tokio::join!(
+            t.pool.claim("runa", u64::MAX / 2, &wanted, &limits),
+            t.pool.claim("runb", u64::MAX / 2, &wanted, &limits)
+        )
+    });
+    let ids: Vec<String> =
+        a.unwrap().into_iter().chain(b.unwrap()).map(|c| c.expect("each run gets both distros").id).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 4, "{ids:?}");
+    let third = t.runtime.block_on(t.pool.claim("runc", u64::MAX / 2, &wanted, &limits)).unwrap();
+    assert!(third.iter().all(Option::is_none), "nothing is handed out twice");
+}
+
+/// Across invocations: `pool up` keeps targets, `run` takes one and says so, a replacement
+/// warms, `pool down` removes them all.
+#[test]
+fn the_cli_pool_serves_runs_and_comes_down_clean() {
+    let state = tempfile::tempdir().unwrap();
+    let namespace = format!("test-cli-{}", std::process::id());
+    let env = |sandbox: Sandbox| {
+        sandbox.env("SANDBOX_STATE_DIR", &state.path().display().to_string()).env("SANDBOX_POOL_NAMESPACE", &namespace)
+    };
+    let up = env(Sandbox::new(["pool", "up", "--size", "1", "--distro", "debian-12"])).output();
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert!(up.stdout.contains("debian-12          1       0      1"), "{}", up.stdout);
+
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("warm");
+    sandbox::scaffold::create(&dir, &[]).unwrap();
+    let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
+        .output();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("(1 warm from the pool)"), "{}", run.stderr);
+    assert!(run.platform("debian-12")["notes"].to_string().contains("warm target from the pool"));
+    assert_eq!(crate::harness::leftovers(&run.run_id()), (0, 0));
+
+    let status = env(Sandbox::new(["pool", "status"])).output();
+    assert!(status.stdout.contains("debian-12          1       0      1"), "refilled: {}", status.stdout);
+    let down = env(Sandbox::new(["pool", "down"])).output();
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(down.stdout.contains("removed 1 warm target(s)"), "{}", down.stdout);
+}
