@@ -376,12 +376,15 @@ impl<'a> Run<'a> {
         self.set_phase("start");
         let internal = self.offline();
         self.engine.create_network(&self.network, internal, self.labels("network")).await?;
+        let starting = Instant::now();
         let claimed = self.claim_from_pool(&distros, &target_images).await?;
         let warm = claimed.iter().filter(|c| c.is_some()).count();
-        self.reporter.step(&format!(
-            "starting {} target(s) and the controller ({warm} warm from the pool)",
-            distros.len() - warm
-        ));
+        let from_pool = if warm > 0 {
+            format!("{warm} warm from the pool in {} ms", starting.elapsed().as_millis())
+        } else {
+            "0 warm from the pool".to_string()
+        };
+        self.reporter.step(&format!("starting {} target(s) and the controller ({from_pool})", distros.len() - warm));
         let targets = futures_util::future::try_join_all(distros.iter().zip(&target_images).zip(&claimed).map(
             |((distro, image), claimed)| async move {
                 match claimed {
@@ -406,7 +409,7 @@ impl<'a> Run<'a> {
         let taken: Vec<&'static Distro> =
             distros.iter().zip(&claimed).filter(|(_, c)| c.is_some()).map(|(d, _)| *d).collect();
         let (result, ()) =
-            tokio::join!(self.connect_and_apply(&controller, &distros, &targets), self.refill_pool(&taken));
+            tokio::join!(self.connect_and_apply(&controller, &distros, &targets, starting), self.refill_pool(&taken));
         result
     }
 
@@ -457,11 +460,13 @@ impl<'a> Run<'a> {
         controller: &str,
         distros: &[&'static Distro],
         targets: &[String],
+        starting: Instant,
     ) -> Result<(), RunError> {
         let hosts = self.connect(controller, distros, targets).await?;
         self.reporter.step_done(&format!(
-            "{} target(s) ready (run {}, runtime {})",
+            "{} target(s) ready for Ansible in {:.1} s (run {}, runtime {})",
             hosts.len(),
+            starting.elapsed().as_secs_f64(),
             self.id,
             self.options.runtime
         ));

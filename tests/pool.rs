@@ -173,7 +173,7 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
     let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
         .output();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("(1 warm from the pool)"), "{}", run.stderr);
+    assert!(run.stderr.contains("(1 warm from the pool in "), "{}", run.stderr);
     assert!(run.platform("debian-12")["notes"].to_string().contains("warm target from the pool"));
     assert_eq!(crate::harness::leftovers(&run.run_id()), (0, 0));
 
