@@ -678,7 +678,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__run)
-            opts="-h --solution --playbook --distro --runtime --timeout --json --show-inventory --services --offline --no-pool --help"
+            opts="-h --solution --playbook --runtime --services --offline --no-pool --distro --timeout --json --show-inventory --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,19 +688,19 @@ _sandbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --distro)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --runtime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --services)
+                --distro)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -712,7 +712,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__shell)
-            opts="-h --distro --solution --playbook --services --offline --no-pool --runtime --help"
+            opts="-h --distro --solution --playbook --runtime --services --offline --no-pool --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,11 +726,11 @@ _sandbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --services)
+                --runtime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --runtime)
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,16 +36,16 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "doctor" -d 'Check t
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "images" -d 'Build or list the prepared images'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l playbook -d 'Run this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timeout -d 'Override the challenge\'s timeout (e.g. 90s, 10m)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l solution -d 'Run the reference solution instead of the starter playbook'
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l json -d 'Print a JSON report on stdout (live output moves to stderr)'
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l show-inventory -d 'Print the Ansible inventory the run uses'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timeout -d 'Override the challenge\'s timeout (e.g. 90s, 10m)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l solution -d 'Apply the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l json -d 'Print a JSON report on stdout (live output moves to stderr)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l show-inventory -d 'Print the Ansible inventory the run uses'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -s j -l jobs -d 'Runs at a time (default: what the machine\'s cores and memory allow)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l junit -d 'Write a JUnit XML report here (one testsuite per challenge)' -r -F
@@ -56,9 +56,9 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand lint" -s h -l help -d 'P
 complete -c sandbox -n "__fish_sandbox_using_subcommand new" -l distro -d 'Platforms (repeatable; default debian-12)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand new" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l distro -d 'The target to open the shell in (default: the challenge\'s first distro)' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l playbook -d 'Apply this playbook instead of the starter' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l runtime -d 'Container runtime (default: the config\'s, else runsc)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l solution -d 'Apply the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'

@@ -42,19 +42,11 @@ pub enum Command {
 pub struct RunArgs {
     /// The challenge directory (holds challenge.toml)
     pub dir: PathBuf,
-    /// Run the reference solution instead of the starter playbook
-    #[arg(long, conflicts_with = "playbook")]
-    pub solution: bool,
-    /// Run this playbook instead of the starter (relative paths resolve in the challenge)
-    #[arg(long, value_name = "FILE")]
-    pub playbook: Option<PathBuf>,
+    #[command(flatten)]
+    pub setup: RunSetup,
     /// Only these platforms (repeatable); catalog names such as debian-12
     #[arg(long = "distro", value_name = "NAME")]
     pub distros: Vec<String>,
-    /// Container runtime (default: the config's, else runsc); anything but runsc weakens
-    /// isolation and says so
-    #[arg(long, env = "SANDBOX_RUNTIME")]
-    pub runtime: Option<String>,
     /// Override the challenge's timeout (e.g. 90s, 10m)
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -64,6 +56,21 @@ pub struct RunArgs {
     /// Print the Ansible inventory the run uses
     #[arg(long)]
     pub show_inventory: bool,
+}
+
+/// What `run` and `shell` share: which playbook, and how the targets are made.
+#[derive(Debug, Args)]
+pub struct RunSetup {
+    /// Apply the reference solution instead of the starter playbook
+    #[arg(long, conflicts_with = "playbook")]
+    pub solution: bool,
+    /// Apply this playbook instead of the starter (relative paths resolve in the challenge)
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+    /// Container runtime (default: the config's, else runsc); anything but runsc weakens
+    /// isolation and says so
+    #[arg(long, env = "SANDBOX_RUNTIME")]
+    pub runtime: Option<String>,
     /// Override the challenge's services mode: mock, supervised or systemd
     #[arg(long, value_name = "MODE")]
     pub services: Option<String>,
@@ -115,24 +122,8 @@ pub struct ShellArgs {
     /// The target to open the shell in (default: the challenge's first distro)
     #[arg(long, value_name = "NAME")]
     pub distro: Option<String>,
-    /// Apply the reference solution instead of the starter playbook
-    #[arg(long, conflicts_with = "playbook")]
-    pub solution: bool,
-    /// Apply this playbook instead of the starter
-    #[arg(long, value_name = "FILE")]
-    pub playbook: Option<PathBuf>,
-    /// Override the challenge's services mode: mock, supervised or systemd
-    #[arg(long, value_name = "MODE")]
-    pub services: Option<String>,
-    /// No route out: the challenge's prepared packages are the only package source
-    #[arg(long)]
-    pub offline: bool,
-    /// Start every target cold even when `sandbox pool up` keeps warm ones
-    #[arg(long)]
-    pub no_pool: bool,
-    /// Container runtime (default: the config's, else runsc)
-    #[arg(long, env = "SANDBOX_RUNTIME")]
-    pub runtime: Option<String>,
+    #[command(flatten)]
+    pub setup: RunSetup,
 }
 
 #[derive(Debug, Args)]

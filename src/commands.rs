@@ -1,10 +1,8 @@
 //! One function per command: arguments in, domain calls, reporter out, exit status back.
 
-use std::path::PathBuf;
-
 use crate::bootstrap::{self, ImageKind};
 use crate::challenge::{self, Challenge, ServicesMode};
-use crate::cli::{ImagesCommand, LintArgs, NewArgs, PoolCommand, RunArgs, ShellArgs, TestArgs};
+use crate::cli::{ImagesCommand, LintArgs, NewArgs, PoolCommand, RunArgs, RunSetup, ShellArgs, TestArgs};
 use crate::config::Config;
 use crate::distro;
 use crate::doctor;
@@ -29,20 +27,12 @@ pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Resu
         }
         None => None,
     };
-    let playbook = playbook_choice(&args.playbook, args.solution);
     let terminal = Terminal::new(args.json);
     let options = RunOptions {
-        playbook,
         distros: args.distros.clone(),
-        runtime,
         timeout,
-        color: terminal.wants_color(),
         show_inventory: args.show_inventory,
-        guard: config.guard,
-        passes: 2,
-        services: services_mode(&args.services)?,
-        offline: args.offline,
-        use_pool: !args.no_pool,
+        ..run_options(&args.setup, config, runtime, &terminal, 2)?
     };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;
@@ -57,21 +47,39 @@ pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Resu
     Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
 }
 
-fn playbook_choice(playbook: &Option<PathBuf>, solution: bool) -> PlaybookChoice {
-    match (playbook, solution) {
-        (Some(path), _) => PlaybookChoice::File(path.clone()),
-        (None, true) => PlaybookChoice::Solution,
-        (None, false) => PlaybookChoice::Starter,
-    }
-}
-
-fn services_mode(flag: &Option<String>) -> Result<Option<ServicesMode>, Error> {
-    flag.as_deref()
+/// The options `run` and `shell` share; the caller sets distros, timeout and inventory.
+fn run_options(
+    setup: &RunSetup,
+    config: &Config,
+    runtime: String,
+    terminal: &Terminal,
+    passes: u8,
+) -> Result<RunOptions, Error> {
+    let services = setup
+        .services
+        .as_deref()
         .map(|text| {
             ServicesMode::parse(text)
                 .ok_or_else(|| Error::Usage(format!("--services {text}: expected mock, supervised or systemd")))
         })
-        .transpose()
+        .transpose()?;
+    Ok(RunOptions {
+        playbook: match (&setup.playbook, setup.solution) {
+            (Some(path), _) => PlaybookChoice::File(path.clone()),
+            (None, true) => PlaybookChoice::Solution,
+            (None, false) => PlaybookChoice::Starter,
+        },
+        distros: Vec::new(),
+        runtime,
+        timeout: None,
+        color: terminal.wants_color(),
+        show_inventory: false,
+        guard: config.guard,
+        passes,
+        services,
+        offline: setup.offline,
+        use_pool: !setup.no_pool,
+    })
 }
 
 /// `sandbox test`: validates every challenge first (nothing runs when one is invalid), then
@@ -163,19 +171,8 @@ pub(crate) async fn shell(args: ShellArgs, config: &Config, runtime: String) -> 
         None => challenge.distros[0].name.to_string(),
     };
     let terminal = Terminal::new(false);
-    let options = RunOptions {
-        playbook: playbook_choice(&args.playbook, args.solution),
-        distros: vec![distro.clone()],
-        runtime,
-        timeout: None,
-        color: terminal.wants_color(),
-        show_inventory: false,
-        guard: config.guard,
-        passes: 1,
-        services: services_mode(&args.services)?,
-        offline: args.offline,
-        use_pool: !args.no_pool,
-    };
+    let options =
+        RunOptions { distros: vec![distro.clone()], ..run_options(&args.setup, config, runtime, &terminal, 1)? };
     let engine = Engine::connect().await?;
     let run = Run::new(engine, &challenge, options, &terminal)?;
     terminal.step(&format!("run {} of {}: one pass, then a shell in {distro}", run.id(), challenge.id));

@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
     };
     match cli.command {
         Command::Run(mut args) => {
-            let runtime = runtime(args.runtime.take());
+            let runtime = runtime(args.setup.runtime.take());
             commands::run(args, &config, runtime).await
         }
         Command::Test(mut args) => {
@@ -129,7 +129,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Lint(args) => commands::lint(&args, &config),
         Command::New(args) => commands::new(&args),
         Command::Shell(mut args) => {
-            let runtime = runtime(args.runtime.take());
+            let runtime = runtime(args.setup.runtime.take());
             commands::shell(args, &config, runtime).await
         }
         Command::Pool(command) => commands::pool(command, &config, &runtime).await,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::terminal::Terminal;
+use super::terminal::{aligned, Terminal};
 use super::{Reporter, RunReport};
 use crate::suite::{CaseOutcome, Status, SuiteReport, SuiteReporter};
 
@@ -71,26 +71,16 @@ impl SuiteProgress {
                 ]);
             }
         }
-        let widths: Vec<usize> =
-            (0..5).map(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
         self.line("");
-        for (index, row) in rows.iter().enumerate() {
-            let cells: Vec<String> = row
-                .iter()
-                .enumerate()
-                .map(|(col, cell)| {
-                    let padded = format!("{cell:<width$}", width = widths[col]);
-                    let style = match (index, cell.as_str()) {
-                        (0, _) => Style::new().bold(),
-                        (_, "passed" | "yes") => Style::new().green(),
-                        (_, "NO" | "failed" | "broken" | "error") => Style::new().red().bold(),
-                        (_, "skipped") => Style::new().yellow(),
-                        _ => Style::new(),
-                    };
-                    self.styled(style).apply_to(padded).to_string()
-                })
-                .collect();
-            self.line(cells.join("  ").trim_end());
+        let style = |row: usize, _: usize, cell: &str| match (row, cell) {
+            (0, _) => Style::new().bold(),
+            (_, "passed" | "yes") => Style::new().green(),
+            (_, "NO" | "failed" | "broken" | "error") => Style::new().red().bold(),
+            (_, "skipped") => Style::new().yellow(),
+            _ => Style::new(),
+        };
+        for line in aligned(&rows, style, self.color) {
+            self.line(&line);
         }
         self.line("");
         for challenge in report.challenges.iter().filter(|c| !c.reasons.is_empty()) {

@@ -53,28 +53,20 @@ impl Terminal {
     /// Prints the final table and verdict.
     pub fn summary(&self, report: &RunReport) {
         let rows = table(report);
-        let widths: Vec<usize> =
-            (0..6).map(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
         self.line("");
-        for (index, row) in rows.iter().enumerate() {
-            let cells: Vec<String> = row
-                .iter()
-                .enumerate()
-                .map(|(col, cell)| {
-                    let padded = format!("{cell:<width$}", width = widths[col]);
-                    let style = if index == 0 {
-                        Style::new().bold()
-                    } else if col == 5 {
-                        verdict_style(report.platforms[index - 1].verdict)
-                    } else if cell.starts_with("failed") || (col == 3 && cell != "0" && cell != "-") {
-                        Style::new().red()
-                    } else {
-                        Style::new()
-                    };
-                    self.styled(style).apply_to(padded).to_string()
-                })
-                .collect();
-            self.line(cells.join("  ").trim_end());
+        let style = |row: usize, col: usize, cell: &str| {
+            if row == 0 {
+                Style::new().bold()
+            } else if col == 5 {
+                verdict_style(report.platforms[row - 1].verdict)
+            } else if cell.starts_with("failed") || (col == 3 && cell != "0" && cell != "-") {
+                Style::new().red()
+            } else {
+                Style::new()
+            }
+        };
+        for line in aligned(&rows, style, self.color) {
+            self.line(&line);
         }
         self.line("");
         for platform in &report.platforms {
@@ -114,6 +106,30 @@ impl Terminal {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Rows padded into columns two spaces apart, each cell styled by `style(row, column, cell)`.
+pub(super) fn aligned<const N: usize>(
+    rows: &[[String; N]],
+    style: impl Fn(usize, usize, &str) -> Style,
+    color: bool,
+) -> Vec<String> {
+    let widths: Vec<usize> =
+        (0..N).map(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(col, cell)| {
+                    let padded = format!("{cell:<width$}", width = widths[col]);
+                    style(index, col, cell).force_styling(color).apply_to(padded).to_string()
+                })
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect()
 }
 
 fn verdict_style(verdict: Verdict) -> Style {
