@@ -180,7 +180,9 @@ impl Pool {
                 removed += 1;
             }
         }
-        self.engine.remove_network(&self.parking_network()).await?;
+        // A run that claimed a target a moment ago may not have moved it off yet; the empty
+        // internal network is then left for the next `pool up` to reuse.
+        let _ = self.engine.remove_network(&self.parking_network()).await;
         Ok(removed)
     }
 
@@ -333,7 +335,6 @@ impl Pool {
                 }
                 let name = format!("sandbox-{run}-{}-until-{deadline}", distro.name.replace('.', "-"));
                 if self.engine.rename_container(&candidate.id, &name).await? {
-                    self.engine.disconnect_network(&self.parking_network(), &candidate.id).await?;
                     found = Some(Claimed { id: candidate.id.clone(), name });
                     break;
                 }
@@ -341,6 +342,14 @@ impl Pool {
             taken.push(found);
         }
         Ok(taken)
+    }
+
+    /// Moves a claimed container from the parking network to the run's. Outside the lock:
+    /// the claim is already exclusive, and network changes are the slow part of a hand-out.
+    pub async fn move_to(&self, claimed: &str, network: &str, alias: &str) -> Result<(), PoolError> {
+        self.engine.connect_network(network, claimed, alias).await?;
+        self.engine.disconnect_network(&self.parking_network(), claimed).await?;
+        Ok(())
     }
 
     /// Claimed containers whose run's deadline passed over a minute ago: their process died.

@@ -390,7 +390,9 @@ impl<'a> Run<'a> {
                 match claimed {
                     Some(id) => {
                         let hostname = distro.name.replace('.', "-");
-                        self.engine.connect_network(&self.network, id, &hostname).await?;
+                        if let Some(pool) = &self.pool {
+                            pool.move_to(id, &self.network, &hostname).await?;
+                        }
                         self.platform_mut(distro, |p| p.notes.push("warm target from the pool".into()));
                         Ok(id.clone())
                     }

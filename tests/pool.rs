@@ -59,10 +59,11 @@ impl Drop for TestPool {
     fn drop(&mut self) {
         let label = format!("{LABEL_POOL}={}", self.namespace);
         self.runtime.block_on(async {
-            let _ = self.pool.down().await;
+            // Claimed containers too (a run would remove those), then the parking network.
             for container in self.engine.list_labelled(&label).await.unwrap_or_default() {
                 let _ = self.engine.remove_container(&container.id).await;
             }
+            let _ = self.pool.down().await;
         });
     }
 }
