@@ -16,6 +16,12 @@ use crate::report::Reporter;
 /// The systemctl mock, installed in every target (see `mocks/systemctl`).
 pub const SYSTEMCTL_MOCK: &str = include_str!("../mocks/systemctl");
 
+/// journalctl for targets without one: prints the per-unit logs of supervised services
+/// (see `mocks/journalctl`).
+pub const JOURNALCTL_MOCK: &str = include_str!("../mocks/journalctl");
+/// Where the image keeps it; copied to `/usr/bin/journalctl` only where no real one exists.
+const JOURNALCTL_MASTER: &str = "/usr/local/lib/sandbox/journalctl";
+
 /// Where targets keep a pristine copy of the mock, to restore it between passes.
 pub const MOCK_MASTER: &str = "/usr/local/lib/sandbox/systemctl";
 /// Every place Ansible (and scripts) may look for systemctl.
@@ -41,6 +47,11 @@ const TARGET_INIT: &str = r#"#!/bin/bash
 # /run is a fresh tmpfs at every start: recreate what the image made there.
 mkdir -p /run/systemd/system /run/sshd
 /usr/sbin/sshd -E /var/log/sshd.log
+# In supervised services mode enabled services start at boot, as under systemd. A run
+# writes the mode file after boot, so this matters only when a target is restarted.
+if [ "$(cat /etc/sandbox/services 2>/dev/null)" = supervised ]; then
+  systemctl sandbox-boot >>/var/log/sandbox-boot.log 2>&1
+fi
 trap 'exit 0' TERM INT
 while :; do sleep 86400 & wait $!; done
 "#;
@@ -94,6 +105,7 @@ impl ImageKind {
             ImageKind::Target(distro) => vec![
                 ("Dockerfile", target_dockerfile(distro), 0o644),
                 ("systemctl", SYSTEMCTL_MOCK.to_string(), 0o755),
+                ("journalctl", JOURNALCTL_MOCK.to_string(), 0o755),
                 ("init", TARGET_INIT.to_string(), 0o755),
             ],
             ImageKind::Controller => vec![("Dockerfile", controller_dockerfile(), 0o644)],
@@ -118,9 +130,11 @@ fn target_dockerfile(distro: &Distro) -> String {
          RUN {install}\n\
          RUN {family_setup}\n\
          COPY systemctl {MOCK_MASTER}\n\
+         COPY journalctl {JOURNALCTL_MASTER}\n\
          COPY init /usr/local/lib/sandbox/init\n\
          RUN {copies} \\\n \
          && chmod 755 {locations} \\\n \
+         && if [ ! -e /usr/bin/journalctl ] && [ ! -e /bin/journalctl ]; then cp {JOURNALCTL_MASTER} /usr/bin/journalctl && chmod 755 /usr/bin/journalctl; fi \\\n \
          && mkdir -p /etc/systemd/system /var/lib/sandbox-systemctl /root/.ssh && chmod 700 /root/.ssh \\\n \
          && ln -sf /bin/bash {PID1} \\\n \
          && ssh-keygen -A\n\
@@ -234,5 +248,14 @@ mod tests {
         assert!(dockerfile.contains("systemd-standalone-sysusers"));
         assert!(dockerfile.contains("ln -sf /bin/bash /usr/local/lib/sandbox/systemd"));
         assert!(dockerfile.contains("CMD [\"/usr/local/lib/sandbox/systemd\""));
+        // journalctl only where the distro has none of its own
+        assert!(dockerfile.contains("COPY journalctl /usr/local/lib/sandbox/journalctl"));
+        assert!(dockerfile.contains("if [ ! -e /usr/bin/journalctl ]"));
+    }
+
+    #[test]
+    fn the_init_starts_enabled_services_only_in_supervised_mode() {
+        assert!(TARGET_INIT.contains(SERVICES_MODE_FILE));
+        assert!(TARGET_INIT.contains("= supervised ]; then\n  systemctl sandbox-boot"));
     }
 }
