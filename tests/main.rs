@@ -12,4 +12,5 @@ mod offline;
 mod pool;
 mod run;
 mod services;
+mod supervised;
 mod systemctl_mock;

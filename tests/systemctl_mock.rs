@@ -1757,7 +1757,7 @@ fn supervised_oneshot_runs_and_remains_only_when_asked() {
 #[test]
 fn supervised_main_process_exiting_1_is_failed_with_its_status() {
     each_shell_supervised(|s| {
-        s.unit("crash.service", &service("ExecStart=/bin/sh -c 'echo about to crash; exit 1'"));
+        s.unit("crash.service", &service("ExecStart=/bin/sh -c 'echo about to crash >&2; exit 1'"));
         // Type=simple: the start itself succeeds, as with systemd; the unit fails right after.
         s.ok(&["start", "crash"]);
         eventually("the unit to fail", || s.run(&["is-active", "crash"]).stdout == "failed\n");
