@@ -1613,6 +1613,7 @@ fn eventually(what: &str, cond: impl Fn() -> bool) {
 }
 
 /// Runs TEST once per shell, each time on a fresh supervised target.
+#[allow(clippy::print_stderr)] // which shell a failure happened under, in the test's output
 fn each_shell_supervised(test: impl Fn(&Sys)) {
     for shell in SHELLS {
         eprintln!("--- running under {shell} (supervised)");
