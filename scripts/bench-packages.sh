@@ -23,7 +23,7 @@ if conf["runtimes"].get("runsc-systrap") != want:
     json.dump(conf, open(path, "w"), indent=2)
 PY
 pkill -HUP -x dockerd
-for _ in $(seq 40); do docker info --format '{{json .Runtimes}}' | grep -q runsc-systrap && break; sleep 0.25; done
+for _ in $(seq 40); do [[ $(docker info --format '{{json .Runtimes}}') == *runsc-systrap* ]] && break; sleep 0.25; done
 chosen=$(docker info --format '{{json .Runtimes}}' | python3 -c 'import json,sys; a=json.load(sys.stdin)["runsc"].get("runtimeArgs") or []; print(next((x.split("=",1)[1] for x in a if x.startswith("--platform=")), "systrap"))')
 
 work=$(mktemp -d /tmp/sandbox-bench.XXXX)

@@ -27,7 +27,7 @@ apt_updated=0
 apt_install() {
     local missing=()
     for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+        [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = 'install ok installed' ] || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ $apt_updated -eq 0 ]; then
@@ -46,7 +46,13 @@ apt_install docker.io debootstrap dash busybox socat libxml2-utils ca-certificat
 
 # gVisor: bookworm's own runsc (2022) fails statx on this kernel; the backports build works.
 # Version strings look like `runsc version release-20240729.0` or `0.0~20240729.0` (Debian).
-runsc_ok() { command -v runsc >/dev/null 2>&1 && runsc --version 2>/dev/null | grep -qE 'runsc version [^ ]*(202[4-9]|20[3-9][0-9])[01][0-9][0-3][0-9]'; }
+# Output is captured before matching: under pipefail, `runsc --version | grep -q` fails about
+# one time in five (grep exits at the first line, runsc dies of SIGPIPE writing the second).
+runsc_ok() {
+    local version
+    command -v runsc >/dev/null 2>&1 && version=$(runsc --version 2>/dev/null) || return 1
+    grep -qE 'runsc version [^ ]*(202[4-9]|20[3-9][0-9])[01][0-9][0-3][0-9]' <<<"$version"
+}
 if ! runsc_ok; then
     if [ "$ID" = debian ]; then
         backports=/etc/apt/sources.list.d/sandbox-backports.list
@@ -147,10 +153,10 @@ if [ "$changed" = yes ]; then
     pkill -HUP -x dockerd || true
 fi
 for _ in $(seq 1 40); do
-    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && break
+    [[ $(docker info --format '{{json .Runtimes}}' 2>/dev/null) == *'"runsc"'* ]] && break
     sleep 0.25
 done
-docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || die "dockerd did not pick up the runsc runtime"
+[[ $(docker info --format '{{json .Runtimes}}') == *'"runsc"'* ]] || die "dockerd did not pick up the runsc runtime"
 
 # --- base images ------------------------------------------------------------------------
 declare -A tag_of=([bullseye]=debian:11 [bookworm]=debian:12 [trixie]=debian:13)
