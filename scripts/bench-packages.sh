@@ -4,26 +4,14 @@
 # gVisor's default platform (systrap) and under runsc as registered by setup (the platform
 # the probe chose), each with and without the prepared package layer. Prints medians.
 # Not a test: figures depend on the machine and its load. Usage: scripts/bench-packages.sh
-# [runs per configuration, default 3]. Run as root after scripts/setup.sh.
+# [runs per configuration, default 3]. Run as root after scripts/setup.sh (which also registers
+# runsc-systrap, gVisor's default platform, for this comparison).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-3}
 bin=target/release/sandbox
 [ -x "$bin" ] || cargo build --release --quiet
 
-# A second runsc registration with gVisor's default platform, for comparison only.
-python3 - <<'PY'
-import json
-path = "/etc/docker/daemon.json"
-conf = json.load(open(path))
-runsc = conf["runtimes"]["runsc"]
-want = {"path": runsc["path"], "runtimeArgs": ["--network=host", "--platform=systrap"]}
-if conf["runtimes"].get("runsc-systrap") != want:
-    conf["runtimes"]["runsc-systrap"] = want
-    json.dump(conf, open(path, "w"), indent=2)
-PY
-pkill -HUP -x dockerd
-for _ in $(seq 40); do [[ $(docker info --format '{{json .Runtimes}}') == *runsc-systrap* ]] && break; sleep 0.25; done
 chosen=$(docker info --format '{{json .Runtimes}}' | python3 -c 'import json,sys; a=json.load(sys.stdin)["runsc"].get("runtimeArgs") or []; print(next((x.split("=",1)[1] for x in a if x.startswith("--platform=")), "systrap"))')
 
 work=$(mktemp -d /tmp/sandbox-bench.XXXX)

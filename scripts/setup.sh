@@ -138,11 +138,16 @@ if os.path.exists(path) and os.path.getsize(path) > 0:
         conf = json.load(f)
 # --network=host: without it runsc refuses to start in the root network namespace here;
 # runsc then uses the container's own Docker network namespace.
-want = {"path": runsc, "runtimeArgs": ["--network=host", f"--platform={platform}"]}
-if conf.get("runtimes", {}).get("runsc") == want:
+def registration(platform):
+    return {"path": runsc, "runtimeArgs": ["--network=host", f"--platform={platform}"]}
+# `runsc` is the chosen platform; runsc-ptrace and runsc-systrap (both work wherever runsc
+# does) let `--runtime` compare platforms, as scripts/bench-packages.sh does.
+want = {"runsc": registration(platform), "runsc-ptrace": registration("ptrace"), "runsc-systrap": registration("systrap")}
+runtimes = conf.setdefault("runtimes", {})
+if all(runtimes.get(name) == value for name, value in want.items()):
     print("no")
 else:
-    conf.setdefault("runtimes", {})["runsc"] = want
+    runtimes.update(want)
     with open(path, "w") as f:
         json.dump(conf, f, indent=2)
     print("yes")

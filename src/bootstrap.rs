@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use crate::distro::{Distro, Family};
-use crate::engine::{tar_of, Engine, EngineError};
+use crate::engine::{tar_of, Engine, EngineError, RegisteredRuntime};
 use crate::report::Reporter;
 
 /// The systemctl mock, installed in every target (see `mocks/systemctl`).
@@ -32,11 +32,13 @@ pub const MOCK_LOCATIONS: &[&str] =
 /// pass 1; the systemctl in the image reads it.
 pub const SERVICES_MODE_FILE: &str = "/etc/sandbox/services";
 
-/// Whether `services = "systemd"` can work under `runtime`: real systemd as PID 1 needs its
-/// own cgroup tree and an image with systemd in it. Err says why not.
-pub fn systemd_support(runtime: &str) -> Result<(), String> {
-    match runtime {
-        "runsc" => Err("gVisor here (runsc 2024-07, cgroup v1 host) cannot give systemd the cgroup v2 tree it needs as PID 1".into()),
+/// Whether `services = "systemd"` can work under the runtime registered as `name`: real
+/// systemd as PID 1 needs its own cgroup tree and an image with systemd in it. Err says why not.
+pub fn systemd_support(name: &str, runtime: &RegisteredRuntime) -> Result<(), String> {
+    if runtime.is_gvisor() {
+        return Err("gVisor here (runsc 2024-07, cgroup v1 host) cannot give systemd the cgroup v2 tree it needs as PID 1".into());
+    }
+    match name {
         "runc" => Err("systemd as PID 1 under runc needs a privileged container (cgroup and /sys writes), which sandbox never creates".into()),
         other => Err(format!("no systemd target image is known to work under `{other}`")),
     }

@@ -45,23 +45,18 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
     };
     match engine.runtimes().await {
         Ok(runtimes) => match runtimes.get(runtime) {
-            Some(args) => {
-                let platform = args
-                    .iter()
-                    .find_map(|a| a.strip_prefix("--platform="))
-                    .map(str::to_string)
-                    .unwrap_or_else(|| if runtime == "runsc" { "systrap (default)".into() } else { "-".into() });
-                let detail = if args.is_empty() {
-                    "registered".to_string()
+            Some(registered) => {
+                let detail = if registered.args.is_empty() {
+                    format!("registered ({})", registered.path)
                 } else {
-                    format!("registered, args: {}", args.join(" "))
+                    format!("registered ({}), args: {}", registered.path, registered.args.join(" "))
                 };
                 checks.push(Check::pass(format!("runtime {runtime}"), detail));
-                if runtime == "runsc" {
-                    checks.push(Check::pass("gvisor platform", platform));
+                if registered.is_gvisor() {
+                    checks.push(Check::pass("gvisor platform", registered.platform().unwrap_or("systrap (default)")));
                 }
                 checks.push(Check::pass("services mock, supervised", "available"));
-                match crate::bootstrap::systemd_support(runtime) {
+                match crate::bootstrap::systemd_support(runtime, registered) {
                     Ok(()) => checks.push(Check::pass("services systemd", "available")),
                     Err(reason) => checks.push(Check::fail(
                         "services systemd",

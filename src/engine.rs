@@ -4,6 +4,7 @@
 //! operation therefore has its own error variant naming the object it was acting on.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest,
@@ -179,6 +180,29 @@ pub struct ListedContainer {
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    /// The daemon's registered runtimes, read once: every container creation needs to know
+    /// whether its runtime is gVisor.
+    runtimes: Arc<tokio::sync::OnceCell<HashMap<String, RegisteredRuntime>>>,
+}
+
+/// A runtime registered with the daemon: its binary and the arguments it is started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredRuntime {
+    pub path: String,
+    pub args: Vec<String>,
+}
+
+impl RegisteredRuntime {
+    /// gVisor is known by its binary, not by the name it is registered under: a second
+    /// registration such as `runsc-systrap` is gVisor too and needs gVisor's pids arithmetic.
+    pub fn is_gvisor(&self) -> bool {
+        std::path::Path::new(&self.path).file_name().is_some_and(|name| name == "runsc")
+    }
+
+    /// gVisor's `--platform=` argument; None when it is not given (gVisor then uses systrap).
+    pub fn platform(&self) -> Option<&str> {
+        self.args.iter().find_map(|arg| arg.strip_prefix("--platform="))
+    }
 }
 
 impl Engine {
@@ -188,18 +212,33 @@ impl Engine {
         let docker = Docker::connect_with_local_defaults().map_err(EngineError::Unreachable)?;
         let docker = docker.negotiate_version().await.map_err(EngineError::Unreachable)?;
         docker.ping().await.map_err(EngineError::Unreachable)?;
-        Ok(Engine { docker })
+        Ok(Engine { docker, runtimes: Arc::default() })
     }
 
-    /// Runtimes registered with the daemon (`runc`, `runsc`, …) and their arguments.
-    pub async fn runtimes(&self) -> Result<HashMap<String, Vec<String>>, EngineError> {
-        let info = self.docker.info().await.map_err(EngineError::Info)?;
-        Ok(info
-            .runtimes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, runtime)| (name, runtime.runtime_args.unwrap_or_default()))
-            .collect())
+    /// Runtimes registered with the daemon (`runc`, `runsc`, …) by name.
+    pub async fn runtimes(&self) -> Result<&HashMap<String, RegisteredRuntime>, EngineError> {
+        self.runtimes
+            .get_or_try_init(|| async {
+                let info = self.docker.info().await.map_err(EngineError::Info)?;
+                Ok(info
+                    .runtimes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, runtime)| {
+                        let registered = RegisteredRuntime {
+                            path: runtime.path.unwrap_or_default(),
+                            args: runtime.runtime_args.unwrap_or_default(),
+                        };
+                        (name, registered)
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    /// Whether containers of `runtime` run under gVisor (false when it is not registered).
+    pub async fn is_gvisor(&self, runtime: &str) -> Result<bool, EngineError> {
+        Ok(self.runtimes().await?.get(runtime).is_some_and(RegisteredRuntime::is_gvisor))
     }
 
     /// The image's id, or None when it does not exist.
@@ -265,7 +304,7 @@ impl Engine {
             // Swap equal to memory: the limit is the limit, no spilling to the host's swap.
             memory_swap: Some(memory),
             nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
-            pids_limit: Some(host_pids_limit(&spec.runtime, spec.limits.pids)),
+            pids_limit: Some(host_pids_limit(self.is_gvisor(&spec.runtime).await?, spec.limits.pids)),
             // The guest's own process limit: gVisor enforces RLIMIT_NPROC inside the sandbox,
             // so a fork bomb plateaus there (and the guard kills it) instead of exhausting the
             // host cgroup and crashing the Sentry. Root is bound by it: no CAP_SYS_RESOURCE.
@@ -656,13 +695,6 @@ impl Engine {
 
 /// The pids cgroup limit for a container whose guest may run `guest_pids` processes.
 ///
-/// Under gVisor the cgroup holds the sandbox's own host threads (the Sentry's Go runtime and,
-/// on the ptrace platform, stubs and tracer threads), not the guest's processes. Measured
-/// here under ptrace: apt-get install nginx php-fpm peaks at 220 host tasks; a fork bomb
-/// held to 256 guest processes by RLIMIT_NPROC still climbs to ~3,600 host tasks within 4 s.
-/// Whenever the cgroup limit is reached, the Sentry cannot make a thread and crashes ("error
-/// initializing first thread"), so the limit leaves room above that plateau; the watchdog
-/// kills the container well before it. The cgroup stays the host's hard backstop.
 /// The streams of an interactive exec.
 pub struct InteractiveExec {
     pub exec_id: String,
@@ -671,8 +703,15 @@ pub struct InteractiveExec {
     pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
-pub fn host_pids_limit(runtime: &str, guest_pids: i64) -> i64 {
-    if runtime == "runsc" {
+/// Under gVisor the cgroup holds the sandbox's own host threads (the Sentry's Go runtime and,
+/// on the ptrace platform, stubs and tracer threads), not the guest's processes. Measured
+/// here under ptrace: apt-get install nginx php-fpm peaks at 220 host tasks; a fork bomb
+/// held to 256 guest processes by RLIMIT_NPROC still climbs to ~3,600 host tasks within 4 s.
+/// Whenever the cgroup limit is reached, the Sentry cannot make a thread and crashes ("error
+/// initializing first thread"), so the limit leaves room above that plateau; the watchdog
+/// kills the container well before it. The cgroup stays the host's hard backstop.
+pub fn host_pids_limit(gvisor: bool, guest_pids: i64) -> i64 {
+    if gvisor {
         guest_pids * 16 + 512
     } else {
         guest_pids
@@ -691,4 +730,33 @@ pub fn tar_of(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
         builder.append_data(&mut header, path, *contents).expect("writing to a Vec cannot fail");
     }
     builder.into_inner().expect("writing to a Vec cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(path: &str, args: &[&str]) -> RegisteredRuntime {
+        RegisteredRuntime { path: path.into(), args: args.iter().map(|a| a.to_string()).collect() }
+    }
+
+    #[test]
+    fn gvisor_is_known_by_its_binary_whatever_the_registered_name() {
+        assert!(registered("/usr/bin/runsc", &["--platform=systrap"]).is_gvisor());
+        assert!(registered("runsc", &[]).is_gvisor());
+        assert!(!registered("runc", &[]).is_gvisor());
+        assert!(!registered("/usr/bin/runsc-wrapper", &[]).is_gvisor());
+    }
+
+    #[test]
+    fn platform_comes_from_the_runtime_args() {
+        assert_eq!(registered("/usr/bin/runsc", &["--network=host", "--platform=ptrace"]).platform(), Some("ptrace"));
+        assert_eq!(registered("/usr/bin/runsc", &["--network=host"]).platform(), None);
+    }
+
+    #[test]
+    fn the_pids_cgroup_leaves_room_for_gvisor_host_threads_only_under_gvisor() {
+        assert_eq!(host_pids_limit(true, 256), 4608);
+        assert_eq!(host_pids_limit(false, 256), 256);
+    }
 }

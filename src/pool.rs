@@ -152,7 +152,10 @@ impl Pool {
             let _lock = self.lock().await?;
             self.ensure_parking().await?;
         }
-        let refills = sizes.iter().map(|(distro, _)| self.refill(distro, reporter));
+        let refills = sizes.iter().map(|(distro, _)| async move {
+            let image = bootstrap::ensure(&self.engine, ImageKind::Target(distro), reporter).await?;
+            self.refill(distro, &image).await
+        });
         for result in futures_util::future::join_all(refills).await {
             result?;
         }
@@ -209,15 +212,14 @@ impl Pool {
         format!("{}/{}/{}/{}", self.runtime, limits.memory_bytes, limits.cpus, limits.pids)
     }
 
-    /// Starts warming containers until ready + warming reaches the distro's target; returns
-    /// how many it started. Counting and creating happen under the lock, so concurrent
-    /// refills never overshoot; the boot itself happens outside it.
-    pub async fn refill(&self, distro: &'static Distro, reporter: &dyn Reporter) -> Result<usize, PoolError> {
+    /// Starts warming containers of `image` (the distro's prepared one) until ready + warming
+    /// reaches the distro's target; returns how many it started. Counting and creating happen
+    /// under the lock, so concurrent refills never overshoot; the boot itself happens outside it.
+    pub async fn refill(&self, distro: &'static Distro, image: &str) -> Result<usize, PoolError> {
         let target = self.target_of(distro);
         if target == 0 {
             return Ok(0);
         }
-        let image = bootstrap::ensure(&self.engine, ImageKind::Target(distro), reporter).await?;
         let created = {
             let _lock = self.lock().await?;
             let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
@@ -230,7 +232,7 @@ impl Pool {
                 .count();
             let mut created = Vec::new();
             for _ in present..target {
-                created.push(self.create_warming(distro, &image).await?);
+                created.push(self.create_warming(distro, image).await?);
             }
             created
         };

@@ -14,7 +14,7 @@ use miette::Diagnostic;
 use crate::bootstrap::{self, ImageError, ImageKind};
 use crate::challenge::{Challenge, Limits, Network, ServicesMode};
 use crate::distro::Distro;
-use crate::engine::{self, ContainerSpec, Engine, EngineError, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
+use crate::engine::{self, ContainerSpec, Engine, EngineError, RegisteredRuntime, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
 use crate::inventory::{self, InventoryHost};
 use crate::pool::{Pool, PoolError};
 use crate::prepare;
@@ -340,10 +340,10 @@ impl<'a> Run<'a> {
     }
 
     async fn stages(&self) -> Result<(), RunError> {
-        self.check_runtime().await?;
+        let runtime = self.check_runtime().await?;
         if self.services() == ServicesMode::Systemd {
             // Never a silent downgrade to the mock: the challenge asked for the real thing.
-            if let Err(reason) = bootstrap::systemd_support(&self.options.runtime) {
+            if let Err(reason) = bootstrap::systemd_support(&self.options.runtime, &runtime) {
                 return Err(RunError::SystemdUnsupported { runtime: self.options.runtime.clone(), reason });
             }
         }
@@ -406,10 +406,15 @@ impl<'a> Run<'a> {
         {
             platform.container = Some(id.clone());
         }
-        self.start_guard(&distros, &targets, &controller);
+        self.start_guard(&distros, &targets, &controller).await?;
         // Replacements warm up while this run works; taken containers are never reused.
-        let taken: Vec<&'static Distro> =
-            distros.iter().zip(&claimed).filter(|(_, c)| c.is_some()).map(|(d, _)| *d).collect();
+        let taken: Vec<(&'static Distro, &str)> = distros
+            .iter()
+            .zip(&target_images)
+            .zip(&claimed)
+            .filter(|(_, claim)| claim.is_some())
+            .map(|((distro, image), _)| (*distro, image.as_str()))
+            .collect();
         let (result, ()) =
             tokio::join!(self.connect_and_apply(&controller, &distros, &targets, starting), self.refill_pool(&taken));
         result
@@ -447,11 +452,12 @@ impl<'a> Run<'a> {
         Ok(result)
     }
 
-    /// Tops the pool up again after a claim; a failure to warm is not the run's failure.
-    async fn refill_pool(&self, taken: &[&'static Distro]) {
+    /// Tops the pool up again after a claim (with the images the claimed targets were made
+    /// from); a failure to warm is not the run's failure.
+    async fn refill_pool(&self, taken: &[(&'static Distro, &str)]) {
         let Some(pool) = &self.pool else { return };
-        for distro in taken {
-            if let Err(err) = pool.refill(distro, self.reporter).await {
+        for (distro, image) in taken {
+            if let Err(err) = pool.refill(distro, image).await {
                 self.reporter.notice(&format!("could not warm a replacement {distro} target: {err}"));
             }
         }
@@ -493,12 +499,17 @@ impl<'a> Run<'a> {
     }
 
     /// Starts the fork-bomb guard over every container of the run; its kills become verdicts.
-    fn start_guard(&self, distros: &[&'static Distro], targets: &[String], controller: &str) {
+    async fn start_guard(
+        &self,
+        distros: &[&'static Distro],
+        targets: &[String],
+        controller: &str,
+    ) -> Result<(), RunError> {
         let mut watched: Vec<(String, String)> =
             targets.iter().zip(distros).map(|(id, distro)| (id.clone(), format!("target {}", distro.name))).collect();
         watched.push((controller.to_string(), "controller".into()));
         let pids = self.challenge.limits.pids;
-        let host_limit = engine::host_pids_limit(&self.options.runtime, pids);
+        let host_limit = engine::host_pids_limit(self.engine.is_gvisor(&self.options.runtime).await?, pids);
         let shared = self.shared.clone();
         let controller = controller.to_string();
         let record = move |kill: watchdog::Kill| {
@@ -513,25 +524,27 @@ impl<'a> Run<'a> {
         };
         let guard = watchdog::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, record);
         self.background.lock().unwrap().push(guard.abort_handle());
+        Ok(())
     }
 
-    async fn check_runtime(&self) -> Result<(), RunError> {
+    /// The run's runtime as registered with the daemon; says so when it is not gVisor.
+    async fn check_runtime(&self) -> Result<RegisteredRuntime, RunError> {
         let runtimes = self.engine.runtimes().await?;
-        if !runtimes.contains_key(&self.options.runtime) {
+        let Some(runtime) = runtimes.get(&self.options.runtime) else {
             let mut registered: Vec<_> = runtimes.keys().cloned().collect();
             registered.sort();
             return Err(RunError::RuntimeMissing {
                 runtime: self.options.runtime.clone(),
                 registered: registered.join(", "),
             });
-        }
-        if self.options.runtime != DEFAULT_RUNTIME {
+        };
+        if !runtime.is_gvisor() {
             self.reporter.notice(&format!(
                 "running under `{}` instead of gVisor: isolation is weaker; a playbook runs closer to the host kernel",
                 self.options.runtime
             ));
         }
-        Ok(())
+        Ok(runtime.clone())
     }
 
     /// A crashed or killed earlier run may have left containers: remove those past their deadline.

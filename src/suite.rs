@@ -13,7 +13,7 @@ use crate::challenge::Challenge;
 use crate::distro::Distro;
 use crate::engine::Engine;
 use crate::prepare;
-use crate::report::{Reporter, RunReport, Verdict};
+use crate::report::{PlatformReport, Reporter, RunReport, Verdict};
 use crate::runner::{PlaybookChoice, Run, RunError, RunOptions};
 use crate::watchdog::GuardSettings;
 
@@ -252,45 +252,12 @@ pub fn judge(
                 r.platforms.iter().find(|p| p.distro == distro.name).map(|p| (p.clone(), seconds))
             })
         };
-        let solution_case = match platform_of(&solution) {
-            None => CaseResult { outcome: CaseOutcome::Error, message: Some("did not run".into()), seconds: 0.0 },
-            Some((p, seconds)) => match p.verdict {
-                Verdict::Passed => CaseResult { outcome: CaseOutcome::Passed, message: None, seconds },
-                Verdict::Skipped => CaseResult { outcome: CaseOutcome::Skipped, message: p.reason, seconds },
-                Verdict::Error => {
-                    let reason = p.reason.unwrap_or_default();
-                    reasons.push(format!("{}: solution could not run: {reason}", distro.name));
-                    status = status.max(Status::Error);
-                    CaseResult { outcome: CaseOutcome::Error, message: Some(reason), seconds }
-                }
-                _ => {
-                    let reason = p.reason.unwrap_or_default();
-                    reasons.push(format!("{}: solution {}: {reason}", distro.name, p.verdict.as_str()));
-                    status = status.max(Status::Failed);
-                    CaseResult { outcome: CaseOutcome::Failed, message: Some(reason), seconds }
-                }
-            },
-        };
-        let starter_case = match platform_of(&starter) {
-            None => CaseResult { outcome: CaseOutcome::Error, message: Some("did not run".into()), seconds: 0.0 },
-            Some((p, seconds)) => match p.verdict {
-                Verdict::Passed => {
-                    let reason = "the starter already passes: there is nothing to solve".to_string();
-                    reasons.push(format!("{}: {reason}", distro.name));
-                    status = status.max(Status::Broken);
-                    CaseResult { outcome: CaseOutcome::Failed, message: Some(reason), seconds }
-                }
-                Verdict::Skipped => CaseResult { outcome: CaseOutcome::Skipped, message: p.reason, seconds },
-                Verdict::Error => {
-                    let reason = p.reason.unwrap_or_default();
-                    reasons.push(format!("{}: starter could not run: {reason}", distro.name));
-                    status = status.max(Status::Error);
-                    CaseResult { outcome: CaseOutcome::Error, message: Some(reason), seconds }
-                }
-                // Failed, killed or timed out: the learner has work to do.
-                _ => CaseResult { outcome: CaseOutcome::Passed, message: p.reason, seconds },
-            },
-        };
+        let (solution_case, solution_problem) = case_of(Side::Solution, distro.name, platform_of(&solution));
+        let (starter_case, starter_problem) = case_of(Side::Starter, distro.name, platform_of(&starter));
+        for (raised, reason) in [solution_problem, starter_problem].into_iter().flatten() {
+            reasons.push(reason);
+            status = status.max(raised);
+        }
         platforms.push(PlatformCase {
             distro: distro.name.to_string(),
             solution: solution_case,
@@ -313,11 +280,49 @@ pub fn judge(
     }
 }
 
+#[derive(Clone, Copy)]
+enum Side {
+    Solution,
+    Starter,
+}
+
+/// One side's case on one platform (`ran`: its report there and its share of the run's
+/// time) and, when the case is a problem for the challenge, the status it raises with why.
+fn case_of(side: Side, distro: &str, ran: Option<(PlatformReport, f64)>) -> (CaseResult, Option<(Status, String)>) {
+    let case = |outcome, message, seconds| CaseResult { outcome, message, seconds };
+    let Some((platform, seconds)) = ran else {
+        return (case(CaseOutcome::Error, Some("did not run".into()), 0.0), None);
+    };
+    let reason = platform.reason.clone().unwrap_or_default();
+    let which = match side {
+        Side::Solution => "solution",
+        Side::Starter => "starter",
+    };
+    match (side, platform.verdict) {
+        (_, Verdict::Skipped) => (case(CaseOutcome::Skipped, platform.reason, seconds), None),
+        (_, Verdict::Error) => {
+            let problem = (Status::Error, format!("{distro}: {which} could not run: {reason}"));
+            (case(CaseOutcome::Error, Some(reason), seconds), Some(problem))
+        }
+        (Side::Solution, Verdict::Passed) => (case(CaseOutcome::Passed, None, seconds), None),
+        (Side::Solution, verdict) => {
+            let problem = (Status::Failed, format!("{distro}: solution {}: {reason}", verdict.as_str()));
+            (case(CaseOutcome::Failed, Some(reason), seconds), Some(problem))
+        }
+        (Side::Starter, Verdict::Passed) => {
+            let reason = "the starter already passes: there is nothing to solve".to_string();
+            let problem = (Status::Broken, format!("{distro}: {reason}"));
+            (case(CaseOutcome::Failed, Some(reason), seconds), Some(problem))
+        }
+        // Failed, killed or timed out: the learner has work to do.
+        (Side::Starter, _) => (case(CaseOutcome::Passed, platform.reason, seconds), None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Ceilings;
-    use crate::report::PlatformReport;
 
     fn challenge() -> (tempfile::TempDir, Challenge) {
         let root = tempfile::tempdir().unwrap();

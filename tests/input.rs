@@ -102,6 +102,23 @@ fn unregistered_runtime_is_exit_3() {
     assert!(out.stderr.contains("runtime `kata` is not registered"), "{}", out.stderr);
 }
 
+/// gVisor is known by its binary: setup's `runsc-systrap` registration is gVisor (no notice,
+/// gVisor's platform in doctor), runc is not and the run says so.
+#[test]
+fn gvisor_is_recognised_under_any_registered_name() {
+    let doctor = Sandbox::new(["doctor", "--runtime", "runsc-systrap"]).output();
+    assert_eq!(doctor.code, 0, "{}", doctor.stdout);
+    let platform = doctor.stdout.lines().find(|l| l.contains("gvisor platform")).unwrap_or_default();
+    assert!(platform.contains("systrap"), "{}", doctor.stdout);
+
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
+    for (runtime, weaker) in [("runsc-systrap", false), ("runc", true)] {
+        let out = Sandbox::new(["run", &fixture.path_str(), "--runtime", runtime, "--no-pool"]).output();
+        assert_eq!(out.code, 0, "{runtime}: {}", out.stderr);
+        assert_eq!(out.stderr.contains("isolation is weaker"), weaker, "{runtime}: {}", out.stderr);
+    }
+}
+
 /// The operator's config: its ceilings bind challenges, its runtime is the default, its
 /// distros join the catalog.
 #[test]

@@ -99,7 +99,7 @@ fn a_container_from_a_stale_image_is_replaced_not_handed_out() {
     let claimed = t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(d12, other)], &Limits::default())).unwrap();
     assert!(claimed[0].is_none());
     assert_eq!(t.pooled(), 0);
-    assert_eq!(t.runtime.block_on(t.pool.refill(d12, &Quiet)).unwrap(), 1, "a replacement warms");
+    assert_eq!(t.runtime.block_on(t.pool.refill(d12, &t.image(d12))).unwrap(), 1, "a replacement warms");
 }
 
 #[test]
