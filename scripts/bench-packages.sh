@@ -4,7 +4,7 @@
 # gVisor's default platform (systrap) and under runsc as registered by setup (the platform
 # the probe chose), each with and without the prepared package layer. Prints medians.
 # Not a test: figures depend on the machine and its load. Usage: scripts/bench-packages.sh
-# [runs per configuration, default 3]. Run as root after scripts/setup.sh (which also registers
+# [runs per configuration, default 3]; BENCH_RUNTIMES="runc runsc" picks configurations. Run as root after scripts/setup.sh (which also registers
 # runsc-systrap, gVisor's default platform, for this comparison).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,7 +28,7 @@ PY
 "$bin" run "$work/with-layer" --solution --runtime runc --no-pool >/dev/null 2>&1 || true
 
 printf '%-26s %-14s %s\n' "runtime (platform)" "package layer" "median of $runs (s)   all"
-for runtime in runc runsc-systrap runsc; do
+for runtime in ${BENCH_RUNTIMES:-runc runsc-systrap runsc}; do
     case $runtime in
         runc) label="runc";;
         runsc-systrap) label="runsc (systrap)";;

@@ -895,7 +895,7 @@ impl<'a> Run<'a> {
 
 /// The controller runs Ansible for every target at once and its Python start-up under gVisor
 /// dominates a run's time (measured here: one task took 6-8 s with 0.5 CPU); it gets at
-/// least one CPU and 1 GiB, or the challenge's limits where those are higher.
+/// least two CPUs and 1 GiB, or the challenge's limits where those are higher.
 fn controller_limits(targets: &Limits) -> Limits {
     Limits {
         memory_bytes: targets.memory_bytes.max(1024 * 1024 * 1024),

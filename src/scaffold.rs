@@ -94,7 +94,7 @@ fn manifest(title: &str, distros: &str) -> String {
          \n\
          # [limits]\n\
          # memory = \"512m\"\n\
-         # cpus = 0.5\n\
+         # cpus = 2.0\n\
          # pids = 256\n"
     )
 }
