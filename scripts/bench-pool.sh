@@ -63,7 +63,7 @@ env=(-e ANSIBLE_HOST_KEY_CHECKING=False -e ANSIBLE_PIPELINING=True -e ANSIBLE_NO
 values=$(for _ in $(seq "$runs"); do
     # A fresh, reachable target each time; only the two passes are timed.
     docker rm -f bench-target >/dev/null 2>&1 || true
-    docker run -d --name bench-target --hostname debian-12 --runtime runsc --network bench-net --memory 512m --cpus 0.5 "$target" >/dev/null
+    docker run -d --name bench-target --hostname debian-12 --runtime runsc --network bench-net --memory 512m --cpus 2 "$target" >/dev/null
     docker exec bench-controller cat /root/.ssh/id_ed25519.pub | docker exec -i bench-target sh -c 'cat > /root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys'
     docker exec bench-controller sh -c 'until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@bench-target true 2>/dev/null; do sleep 0.2; done'
     start=$(date +%s%N)

@@ -101,6 +101,19 @@ impl ImageKind {
         }
     }
 
+    /// `debian-12`, `controller`: how runs, the pool and its status name a container's kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageKind::Target(distro) => distro.name,
+            ImageKind::Controller => "controller",
+        }
+    }
+
+    /// The container's hostname (a DNS label: `ubuntu-22-04`, `controller`).
+    pub fn hostname(self) -> String {
+        self.name().replace('.', "-")
+    }
+
     /// The build context: Dockerfile and the files it copies.
     fn context(self) -> Vec<(&'static str, String, u32)> {
         match self {
@@ -159,6 +172,17 @@ fn controller_dockerfile() -> String {
          CMD [\"sleep\", \"infinity\"]\n"
     )
 }
+
+/// Prints the controller's public SSH key, making the key pair first unless a pooled
+/// controller already made it while warming. Each controller serves one run: one key per run.
+pub const CONTROLLER_KEY: &str = "[ -s /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519; \
+     cat /root/.ssh/id_ed25519.pub";
+
+/// What a pooled controller does while it warms: its key pair, and Ansible once against
+/// itself, so the run's first `ansible-playbook` finds Python's modules in gVisor's file
+/// cache instead of reading them through the gofer.
+pub const CONTROLLER_WARM_UP: &str = "ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 \
+     && ansible localhost -c local -m ping >/dev/null";
 
 /// The tag an image would have for the given base image id.
 pub fn tag_for(kind: ImageKind, base_id: &str) -> String {

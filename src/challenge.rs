@@ -242,6 +242,15 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The controller runs Ansible for every target at once and its Python start-up under
+    /// gVisor dominates a run's time (measured here: one task took 6-8 s with 0.5 CPU); it
+    /// gets at least two CPUs and 1 GiB, or the targets' limits where those are higher.
+    pub fn for_controller(&self) -> Limits {
+        Limits { memory_bytes: self.memory_bytes.max(1024 * 1024 * 1024), cpus: self.cpus.max(2.0), pids: self.pids }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub idempotent: bool,

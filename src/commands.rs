@@ -216,7 +216,7 @@ pub(crate) async fn pool(
                 .unwrap_or_else(|| pool::DEFAULT_SIZES.iter().map(|(name, size)| (name.to_string(), *size)).collect());
             let mut sizes = Vec::new();
             let names: Vec<String> = if distros.is_empty() {
-                defaults.iter().map(|(name, _)| name.clone()).collect()
+                defaults.iter().map(|(name, _)| name.clone()).filter(|name| name != ImageKind::Controller.name()).collect()
             } else {
                 distros.clone()
             };
@@ -231,9 +231,15 @@ pub(crate) async fn pool(
                     continue;
                 }
                 let default = defaults.iter().find(|(n, _)| *n == name).map_or(2, |(_, s)| *s);
-                sizes.push((distro, size.unwrap_or(default)));
+                sizes.push((ImageKind::Target(distro), size.unwrap_or(default)));
             }
-            terminal.step("warming targets");
+            // Every run needs a controller; a warm one has loaded Ansible already.
+            let controllers = defaults
+                .iter()
+                .find(|(name, _)| name == ImageKind::Controller.name())
+                .map_or(pool::DEFAULT_CONTROLLERS, |(_, size)| *size);
+            sizes.push((ImageKind::Controller, controllers));
+            terminal.step("warming targets and controllers");
             pool.up(&sizes, &terminal).await?;
             terminal.finish();
             print_pool_status(&terminal, &pool).await?;
@@ -241,7 +247,7 @@ pub(crate) async fn pool(
         PoolCommand::Status => print_pool_status(&terminal, &Pool::default_for(engine, &runtime(None))).await?,
         PoolCommand::Down => {
             let removed = Pool::default_for(engine, &runtime(None)).down().await?;
-            terminal.print(&format!("pool down: removed {removed} warm target(s)"));
+            terminal.print(&format!("pool down: removed {removed} warm target(s) and controller(s)"));
         }
     }
     Ok(ExitStatus::Success)
@@ -252,7 +258,7 @@ async fn print_pool_status(terminal: &Terminal, pool: &Pool) -> Result<(), Error
     terminal.print(&format!("pool {state}"));
     terminal.print(&format!("{:<14} {:>5} {:>7} {:>6}", "distro", "ready", "warming", "target"));
     for line in pool.status().await? {
-        terminal.print(&format!("{:<14} {:>5} {:>7} {:>6}", line.distro, line.ready, line.warming, line.target));
+        terminal.print(&format!("{:<14} {:>5} {:>7} {:>6}", line.name, line.ready, line.warming, line.target));
     }
     Ok(())
 }

@@ -498,6 +498,40 @@ impl Engine {
         Ok(())
     }
 
+    /// Unpacks a tar archive into `dest` of a running container through an exec reading the
+    /// archive on stdin (see `upload_before_start` for why not the archive API).
+    pub async fn extract_into_running(
+        &self,
+        id: &str,
+        what: &str,
+        dest: &str,
+        archive: &[u8],
+    ) -> Result<(), EngineError> {
+        use tokio::io::AsyncWriteExt;
+        let failed = |output: String| EngineError::WriteFile { what: what.to_string(), path: dest.to_string(), output };
+        let script = "mkdir -p \"$1\" && tar -x -C \"$1\"";
+        let mut exec = self.exec_interactive(id, what, &["sh", "-c", script, "sh", dest], &[], false).await?;
+        // tar says nothing until it fails, so writing all of stdin first cannot block on output.
+        let written = async {
+            exec.input.write_all(archive).await?;
+            exec.input.shutdown().await
+        };
+        written.await.map_err(|err| failed(err.to_string()))?;
+        let mut output = String::new();
+        while let Some(chunk) = exec.output.next().await {
+            let chunk = chunk.map_err(|source| EngineError::Exec {
+                what: what.to_string(),
+                command: format!("tar -x -C {dest}"),
+                source,
+            })?;
+            output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        if self.exec_exit_code(&exec.exec_id, what).await? != 0 {
+            return Err(failed(output));
+        }
+        Ok(())
+    }
+
     /// The container's address on `network`.
     pub async fn container_ip(&self, id: &str, what: &str, network: &str) -> Result<Option<String>, EngineError> {
         Ok(self

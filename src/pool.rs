@@ -1,14 +1,15 @@
-//! Warm targets: containers started ahead from a distro's prepared image, handed out to runs
-//! so a learner re-running a playbook does not wait for a target to boot.
+//! Warm targets and controllers: containers started ahead from the prepared images, handed
+//! out to runs so a learner re-running a playbook does not wait for a target to boot or for
+//! the controller's Ansible to load.
 //!
 //! The pool lives in Docker itself, so every process sees the same one: a pooled container's
-//! name says its state (`…-warming-…` while it boots, `…-ready-…` once sshd is up), a claim
+//! name says its state (`…-warming-…` while it boots, `…-ready-…` once of use), a claim
 //! is a rename to the run's name (Docker renames atomically: two claimers cannot both win),
 //! and counting and claiming happen under a file lock, so ready + warming never exceeds the
-//! target and a run that needs several distros takes them all at once. Idle pooled targets
-//! wait on an internal "parking" network; a claimed one joins the run's network and leaves
-//! the parking one before any playbook runs. A container is never handed out twice: after
-//! its run it is removed like any other.
+//! target and a run that needs several distros (and a controller) takes them all at once.
+//! Idle pooled containers wait on an internal "parking" network; a claimed one joins the
+//! run's network and leaves the parking one before any playbook runs. A container is never
+//! handed out twice: after its run it is removed like any other.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,13 +19,14 @@ use miette::Diagnostic;
 
 use crate::bootstrap::{self, ImageError, ImageKind};
 use crate::challenge::Limits;
-use crate::distro::{self, Distro};
+use crate::distro;
 use crate::engine::{ContainerSpec, Engine, EngineError, LABEL_ROLE};
 use crate::report::Reporter;
 
 /// On every pooled container and the parking network; the value is the pool's namespace.
 pub const LABEL_POOL: &str = "io.sandbox.pool";
-const LABEL_DISTRO: &str = "io.sandbox.distro";
+/// `debian-12`, …, `controller`.
+const LABEL_KIND: &str = "io.sandbox.kind";
 /// Runtime and limits the container was created with: only a run wanting exactly these
 /// may take it.
 const LABEL_KEY: &str = "io.sandbox.pool.key";
@@ -32,6 +34,10 @@ const LABEL_KEY: &str = "io.sandbox.pool.key";
 /// Warm targets per distro when neither `--size` nor the config's `[pool]` says otherwise:
 /// the popular ones; the rare ones start on demand.
 pub const DEFAULT_SIZES: &[(&str, usize)] = &[("debian-12", 2), ("ubuntu-22.04", 2), ("rocky-9", 2)];
+
+/// Warm controllers unless the config's `[pool]` names `controller`: one serves a learner's
+/// next run; a replacement warms while that run works.
+pub const DEFAULT_CONTROLLERS: usize = 1;
 
 /// The pool the CLI uses; tests use their own.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -61,10 +67,11 @@ pub enum PoolError {
     },
 }
 
-/// One distro's line in `pool status`.
+/// One line of `pool status`: a distro's targets, or the controllers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DistroStatus {
-    pub distro: &'static str,
+pub struct SlotStatus {
+    /// `debian-12`, …, `controller`
+    pub name: &'static str,
     pub ready: usize,
     pub warming: usize,
     pub target: usize,
@@ -106,11 +113,11 @@ impl Pool {
         format!("sandbox-pool-{}", self.namespace)
     }
 
-    fn prefix(&self, state: &str, distro: &Distro) -> String {
-        format!("sandbox-pool-{}-{state}-{}-", self.namespace, distro.name.replace('.', "-"))
+    fn prefix(&self, state: &str, kind: ImageKind) -> String {
+        format!("sandbox-pool-{}-{state}-{}-", self.namespace, kind.hostname())
     }
 
-    /// Target sizes per distro while the pool is up (`pool up` wrote them), else None.
+    /// Sizes per distro (and `controller`) while the pool is up (`pool up` wrote them), else None.
     pub fn sizes(&self) -> Option<BTreeMap<String, usize>> {
         let text = std::fs::read_to_string(self.sizes_file()).ok()?;
         Some(
@@ -121,8 +128,8 @@ impl Pool {
         )
     }
 
-    fn target_of(&self, distro: &Distro) -> usize {
-        self.sizes().and_then(|sizes| sizes.get(distro.name).copied()).unwrap_or(0)
+    fn target_of(&self, kind: ImageKind) -> usize {
+        self.sizes().and_then(|sizes| sizes.get(kind.name()).copied()).unwrap_or(0)
     }
 
     /// Exclusive access to the pool's bookkeeping, across processes (flock).
@@ -138,10 +145,10 @@ impl Pool {
     }
 
     /// Records the sizes, creates the parking network and warms up to them.
-    pub async fn up(&self, sizes: &[(&'static Distro, usize)], reporter: &dyn Reporter) -> Result<(), PoolError> {
+    pub async fn up(&self, sizes: &[(ImageKind, usize)], reporter: &dyn Reporter) -> Result<(), PoolError> {
         let mut all = self.sizes().unwrap_or_default();
-        for (distro, size) in sizes {
-            all.insert(distro.name.to_string(), *size);
+        for (kind, size) in sizes {
+            all.insert(kind.name().to_string(), *size);
         }
         let text: String = all.iter().map(|(name, size)| format!("{name} = {size}\n")).collect();
         std::fs::create_dir_all(&self.state_dir)
@@ -152,9 +159,9 @@ impl Pool {
             let _lock = self.lock().await?;
             self.ensure_parking().await?;
         }
-        let refills = sizes.iter().map(|(distro, _)| async move {
-            let image = bootstrap::ensure(&self.engine, ImageKind::Target(distro), reporter).await?;
-            self.refill(distro, &image).await
+        let refills = sizes.iter().map(|(kind, _)| async move {
+            let image = bootstrap::ensure(&self.engine, *kind, reporter).await?;
+            self.refill(*kind, &image).await
         });
         for result in futures_util::future::join_all(refills).await {
             result?;
@@ -189,17 +196,17 @@ impl Pool {
         Ok(removed)
     }
 
-    pub async fn status(&self) -> Result<Vec<DistroStatus>, PoolError> {
+    pub async fn status(&self) -> Result<Vec<SlotStatus>, PoolError> {
         let sizes = self.sizes().unwrap_or_default();
         let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
         let mut lines = Vec::new();
-        for distro in distro::all() {
-            let count = |state: &str| pooled.iter().filter(|c| c.name.starts_with(&self.prefix(state, distro))).count();
-            let line = DistroStatus {
-                distro: distro.name,
+        for kind in distro::all().map(ImageKind::Target).chain([ImageKind::Controller]) {
+            let count = |state: &str| pooled.iter().filter(|c| c.name.starts_with(&self.prefix(state, kind))).count();
+            let line = SlotStatus {
+                name: kind.name(),
                 ready: count("ready"),
                 warming: count("warming"),
-                target: sizes.get(distro.name).copied().unwrap_or(0),
+                target: sizes.get(kind.name()).copied().unwrap_or(0),
             };
             if line.ready + line.warming + line.target > 0 {
                 lines.push(line);
@@ -212,11 +219,11 @@ impl Pool {
         format!("{}/{}/{}/{}", self.runtime, limits.memory_bytes, limits.cpus, limits.pids)
     }
 
-    /// Starts warming containers of `image` (the distro's prepared one) until ready + warming
-    /// reaches the distro's target; returns how many it started. Counting and creating happen
+    /// Starts warming containers of `image` (the prepared one of `kind`) until ready + warming
+    /// reaches the kind's target; returns how many it started. Counting and creating happen
     /// under the lock, so concurrent refills never overshoot; the boot itself happens outside it.
-    pub async fn refill(&self, distro: &'static Distro, image: &str) -> Result<usize, PoolError> {
-        let target = self.target_of(distro);
+    pub async fn refill(&self, kind: ImageKind, image: &str) -> Result<usize, PoolError> {
+        let target = self.target_of(kind);
         if target == 0 {
             return Ok(0);
         }
@@ -226,39 +233,42 @@ impl Pool {
             let present = pooled
                 .iter()
                 .filter(|c| {
-                    c.name.starts_with(&self.prefix("ready", distro))
-                        || c.name.starts_with(&self.prefix("warming", distro))
+                    c.name.starts_with(&self.prefix("ready", kind)) || c.name.starts_with(&self.prefix("warming", kind))
                 })
                 .count();
             let mut created = Vec::new();
             for _ in present..target {
-                created.push(self.create_warming(distro, image).await?);
+                created.push(self.create_warming(kind, image).await?);
             }
             created
         };
         let started = created.len();
-        let boots = created.into_iter().map(|(id, name)| self.boot(distro, id, name));
+        let boots = created.into_iter().map(|(id, name)| self.boot(kind, id, name));
         for result in futures_util::future::join_all(boots).await {
             result?;
         }
         Ok(started)
     }
 
-    async fn create_warming(&self, distro: &'static Distro, image: &str) -> Result<(String, String), PoolError> {
-        let limits = Limits::default();
-        let name = format!("{}{}", self.prefix("warming", distro), nonce());
+    async fn create_warming(&self, kind: ImageKind, image: &str) -> Result<(String, String), PoolError> {
+        let limits = pooled_limits(kind);
+        let name = format!("{}{}", self.prefix("warming", kind), nonce());
+        let role = match kind {
+            ImageKind::Target(_) => "target",
+            ImageKind::Controller => "controller",
+        };
         let spec = ContainerSpec {
             name: name.clone(),
-            what: format!("pooled target {}", distro.name),
+            what: format!("pooled {}", kind.name()),
             image: image.to_string(),
-            hostname: distro.name.replace('.', "-"),
+            hostname: kind.hostname(),
             cmd: Vec::new(),
             env: Vec::new(),
             labels: [
                 (LABEL_POOL.to_string(), self.namespace.clone()),
-                (LABEL_DISTRO.to_string(), distro.name.to_string()),
+                (LABEL_KIND.to_string(), kind.name().to_string()),
                 (LABEL_KEY.to_string(), self.key(&limits)),
-                (LABEL_ROLE.to_string(), "target".to_string()),
+                (LABEL_ROLE.to_string(), role.to_string()),
             ]
             .into(),
             network: self.parking_network(),
@@ -268,66 +278,71 @@ impl Pool {
         Ok((self.engine.create_container(&spec).await?, name))
     }
 
-    /// Starts a warming container, waits (bounded) for its sshd, then marks it ready by name.
-    async fn boot(&self, distro: &Distro, id: String, name: String) -> Result<(), PoolError> {
-        let what = format!("pooled target {}", distro.name);
+    /// Starts a warming container, waits (bounded) until it is of use (a target's sshd is up;
+    /// a controller has its key and has run Ansible once), then marks it ready by name.
+    async fn boot(&self, kind: ImageKind, id: String, name: String) -> Result<(), PoolError> {
+        let what = format!("pooled {}", kind.name());
         let ready = async {
             self.engine.start_container(&id, &what).await?;
+            if kind == ImageKind::Controller {
+                let warm_up = self.engine.exec_quiet(&id, &what, &["sh", "-c", bootstrap::CONTROLLER_WARM_UP], &[]).await?;
+                return Ok::<bool, EngineError>(warm_up.exit_code == 0);
+            }
             loop {
                 let probe = self.engine.exec_quiet(&id, &what, &["test", "-s", "/run/sshd.pid"], &[]).await?;
                 if probe.exit_code == 0 {
-                    return Ok::<(), EngineError>(());
+                    return Ok(true);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         };
         match tokio::time::timeout(WARM_BOUND, ready).await {
-            Ok(Ok(())) => {
-                let ready_name = name.replace(&self.prefix("warming", distro), &self.prefix("ready", distro));
+            Ok(Ok(true)) => {
+                let ready_name = name.replace(&self.prefix("warming", kind), &self.prefix("ready", kind));
                 self.engine.rename_container(&id, &ready_name).await?;
                 Ok(())
             }
-            // A target that does not boot is not pooled; the next refill tries again.
-            Ok(Err(_)) | Err(_) => {
+            // A container that does not come up is not pooled; the next refill tries again.
+            Ok(Ok(false)) | Ok(Err(_)) | Err(_) => {
                 self.engine.remove_container(&id).await?;
                 Ok(())
             }
         }
     }
 
-    /// Takes one ready container per wanted distro for `run`, all under one lock. Each is
-    /// inspected first: running, not OOM-killed, created from `image` with the same runtime
-    /// and limits; anything else is removed, silently. A distro the pool cannot serve gets
-    /// None (the run starts that one cold). Claimed containers are renamed
-    /// `sandbox-<run>-<distro>-until-<deadline>`: the deadline lets a later run sweep them if
+    /// Takes one ready container per wanted kind (distros, the controller) for `run`, all
+    /// under one lock. Each is inspected first: running, not OOM-killed, created from `image`
+    /// with the same runtime and limits; anything else is removed, silently. A kind the pool
+    /// cannot serve gets None (the run starts that one cold). Claimed containers are renamed
+    /// `sandbox-<run>-<kind>-until-<deadline>`: the deadline lets a later run sweep them if
     /// this process dies.
     pub async fn claim(
         &self,
         run: &str,
         deadline: u64,
-        wanted: &[(&'static Distro, String)],
+        wanted: &[(ImageKind, String)],
         limits: &Limits,
     ) -> Result<Vec<Option<Claimed>>, PoolError> {
-        // Pooled targets have the default limits; a challenge asking for others starts cold.
+        // Pooled containers have the default limits; a challenge asking for others starts cold.
         if self.sizes().is_none() || *limits != Limits::default() {
             return Ok(vec![None; wanted.len()]);
         }
         let _lock = self.lock().await?;
         let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
         let mut taken = Vec::new();
-        for (distro, image) in wanted {
+        for (kind, image) in wanted {
             let image_id = self.engine.image_id(image).await?.unwrap_or_default();
             let mut found = None;
             let mut candidates: Vec<_> =
-                pooled.iter().filter(|c| c.name.starts_with(&self.prefix("ready", distro))).collect();
+                pooled.iter().filter(|c| c.name.starts_with(&self.prefix("ready", *kind))).collect();
             candidates.sort_by(|a, b| a.name.cmp(&b.name));
             for candidate in candidates {
-                let state = match self.engine.container_state(&candidate.id, "pooled target").await {
+                let state = match self.engine.container_state(&candidate.id, "pooled container").await {
                     Ok(state) => state,
                     Err(_) => continue,
                 };
                 // Made for another runtime: someone else's to take.
-                if candidate.labels.get(LABEL_KEY) != Some(&self.key(limits)) {
+                if candidate.labels.get(LABEL_KEY) != Some(&self.key(&pooled_limits(*kind))) {
                     continue;
                 }
                 // Dead, killed, or from an image that has since been rebuilt: never handed out.
@@ -335,7 +350,7 @@ impl Pool {
                     self.engine.remove_container(&candidate.id).await?;
                     continue;
                 }
-                let name = format!("sandbox-{run}-{}-until-{deadline}", distro.name.replace('.', "-"));
+                let name = format!("sandbox-{run}-{}-until-{deadline}", kind.hostname());
                 if self.engine.rename_container(&candidate.id, &name).await? {
                     found = Some(Claimed { id: candidate.id.clone(), name });
                     break;
@@ -366,6 +381,15 @@ impl Pool {
             }
         }
         Ok(removed)
+    }
+}
+
+/// The limits pooled containers are made with: the default targets' (and the controller's
+/// derived from them). A run whose challenge asks for other limits starts cold.
+fn pooled_limits(kind: ImageKind) -> Limits {
+    match kind {
+        ImageKind::Target(_) => Limits::default(),
+        ImageKind::Controller => Limits::default().for_controller(),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use miette::Diagnostic;
 
 use crate::bootstrap::{self, ImageError, ImageKind};
-use crate::challenge::{Challenge, Limits, Network, ServicesMode};
+use crate::challenge::{Challenge, Network, ServicesMode};
 use crate::distro::Distro;
 use crate::engine::{self, ContainerSpec, Engine, EngineError, RegisteredRuntime, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
 use crate::inventory::{self, InventoryHost};
@@ -26,9 +26,8 @@ use crate::watchdog::{self, GuardSettings};
 /// The runtime every container uses unless the user explicitly asks for another.
 pub const DEFAULT_RUNTIME: &str = "runsc";
 
-/// CPU floor of the controller (see `controller_limits`).
-const CONTROLLER_CPUS: f64 = 2.0;
-
+/// Where the challenge directory (`challenge/` in the archive) is unpacked in the controller.
+const CONTROLLER_WORK_DIR: &str = "/work";
 /// Where the challenge directory lives inside the controller.
 const CONTROLLER_CHALLENGE_DIR: &str = "/work/challenge";
 const CONTROLLER_INVENTORY: &str = "/work/inventory.ini";
@@ -377,22 +376,23 @@ impl<'a> Run<'a> {
         let internal = self.offline();
         self.engine.create_network(&self.network, internal, self.labels("network")).await?;
         let starting = Instant::now();
-        let claimed = self.claim_from_pool(&distros, &target_images).await?;
-        let warm = claimed.iter().filter(|c| c.is_some()).count();
+        let mut needed: Vec<(ImageKind, &str)> =
+            distros.iter().zip(&target_images).map(|(distro, image)| (ImageKind::Target(distro), image.as_str())).collect();
+        needed.push((ImageKind::Controller, &controller_image));
+        let claimed = self.claim_from_pool(&needed).await?;
+        let warm = claimed.iter().flatten().count();
         let from_pool = if warm > 0 {
             format!("{warm} warm from the pool in {} ms", starting.elapsed().as_millis())
         } else {
             "0 warm from the pool".to_string()
         };
-        self.reporter.step(&format!("starting {} target(s) and the controller ({from_pool})", distros.len() - warm));
-        let targets = futures_util::future::try_join_all(distros.iter().zip(&target_images).zip(&claimed).map(
-            |((distro, image), claimed)| async move {
-                match claimed {
+        self.reporter.step(&format!("starting {} target(s) and the controller ({from_pool})", distros.len()));
+        let (pooled_controller, pooled_targets) = claimed.split_last().expect("the controller is needed");
+        let targets = futures_util::future::try_join_all(distros.iter().zip(&target_images).zip(pooled_targets).map(
+            |((distro, image), pooled)| async move {
+                match pooled {
                     Some(id) => {
-                        let hostname = distro.name.replace('.', "-");
-                        if let Some(pool) = &self.pool {
-                            pool.move_to(id, &self.network, &hostname).await?;
-                        }
+                        self.join_run_network(id, ImageKind::Target(distro)).await?;
                         self.platform_mut(distro, |p| p.notes.push("warm target from the pool".into()));
                         Ok(id.clone())
                     }
@@ -400,7 +400,13 @@ impl<'a> Run<'a> {
                 }
             },
         ));
-        let (targets, controller) = tokio::try_join!(targets, self.start_controller(&controller_image))?;
+        let controller = async {
+            match pooled_controller {
+                Some(id) => self.take_pooled_controller(id).await,
+                None => self.start_controller(&controller_image).await,
+            }
+        };
+        let (targets, controller) = tokio::try_join!(targets, controller)?;
         for (platform, id) in
             self.shared.lock().unwrap().platforms.iter_mut().filter(|p| distros.contains(&p.distro)).zip(&targets)
         {
@@ -408,39 +414,29 @@ impl<'a> Run<'a> {
         }
         self.start_guard(&distros, &targets, &controller).await?;
         // Replacements warm up while this run works; taken containers are never reused.
-        let taken: Vec<(&'static Distro, &str)> = distros
-            .iter()
-            .zip(&target_images)
-            .zip(&claimed)
-            .filter(|(_, claim)| claim.is_some())
-            .map(|((distro, image), _)| (*distro, image.as_str()))
-            .collect();
+        let taken: Vec<(ImageKind, &str)> =
+            needed.iter().zip(&claimed).filter(|(_, claim)| claim.is_some()).map(|(needed, _)| *needed).collect();
         let (result, ()) =
             tokio::join!(self.connect_and_apply(&controller, &distros, &targets, starting), self.refill_pool(&taken));
         result
     }
 
-    /// Takes warm targets from the pool when it is up, for every distro whose image is the
-    /// plain prepared one (a package layer is per challenge; those start cold). Claimed
-    /// containers are the run's to remove.
-    async fn claim_from_pool(
-        &self,
-        distros: &[&'static Distro],
-        images: &[String],
-    ) -> Result<Vec<Option<String>>, RunError> {
-        let Some(pool) = &self.pool else { return Ok(vec![None; distros.len()]) };
-        let mut wanted = Vec::new();
-        let mut positions = Vec::new();
-        for (index, (distro, image)) in distros.iter().zip(images).enumerate() {
-            if self.challenge.prepare.packages_for(distro.family).is_empty() {
-                wanted.push((*distro, image.clone()));
-                positions.push(index);
-            }
-        }
-        let mut result = vec![None; distros.len()];
-        if wanted.is_empty() {
-            return Ok(result);
-        }
+    /// Takes warm containers from the pool when it is up: the controller, and each target
+    /// whose image is the plain prepared one (a package layer is per challenge; those start
+    /// cold). Returns the claimed ids in `needed`'s order; they are the run's to remove.
+    async fn claim_from_pool(&self, needed: &[(ImageKind, &str)]) -> Result<Vec<Option<String>>, RunError> {
+        let mut result = vec![None; needed.len()];
+        let Some(pool) = &self.pool else { return Ok(result) };
+        let poolable = |kind: ImageKind| match kind {
+            ImageKind::Target(distro) => self.challenge.prepare.packages_for(distro.family).is_empty(),
+            ImageKind::Controller => true,
+        };
+        let (positions, wanted): (Vec<usize>, Vec<(ImageKind, String)>) = needed
+            .iter()
+            .enumerate()
+            .filter(|(_, (kind, _))| poolable(*kind))
+            .map(|(index, (kind, image))| (index, (*kind, image.to_string())))
+            .unzip();
         let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout;
         let claimed = pool.claim(&self.id, deadline.as_secs(), &wanted, &self.challenge.limits).await?;
         for (index, claim) in positions.into_iter().zip(claimed) {
@@ -452,13 +448,30 @@ impl<'a> Run<'a> {
         Ok(result)
     }
 
-    /// Tops the pool up again after a claim (with the images the claimed targets were made
+    /// A claimed container leaves the pool's parking network for the run's.
+    async fn join_run_network(&self, id: &str, kind: ImageKind) -> Result<(), RunError> {
+        if let Some(pool) = &self.pool {
+            pool.move_to(id, &self.network, &kind.hostname()).await?;
+        }
+        Ok(())
+    }
+
+    /// A warm controller joins the run and gets the challenge's files, through an exec: it is
+    /// already running.
+    async fn take_pooled_controller(&self, id: &str) -> Result<String, RunError> {
+        self.join_run_network(id, ImageKind::Controller).await?;
+        let archive = self.challenge_archive()?;
+        self.engine.extract_into_running(id, "controller", CONTROLLER_WORK_DIR, &archive).await?;
+        Ok(id.to_string())
+    }
+
+    /// Tops the pool up again after a claim (with the images the claimed containers were made
     /// from); a failure to warm is not the run's failure.
-    async fn refill_pool(&self, taken: &[(&'static Distro, &str)]) {
+    async fn refill_pool(&self, taken: &[(ImageKind, &str)]) {
         let Some(pool) = &self.pool else { return };
-        for (distro, image) in taken {
-            if let Err(err) = pool.refill(distro, image).await {
-                self.reporter.notice(&format!("could not warm a replacement {distro} target: {err}"));
+        for (kind, image) in taken {
+            if let Err(err) = pool.refill(*kind, image).await {
+                self.reporter.notice(&format!("could not warm a replacement {}: {err}", kind.name()));
             }
         }
     }
@@ -610,11 +623,11 @@ impl<'a> Run<'a> {
             labels: self.labels("controller"),
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
-            limits: controller_limits(&self.challenge.limits),
+            limits: self.challenge.limits.for_controller(),
         };
         let id = self.engine.create_container(&spec).await?;
         let archive = self.challenge_archive()?;
-        self.engine.upload_before_start(&id, "controller", "/work", archive).await?;
+        self.engine.upload_before_start(&id, "controller", CONTROLLER_WORK_DIR, archive).await?;
         self.engine.start_container(&id, "controller").await?;
         Ok(id)
     }
@@ -640,8 +653,7 @@ impl<'a> Run<'a> {
         distros: &[&'static Distro],
         targets: &[String],
     ) -> Result<Vec<InventoryHost>, RunError> {
-        let keygen = "ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 && cat /root/.ssh/id_ed25519.pub";
-        let key = self.engine.exec_quiet(controller, "controller", &["sh", "-c", keygen], &[]).await?;
+        let key = self.engine.exec_quiet(controller, "controller", &["sh", "-c", bootstrap::CONTROLLER_KEY], &[]).await?;
         let mut hosts = Vec::new();
         for (distro, id) in distros.iter().zip(targets) {
             let what = format!("target {}", distro.name);
@@ -767,8 +779,12 @@ impl<'a> Run<'a> {
     ) -> Result<(), RunError> {
         for (distro, id) in self.containers_of(hosts) {
             let recap = log.recap.get(distro.name);
+            let untouched = recap.is_none() && *exit_code == 0;
             let apply = match recap {
                 Some(recap) if recap.succeeded() => Apply::Ok,
+                // Ansible succeeded without a task on this host (no play matched it, or no
+                // task ran): as on a real server, nothing changed; the check decides.
+                None if untouched => Apply::Ok,
                 _ => Apply::Failed,
             };
             let state = self.engine.container_state(&id, &format!("target {}", distro.name)).await?;
@@ -796,13 +812,16 @@ impl<'a> Run<'a> {
                 pass,
                 apply,
                 apply_error: failure.clone(),
-                changed: recap.map(|r| r.changed),
+                changed: recap.map(|r| r.changed).or(untouched.then_some(0)),
                 changed_tasks: log.changed_tasks.get(distro.name).cloned().unwrap_or_default(),
                 verify_exit: None,
                 verify_output: String::new(),
             };
             self.platform_mut(distro, |p| {
                 p.passes.push(report);
+                if untouched {
+                    p.notes.push(format!("pass {pass}: no task ran on this host (does a play's `hosts` match it?)"));
+                }
                 if let Some(reason) = failure {
                     let verdict = if killed.is_some() { Verdict::Killed } else { Verdict::Failed };
                     // Pass 1's check still runs after a failed apply: its output says what is missing.
@@ -890,17 +909,6 @@ impl<'a> Run<'a> {
         for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
             platform.verdict = Some(verify::verdict(&platform.passes, idempotent_required, self.options.passes));
         }
-    }
-}
-
-/// The controller runs Ansible for every target at once and its Python start-up under gVisor
-/// dominates a run's time (measured here: one task took 6-8 s with 0.5 CPU); it gets at
-/// least two CPUs and 1 GiB, or the challenge's limits where those are higher.
-fn controller_limits(targets: &Limits) -> Limits {
-    Limits {
-        memory_bytes: targets.memory_bytes.max(1024 * 1024 * 1024),
-        cpus: targets.cpus.max(CONTROLLER_CPUS),
-        pids: targets.pids,
     }
 }
 

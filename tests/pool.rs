@@ -76,7 +76,7 @@ fn debian(version: &str) -> &'static Distro {
 fn a_container_killed_behind_the_pools_back_is_never_handed_out() {
     let t = TestPool::new("killed");
     let d12 = debian("12");
-    t.runtime.block_on(t.pool.up(&[(d12, 1)], &Quiet)).unwrap();
+    t.runtime.block_on(t.pool.up(&[(ImageKind::Target(d12), 1)], &Quiet)).unwrap();
     let status = t.runtime.block_on(t.pool.status()).unwrap();
     assert_eq!((status[0].ready, status[0].target), (1, 1));
 
@@ -84,7 +84,7 @@ fn a_container_killed_behind_the_pools_back_is_never_handed_out() {
     let victim = t.runtime.block_on(t.engine.list_labelled(&label)).unwrap().remove(0);
     t.runtime.block_on(t.engine.kill_container(&victim.id));
     let claimed =
-        t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(d12, t.image(d12))], &Limits::default())).unwrap();
+        t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(ImageKind::Target(d12), t.image(d12))], &Limits::default())).unwrap();
     assert!(claimed[0].is_none(), "a dead container was handed out");
     assert_eq!(t.pooled(), 0, "the dead container was removed, silently");
 }
@@ -93,13 +93,13 @@ fn a_container_killed_behind_the_pools_back_is_never_handed_out() {
 fn a_container_from_a_stale_image_is_replaced_not_handed_out() {
     let t = TestPool::new("stale");
     let d12 = debian("12");
-    t.runtime.block_on(t.pool.up(&[(d12, 1)], &Quiet)).unwrap();
+    t.runtime.block_on(t.pool.up(&[(ImageKind::Target(d12), 1)], &Quiet)).unwrap();
     // As if the prepared image had been rebuilt since: the pooled container's image differs.
     let other = t.image(debian("11"));
-    let claimed = t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(d12, other)], &Limits::default())).unwrap();
+    let claimed = t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(ImageKind::Target(d12), other)], &Limits::default())).unwrap();
     assert!(claimed[0].is_none());
     assert_eq!(t.pooled(), 0);
-    assert_eq!(t.runtime.block_on(t.pool.refill(d12, &t.image(d12))).unwrap(), 1, "a replacement warms");
+    assert_eq!(t.runtime.block_on(t.pool.refill(ImageKind::Target(d12), &t.image(d12))).unwrap(), 1, "a replacement warms");
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn ten_concurrent_warm_ups_never_exceed_the_target() {
     let done = AtomicBool::new(false);
     let most = AtomicUsize::new(0);
     let label = format!("{LABEL_POOL}={}", t.namespace);
-    let sizes = [(d12, 3)];
+    let sizes = [(ImageKind::Target(d12), 3)];
     t.runtime.block_on(async {
         let requests = futures_util::future::join_all((0..10).map(|_| t.pool.up(&sizes, &Quiet)));
         let watch = async {
@@ -139,8 +139,8 @@ fn ten_concurrent_warm_ups_never_exceed_the_target() {
 fn two_concurrent_multi_distro_runs_never_share_a_container() {
     let t = TestPool::new("share");
     let (d12, d13) = (debian("12"), debian("13"));
-    t.runtime.block_on(t.pool.up(&[(d12, 2), (d13, 2)], &Quiet)).unwrap();
-    let wanted = vec![(d12, t.image(d12)), (d13, t.image(d13))];
+    t.runtime.block_on(t.pool.up(&[(ImageKind::Target(d12), 2), (ImageKind::Target(d13), 2)], &Quiet)).unwrap();
+    let wanted = vec![(ImageKind::Target(d12), t.image(d12)), (ImageKind::Target(d13), t.image(d13))];
     let limits = Limits::default();
     let (a, b) = t.runtime.block_on(async {
         tokio::join!(
@@ -155,8 +155,8 @@ fn two_concurrent_multi_distro_runs_never_share_a_container() {
     assert!(third.iter().all(Option::is_none), "nothing is handed out twice");
 }
 
-/// Across invocations: `pool up` keeps targets, `run` takes one and says so, a replacement
-/// warms, `pool down` removes them all.
+/// Across invocations: `pool up` keeps targets and a controller, `run` takes both and says
+/// so, replacements warm, `pool down` removes them all.
 #[test]
 fn the_cli_pool_serves_runs_and_comes_down_clean() {
     let state = tempfile::tempdir().unwrap();
@@ -167,6 +167,7 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
     let up = env(Sandbox::new(["pool", "up", "--size", "1", "--distro", "debian-12"])).output();
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert!(up.stdout.contains("debian-12          1       0      1"), "{}", up.stdout);
+    assert!(up.stdout.contains("controller         1       0      1"), "a warm controller too: {}", up.stdout);
 
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("warm");
@@ -174,13 +175,16 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
     let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
         .output();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("(1 warm from the pool in "), "{}", run.stderr);
+    // The target and the controller, which got the challenge's files through an exec (the
+    // solution could not pass without them).
+    assert!(run.stderr.contains("(2 warm from the pool in "), "{}", run.stderr);
     assert!(run.platform("debian-12")["notes"].to_string().contains("warm target from the pool"));
     assert_eq!(crate::harness::leftovers(&run.run_id()), (0, 0));
 
     let status = env(Sandbox::new(["pool", "status"])).output();
     assert!(status.stdout.contains("debian-12          1       0      1"), "refilled: {}", status.stdout);
+    assert!(status.stdout.contains("controller         1       0      1"), "refilled: {}", status.stdout);
     let down = env(Sandbox::new(["pool", "down"])).output();
     assert_eq!(down.code, 0, "{}", down.stderr);
-    assert!(down.stdout.contains("removed 1 warm target(s)"), "{}", down.stdout);
+    assert!(down.stdout.contains("removed 2 warm target(s) and controller(s)"), "{}", down.stdout);
 }

@@ -56,6 +56,24 @@ fn failing_check_fails_only_its_platform() {
     assert_eq!(trixie["reason"], "check.sh failed after pass 1 (exit 7)");
 }
 
+/// A play whose `hosts` matches nothing: Ansible warns and exits 0, the host is in no recap.
+/// As on a real server nothing happened; the check says what is missing, a note says why.
+#[test]
+fn a_host_no_play_touches_is_judged_by_its_check() {
+    let fixture = Fixture::new(
+        "title = \"t\"\ndistros = [\"debian-12\"]\n",
+        "- hosts: webservers\n  tasks:\n    - ping:\n",
+        "#!/bin/sh\n[ -f /etc/configured ] || { echo 'FAIL: /etc/configured is missing'; exit 1; }\n",
+    );
+    let out = run_json(&fixture.path_str(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["passes"][0]["apply"], "ok", "{platform}");
+    assert_eq!(platform["passes"][0]["changed"], 0, "{platform}");
+    assert_eq!(platform["reason"], "check.sh failed after pass 1 (exit 1)", "{platform}");
+    assert!(platform["notes"][0].as_str().unwrap().contains("no task ran on this host"), "{platform}");
+}
+
 #[test]
 fn playbook_syntax_error_is_reported_not_a_crash() {
     let fixture = Fixture::debian12("- hosts: all\n  tasks:\n    - name: broken\n      copy: [unclosed\n");
