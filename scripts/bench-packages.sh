@@ -4,8 +4,9 @@
 # gVisor's default platform (systrap) and under runsc as registered by setup (the platform
 # the probe chose), each with and without the prepared package layer. Prints medians.
 # Not a test: figures depend on the machine and its load. Usage: scripts/bench-packages.sh
-# [runs per configuration, default 3]; BENCH_RUNTIMES="runc runsc" picks configurations. Run as root after scripts/setup.sh (which also registers
-# runsc-systrap, gVisor's default platform, for this comparison).
+# [runs per configuration, default 3]; BENCH_RUNTIMES="runc runsc" picks configurations.
+# Run as root after scripts/setup.sh (which also registers runsc-systrap, gVisor's default
+# platform, for this comparison).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-3}

@@ -36,7 +36,7 @@ for distro in debian-11 debian-12 debian-13; do
 done
 
 echo "(b) hand-out latency from a warm pool (ms), median of $runs"
-"$bin" pool up --size 1 --distro debian-12 >/dev/null
+"$bin" pool up --size 1 --distro debian-12 >/dev/null 2>&1
 values=$(for _ in $(seq "$runs"); do
     "$bin" run "$work/probe" --solution --distro debian-12 2>&1 | field 'warm from the pool in ([0-9]+) ms'
 done)

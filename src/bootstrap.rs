@@ -131,11 +131,14 @@ impl ImageKind {
 fn target_dockerfile(distro: &Distro) -> String {
     let family_setup = match distro.family {
         // policy-rc.d 101: packages install without trying to start their services, as in
-        // Docker's own Debian images. A real systemctl pulled in by a package is diverted so
-        // the mock stays in charge.
+        // Docker's own Debian images. The real systemctl is diverted, present or not: a
+        // package that pulls in systemd later (php-fpm does) installs it as `….distrib`
+        // and the mock stays in charge. systemd ships it as /bin/systemctl up to bookworm and
+        // /usr/bin/systemctl from trixie; dpkg does not know they are one file under merged /usr.
         Family::Debian => {
             "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d \
- && if [ -e /usr/bin/systemctl ]; then dpkg-divert --local --rename --add /usr/bin/systemctl; fi"
+ && dpkg-divert --local --rename --add /bin/systemctl \
+ && dpkg-divert --local --rename --add /usr/bin/systemctl"
         }
         Family::RedHat | Family::Alpine => "true",
     };
@@ -271,6 +274,10 @@ mod tests {
             assert!(dockerfile.contains(&format!("cp {MOCK_MASTER} {location}")), "{location}");
         }
         assert!(dockerfile.contains("policy-rc.d"));
+        // diverted unconditionally: systemd installed later must not replace the mock
+        assert!(dockerfile.contains(
+            "&& dpkg-divert --local --rename --add /bin/systemctl && dpkg-divert --local --rename --add /usr/bin/systemctl\n"
+        ));
         assert!(dockerfile.contains("systemd-standalone-sysusers"));
         assert!(dockerfile.contains("ln -sf /bin/bash /usr/local/lib/sandbox/systemd"));
         assert!(dockerfile.contains("CMD [\"/usr/local/lib/sandbox/systemd\""));
