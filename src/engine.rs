@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest,
@@ -373,8 +374,30 @@ impl Engine {
     }
 
     /// Runs a command and hands each output line (stdout and stderr interleaved as they
-    /// arrive) to `on_line`; returns the exit code and the whole output.
+    /// arrive) to `on_line`; returns the exit code and the whole output. When the runtime
+    /// fails to start the exec at all (the command never ran), it is tried again, up to
+    /// `EXEC_ATTEMPTS` times.
     pub async fn exec(
+        &self,
+        id: &str,
+        what: &str,
+        cmd: &[&str],
+        env: &[String],
+        workdir: Option<&str>,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ExecOutput, EngineError> {
+        let mut attempt = 1;
+        loop {
+            let result = self.exec_once(id, what, cmd, env, workdir, on_line).await?;
+            if attempt == EXEC_ATTEMPTS || !runtime_refused_exec(&result) {
+                return Ok(result);
+            }
+            tokio::time::sleep(Duration::from_millis(250 * attempt as u64)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn exec_once(
         &self,
         id: &str,
         what: &str,
@@ -737,6 +760,21 @@ pub struct InteractiveExec {
     pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
+/// How often an exec the runtime failed to start is tried.
+const EXEC_ATTEMPTS: u32 = 3;
+
+/// The runtime could not start an exec, so its command never ran and trying again is safe.
+/// Seen under load with runsc: "OCI runtime exec failed: … runsc did not terminate
+/// successfully: exit status 128: unknown". A missing or non-executable command is the
+/// caller's error, not the runtime's: those are not retried.
+fn runtime_refused_exec(result: &ExecOutput) -> bool {
+    result.exit_code != 0
+        && result.output.contains("OCI runtime exec failed")
+        && !["executable file not found", "no such file or directory", "permission denied"]
+            .iter()
+            .any(|cause| result.output.contains(cause))
+}
+
 /// Under gVisor the cgroup holds the sandbox's own host threads (the Sentry's Go runtime and,
 /// on the ptrace platform, stubs and tracer threads), not the guest's processes. Measured
 /// here under ptrace: apt-get install nginx php-fpm peaks at 220 host tasks; a fork bomb
@@ -786,6 +824,17 @@ mod tests {
     fn platform_comes_from_the_runtime_args() {
         assert_eq!(registered("/usr/bin/runsc", &["--network=host", "--platform=ptrace"]).platform(), Some("ptrace"));
         assert_eq!(registered("/usr/bin/runsc", &["--network=host"]).platform(), None);
+    }
+
+    #[test]
+    fn only_execs_the_runtime_failed_to_start_are_retried() {
+        let result = |exit_code, output: &str| ExecOutput { exit_code, output: output.into() };
+        let refused = "OCI runtime exec failed: /var/lib/docker/runtimes/runsc did not terminate successfully: exit status 128: unknown";
+        assert!(runtime_refused_exec(&result(-1, refused)));
+        assert!(runtime_refused_exec(&result(126, refused)));
+        assert!(!runtime_refused_exec(&result(0, "OCI runtime exec failed (printed by the command)")));
+        assert!(!runtime_refused_exec(&result(127, "OCI runtime exec failed: exec: \"nope\": executable file not found in $PATH: unknown")));
+        assert!(!runtime_refused_exec(&result(1, "check failed")));
     }
 
     #[test]
