@@ -181,11 +181,13 @@ fn controller_dockerfile() -> String {
 pub const CONTROLLER_KEY: &str = "[ -s /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519; \
      cat /root/.ssh/id_ed25519.pub";
 
-/// What a pooled controller does while it warms: its key pair, and Ansible once against
-/// itself, so the run's first `ansible-playbook` finds Python's modules in gVisor's file
-/// cache instead of reading them through the gofer.
-pub const CONTROLLER_WARM_UP: &str = "ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 \
-     && ansible localhost -c local -m ping >/dev/null";
+/// What a pooled controller does while it warms: its key pair (`CONTROLLER_KEY`, which the
+/// run then only reads), and Ansible once against itself, so the run's first
+/// `ansible-playbook` finds Python's modules in gVisor's file cache instead of reading them
+/// through the gofer.
+pub fn controller_warm_up() -> String {
+    format!("{{ {CONTROLLER_KEY}; }} >/dev/null && ansible localhost -c local -m ping >/dev/null")
+}
 
 /// The tag an image would have for the given base image id.
 pub fn tag_for(kind: ImageKind, base_id: &str) -> String {

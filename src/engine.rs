@@ -750,8 +750,6 @@ impl Engine {
     }
 }
 
-/// The pids cgroup limit for a container whose guest may run `guest_pids` processes.
-///
 /// The streams of an interactive exec.
 pub struct InteractiveExec {
     pub exec_id: String,
@@ -775,6 +773,8 @@ fn runtime_refused_exec(result: &ExecOutput) -> bool {
             .any(|cause| result.output.contains(cause))
 }
 
+/// The pids cgroup limit for a container whose guest may run `guest_pids` processes.
+///
 /// Under gVisor the cgroup holds the sandbox's own host threads (the Sentry's Go runtime and,
 /// on the ptrace platform, stubs and tracer threads), not the guest's processes. Measured
 /// here under ptrace: apt-get install nginx php-fpm peaks at 220 host tasks; a fork bomb

@@ -256,8 +256,8 @@ pub fn judge(
                 r.platforms.iter().find(|p| p.distro == distro.name).map(|p| (p.clone(), seconds))
             })
         };
-        let (solution_case, solution_problem) = case_of(Side::Solution, distro.name, platform_of(&solution));
-        let (starter_case, starter_problem) = case_of(Side::Starter, distro.name, platform_of(&starter));
+        let (solution_case, solution_problem) = case_of(&PlaybookChoice::Solution, distro.name, platform_of(&solution));
+        let (starter_case, starter_problem) = case_of(&PlaybookChoice::Starter, distro.name, platform_of(&starter));
         for (raised, reason) in [solution_problem, starter_problem].into_iter().flatten() {
             reasons.push(reason);
             status = status.max(raised);
@@ -284,42 +284,39 @@ pub fn judge(
     }
 }
 
-#[derive(Clone, Copy)]
-enum Side {
-    Solution,
-    Starter,
-}
-
-/// One side's case on one platform (`ran`: its report there and its share of the run's
-/// time) and, when the case is a problem for the challenge, the status it raises with why.
-fn case_of(side: Side, distro: &str, ran: Option<(PlatformReport, f64)>) -> (CaseResult, Option<(Status, String)>) {
+/// The case of the solution's or the starter's run on one platform (`ran`: its report there
+/// and its share of the run's time) and, when the case is a problem for the challenge, the
+/// status it raises with why.
+fn case_of(
+    playbook: &PlaybookChoice,
+    distro: &str,
+    ran: Option<(PlatformReport, f64)>,
+) -> (CaseResult, Option<(Status, String)>) {
     let case = |outcome, message, seconds| CaseResult { outcome, message, seconds };
     let Some((platform, seconds)) = ran else {
         return (case(CaseOutcome::Error, Some("did not run".into()), 0.0), None);
     };
     let reason = platform.reason.clone().unwrap_or_default();
-    let which = match side {
-        Side::Solution => "solution",
-        Side::Starter => "starter",
-    };
-    match (side, platform.verdict) {
+    let which = kind(playbook);
+    let solution = matches!(playbook, PlaybookChoice::Solution);
+    match (solution, platform.verdict) {
         (_, Verdict::Skipped) => (case(CaseOutcome::Skipped, platform.reason, seconds), None),
         (_, Verdict::Error) => {
             let problem = (Status::Error, format!("{distro}: {which} could not run: {reason}"));
             (case(CaseOutcome::Error, Some(reason), seconds), Some(problem))
         }
-        (Side::Solution, Verdict::Passed) => (case(CaseOutcome::Passed, None, seconds), None),
-        (Side::Solution, verdict) => {
+        (true, Verdict::Passed) => (case(CaseOutcome::Passed, None, seconds), None),
+        (true, verdict) => {
             let problem = (Status::Failed, format!("{distro}: solution {}: {reason}", verdict.as_str()));
             (case(CaseOutcome::Failed, Some(reason), seconds), Some(problem))
         }
-        (Side::Starter, Verdict::Passed) => {
+        (false, Verdict::Passed) => {
             let reason = "the starter already passes: there is nothing to solve".to_string();
             let problem = (Status::Broken, format!("{distro}: {reason}"));
             (case(CaseOutcome::Failed, Some(reason), seconds), Some(problem))
         }
         // Failed, killed or timed out: the learner has work to do.
-        (Side::Starter, _) => (case(CaseOutcome::Passed, platform.reason, seconds), None),
+        (false, _) => (case(CaseOutcome::Passed, platform.reason, seconds), None),
     }
 }
 
