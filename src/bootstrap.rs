@@ -36,7 +36,10 @@ pub const SERVICES_MODE_FILE: &str = "/etc/sandbox/services";
 /// systemd as PID 1 needs its own cgroup tree and an image with systemd in it. Err says why not.
 pub fn systemd_support(name: &str, runtime: &RegisteredRuntime) -> Result<(), String> {
     if runtime.is_gvisor() {
-        return Err("gVisor here (runsc 2024-07, cgroup v1 host) cannot give systemd the cgroup v2 tree it needs as PID 1".into());
+        return Err(
+            "gVisor here (runsc 2024-07, cgroup v1 host) cannot give systemd the cgroup v2 tree it needs as PID 1"
+                .into(),
+        );
     }
     match name {
         "runc" => Err("systemd as PID 1 under runc needs a privileged container (cgroup and /sys writes), which sandbox never creates".into()),
@@ -178,7 +181,8 @@ fn controller_dockerfile() -> String {
 
 /// Prints the controller's public SSH key, making the key pair first unless a pooled
 /// controller already made it while warming. Each controller serves one run: one key per run.
-pub const CONTROLLER_KEY: &str = "[ -s /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519; \
+pub const CONTROLLER_KEY: &str =
+    "[ -s /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519; \
      cat /root/.ssh/id_ed25519.pub";
 
 /// What a pooled controller does while it warms: its key pair (`CONTROLLER_KEY`, which the

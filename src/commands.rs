@@ -216,7 +216,11 @@ pub(crate) async fn pool(
                 .unwrap_or_else(|| pool::DEFAULT_SIZES.iter().map(|(name, size)| (name.to_string(), *size)).collect());
             let mut sizes = Vec::new();
             let names: Vec<String> = if distros.is_empty() {
-                defaults.iter().map(|(name, _)| name.clone()).filter(|name| name != ImageKind::Controller.name()).collect()
+                defaults
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .filter(|name| name != ImageKind::Controller.name())
+                    .collect()
             } else {
                 distros.clone()
             };

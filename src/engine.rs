@@ -833,7 +833,10 @@ mod tests {
         assert!(runtime_refused_exec(&result(-1, refused)));
         assert!(runtime_refused_exec(&result(126, refused)));
         assert!(!runtime_refused_exec(&result(0, "OCI runtime exec failed (printed by the command)")));
-        assert!(!runtime_refused_exec(&result(127, "OCI runtime exec failed: exec: \"nope\": executable file not found in $PATH: unknown")));
+        assert!(!runtime_refused_exec(&result(
+            127,
+            "OCI runtime exec failed: exec: \"nope\": executable file not found in $PATH: unknown"
+        )));
         assert!(!runtime_refused_exec(&result(1, "check failed")));
     }
 

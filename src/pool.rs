@@ -285,7 +285,8 @@ impl Pool {
         let ready = async {
             self.engine.start_container(&id, &what).await?;
             if kind == ImageKind::Controller {
-                let warm_up = self.engine.exec_quiet(&id, &what, &["sh", "-c", &bootstrap::controller_warm_up()], &[]).await?;
+                let warm_up =
+                    self.engine.exec_quiet(&id, &what, &["sh", "-c", &bootstrap::controller_warm_up()], &[]).await?;
                 return Ok::<bool, EngineError>(warm_up.exit_code == 0);
             }
             loop {

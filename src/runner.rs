@@ -14,7 +14,9 @@ use miette::Diagnostic;
 use crate::bootstrap::{self, ImageError, ImageKind};
 use crate::challenge::{Challenge, Network, ServicesMode};
 use crate::distro::Distro;
-use crate::engine::{self, ContainerSpec, Engine, EngineError, RegisteredRuntime, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN};
+use crate::engine::{
+    self, ContainerSpec, Engine, EngineError, RegisteredRuntime, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN,
+};
 use crate::inventory::{self, InventoryHost};
 use crate::pool::{Pool, PoolError};
 use crate::prepare;
@@ -376,8 +378,11 @@ impl<'a> Run<'a> {
         let internal = self.offline();
         self.engine.create_network(&self.network, internal, self.labels("network")).await?;
         let starting = Instant::now();
-        let mut needed: Vec<(ImageKind, &str)> =
-            distros.iter().zip(&target_images).map(|(distro, image)| (ImageKind::Target(distro), image.as_str())).collect();
+        let mut needed: Vec<(ImageKind, &str)> = distros
+            .iter()
+            .zip(&target_images)
+            .map(|(distro, image)| (ImageKind::Target(distro), image.as_str()))
+            .collect();
         needed.push((ImageKind::Controller, &controller_image));
         let claimed = self.claim_from_pool(&needed).await?;
         let warm = claimed.iter().flatten().count();
@@ -653,7 +658,8 @@ impl<'a> Run<'a> {
         distros: &[&'static Distro],
         targets: &[String],
     ) -> Result<Vec<InventoryHost>, RunError> {
-        let key = self.engine.exec_quiet(controller, "controller", &["sh", "-c", bootstrap::CONTROLLER_KEY], &[]).await?;
+        let key =
+            self.engine.exec_quiet(controller, "controller", &["sh", "-c", bootstrap::CONTROLLER_KEY], &[]).await?;
         let mut hosts = Vec::new();
         for (distro, id) in distros.iter().zip(targets) {
             let what = format!("target {}", distro.name);

@@ -83,8 +83,10 @@ fn a_container_killed_behind_the_pools_back_is_never_handed_out() {
     let label = format!("{LABEL_POOL}={}", t.namespace);
     let victim = t.runtime.block_on(t.engine.list_labelled(&label)).unwrap().remove(0);
     t.runtime.block_on(t.engine.kill_container(&victim.id));
-    let claimed =
-        t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(ImageKind::Target(d12), t.image(d12))], &Limits::default())).unwrap();
+    let claimed = t
+        .runtime
+        .block_on(t.pool.claim("run1", u64::MAX / 2, &[(ImageKind::Target(d12), t.image(d12))], &Limits::default()))
+        .unwrap();
     assert!(claimed[0].is_none(), "a dead container was handed out");
     assert_eq!(t.pooled(), 0, "the dead container was removed, silently");
 }
@@ -96,10 +98,17 @@ fn a_container_from_a_stale_image_is_replaced_not_handed_out() {
     t.runtime.block_on(t.pool.up(&[(ImageKind::Target(d12), 1)], &Quiet)).unwrap();
     // As if the prepared image had been rebuilt since: the pooled container's image differs.
     let other = t.image(debian("11"));
-    let claimed = t.runtime.block_on(t.pool.claim("run1", u64::MAX / 2, &[(ImageKind::Target(d12), other)], &Limits::default())).unwrap();
+    let claimed = t
+        .runtime
+        .block_on(t.pool.claim("run1", u64::MAX / 2, &[(ImageKind::Target(d12), other)], &Limits::default()))
+        .unwrap();
     assert!(claimed[0].is_none());
     assert_eq!(t.pooled(), 0);
-    assert_eq!(t.runtime.block_on(t.pool.refill(ImageKind::Target(d12), &t.image(d12))).unwrap(), 1, "a replacement warms");
+    assert_eq!(
+        t.runtime.block_on(t.pool.refill(ImageKind::Target(d12), &t.image(d12))).unwrap(),
+        1,
+        "a replacement warms"
+    );
 }
 
 #[test]
