@@ -1,7 +1,7 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
 use crate::bootstrap::{self, ImageKind};
-use crate::engine::Engine;
+use crate::engine::{Engine, RegisteredRuntime, WriteBound};
 
 /// One line of the doctor's table.
 #[derive(Debug, Clone)]
@@ -55,6 +55,7 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
                 if registered.is_gvisor() {
                     checks.push(Check::pass("gvisor platform", registered.platform().unwrap_or("systrap (default)")));
                 }
+                checks.push(write_bound_check(registered));
                 checks.push(Check::pass("services mock, supervised", "available"));
                 match crate::bootstrap::systemd_support(runtime, registered) {
                     Ok(()) => checks.push(Check::pass("services systemd", "available")),
@@ -109,4 +110,20 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
     }
     let ready = any_distro && checks.iter().all(|c| c.ok || !c.required);
     (checks, ready)
+}
+
+/// Whether a learner's writes can reach the host's disk: they are bounded only when gVisor
+/// keeps the root filesystem's upper layer in the sandbox's memory.
+fn write_bound_check(registered: &RegisteredRuntime) -> Check {
+    match registered.write_bound() {
+        WriteBound::Memory => {
+            Check::pass("write bound", "gVisor overlay in memory: writes count against the memory limit")
+        }
+        WriteBound::HostDisk => Check::fail(
+            "write bound",
+            "none: a container's writes go to the host's disk",
+            format!("{SETUP_FIX} (registers runsc with --overlay2=root:memory)"),
+            false,
+        ),
+    }
 }

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, NetworkCreateRequest,
-    NetworkingConfig, ResourcesUlimits,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, HostConfigLogConfig,
+    NetworkCreateRequest, NetworkingConfig, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder, UploadToContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::{StreamExt, TryStreamExt};
@@ -102,6 +103,12 @@ pub enum EngineError {
         #[source]
         source: BollardError,
     },
+
+    /// The container stopped (killed, out of memory) while an exec ran in it. Said apart
+    /// from `Exec`: under gVisor the exec's output stream stays open after the sandbox dies.
+    #[error("{what} stopped while `{command}` ran in it")]
+    #[diagnostic(code(sandbox::engine::stopped))]
+    StoppedDuringExec { what: String, command: String },
 
     #[error("failed to write {path} in {what}: {output}")]
     #[diagnostic(code(sandbox::engine::write_file))]
@@ -204,6 +211,27 @@ impl RegisteredRuntime {
     pub fn platform(&self) -> Option<&str> {
         self.args.iter().find_map(|arg| arg.strip_prefix("--platform="))
     }
+
+    /// Where the root filesystem's writes of a container under this runtime end up.
+    pub fn write_bound(&self) -> WriteBound {
+        let overlay = self.args.iter().find_map(|arg| arg.strip_prefix("--overlay2="));
+        // `root:memory` (or `all:memory`): gVisor keeps the overlay's upper layer in the
+        // sandbox's memory, which the container's cgroup charges; `root:self` and `none`
+        // write through to the host's disk.
+        match overlay.and_then(|value| value.split_once(':')) {
+            Some(("root" | "all", "memory")) if self.is_gvisor() => WriteBound::Memory,
+            _ => WriteBound::HostDisk,
+        }
+    }
+}
+
+/// Whether what a container writes outside its tmpfs mounts is bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteBound {
+    /// Held in the sandbox's memory and counted against the container's memory limit.
+    Memory,
+    /// Written to the Docker data root on the host's disk, without a bound.
+    HostDisk,
 }
 
 impl Engine {
@@ -322,6 +350,15 @@ impl Engine {
                 ("/run".to_string(), "rw,nosuid,nodev,size=64m".to_string()),
             ])),
             network_mode: Some(spec.network.clone()),
+            // What a container prints to its own stdout lands in a log file on the host's
+            // disk: capped, so a learner's `yes > /proc/1/fd/1` cannot fill it.
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(HashMap::from([
+                    ("max-size".to_string(), "10m".to_string()),
+                    ("max-file".to_string(), "1".to_string()),
+                ])),
+            }),
             init: Some(false),
             ..Default::default()
         };
@@ -421,15 +458,24 @@ impl Engine {
             self.docker.start_exec(&exec_id, None).await.map_err(error)?
         {
             let mut pending = String::new();
-            // A stream error is a real failure (daemon gone); never treat it as end of output.
-            while let Some(chunk) = output.try_next().await.map_err(error)? {
-                pending.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-                while let Some(newline) = pending.find('\n') {
-                    let line: String = pending.drain(..=newline).collect();
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    on_line(line);
-                    collected.push_str(line);
-                    collected.push('\n');
+            let drain = async {
+                // A stream error is a real failure (daemon gone); never treat it as end of output.
+                while let Some(chunk) = output.try_next().await.map_err(error)? {
+                    pending.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                    while let Some(newline) = pending.find('\n') {
+                        let line: String = pending.drain(..=newline).collect();
+                        let line = line.trim_end_matches(['\n', '\r']);
+                        on_line(line);
+                        collected.push_str(line);
+                        collected.push('\n');
+                    }
+                }
+                Ok::<(), EngineError>(())
+            };
+            tokio::select! {
+                drained = drain => drained?,
+                () = self.stopped(id) => {
+                    return Err(EngineError::StoppedDuringExec { what: what.to_string(), command: cmd.join(" ") });
                 }
             }
             if !pending.is_empty() {
@@ -439,6 +485,15 @@ impl Engine {
         }
         let inspect = self.docker.inspect_exec(&exec_id).await.map_err(error)?;
         Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), output: collected })
+    }
+
+    /// Resolves once the container is no longer running (or cannot be waited on: gone). The
+    /// output that was still in flight when it stopped is not waited for: it never ends.
+    async fn stopped(&self, id: &str) {
+        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let mut wait = self.docker.wait_container(id, Some(options));
+        // Any answer, an error included (bollard reports a non-zero exit as one), means stopped.
+        let _ = wait.next().await;
     }
 
     /// Starts an exec with stdin attached (and a TTY when `tty`), for an interactive shell.
@@ -838,6 +893,16 @@ mod tests {
             "OCI runtime exec failed: exec: \"nope\": executable file not found in $PATH: unknown"
         )));
         assert!(!runtime_refused_exec(&result(1, "check failed")));
+    }
+
+    #[test]
+    fn only_gvisors_memory_overlay_bounds_writes() {
+        let args = ["--network=host", "--platform=ptrace", "--overlay2=root:memory"];
+        assert_eq!(registered("/usr/bin/runsc", &args).write_bound(), WriteBound::Memory);
+        assert_eq!(registered("/usr/bin/runsc", &["--overlay2=all:memory"]).write_bound(), WriteBound::Memory);
+        assert_eq!(registered("/usr/bin/runsc", &["--overlay2=root:self"]).write_bound(), WriteBound::HostDisk);
+        assert_eq!(registered("/usr/bin/runsc", &["--platform=ptrace"]).write_bound(), WriteBound::HostDisk);
+        assert_eq!(registered("/usr/bin/runc", &["--overlay2=root:memory"]).write_bound(), WriteBound::HostDisk);
     }
 
     #[test]

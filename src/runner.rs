@@ -15,14 +15,14 @@ use crate::bootstrap::{self, ImageError, ImageKind};
 use crate::challenge::{Challenge, Network, ServicesMode};
 use crate::distro::Distro;
 use crate::engine::{
-    self, ContainerSpec, Engine, EngineError, RegisteredRuntime, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN,
+    self, ContainerSpec, Engine, EngineError, RegisteredRuntime, WriteBound, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN,
 };
 use crate::inventory::{self, InventoryHost};
 use crate::pool::{Pool, PoolError};
 use crate::prepare;
 use crate::recap::PlaybookLog;
 use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
-use crate::verify;
+use crate::verify::{self, Place};
 use crate::watchdog::{self, GuardSettings};
 
 /// The runtime every container uses unless the user explicitly asks for another.
@@ -148,6 +148,16 @@ pub struct Run<'a> {
     pool: Option<Pool>,
     /// Containers taken from the pool: not labelled with this run, removed by id.
     claimed: Mutex<Vec<String>>,
+    /// Whether the runtime bounds what containers write; known once the runtime is checked.
+    write_bound: std::sync::OnceLock<WriteBound>,
+}
+
+/// How one `ansible-playbook` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlaybookEnd {
+    Exited(i64),
+    /// The controller stopped under it (out of memory, killed): no exit code exists.
+    ControllerStopped,
 }
 
 impl<'a> Run<'a> {
@@ -190,6 +200,7 @@ impl<'a> Run<'a> {
             background: Mutex::new(Vec::new()),
             pool,
             claimed: Mutex::new(Vec::new()),
+            write_bound: std::sync::OnceLock::new(),
         })
     }
 
@@ -508,7 +519,7 @@ impl<'a> Run<'a> {
             }
             self.set_phase(&format!("pass {pass}"));
             let log = self.apply(controller, pass, &hosts_for_pass).await?;
-            self.record_apply(pass, &hosts_for_pass, &log).await?;
+            self.record_apply(controller, pass, &hosts_for_pass, &log).await?;
             self.set_phase(&format!("verify {pass}"));
             self.verify(pass).await?;
         }
@@ -533,9 +544,8 @@ impl<'a> Run<'a> {
         let record = move |kill: watchdog::Kill| {
             let mut shared = shared.lock().unwrap();
             for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
-                if kill.container == controller {
-                    platform.verdict = Some((Verdict::Killed, format!("controller: {}", kill.reason)));
-                } else if platform.container.as_deref() == Some(kill.container.as_str()) {
+                // The controller serves every platform: its death decides them all.
+                if kill.container == controller || platform.container.as_deref() == Some(kill.container.as_str()) {
                     platform.verdict = Some((Verdict::Killed, kill.reason.clone()));
                 }
             }
@@ -559,6 +569,13 @@ impl<'a> Run<'a> {
         if !runtime.is_gvisor() {
             self.reporter.notice(&format!(
                 "running under `{}` instead of gVisor: isolation is weaker; a playbook runs closer to the host kernel",
+                self.options.runtime
+            ));
+        }
+        let _ = self.write_bound.set(runtime.write_bound());
+        if runtime.write_bound() == WriteBound::HostDisk {
+            self.reporter.notice(&format!(
+                "runtime `{}` writes to the host's disk without a bound (`sandbox doctor` says how to bound it)",
                 self.options.runtime
             ));
         }
@@ -759,7 +776,7 @@ impl<'a> Run<'a> {
         controller: &str,
         pass: u8,
         hosts: &[&'static Distro],
-    ) -> Result<(PlaybookLog, i64), RunError> {
+    ) -> Result<(PlaybookLog, PlaybookEnd), RunError> {
         let playbook = self.playbook_in_controller();
         let limit = hosts.iter().map(|d| d.name).collect::<Vec<_>>().join(",");
         let cmd = ["ansible-playbook", "-i", CONTROLLER_INVENTORY, "--limit", &limit, &playbook];
@@ -773,19 +790,41 @@ impl<'a> Run<'a> {
                 reporter.ansible_line(pass, line);
                 log.push(line);
             })
-            .await?;
-        Ok((log, result.exit_code))
+            .await;
+        let end = match result {
+            Ok(result) => PlaybookEnd::Exited(result.exit_code),
+            Err(EngineError::StoppedDuringExec { .. }) => PlaybookEnd::ControllerStopped,
+            Err(err) => return Err(err.into()),
+        };
+        Ok((log, end))
+    }
+
+    fn write_bound(&self) -> WriteBound {
+        self.write_bound.get().copied().unwrap_or(WriteBound::HostDisk)
+    }
+
+    /// Why the controller died during a pass, or None when it is alive (a playbook that
+    /// failed on its own). Asked only when Ansible did not exit 0.
+    async fn controller_death(&self, controller: &str, end: PlaybookEnd) -> Result<Option<String>, RunError> {
+        if end == PlaybookEnd::Exited(0) {
+            return Ok(None);
+        }
+        let state = self.engine.container_state(controller, "controller").await?;
+        let limits = self.challenge.limits.for_controller();
+        Ok((!state.running).then(|| verify::death_reason(&state, &limits, Place::Controller, self.write_bound())))
     }
 
     async fn record_apply(
         &self,
+        controller: &str,
         pass: u8,
         hosts: &[&'static Distro],
-        (log, exit_code): &(PlaybookLog, i64),
+        (log, end): &(PlaybookLog, PlaybookEnd),
     ) -> Result<(), RunError> {
+        let controller_death = self.controller_death(controller, *end).await?;
         for (distro, id) in self.containers_of(hosts) {
             let recap = log.recap.get(distro.name);
-            let untouched = recap.is_none() && *exit_code == 0;
+            let untouched = recap.is_none() && *end == PlaybookEnd::Exited(0);
             let apply = match recap {
                 Some(recap) if recap.succeeded() => Apply::Ok,
                 // Ansible succeeded without a task on this host (no play matched it, or no
@@ -795,10 +834,11 @@ impl<'a> Run<'a> {
             };
             let state = self.engine.container_state(&id, &format!("target {}", distro.name)).await?;
             let killed = if state.running {
-                None
+                controller_death.clone()
             } else {
                 let log = self.engine.log_tail(&id, 5).await;
-                let mut reason = verify::death_reason(&state, &self.challenge.limits);
+                let place = Place::Target(distro.name);
+                let mut reason = verify::death_reason(&state, &self.challenge.limits, place, self.write_bound());
                 if !state.oom_killed && !log.trim().is_empty() {
                     reason = format!("{reason}; its last output: {}", log.trim());
                 }
@@ -811,7 +851,10 @@ impl<'a> Run<'a> {
                         .cloned()
                         .or_else(|| recap.filter(|r| r.unreachable > 0).map(|_| "host unreachable".to_string()))
                         .or_else(|| log.errors.first().cloned())
-                        .unwrap_or_else(|| format!("ansible-playbook exited {exit_code}"))
+                        .unwrap_or_else(|| match end {
+                            PlaybookEnd::Exited(code) => format!("ansible-playbook exited {code}"),
+                            PlaybookEnd::ControllerStopped => "the controller stopped".to_string(),
+                        })
                 })
             });
             let report = PassReport {
@@ -901,7 +944,8 @@ impl<'a> Run<'a> {
         for _ in 0..20 {
             let state = self.engine.container_state(id, &what).await?;
             if !state.running {
-                return Ok(Some(verify::death_reason(&state, &self.challenge.limits)));
+                let place = Place::Target(distro.name);
+                return Ok(Some(verify::death_reason(&state, &self.challenge.limits, place, self.write_bound())));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

@@ -4,7 +4,7 @@
 use crate::bootstrap::{MOCK_LOCATIONS, MOCK_MASTER};
 use crate::challenge::Limits;
 use crate::distro::{Distro, Family};
-use crate::engine::{ContainerState, Engine, EngineError, ExecOutput};
+use crate::engine::{ContainerState, Engine, EngineError, ExecOutput, WriteBound};
 use crate::report::{Apply, PassReport, Verdict};
 
 /// Where check.sh is placed in a target before it runs.
@@ -86,17 +86,41 @@ pub async fn run_check(
     engine.exec(id, what, &[CHECK_PATH], &env, Some("/root"), &mut |_| {}).await
 }
 
-/// Why a target is no longer running.
-pub fn death_reason(state: &ContainerState, limits: &Limits) -> String {
+/// Where a resource ran out, as a reason names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    Target(&'a str),
+    Controller,
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Target(distro) => write!(f, "target {distro}"),
+            Place::Controller => f.write_str("the controller"),
+        }
+    }
+}
+
+/// Why a container is no longer running, naming the resource, its limit and where.
+pub fn death_reason(state: &ContainerState, limits: &Limits, place: Place, writes: WriteBound) -> String {
     let limit = limits.memory_bytes / (1024 * 1024);
+    let mut bound = format!("limit {limit} MiB");
+    if writes == WriteBound::Memory {
+        // Under gVisor's memory overlay a learner's big file is what fills this limit.
+        bound.push_str("; files written outside /tmp count against it");
+    }
+    if place == Place::Controller {
+        bound.push_str("; lookups and `delegate_to: localhost` run there");
+    }
     if state.oom_killed {
-        format!("out of memory (limit {limit} MiB)")
+        format!("out of memory in {place} ({bound})")
     } else if state.exit_code == 137 {
         // The guard records its own reason before it kills, so a SIGKILL without one came from
         // the host's OOM killer: the runsc shim does not always report it as OOMKilled.
-        format!("killed by SIGKILL, most likely out of memory (limit {limit} MiB)")
+        format!("{place} was killed by SIGKILL, most likely out of memory ({bound})")
     } else {
-        format!("target stopped unexpectedly (exit code {})", state.exit_code)
+        format!("{place} stopped unexpectedly (exit code {})", state.exit_code)
     }
 }
 
@@ -192,8 +216,29 @@ mod tests {
     }
 
     #[test]
-    fn oom_is_named_with_the_limit() {
+    fn oom_is_named_with_the_place_and_the_limit() {
         let state = ContainerState { running: false, oom_killed: true, exit_code: 137, ..Default::default() };
-        assert_eq!(death_reason(&state, &Limits::default()), "out of memory (limit 512 MiB)");
+        let limits = Limits::default();
+        assert_eq!(
+            death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::HostDisk),
+            "out of memory in target debian-12 (limit 512 MiB)"
+        );
+        assert_eq!(
+            death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::Memory),
+            "out of memory in target debian-12 (limit 512 MiB; files written outside /tmp count against it)"
+        );
+        let controller = death_reason(&state, &limits.for_controller(), Place::Controller, WriteBound::Memory);
+        assert!(controller.starts_with("out of memory in the controller (limit 1024 MiB;"), "{controller}");
+        assert!(controller.contains("lookups and `delegate_to: localhost` run there"), "{controller}");
+    }
+
+    #[test]
+    fn a_sigkill_without_oom_flag_is_still_called_memory_and_other_exits_are_not() {
+        let killed = ContainerState { running: false, oom_killed: false, exit_code: 137, ..Default::default() };
+        let reason = death_reason(&killed, &Limits::default(), Place::Controller, WriteBound::HostDisk);
+        assert!(reason.starts_with("the controller was killed by SIGKILL, most likely out of memory"), "{reason}");
+        let exited = ContainerState { running: false, oom_killed: false, exit_code: 2, ..Default::default() };
+        let reason = death_reason(&exited, &Limits::default(), Place::Target("debian-12"), WriteBound::Memory);
+        assert_eq!(reason, "target debian-12 stopped unexpectedly (exit code 2)");
     }
 }

@@ -89,9 +89,9 @@ pub fn spawn(
                 let (count, host_tasks) = (guest.unwrap_or(0), host.unwrap_or(0));
                 if count >= kill_at || host_tasks >= kill_at_host {
                     let reason = if count >= kill_at {
-                        format!("fork bomb guard: {count} processes (limit {pids_limit})")
+                        format!("fork bomb guard: {count} processes in {what} (limit {pids_limit})")
                     } else {
-                        format!("fork bomb guard: {count} processes, {host_tasks} host tasks (limit {pids_limit})")
+                        format!("fork bomb guard: {count} processes, {host_tasks} host tasks in {what} (limit {pids_limit})")
                     };
                     on_kill(Kill { container: id.clone(), reason });
                     engine.kill_container(&id).await;

@@ -54,7 +54,7 @@ fn memory_hog_dies_and_the_platform_fails() {
     // gVisor may kill the process inside the sandbox (the task fails with its signal) or the
     // host's OOM killer may end the sandbox (verdict `killed`, read from the container state).
     match verdict {
-        "killed" => assert!(reason.contains("out of memory (limit 512 MiB)"), "{reason}"),
+        "killed" => assert!(reason.contains("out of memory in target debian-12 (limit 512 MiB"), "{reason}"),
         "failed" => assert!(reason.contains("eat memory"), "{reason}"),
         other => panic!("unexpected verdict {other}: {reason}"),
     }
@@ -109,6 +109,62 @@ fn six_concurrent_runs_all_pass_and_leave_nothing() {
         let run = crate::harness::run_id_in(&stderr).unwrap();
         assert_eq!(leftovers(&run), (0, 0));
     }
+}
+
+/// A learner's 2 GB file in a 512 MiB target: gVisor's memory overlay holds the write in the
+/// sandbox's memory, so the target dies at its memory limit and the host's disk (Docker's
+/// data root, sampled while the run goes) never pays for it.
+#[test]
+fn a_big_write_is_bounded_by_the_memory_limit_and_spares_the_host_disk() {
+    let playbook = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: write 2 GB to /var\n      shell: head -c 2000000000 /dev/urandom > /var/big\n";
+    let fixture = Fixture::debian12(playbook);
+    let data_root = docker_data_root();
+    let before = free_bytes(&data_root);
+    let mut child = Sandbox::new(["run", &fixture.path_str(), "--json"]).spawn();
+    let mut lowest = before;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the run did not end within 240 s");
+        lowest = lowest.min(free_bytes(&data_root));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = crate::harness::finish(child);
+    let lost = before.saturating_sub(lowest);
+    assert!(lost < 100 * 1024 * 1024, "Docker's data root lost {lost} bytes during the run");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["verdict"], "killed", "{platform}");
+    let reason = platform["reason"].as_str().unwrap();
+    assert!(
+        reason
+            .contains("out of memory in target debian-12 (limit 512 MiB; files written outside /tmp count against it)"),
+        "{reason}"
+    );
+    assert_eq!(leftovers(&out.run_id()), (0, 0), "the run left containers or networks");
+}
+
+/// A lookup runs in the controller: its memory hog ends the run with the controller and its
+/// limit named, not with an exit code of Ansible's, and the run does not hang on the dead sandbox.
+#[test]
+fn a_controller_memory_hog_names_the_controller_and_its_limit() {
+    let out = attack(
+        "    - name: eat the controller's memory\n      debug:\n        msg: \"{{ lookup('pipe', 'python3 -c \\\"a = bytearray(3 * 1024 ** 3)\\\"') }}\"\n",
+        Duration::from_secs(240),
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["verdict"], "killed", "{platform}");
+    let reason = platform["reason"].as_str().unwrap();
+    assert!(reason.contains("out of memory in the controller (limit 1024 MiB"), "{reason}");
+    assert!(!reason.contains("exited 128"), "{reason}");
+}
+
+fn docker_data_root() -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap();
+        docker.info().await.unwrap().docker_root_dir.unwrap_or_else(|| "/var/lib/docker".into())
+    })
 }
 
 fn free_bytes(path: &str) -> u64 {

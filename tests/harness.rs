@@ -207,3 +207,13 @@ pub fn remove_run(run: &str) {
         engine.remove_run(run).await.unwrap();
     });
 }
+
+/// Waits for a spawned run to end and collects what it printed.
+pub fn finish(child: Child) -> Output {
+    let out = child.wait_with_output().expect("the sandbox binary ran");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
