@@ -119,11 +119,13 @@ fn write_bound_check(registered: &RegisteredRuntime) -> Check {
         WriteBound::Memory => {
             Check::pass("write bound", "gVisor overlay in memory: writes count against the memory limit")
         }
-        WriteBound::HostDisk => Check::fail(
-            "write bound",
-            "none: a container's writes go to the host's disk",
-            format!("{SETUP_FIX} (registers runsc with --overlay2=root:memory)"),
-            false,
-        ),
+        WriteBound::HostDisk => {
+            let fix = if registered.is_gvisor() {
+                format!("{SETUP_FIX} (registers runsc with --overlay2=root:memory)")
+            } else {
+                "run learners' code under gVisor (`--runtime runsc`)".to_string()
+            };
+            Check::fail("write bound", "none: a container's writes go to the host's disk", fix, false)
+        }
     }
 }

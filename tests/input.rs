@@ -88,6 +88,8 @@ fn doctor_is_ready_after_setup() {
     let out = Sandbox::new(["doctor"]).output();
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(out.stdout.contains("runtime runsc"), "{}", out.stdout);
+    let bound = out.stdout.lines().find(|l| l.contains("write bound")).unwrap_or_default();
+    assert!(bound.starts_with("ok") && bound.contains("overlay in memory"), "{}", out.stdout);
     for distro in ["debian-11", "debian-12", "debian-13"] {
         let line = out.stdout.lines().find(|l| l.contains(distro)).unwrap_or_default();
         assert!(line.starts_with("ok"), "{distro} not ready: {line}");
@@ -116,6 +118,8 @@ fn gvisor_is_recognised_under_any_registered_name() {
         let out = Sandbox::new(["run", &fixture.path_str(), "--runtime", runtime, "--no-pool"]).output();
         assert_eq!(out.code, 0, "{runtime}: {}", out.stderr);
         assert_eq!(out.stderr.contains("isolation is weaker"), weaker, "{runtime}: {}", out.stderr);
+        let unbounded = out.stderr.contains("writes to the host's disk without a bound");
+        assert_eq!(unbounded, weaker, "{runtime}: {}", out.stderr);
     }
 }
 
