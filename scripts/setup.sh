@@ -190,6 +190,22 @@ for suite in ${SANDBOX_BASE_SUITES:-bullseye bookworm trixie}; do
 done
 for pid in "${pids[@]}"; do wait "$pid" || die "a base image failed to build"; done
 
+# --- Mitogen for the controller image -------------------------------------------------
+# The controller runs playbooks with Mitogen's strategy (one interpreter per host instead of
+# a process per task). Its wheel is fetched here, on the host, pinned by version and sha256;
+# the image build then needs no network of its own (see MITOGEN_WHEEL in src/bootstrap.rs).
+mitogen_wheel=/var/lib/sandbox/wheels/mitogen-0.3.54-py2.py3-none-any.whl
+mitogen_sha256=ed7f209225069cbbe0c2f25ec5e4cd88e43bcb7ae0d55c61850083c96b81591d
+mitogen_ok() { [ -f "$mitogen_wheel" ] && [ "$(sha256sum "$mitogen_wheel" | cut -d' ' -f1)" = "$mitogen_sha256" ]; }
+if ! mitogen_ok; then
+    python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+    say "downloading Mitogen 0.3.54 for the controller image"
+    mkdir -p "$(dirname "$mitogen_wheel")"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$(dirname "$mitogen_wheel")" mitogen==0.3.54 \
+        || die "could not download mitogen==0.3.54 from PyPI"
+    mitogen_ok || die "$mitogen_wheel does not have the pinned sha256 $mitogen_sha256"
+fi
+
 # --- binary -----------------------------------------------------------------------------
 if [ $build_binary -eq 1 ]; then
     say "building the release binary"

@@ -70,6 +70,14 @@ const PID1: &str = "/usr/local/lib/sandbox/systemd";
 /// The controller image's Debian suite; ansible-core 2.14 and the community collections.
 const CONTROLLER_BASE: &str = "debian:12";
 
+/// Mitogen, pinned: its 0.3.54 loader accepts ansible-core 2.10 and newer, so Debian 12's
+/// 2.14 with its collections stays. `scripts/setup.sh` downloads the wheel on the host and
+/// checks its sha256: a build must not depend on PyPI being reachable from inside a
+/// container (here its TLS goes through a proxy that containers do not trust).
+pub const MITOGEN_WHEEL: &str = "/var/lib/sandbox/wheels/mitogen-0.3.54-py2.py3-none-any.whl";
+/// Where the controller image unpacks Mitogen; its strategy plugins add it to `sys.path`.
+const MITOGEN_DIR: &str = "/opt/mitogen";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageKind {
     Target(&'static Distro),
@@ -117,16 +125,20 @@ impl ImageKind {
         self.name().replace('.', "-")
     }
 
-    /// The build context: Dockerfile and the files it copies.
-    fn context(self) -> Vec<(&'static str, String, u32)> {
+    /// The build context: Dockerfile and the files it copies. The controller's Mitogen wheel
+    /// is read from the host: empty when it is missing, which `ensure` refuses to build.
+    fn context(self) -> Vec<(&'static str, Vec<u8>, u32)> {
         match self {
             ImageKind::Target(distro) => vec![
-                ("Dockerfile", target_dockerfile(distro), 0o644),
-                ("systemctl", SYSTEMCTL_MOCK.to_string(), 0o755),
-                ("journalctl", JOURNALCTL_MOCK.to_string(), 0o755),
-                ("init", TARGET_INIT.to_string(), 0o755),
+                ("Dockerfile", target_dockerfile(distro).into_bytes(), 0o644),
+                ("systemctl", SYSTEMCTL_MOCK.into(), 0o755),
+                ("journalctl", JOURNALCTL_MOCK.into(), 0o755),
+                ("init", TARGET_INIT.into(), 0o755),
             ],
-            ImageKind::Controller => vec![("Dockerfile", controller_dockerfile(), 0o644)],
+            ImageKind::Controller => vec![
+                ("Dockerfile", controller_dockerfile().into_bytes(), 0o644),
+                ("mitogen.whl", std::fs::read(MITOGEN_WHEEL).unwrap_or_default(), 0o644),
+            ],
         }
     }
 }
@@ -175,6 +187,10 @@ fn controller_dockerfile() -> String {
          && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible openssh-client python3 \\\n \
          && rm -rf /var/lib/apt/lists/* \\\n \
          && mkdir -p /root/.ssh /work && chmod 700 /root/.ssh\n\
+         COPY mitogen.whl /tmp/mitogen.whl\n\
+         RUN python3 -m zipfile -e /tmp/mitogen.whl {MITOGEN_DIR} && rm /tmp/mitogen.whl \\\n \
+         && PYTHONPATH={MITOGEN_DIR} python3 -c 'import ansible_mitogen.strategy'\n\
+         ENV ANSIBLE_STRATEGY_PLUGINS={MITOGEN_DIR}/ansible_mitogen/plugins/strategy\n\
          CMD [\"sleep\", \"infinity\"]\n"
     )
 }
@@ -199,7 +215,7 @@ pub fn tag_for(kind: ImageKind, base_id: &str) -> String {
     hasher.update(base_id.as_bytes());
     for (name, contents, mode) in kind.context() {
         hasher.update(name.as_bytes());
-        hasher.update(contents.as_bytes());
+        hasher.update(&contents);
         hasher.update(mode.to_le_bytes());
     }
     let digest = hasher.finalize();
@@ -232,6 +248,13 @@ pub enum ImageError {
     #[diagnostic(code(sandbox::image::base_missing), help("{hint}"))]
     BaseMissing { image: String, what: String, hint: String },
 
+    #[error("cannot build the controller image: Mitogen's wheel {path} is missing")]
+    #[diagnostic(
+        code(sandbox::image::mitogen_missing),
+        help("run `sudo scripts/setup.sh`: it downloads Mitogen's pinned wheel and checks its sha256")
+    )]
+    MitogenMissing { path: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Engine(#[from] EngineError),
@@ -250,8 +273,11 @@ pub async fn ensure(engine: &Engine, kind: ImageKind, reporter: &dyn Reporter) -
     };
     if !current.prepared_present {
         let files = kind.context();
+        if files.iter().any(|(_, contents, _)| contents.is_empty()) {
+            return Err(ImageError::MitogenMissing { path: MITOGEN_WHEEL.into() });
+        }
         let entries: Vec<(&str, &[u8], u32)> =
-            files.iter().map(|(name, contents, mode)| (*name, contents.as_bytes(), *mode)).collect();
+            files.iter().map(|(name, contents, mode)| (*name, contents.as_slice(), *mode)).collect();
         let labels = HashMap::from([("io.sandbox.image".to_string(), kind.repository())]);
         reporter.step(&format!("building the {} (first use; cached afterwards)", kind.describe()));
         engine.build_image(&tag, tar_of(&entries), &labels, &mut |line| reporter.build_line(line)).await?;

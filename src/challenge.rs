@@ -140,6 +140,7 @@ struct RawRun {
     timeout: Option<Spanned<String>>,
     network: Option<Spanned<String>>,
     services: Option<Spanned<String>>,
+    strategy: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,6 +208,35 @@ impl ServicesMode {
     }
 }
 
+/// How Ansible runs a play's tasks on the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Mitogen's `mitogen_linear`: one Python interpreter per host for the whole play instead
+    /// of a process per task, which is what gVisor makes expensive.
+    Mitogen,
+    /// Ansible's own `linear`, for a challenge that needs a behaviour Mitogen changes.
+    Linear,
+}
+
+impl Strategy {
+    pub fn parse(text: &str) -> Option<Strategy> {
+        match text {
+            "mitogen" => Some(Strategy::Mitogen),
+            "linear" => Some(Strategy::Linear),
+            _ => None,
+        }
+    }
+
+    /// The strategy plugin's name, as `ANSIBLE_STRATEGY` takes it.
+    pub fn plugin(self) -> &'static str {
+        match self {
+            Strategy::Mitogen => "mitogen_linear",
+            Strategy::Linear => "linear",
+        }
+    }
+}
+
 /// Packages baked into a per-challenge image layer, downloaded but not installed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prepare {
@@ -257,6 +287,7 @@ pub struct RunSettings {
     pub timeout: Duration,
     pub network: Network,
     pub services: ServicesMode,
+    pub strategy: Strategy,
 }
 
 /// A validated challenge. Paths are relative to `dir` and known to stay inside it.
@@ -398,6 +429,12 @@ impl Parsed {
             })?,
         };
 
+        let strategy = match &raw.run.strategy {
+            None => Strategy::Mitogen,
+            Some(value) => Strategy::parse(value.get_ref())
+                .ok_or_else(|| self.invalid("strategy", "expected \"mitogen\" or \"linear\"", value.span()))?,
+        };
+
         let prepare = match &raw.prepare.packages {
             None => Prepare::default(),
             Some(value) => self.prepare_packages(value)?,
@@ -451,7 +488,13 @@ impl Parsed {
             playbook,
             solution,
             check,
-            run: RunSettings { idempotent: raw.run.idempotent.unwrap_or(true), timeout, network, services },
+            run: RunSettings {
+                idempotent: raw.run.idempotent.unwrap_or(true),
+                timeout,
+                network,
+                services,
+                strategy,
+            },
             limits,
             prepare,
         })

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::challenge::Strategy;
+
 #[derive(Debug, Parser)]
 #[command(name = "sandbox", version, about = "Run hands-on Ansible challenges in hardened gVisor containers")]
 pub struct Cli {
@@ -74,6 +76,10 @@ pub struct RunSetup {
     /// Override the challenge's services mode: mock, supervised or systemd
     #[arg(long, value_name = "MODE")]
     pub services: Option<String>,
+    /// Override the challenge's Ansible strategy (default mitogen: Mitogen's accelerated
+    /// linear; linear: Ansible's own)
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub strategy: Option<Strategy>,
     /// No route out: the challenge's prepared packages are the only package source
     #[arg(long)]
     pub offline: bool,

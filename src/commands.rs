@@ -77,6 +77,7 @@ fn run_options(
         guard: config.guard,
         passes,
         services,
+        strategy: setup.strategy,
         offline: setup.offline,
         use_pool: !setup.no_pool,
     })

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use miette::Diagnostic;
 
 use crate::bootstrap::{self, ImageError, ImageKind};
-use crate::challenge::{Challenge, Network, ServicesMode};
+use crate::challenge::{Challenge, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
 use crate::engine::{
     self, ContainerSpec, Engine, EngineError, RegisteredRuntime, WriteBound, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN,
@@ -61,6 +61,8 @@ pub struct RunOptions {
     pub passes: u8,
     /// Overrides the challenge's `[run] services`.
     pub services: Option<ServicesMode>,
+    /// Overrides the challenge's `[run] strategy`.
+    pub strategy: Option<Strategy>,
     /// No route out, whatever the challenge says (`--offline`).
     pub offline: bool,
     /// Take warm targets from the pool when it is up (`sandbox pool up`).
@@ -271,6 +273,7 @@ impl<'a> Run<'a> {
             challenge: self.challenge.id.clone(),
             playbook: self.playbook_display(),
             runtime: self.options.runtime.clone(),
+            strategy: self.strategy(),
             // A platform skipped for want of its image proves nothing either way; a run where
             // nothing ran did not pass.
             passed: platforms.iter().all(|p| matches!(p.verdict, Verdict::Passed | Verdict::Skipped))
@@ -349,6 +352,10 @@ impl<'a> Run<'a> {
 
     fn services(&self) -> ServicesMode {
         self.options.services.unwrap_or(self.challenge.run.services)
+    }
+
+    fn strategy(&self) -> Strategy {
+        self.options.strategy.unwrap_or(self.challenge.run.strategy)
     }
 
     async fn stages(&self) -> Result<(), RunError> {
@@ -780,7 +787,7 @@ impl<'a> Run<'a> {
         let playbook = self.playbook_in_controller();
         let limit = hosts.iter().map(|d| d.name).collect::<Vec<_>>().join(",");
         let cmd = ["ansible-playbook", "-i", CONTROLLER_INVENTORY, "--limit", &limit, &playbook];
-        let mut env = verify::controller_env(self.options.color);
+        let mut env = verify::controller_env(self.options.color, self.strategy());
         env.push(format!("SANDBOX_PASS={pass}"));
         let mut log = PlaybookLog::default();
         let reporter = self.reporter;

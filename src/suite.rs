@@ -225,6 +225,7 @@ async fn run_one(
         guard: options.guard,
         passes: 2,
         services: None,
+        strategy: None,
         offline: false,
         use_pool: true,
     };

@@ -2,7 +2,7 @@
 //! turn two passes into a verdict.
 
 use crate::bootstrap::{MOCK_LOCATIONS, MOCK_MASTER};
-use crate::challenge::Limits;
+use crate::challenge::{Limits, Strategy};
 use crate::distro::{Distro, Family};
 use crate::engine::{ContainerState, Engine, EngineError, ExecOutput, WriteBound};
 use crate::report::{Apply, PassReport, Verdict};
@@ -18,7 +18,7 @@ pub const EGRESS_PROBE_HOST: &str = "deb.debian.org";
 pub const EGRESS_PROBE: &str = "import socket, sys; socket.create_connection((sys.argv[1], 80), 5)";
 
 /// Environment of every `ansible-playbook` in the controller.
-pub fn controller_env(color: bool) -> Vec<String> {
+pub fn controller_env(color: bool, strategy: Strategy) -> Vec<String> {
     let mut env: Vec<String> = [
         // The recap parser knows the default callback; a challenge's ansible.cfg cannot
         // swap in another (environment beats ansible.cfg in Ansible's precedence).
@@ -35,6 +35,9 @@ pub fn controller_env(color: bool) -> Vec<String> {
     .map(|s| s.to_string())
     .collect();
     env.push(if color { "ANSIBLE_FORCE_COLOR=1".into() } else { "ANSIBLE_NOCOLOR=1".into() });
+    // The controller image puts Mitogen's strategy plugins on ANSIBLE_STRATEGY_PLUGINS; the
+    // environment beats a challenge's ansible.cfg, a play's own `strategy:` beats both.
+    env.push(format!("ANSIBLE_STRATEGY={}", strategy.plugin()));
     env
 }
 

@@ -9,6 +9,8 @@ pub mod terminal;
 
 use serde::Serialize;
 
+use crate::challenge::Strategy;
+
 /// How one platform ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +92,8 @@ pub struct RunReport {
     pub challenge: String,
     pub playbook: String,
     pub runtime: String,
+    /// The Ansible strategy the passes ran with.
+    pub strategy: Strategy,
     pub passed: bool,
     pub duration_seconds: f64,
     pub platforms: Vec<PlatformReport>,
