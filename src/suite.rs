@@ -339,6 +339,7 @@ mod tests {
             challenge: "c".into(),
             playbook: "p".into(),
             runtime: "runsc".into(),
+            strategy: crate::challenge::Strategy::Mitogen,
             passed: false,
             duration_seconds: 10.0,
             platforms: verdicts

@@ -158,6 +158,7 @@ mod tests {
             challenge: "c".into(),
             playbook: "playbook.yml".into(),
             runtime: "runsc".into(),
+            strategy: Strategy::Mitogen,
             passed: false,
             duration_seconds: 1.0,
             platforms: vec![PlatformReport {
@@ -170,6 +171,7 @@ mod tests {
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["passed"], false);
+        assert_eq!(json["strategy"], "mitogen");
         assert_eq!(json["platforms"][0]["distro"], "debian-12");
         assert_eq!(json["platforms"][0]["verdict"], "timeout");
         assert_eq!(json["platforms"][0]["reason"], "r");
