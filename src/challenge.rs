@@ -488,13 +488,7 @@ impl Parsed {
             playbook,
             solution,
             check,
-            run: RunSettings {
-                idempotent: raw.run.idempotent.unwrap_or(true),
-                timeout,
-                network,
-                services,
-                strategy,
-            },
+            run: RunSettings { idempotent: raw.run.idempotent.unwrap_or(true), timeout, network, services, strategy },
             limits,
             prepare,
         })
@@ -601,12 +595,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 1h"))?;
-    let seconds = match unit {
-        "" | "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => return Err(format!("unknown unit `{unit}`: use s, m or h")),
     };
+    // Checked: `9999999999999999999h` overflowed (a panic in debug builds, a wrap in release).
+    let seconds = number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too long"))?;
     Ok(Duration::from_secs(seconds))
 }
 
@@ -623,7 +619,8 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
         "g" => 1024 * 1024 * 1024,
         _ => return Err(format!("unknown unit `{unit}`: use k, m or g")),
     };
-    Ok(number * factor)
+    // Checked: `17179869185g` wrapped to 1g in release builds and panicked in debug ones.
+    number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[cfg(test)]
@@ -711,5 +708,16 @@ mod tests {
         assert_eq!(parse_memory("512m").unwrap(), 512 * 1024 * 1024);
         assert_eq!(parse_memory("1G").unwrap(), 1024 * 1024 * 1024);
         assert!(parse_memory("lots").is_err());
+    }
+
+    #[test]
+    fn oversized_durations_and_sizes_are_refused_not_wrapped() {
+        // Found writing the tests/fuzz challenge_loader target: the unit multiplication overflowed.
+        assert!(parse_duration("9999999999999999999h").unwrap_err().contains("too long"));
+        assert!(parse_duration("307445734561825861m").is_err());
+        assert_eq!(parse_duration("18446744073709551615").unwrap(), Duration::from_secs(u64::MAX));
+        assert!(parse_memory("17179869185g").unwrap_err().contains("too large"));
+        assert!(parse_memory("18014398509481984k").is_err());
+        assert_eq!(parse_memory("17179869183g").unwrap(), 17179869183 * 1024 * 1024 * 1024);
     }
 }

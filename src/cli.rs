@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Print the Ansible inventory the run uses
     #[arg(long)]
     pub show_inventory: bool,
+    /// Print where the run's time went, phase by phase (JSON always has `timings`)
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// What `run` and `shell` share: which playbook, and how the targets are made.

@@ -41,6 +41,9 @@ pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Resu
     terminal.finish();
     let report = result?;
     terminal.summary(&report);
+    if args.timings {
+        terminal.timings(&report.timings);
+    }
     if args.json {
         Terminal::json(&report);
     }

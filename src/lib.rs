@@ -26,6 +26,7 @@ pub mod runner;
 pub mod scaffold;
 pub mod shell;
 pub mod suite;
+pub mod timeline;
 pub mod verify;
 pub mod watchdog;
 

@@ -22,6 +22,7 @@ use crate::pool::{Pool, PoolError};
 use crate::prepare;
 use crate::recap::PlaybookLog;
 use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
+use crate::timeline::{Phase, Timeline};
 use crate::verify::{self, Place};
 use crate::watchdog::{self, GuardSettings};
 
@@ -129,7 +130,7 @@ struct PlatformState {
 }
 
 struct Shared {
-    phase: String,
+    timeline: Timeline,
     platforms: Vec<PlatformState>,
 }
 
@@ -198,7 +199,7 @@ impl<'a> Run<'a> {
             reporter,
             timeout,
             guard,
-            shared: Arc::new(Mutex::new(Shared { phase: "starting".into(), platforms })),
+            shared: Arc::new(Mutex::new(Shared { timeline: Timeline::start(Phase::Images), platforms })),
             background: Mutex::new(Vec::new()),
             pool,
             claimed: Mutex::new(Vec::new()),
@@ -240,8 +241,8 @@ impl<'a> Run<'a> {
             }
             None => {
                 let mut shared = self.shared.lock().unwrap();
-                let phase = shared.phase.clone();
-                let reason = format!("run exceeded its {}s timeout during {phase}", self.timeout.as_secs());
+                let during = shared.timeline.current().during();
+                let reason = format!("run exceeded its {}s timeout during {during}", self.timeout.as_secs());
                 for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
                     platform.verdict = Some((Verdict::Timeout, reason.clone()));
                 }
@@ -249,8 +250,15 @@ impl<'a> Run<'a> {
                 Ok((self.report(started.elapsed()), None))
             }
         };
+        let teardown = Instant::now();
         self.cleanup().await;
-        result
+        // Teardown is part of what a learner waits for: the report counts it.
+        result.map(|(mut report, after)| {
+            let seconds = teardown.elapsed().as_secs_f64();
+            report.timings.add(Phase::Teardown, seconds);
+            report.duration_seconds = round_tenths(report.duration_seconds + seconds);
+            (report, after)
+        })
     }
 
     fn report(&self, elapsed: Duration) -> RunReport {
@@ -278,7 +286,8 @@ impl<'a> Run<'a> {
             // nothing ran did not pass.
             passed: platforms.iter().all(|p| matches!(p.verdict, Verdict::Passed | Verdict::Skipped))
                 && platforms.iter().any(|p| p.verdict == Verdict::Passed),
-            duration_seconds: (elapsed.as_secs_f64() * 10.0).round() / 10.0,
+            duration_seconds: round_tenths(elapsed.as_secs_f64()),
+            timings: shared.timeline.timings(),
             platforms,
         }
     }
@@ -299,8 +308,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn set_phase(&self, phase: &str) {
-        self.shared.lock().unwrap().phase = phase.to_string();
+    fn set_phase(&self, phase: Phase) {
+        self.shared.lock().unwrap().timeline.enter(phase);
     }
 
     fn distros(&self) -> Vec<&'static Distro> {
@@ -367,7 +376,7 @@ impl<'a> Run<'a> {
             }
         }
         self.remove_dead_runs().await;
-        self.set_phase("image preparation");
+        self.set_phase(Phase::Images);
         let mut distros = Vec::new();
         let mut target_images = Vec::new();
         for distro in self.distros() {
@@ -392,7 +401,7 @@ impl<'a> Run<'a> {
         }
         let controller_image = self.ensure_image(ImageKind::Controller).await?;
 
-        self.set_phase("start");
+        self.set_phase(Phase::Start);
         let internal = self.offline();
         self.engine.create_network(&self.network, internal, self.labels("network")).await?;
         let starting = Instant::now();
@@ -506,6 +515,7 @@ impl<'a> Run<'a> {
         targets: &[String],
         starting: Instant,
     ) -> Result<(), RunError> {
+        self.set_phase(Phase::SshReady);
         let hosts = self.connect(controller, distros, targets).await?;
         self.reporter.step_done(&format!(
             "{} target(s) ready for Ansible in {:.1} s (run {}, runtime {})",
@@ -521,13 +531,13 @@ impl<'a> Run<'a> {
                 break;
             }
             if pass == 2 {
-                self.set_phase("cleanup between passes");
+                self.set_phase(Phase::BetweenPasses);
                 self.between_passes(&hosts_for_pass).await?;
             }
-            self.set_phase(&format!("pass {pass}"));
+            self.set_phase(Phase::AnsibleStart(pass));
             let log = self.apply(controller, pass, &hosts_for_pass).await?;
             self.record_apply(controller, pass, &hosts_for_pass, &log).await?;
-            self.set_phase(&format!("verify {pass}"));
+            self.set_phase(Phase::Check(pass));
             self.verify(pass).await?;
         }
         self.decide();
@@ -791,11 +801,16 @@ impl<'a> Run<'a> {
         env.push(format!("SANDBOX_PASS={pass}"));
         let mut log = PlaybookLog::default();
         let reporter = self.reporter;
+        let shared = &self.shared;
         let result = self
             .engine
             .exec(controller, "controller", &cmd, &env, Some(CONTROLLER_CHALLENGE_DIR), &mut |line| {
                 reporter.ansible_line(pass, line);
                 log.push(line);
+                let mut shared = shared.lock().unwrap();
+                if let Some(next) = shared.timeline.current().after_ansible_line(line) {
+                    shared.timeline.enter(next);
+                }
             })
             .await;
         let end = match result {
@@ -986,6 +1001,10 @@ fn select_distros(challenge: &Challenge, wanted: &[String]) -> Result<Vec<&'stat
                 .ok_or_else(|| RunError::DistroNotInChallenge { name: name.clone(), available: available() })
         })
         .collect()
+}
+
+fn round_tenths(seconds: f64) -> f64 {
+    (seconds * 10.0).round() / 10.0
 }
 
 /// Short, unique enough across concurrent runs on one host: time and pid mixed.

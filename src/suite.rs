@@ -342,6 +342,7 @@ mod tests {
             strategy: crate::challenge::Strategy::Mitogen,
             passed: false,
             duration_seconds: 10.0,
+            timings: Default::default(),
             platforms: verdicts
                 .iter()
                 .map(|(distro, verdict)| PlatformReport {

@@ -153,3 +153,47 @@ fn timeout_kills_the_run_and_reports_it() {
     assert_eq!(platform["reason"], "run exceeded its 30s timeout during pass 1");
     assert_eq!(leftovers(&out.run_id()), (0, 0));
 }
+
+/// Playbooks run under Mitogen by default (its interpreter is what runs a task on the
+/// target); `strategy = "linear"` opts out and still passes; both runs' timings cover every
+/// phase and add up to the run's duration.
+#[test]
+fn mitogen_by_default_linear_on_request_and_timings_add_up() {
+    let playbook = "- hosts: all\n  tasks:\n    - name: count Mitogen's interpreters on the target\n      shell: ps -eo args | grep -c '[m]itogen:' > /root/mitogen-count || true\n      changed_when: false\n    - copy: { dest: /etc/motd, content: \"hi\\n\" }\n";
+    let check = "#!/bin/sh\ngrep -qx hi /etc/motd && echo \"mitogen interpreters: $(cat /root/mitogen-count)\"\n";
+    for (manifest_extra, strategy) in [("", "mitogen"), ("[run]\nstrategy = \"linear\"\n", "linear")] {
+        let manifest = format!("title = \"t\"\ndistros = [\"debian-12\"]\n{manifest_extra}");
+        let fixture = Fixture::new(&manifest, playbook, check);
+        let out = run_json(&fixture.path_str(), &["--timings"]);
+        assert_eq!(out.code, 0, "{strategy}: {}", out.stderr);
+        let json = out.json();
+        assert_eq!(json["strategy"], strategy);
+        let verified = out.platform("debian-12")["passes"][0]["verify_output"].as_str().unwrap().to_string();
+        let linear = verified.trim() == "mitogen interpreters: 0";
+        assert_eq!(linear, strategy == "linear", "{strategy}: {verified}");
+
+        let timings = json["timings"].as_object().expect("timings is an object");
+        for phase in [
+            "images",
+            "start",
+            "ssh_ready",
+            "pass_1_ansible_start",
+            "pass_1_facts",
+            "pass_1_tasks",
+            "check_1",
+            "between_passes",
+            "pass_2_ansible_start",
+            "pass_2_facts",
+            "pass_2_tasks",
+            "check_2",
+            "teardown",
+        ] {
+            assert!(timings.contains_key(phase), "{strategy}: no {phase} in {timings:?}");
+        }
+        let sum: f64 = timings.values().map(|v| v.as_f64().unwrap()).sum();
+        let duration = json["duration_seconds"].as_f64().unwrap();
+        assert!((sum - duration).abs() < 1.0, "{strategy}: phases add up to {sum}, the run took {duration}");
+        assert!(out.stderr.contains("pass 1: facts") && out.stderr.contains("teardown"), "{}", out.stderr);
+        assert_eq!(leftovers(&out.run_id()), (0, 0));
+    }
+}

@@ -10,6 +10,7 @@ pub mod terminal;
 use serde::Serialize;
 
 use crate::challenge::Strategy;
+use crate::timeline::Timings;
 
 /// How one platform ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,6 +97,8 @@ pub struct RunReport {
     pub strategy: Strategy,
     pub passed: bool,
     pub duration_seconds: f64,
+    /// Seconds per phase of the run, in order; they add up to `duration_seconds`.
+    pub timings: Timings,
     pub platforms: Vec<PlatformReport>,
 }
 
@@ -161,6 +164,7 @@ mod tests {
             strategy: Strategy::Mitogen,
             passed: false,
             duration_seconds: 1.0,
+            timings: Timings::default(),
             platforms: vec![PlatformReport {
                 distro: "debian-12".into(),
                 verdict: Verdict::Timeout,

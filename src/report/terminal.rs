@@ -10,6 +10,7 @@ use console::{style, Style, Term};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{table, Reporter, RunReport, Verdict};
+use crate::timeline::Timings;
 
 pub struct Terminal {
     /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.
@@ -81,6 +82,18 @@ impl Terminal {
             self.styled(Style::new().red().bold()).apply_to("FAILED")
         };
         self.line(&format!("{verdict} {} in {:.1}s", report.challenge, report.duration_seconds));
+    }
+
+    /// `--timings`: each phase with its seconds and share of the run, then the total.
+    pub fn timings(&self, timings: &Timings) {
+        let total = timings.total();
+        self.line("");
+        self.line(&self.styled(Style::new().bold()).apply_to("timings").to_string());
+        for (phase, seconds) in &timings.0 {
+            let share = if total > 0.0 { seconds / total * 100.0 } else { 0.0 };
+            self.line(&format!("  {:<24} {seconds:>6.2} s {share:>4.0}%", phase.label()));
+        }
+        self.line(&format!("  {:<24} {total:>6.2} s", "total"));
     }
 
     #[allow(clippy::print_stdout)]

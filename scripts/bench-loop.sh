@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The learner's loop (issue 19), medians of N runs (default 5) per challenge, side by side in
+# one run, `--solution --distro debian-12`:
+#  (A) sandbox run, pooled, under runsc   (B) cold (--no-pool) under runsc
+#  (C) cold under runc                    (D) the floor: plain ansible-playbook (linear,
+#      pipelining) twice from the controller image against an already-running runc target;
+#      no checks, no isolation, no sandbox
+# and A/D. Not a test: figures depend on the machine and its load. Run as root after setup.
+#
+# Usage: scripts/bench-loop.sh [N] [CHALLENGE...]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+runs=${1:-5}
+shift || true
+challenges=("$@")
+[ ${#challenges[@]} -gt 0 ] || challenges=(challenges/idempotency-trap challenges/vault-secrets challenges/nginx-static)
+bin=target/release/sandbox
+[ -x "$bin" ] || cargo build --release --quiet
+export SANDBOX_STATE_DIR=$(mktemp -d /tmp/sandbox-bench-state.XXXX) SANDBOX_POOL_NAMESPACE=bench-loop
+cleanup() {
+    "$bin" pool down >/dev/null 2>&1 || true
+    docker rm -f bench-loop-target bench-loop-controller >/dev/null 2>&1 || true
+    docker network rm bench-loop-net >/dev/null 2>&1 || true
+    rm -rf "$SANDBOX_STATE_DIR"
+}
+trap cleanup EXIT
+median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.stdin.read().split()]; print(f"{statistics.median(v):.1f}" if v else "nan")'; }
+duration() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["duration_seconds"] if d["passed"] else "nan")'; }
+sandbox_runs() { # challenge, extra args...
+    local challenge=$1
+    shift
+    for _ in $(seq "$runs"); do
+        "$bin" run "$challenge" --solution --distro debian-12 --json "$@" 2>/dev/null | duration || echo nan
+    done
+}
+# The pool refills in the background after each claim; a pooled run waits until it is warm.
+pool_ready() {
+    for _ in $(seq 1 240); do
+        "$bin" pool status | awk 'NR > 2 && $3 != 0 {busy = 1} END {exit busy}' && return 0
+        sleep 0.5
+    done
+}
+pooled_runs() {
+    for _ in $(seq "$runs"); do
+        pool_ready
+        "$bin" run "$1" --solution --distro debian-12 --json 2>/dev/null | duration || echo nan
+    done
+}
+
+image_of() { docker images --format '{{.Repository}}:{{.Tag}} {{.CreatedAt}}' | grep "^$1:" | sort -k2 -r | head -1 | cut -d' ' -f1; }
+"$bin" images build debian-12 >/dev/null
+target=$(image_of sandbox/target-debian-12)
+controller=$(image_of sandbox/controller)
+docker network create bench-loop-net >/dev/null
+docker run -d --name bench-loop-controller --runtime runc --network bench-loop-net --cpus 2 --memory 1g "$controller" sleep infinity >/dev/null
+docker exec bench-loop-controller sh -c "ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519"
+floor_runs() {
+    docker exec bench-loop-controller rm -rf /work/challenge
+    tar -C "$1" -c . | docker exec -i bench-loop-controller sh -c 'mkdir -p /work/challenge && tar -x -C /work/challenge'
+    docker exec bench-loop-controller sh -c 'printf "[debian_12]\ndebian-12 ansible_host=bench-loop-target ansible_user=root ansible_python_interpreter=/usr/bin/python3\n" > /work/inventory.ini'
+    local env=(-e ANSIBLE_HOST_KEY_CHECKING=False -e ANSIBLE_PIPELINING=True -e ANSIBLE_NOCOLOR=1 -e ANSIBLE_STRATEGY=linear
+        -e "ANSIBLE_SSH_ARGS=-o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no")
+    for _ in $(seq "$runs"); do
+        # A fresh, running, reachable target each time; only the two passes are timed.
+        docker rm -f bench-loop-target >/dev/null 2>&1 || true
+        docker run -d --name bench-loop-target --hostname debian-12 --runtime runc --network bench-loop-net --memory 512m --cpus 2 "$target" >/dev/null
+        docker exec bench-loop-controller cat /root/.ssh/id_ed25519.pub | docker exec -i bench-loop-target sh -c 'cat > /root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys'
+        docker exec bench-loop-controller sh -c 'until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@bench-loop-target true 2>/dev/null; do sleep 0.1; done'
+        local start
+        start=$(date +%s%N)
+        for _pass in 1 2; do
+            docker exec "${env[@]}" -w /work/challenge bench-loop-controller ansible-playbook -i /work/inventory.ini solution/playbook.yml >/dev/null
+        done
+        python3 -c "print(($(date +%s%N) - $start) / 1e9)"
+    done
+}
+
+"$bin" pool up --size 1 --distro debian-12 >/dev/null
+printf '%-28s %8s %8s %8s %8s %6s\n' challenge "A pool" "B cold" "C runc" "D floor" "A/D"
+for challenge in "${challenges[@]}"; do
+    a=$(pooled_runs "$challenge")
+    b=$(sandbox_runs "$challenge" --no-pool)
+    c=$(sandbox_runs "$challenge" --no-pool --runtime runc)
+    d=$(floor_runs "$challenge")
+    ma=$(echo "$a" | median) mb=$(echo "$b" | median) mc=$(echo "$c" | median) md=$(echo "$d" | median)
+    ratio=$(python3 -c "print(f'{$ma / $md:.2f}')" 2>/dev/null || echo nan)
+    printf '%-28s %8s %8s %8s %8s %6s\n' "$(basename "$challenge")" "$ma" "$mb" "$mc" "$md" "$ratio"
+    echo "    A: $(echo $a)  B: $(echo $b)  C: $(echo $c)  D: $(echo $d)" >&2
+done
+echo "commit $(git rev-parse --short HEAD), $runs runs each, medians in seconds" >&2
