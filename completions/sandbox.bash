@@ -46,6 +46,9 @@ _sandbox() {
             sandbox,test)
                 cmd="sandbox__subcmd__test"
                 ;;
+            sandbox,watch)
+                cmd="sandbox__subcmd__watch"
+                ;;
             sandbox__subcmd__help,completions)
                 cmd="sandbox__subcmd__help__subcmd__completions"
                 ;;
@@ -75,6 +78,9 @@ _sandbox() {
                 ;;
             sandbox__subcmd__help,test)
                 cmd="sandbox__subcmd__help__subcmd__test"
+                ;;
+            sandbox__subcmd__help,watch)
+                cmd="sandbox__subcmd__help__subcmd__watch"
                 ;;
             sandbox__subcmd__help__subcmd__images,build)
                 cmd="sandbox__subcmd__help__subcmd__images__subcmd__build"
@@ -140,7 +146,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-h -V --help --version run test lint new shell pool doctor images completions help"
+            opts="-h -V --help --version run test lint new shell watch pool doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -186,7 +192,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help)
-            opts="run test lint new shell pool doctor images completions help"
+            opts="run test lint new shell watch pool doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,6 +402,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -678,7 +698,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__run)
-            opts="-h --solution --playbook --runtime --services --offline --no-pool --distro --timeout --json --show-inventory --help"
+            opts="-h --solution --playbook --runtime --services --strategy --offline --no-pool --distro --timeout --json --show-inventory --timings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -694,6 +714,10 @@ _sandbox() {
                     ;;
                 --services)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strategy)
+                    COMPREPLY=($(compgen -W "mitogen linear" -- "${cur}"))
                     return 0
                     ;;
                 --distro)
@@ -712,7 +736,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__shell)
-            opts="-h --distro --solution --playbook --runtime --services --offline --no-pool --help"
+            opts="-h --distro --solution --playbook --runtime --services --strategy --offline --no-pool --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -732,6 +756,10 @@ _sandbox() {
                     ;;
                 --services)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strategy)
+                    COMPREPLY=($(compgen -W "mitogen linear" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -761,6 +789,44 @@ _sandbox() {
                     return 0
                     ;;
                 --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__watch)
+            opts="-h --solution --playbook --runtime --services --strategy --offline --no-pool --distro --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --playbook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strategy)
+                    COMPREPLY=($(compgen -W "mitogen linear" -- "${cur}"))
+                    return 0
+                    ;;
+                --distro)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

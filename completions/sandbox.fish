@@ -31,6 +31,7 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "test" -d 'Prove cha
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "lint" -d 'Check challenges without Docker: manifest, files, check.sh, playbooks'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "new" -d 'Scaffold a new challenge that passes `lint` and `test` as written'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "shell" -d 'Run a challenge\'s playbook once, then open a shell in a target; removed on exit'
+complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "watch" -d 'Run the challenge again whenever one of its files changes, on warm targets; Ctrl-C removes everything'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "pool" -d 'Keep warm targets between runs: up, status, down'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "images" -d 'Build or list the prepared images'
@@ -39,6 +40,8 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "help" -d 'Print thi
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l strategy -d 'Override the challenge\'s Ansible strategy (default mitogen: Mitogen\'s accelerated linear; linear: Ansible\'s own)' -r -f -a "mitogen\t'Mitogen\'s `mitogen_linear`: one Python interpreter per host for the whole play instead of a process per task, which is what gVisor makes expensive'
+linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen changes'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timeout -d 'Override the challenge\'s timeout (e.g. 90s, 10m)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l solution -d 'Apply the reference solution instead of the starter playbook'
@@ -46,7 +49,8 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l offline -d 'No r
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l json -d 'Print a JSON report on stdout (live output moves to stderr)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l show-inventory -d 'Print the Ansible inventory the run uses'
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timings -d 'Print where the run\'s time went, phase by phase (JSON always has `timings`)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -s j -l jobs -d 'Runs at a time (default: what the machine\'s cores and memory allow)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l junit -d 'Write a JUnit XML report here (one testsuite per challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l runtime -d 'Container runtime (default: the config\'s, else runsc)' -r
@@ -59,10 +63,23 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l distro -d 'The
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l strategy -d 'Override the challenge\'s Ansible strategy (default mitogen: Mitogen\'s accelerated linear; linear: Ansible\'s own)' -r -f -a "mitogen\t'Mitogen\'s `mitogen_linear`: one Python interpreter per host for the whole play instead of a process per task, which is what gVisor makes expensive'
+linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen changes'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l solution -d 'Apply the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
-complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l strategy -d 'Override the challenge\'s Ansible strategy (default mitogen: Mitogen\'s accelerated linear; linear: Ansible\'s own)' -r -f -a "mitogen\t'Mitogen\'s `mitogen_linear`: one Python interpreter per host for the whole play instead of a process per task, which is what gVisor makes expensive'
+linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen changes'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l timeout -d 'Override the challenge\'s timeout for each attempt (e.g. 90s, 10m)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l solution -d 'Apply the reference solution instead of the starter playbook'
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -f -a "status" -d 'Ready, warming and target per distro'
@@ -90,16 +107,17 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_
 complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show which base and prepared images exist'
 complete -c sandbox -n "__fish_sandbox_using_subcommand images; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "run" -d 'Run a challenge\'s playbook twice on every platform and verify it after each pass'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "test" -d 'Prove challenges: each solution must pass on every platform and each starter must fail'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "lint" -d 'Check challenges without Docker: manifest, files, check.sh, playbooks'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "new" -d 'Scaffold a new challenge that passes `lint` and `test` as written'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "shell" -d 'Run a challenge\'s playbook once, then open a shell in a target; removed on exit'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "pool" -d 'Keep warm targets between runs: up, status, down'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "images" -d 'Build or list the prepared images'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "completions" -d 'Print shell completions'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell pool doctor images completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "run" -d 'Run a challenge\'s playbook twice on every platform and verify it after each pass'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "test" -d 'Prove challenges: each solution must pass on every platform and each starter must fail'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "lint" -d 'Check challenges without Docker: manifest, files, check.sh, playbooks'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "new" -d 'Scaffold a new challenge that passes `lint` and `test` as written'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "shell" -d 'Run a challenge\'s playbook once, then open a shell in a target; removed on exit'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "watch" -d 'Run the challenge again whenever one of its files changes, on warm targets; Ctrl-C removes everything'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "pool" -d 'Keep warm targets between runs: up, status, down'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "doctor" -d 'Check that Docker, the runtime and the images are ready'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "images" -d 'Build or list the prepared images'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "completions" -d 'Print shell completions'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from run test lint new shell watch pool doctor images completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "status" -d 'Ready, warming and target per distro'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "down" -d 'Remove every idle warm target'

@@ -25,6 +25,9 @@ pub enum Command {
     New(NewArgs),
     /// Run a challenge's playbook once, then open a shell in a target; removed on exit
     Shell(ShellArgs),
+    /// Run the challenge again whenever one of its files changes, on warm targets; Ctrl-C
+    /// removes everything
+    Watch(WatchArgs),
     /// Keep warm targets between runs: up, status, down
     #[command(subcommand)]
     Pool(PoolCommand),
@@ -133,6 +136,20 @@ pub struct ShellArgs {
     pub distro: Option<String>,
     #[command(flatten)]
     pub setup: RunSetup,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The challenge directory (holds challenge.toml)
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub setup: RunSetup,
+    /// Only these platforms (repeatable); catalog names such as debian-12
+    #[arg(long = "distro", value_name = "NAME")]
+    pub distros: Vec<String>,
+    /// Override the challenge's timeout for each attempt (e.g. 90s, 10m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]

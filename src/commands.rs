@@ -2,7 +2,10 @@
 
 use crate::bootstrap::{self, ImageKind};
 use crate::challenge::{self, Challenge, ServicesMode};
-use crate::cli::{ImagesCommand, LintArgs, NewArgs, PoolCommand, RunArgs, RunSetup, ShellArgs, TestArgs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{ImagesCommand, LintArgs, NewArgs, PoolCommand, RunArgs, RunSetup, ShellArgs, TestArgs, WatchArgs};
 use crate::config::Config;
 use crate::distro;
 use crate::doctor;
@@ -13,20 +16,17 @@ use crate::pool::{self, Pool};
 use crate::report::progress::SuiteProgress;
 use crate::report::terminal::Terminal;
 use crate::report::Reporter;
-use crate::runner::{PlaybookChoice, Run, RunOptions};
+use crate::report::RunReport;
+use crate::runner::{PlaybookChoice, Run, RunError, RunOptions};
 use crate::scaffold;
 use crate::shell;
 use crate::suite::{self, SuiteOptions, SuiteReporter};
+use crate::watch;
 use crate::{Error, ExitStatus};
 
 pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
     let challenge = Challenge::load(&args.dir, &config.ceilings)?;
-    let timeout = match &args.timeout {
-        Some(text) => {
-            Some(challenge::parse_duration(text).map_err(|message| Error::Usage(format!("--timeout: {message}")))?)
-        }
-        None => None,
-    };
+    let timeout = parse_timeout(args.timeout.as_deref())?;
     let terminal = Terminal::new(args.json);
     let options = RunOptions {
         distros: args.distros.clone(),
@@ -48,6 +48,156 @@ pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Resu
         Terminal::json(&report);
     }
     Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+fn parse_timeout(text: Option<&str>) -> Result<Option<Duration>, Error> {
+    text.map(|text| challenge::parse_duration(text).map_err(|message| Error::Usage(format!("--timeout: {message}"))))
+        .transpose()
+}
+
+/// `sandbox watch`: a pool of its own for the challenge's platforms, an attempt now and one
+/// after each change (never two at once), and everything removed however it ends.
+pub(crate) async fn watch(args: WatchArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
+    let terminal = Terminal::new(false);
+    let challenge = Challenge::load(&args.dir, &config.ceilings)?;
+    let engine = Engine::connect().await?;
+    let namespace = format!("watch-{}", std::process::id());
+    let pool = Pool::in_namespace(engine.clone(), &runtime, &namespace);
+    let options = RunOptions {
+        distros: args.distros.clone(),
+        timeout: parse_timeout(args.timeout.as_deref())?,
+        pool_namespace: Some(namespace),
+        ..run_options(&args.setup, config, runtime, &terminal, 2)?
+    };
+    let result = tokio::select! {
+        result = watch_attempts(&engine, &pool, &challenge, &args, config, &options, &terminal) => result,
+        _ = tokio::signal::ctrl_c() => Err(RunError::Interrupted.into()),
+    };
+    terminal.finish();
+    if let Err(err) = pool.down().await {
+        terminal.notice(&format!("{err}"));
+    }
+    result
+}
+
+/// Warms the watch's pool, then runs attempts until an error the loop cannot go on from.
+async fn watch_attempts(
+    engine: &Engine,
+    pool: &Pool,
+    challenge: &Challenge,
+    args: &WatchArgs,
+    config: &Config,
+    options: &RunOptions,
+    terminal: &Terminal,
+) -> Result<ExitStatus, Error> {
+    if options.use_pool {
+        terminal.step("warming targets and a controller for this challenge");
+        pool.up(&watch_pool_sizes(engine, challenge, &options.distros).await?, terminal).await?;
+        terminal.finish();
+    }
+    let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+    let cannot_watch = |err: notify::Error| Error::Usage(format!("cannot watch {}: {err}", dir.display()));
+    let mut watcher = notify::recommended_watcher({
+        let dir = dir.clone();
+        move |event: notify::Result<notify::Event>| {
+            let Ok(event) = event.map_err(drop) else { return };
+            if !watch::is_write(&event.kind) {
+                return;
+            }
+            for path in event.paths {
+                let relative = path.strip_prefix(&dir).unwrap_or(&path).to_path_buf();
+                if watch::is_learner_edit(&relative) {
+                    let _ = sender.send(relative);
+                }
+            }
+        }
+    })
+    .map_err(cannot_watch)?;
+    notify::Watcher::watch(&mut watcher, &dir, notify::RecursiveMode::Recursive).map_err(cannot_watch)?;
+
+    let mut previous: Option<RunReport> = None;
+    let mut cause = "first attempt".to_string();
+    for attempt in 1.. {
+        terminal.step(&format!("attempt {attempt} ({cause})"));
+        if let Some(report) = watch_attempt(engine, &args.dir, config, options, terminal).await? {
+            terminal.summary(&report);
+            if let Some(previous) = &previous {
+                terminal.changes(attempt - 1, &watch::changes(previous, &report));
+            }
+            previous = Some(report);
+        }
+        // Saves made while the attempt ran start exactly one more, right away.
+        let mut changed: Vec<PathBuf> = std::iter::from_fn(|| changes.try_recv().ok()).collect();
+        if changed.is_empty() {
+            terminal.notice(&format!("watching {} for changes (Ctrl-C to stop)", args.dir.display()));
+            changed.push(changes.recv().await.expect("the watcher lives as long as this loop"));
+        }
+        settle(&mut changes, &mut changed).await;
+        cause = format!("{} changed", changed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    unreachable!("the attempts only end with an error or Ctrl-C")
+}
+
+/// A save is a burst of events (an editor's temp file, rename, metadata): collect until the
+/// files are quiet for 250 ms (at most 2 s), each path once.
+async fn settle(changes: &mut tokio::sync::mpsc::UnboundedReceiver<PathBuf>, changed: &mut Vec<PathBuf>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(path)) = tokio::time::timeout(Duration::from_millis(250), changes.recv()).await {
+        changed.push(path);
+        if tokio::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    changed.retain(|path| seen.insert(path.clone()));
+}
+
+/// One of each platform the watch runs on, where its image can exist and a run could take
+/// it (a challenge's package layer is its own image), and a controller.
+async fn watch_pool_sizes(
+    engine: &Engine,
+    challenge: &Challenge,
+    only: &[String],
+) -> Result<Vec<(ImageKind, usize)>, Error> {
+    let mut sizes = vec![(ImageKind::Controller, 1)];
+    for distro in &challenge.distros {
+        let wanted = only.is_empty() || only.iter().any(|name| name == distro.name);
+        let poolable = challenge.prepare.packages_for(distro.family).is_empty();
+        if wanted && poolable && engine.image_id(distro.base_image).await?.is_some() {
+            sizes.push((ImageKind::Target(distro), 1));
+        }
+    }
+    Ok(sizes)
+}
+
+/// One attempt: the challenge as it is now (a broken challenge.toml is shown and waited
+/// out, not the end of the watch), run to its verdict.
+async fn watch_attempt(
+    engine: &Engine,
+    dir: &std::path::Path,
+    config: &Config,
+    options: &RunOptions,
+    terminal: &Terminal,
+) -> Result<Option<RunReport>, Error> {
+    let challenge = match Challenge::load(dir, &config.ceilings) {
+        Ok(challenge) => challenge,
+        Err(err) => {
+            terminal.error(&format!("{:?}", miette::Report::new(err)));
+            return Ok(None);
+        }
+    };
+    let run = Run::new(engine.clone(), &challenge, options.clone(), terminal)?;
+    let result = run.execute().await;
+    terminal.finish();
+    match result {
+        Ok(report) => Ok(Some(report)),
+        Err(RunError::Interrupted) => Err(RunError::Interrupted.into()),
+        Err(err) => {
+            terminal.error(&format!("{:?}", miette::Report::new(err)));
+            Ok(None)
+        }
+    }
 }
 
 /// The options `run` and `shell` share; the caller sets distros, timeout and inventory.
@@ -83,6 +233,7 @@ fn run_options(
         strategy: setup.strategy,
         offline: setup.offline,
         use_pool: !setup.no_pool,
+        pool_namespace: None,
     })
 }
 

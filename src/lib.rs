@@ -28,6 +28,7 @@ pub mod shell;
 pub mod suite;
 pub mod timeline;
 pub mod verify;
+pub mod watch;
 pub mod watchdog;
 
 use miette::Diagnostic;
@@ -132,6 +133,10 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Shell(mut args) => {
             let runtime = runtime(args.setup.runtime.take());
             commands::shell(args, &config, runtime).await
+        }
+        Command::Watch(mut args) => {
+            let runtime = runtime(args.setup.runtime.take());
+            commands::watch(args, &config, runtime).await
         }
         Command::Pool(command) => commands::pool(command, &config, &runtime).await,
         Command::Doctor(args) => commands::doctor(&runtime(args.runtime)).await,

@@ -99,10 +99,15 @@ impl Pool {
     /// The CLI's pool: state in `$SANDBOX_STATE_DIR` or /var/lib/sandbox, namespace
     /// `$SANDBOX_POOL_NAMESPACE` or `default` (separate pools on one daemon, e.g. in tests).
     pub fn default_for(engine: Engine, runtime: &str) -> Pool {
+        let namespace = std::env::var("SANDBOX_POOL_NAMESPACE").unwrap_or_else(|_| DEFAULT_NAMESPACE.into());
+        Pool::in_namespace(engine, runtime, &namespace)
+    }
+
+    /// A pool of its own beside the CLI's (same state directory): `sandbox watch` keeps one.
+    pub fn in_namespace(engine: Engine, runtime: &str, namespace: &str) -> Pool {
         let dir =
             std::env::var_os("SANDBOX_STATE_DIR").map_or_else(|| PathBuf::from("/var/lib/sandbox"), PathBuf::from);
-        let namespace = std::env::var("SANDBOX_POOL_NAMESPACE").unwrap_or_else(|_| DEFAULT_NAMESPACE.into());
-        Pool::new(engine, &namespace, runtime, &dir)
+        Pool::new(engine, namespace, runtime, &dir)
     }
 
     fn sizes_file(&self) -> PathBuf {

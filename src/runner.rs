@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub offline: bool,
     /// Take warm targets from the pool when it is up (`sandbox pool up`).
     pub use_pool: bool,
+    /// Which pool: the CLI's (None) or one of its own (`sandbox watch`).
+    pub pool_namespace: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -189,7 +191,10 @@ impl<'a> Run<'a> {
                 notes: Vec::new(),
             })
             .collect();
-        let pool = options.use_pool.then(|| Pool::default_for(engine.clone(), &options.runtime));
+        let pool = options.use_pool.then(|| match &options.pool_namespace {
+            Some(namespace) => Pool::in_namespace(engine.clone(), &options.runtime, namespace),
+            None => Pool::default_for(engine.clone(), &options.runtime),
+        });
         Ok(Run {
             engine,
             challenge,

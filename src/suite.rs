@@ -228,6 +228,7 @@ async fn run_one(
         strategy: None,
         offline: false,
         use_pool: true,
+        pool_namespace: None,
     };
     Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
 }

@@ -14,3 +14,4 @@ mod run;
 mod services;
 mod supervised;
 mod systemctl_mock;
+mod watch;

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{table, Reporter, RunReport, Verdict};
 use crate::timeline::Timings;
+use crate::watch::PlatformChange;
 
 pub struct Terminal {
     /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.
@@ -82,6 +83,32 @@ impl Terminal {
             self.styled(Style::new().red().bold()).apply_to("FAILED")
         };
         self.line(&format!("{verdict} {} in {:.1}s", report.challenge, report.duration_seconds));
+    }
+
+    /// `sandbox watch`: what changed since attempt `previous`, platform by platform.
+    pub fn changes(&self, previous: usize, changes: &[PlatformChange]) {
+        if changes.is_empty() {
+            self.line(&format!("since attempt {previous}: no change in verdicts, checks or pass 2"));
+            return;
+        }
+        self.line(&format!("since attempt {previous}:"));
+        for change in changes {
+            let name = self.styled(Style::new().bold()).apply_to(&change.distro);
+            if let Some((before, now)) = change.verdict {
+                let now = self.styled(verdict_style(now)).apply_to(now.as_str());
+                self.line(&format!("  {name}: {} -> {now}", before.as_str()));
+            }
+            for line in &change.now_passing {
+                self.line(&format!("  {name}: {} {line}", self.styled(Style::new().green()).apply_to("fixed:")));
+            }
+            for line in &change.now_failing {
+                self.line(&format!("  {name}: {} {line}", self.styled(Style::new().red()).apply_to("new:")));
+            }
+            if let Some((before, now)) = change.pass_two_changed {
+                let count = |c: Option<u32>| c.map_or("-".to_string(), |c| c.to_string());
+                self.line(&format!("  {name}: changed on pass 2: {} -> {}", count(before), count(now)));
+            }
+        }
     }
 
     /// `--timings`: each phase with its seconds and share of the run, then the total.

@@ -1,0 +1,186 @@
+//! `sandbox watch`: the learner's loop without typing. Which file changes start an attempt,
+//! and what changed between two attempts' reports. The loop itself (pool, runs, Ctrl-C) is
+//! in `commands`; this module decides and does not print.
+
+use std::path::Path;
+
+use notify::event::{AccessKind, AccessMode, EventKind};
+
+use crate::report::{RunReport, Verdict};
+
+/// Whether a file-system event is a write. Reads count as events too (inotify's OPEN, which
+/// notify subscribes to): every run reads the challenge, and must not start the next one.
+pub fn is_write(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    }
+}
+
+/// Whether a change to `path` (inside the watched challenge) is the learner's edit. Editors
+/// write swap, backup and lock files beside the real one, and save atomically through a temp
+/// file renamed over it: the rename's target is the real file and counts; the others do not.
+pub fn is_learner_edit(path: &Path) -> bool {
+    if path.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | "__pycache__"))) {
+        return false;
+    }
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    let editor_file = name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".swo")
+        || name.ends_with(".tmp")
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+        // vim probes whether it may write a directory with a file named 4913.
+        || name == "4913"
+        || name.starts_with(".goutputstream-");
+    !editor_file
+}
+
+/// What one platform's result did since the previous attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformChange {
+    pub distro: String,
+    /// Before and now, when the verdict changed.
+    pub verdict: Option<(Verdict, Verdict)>,
+    /// Lines of check.sh's output (its FAIL lines) gone since last time: what now passes.
+    pub now_passing: Vec<String>,
+    /// Lines that are new: what now fails.
+    pub now_failing: Vec<String>,
+    /// Pass 2's changed count before and now, when it differs.
+    pub pass_two_changed: Option<(Option<u32>, Option<u32>)>,
+}
+
+impl PlatformChange {
+    pub fn is_empty(&self) -> bool {
+        self.verdict.is_none()
+            && self.now_passing.is_empty()
+            && self.now_failing.is_empty()
+            && self.pass_two_changed.is_none()
+    }
+}
+
+/// Per platform present in both reports, what changed (platforms that changed nothing are left out).
+pub fn changes(previous: &RunReport, current: &RunReport) -> Vec<PlatformChange> {
+    current
+        .platforms
+        .iter()
+        .filter_map(|now| {
+            let before = previous.platforms.iter().find(|p| p.distro == now.distro)?;
+            let before_lines = check_lines(before);
+            let now_lines = check_lines(now);
+            let change = PlatformChange {
+                distro: now.distro.clone(),
+                verdict: (before.verdict != now.verdict).then_some((before.verdict, now.verdict)),
+                now_passing: before_lines.iter().filter(|l| !now_lines.contains(l)).cloned().collect(),
+                now_failing: now_lines.iter().filter(|l| !before_lines.contains(l)).cloned().collect(),
+                pass_two_changed: {
+                    let (was, is) = (pass_two_changed(before), pass_two_changed(now));
+                    (was != is).then_some((was, is))
+                },
+            };
+            (!change.is_empty()).then_some(change)
+        })
+        .collect()
+}
+
+/// The check's failure lines after the last pass that ran a check: the requirements not met.
+fn check_lines(platform: &crate::report::PlatformReport) -> Vec<String> {
+    let Some(pass) = platform.passes.iter().rev().find(|p| p.verify_exit.is_some()) else { return Vec::new() };
+    if pass.verify_exit == Some(0) {
+        return Vec::new();
+    }
+    pass.verify_output.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+fn pass_two_changed(platform: &crate::report::PlatformReport) -> Option<u32> {
+    platform.passes.get(1).and_then(|p| p.changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Apply, PassReport, PlatformReport};
+
+    #[test]
+    fn reads_are_not_writes() {
+        use notify::event::{CreateKind, DataChange, ModifyKind, RenameMode};
+        assert!(!is_write(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!is_write(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(is_write(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(is_write(&EventKind::Modify(ModifyKind::Data(DataChange::Content))));
+        // An editor's atomic save: the temp file renamed over the real one.
+        assert!(is_write(&EventKind::Modify(ModifyKind::Name(RenameMode::To))));
+        assert!(is_write(&EventKind::Create(CreateKind::File)));
+    }
+
+    #[test]
+    fn editor_side_files_are_not_edits() {
+        for side in ["playbook.yml~", ".playbook.yml.swp", "4913", ".#playbook.yml", "#playbook.yml#", ".git/index"] {
+            assert!(!is_learner_edit(Path::new(side)), "{side}");
+        }
+        for real in ["playbook.yml", "solution/playbook.yml", "templates/site.conf.j2", "check.sh"] {
+            assert!(is_learner_edit(Path::new(real)), "{real}");
+        }
+    }
+
+    fn report(verdict: Verdict, check_output: &str, verify_exit: i64, changed_pass_two: Option<u32>) -> RunReport {
+        let pass = |n: u8, changed| PassReport {
+            pass: n,
+            apply: Apply::Ok,
+            apply_error: None,
+            changed,
+            changed_tasks: vec![],
+            verify_exit: Some(verify_exit),
+            verify_output: check_output.into(),
+        };
+        let mut passes = vec![pass(1, Some(2))];
+        if let Some(changed) = changed_pass_two {
+            passes.push(pass(2, Some(changed)));
+        }
+        RunReport {
+            challenge: "c".into(),
+            playbook: "playbook.yml".into(),
+            runtime: "runsc".into(),
+            strategy: crate::challenge::Strategy::Mitogen,
+            passed: verdict == Verdict::Passed,
+            duration_seconds: 1.0,
+            timings: Default::default(),
+            platforms: vec![PlatformReport {
+                distro: "debian-12".into(),
+                verdict,
+                reason: None,
+                passes,
+                notes: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_fixed_requirement_is_now_passing_and_a_broken_one_now_failing() {
+        let before = report(Verdict::Failed, "FAIL: nginx not installed\nFAIL: page missing\n", 1, None);
+        let after = report(Verdict::Failed, "FAIL: page missing\nFAIL: wrong owner\n", 1, None);
+        let change = &changes(&before, &after)[0];
+        assert_eq!(change.verdict, None);
+        assert_eq!(change.now_passing, ["FAIL: nginx not installed"]);
+        assert_eq!(change.now_failing, ["FAIL: wrong owner"]);
+    }
+
+    #[test]
+    fn a_pass_reports_the_verdict_and_pass_two_changes() {
+        let before = report(Verdict::Failed, "", 0, Some(3));
+        let after = report(Verdict::Passed, "ok\n", 0, Some(0));
+        let change = &changes(&before, &after)[0];
+        assert_eq!(change.verdict, Some((Verdict::Failed, Verdict::Passed)));
+        assert_eq!(change.pass_two_changed, Some((Some(3), Some(0))));
+        assert!(change.now_passing.is_empty() && change.now_failing.is_empty());
+    }
+
+    #[test]
+    fn the_same_result_twice_changes_nothing() {
+        let same = report(Verdict::Failed, "FAIL: x\n", 1, None);
+        assert!(changes(&same, &same).is_empty());
+    }
+}

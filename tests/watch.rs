@@ -1,0 +1,101 @@
+//! `sandbox watch` with real containers: an attempt per edit, what changed since the last
+//! one, one queued attempt for edits during a run, and nothing left after Ctrl-C.
+
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use crate::harness::{lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Sandbox};
+
+const STARTER: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: { msg: not yet }\n";
+const SOLUTION: &str =
+    "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: { dest: /etc/motd, content: \"hi\\n\" }\n";
+const CHECK: &str = "#!/bin/sh\ngrep -qx hi /etc/motd || { echo 'FAIL: /etc/motd does not say hi'; exit 1; }\n";
+
+fn verdict_of(lines: &[String]) -> &str {
+    lines.iter().rev().find(|l| l.starts_with("PASSED ") || l.starts_with("FAILED ")).map_or("", |l| &l[..6])
+}
+
+#[test]
+fn each_edit_is_an_attempt_edits_during_a_run_queue_one_and_ctrl_c_leaves_nothing() {
+    let fixture = Fixture::new("title = \"w\"\ndistros = [\"debian-12\"]\n", STARTER, CHECK);
+    let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+
+    let first = collect_attempt(&stdout);
+    assert_eq!(verdict_of(&first), "FAILED", "{first:?}");
+
+    fixture.write("playbook.yml", SOLUTION);
+    let second = collect_attempt(&stdout);
+    assert_eq!(verdict_of(&second), "PASSED", "{second:?}");
+    let (_, changes) = wait_for_line(&stdout, "changed on pass 2: - -> 0", Duration::from_secs(10))
+        .expect("the watch says what changed since attempt 1");
+    let text = changes.join("\n");
+    assert!(text.contains("since attempt 1:"), "{text}");
+    assert!(text.contains("debian-12: failed -> passed"), "{text}");
+    assert!(text.contains("fixed: FAIL: /etc/motd does not say hi"), "{text}");
+
+    // A slower attempt 3; two saves while it runs queue exactly one attempt 4.
+    let slow = format!("{SOLUTION}    - command: sleep 4\n      changed_when: false\n");
+    fixture.write("playbook.yml", &slow);
+    wait_for_line(&stdout, "TASK [command]", Duration::from_secs(240)).expect("attempt 3 runs the slow task");
+    fixture.write("playbook.yml", &format!("{slow}    - debug: {{ msg: one }}\n"));
+    fixture.write("playbook.yml", &format!("{slow}    - debug: {{ msg: two }}\n"));
+    let third = collect_attempt(&stdout);
+    assert_eq!(verdict_of(&third), "PASSED", "{third:?}");
+    let fourth = collect_attempt(&stdout);
+    assert_eq!(verdict_of(&fourth), "PASSED", "{fourth:?}");
+    assert!(fourth.iter().any(|l| l.contains("msg\": \"two\"")), "attempt 4 ran the last save: {fourth:?}");
+    // Nothing else was queued: no fifth attempt starts (bounded look).
+    assert!(wait_for_line(&stdout, "[pass 1]", Duration::from_secs(8)).is_none(), "a fifth attempt started");
+
+    let pid = child.id().to_string();
+    std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = wait_with_bound(&mut child, Duration::from_secs(90)).expect("watch ends on Ctrl-C");
+    assert_eq!(status.code(), Some(130));
+
+    let mut runs = Vec::new();
+    while let Ok((_, line)) = stderr.try_recv() {
+        if let Some(id) = run_id_in(&line).filter(|_| line.contains("(run ")) {
+            runs.push(id);
+        }
+    }
+    assert!(runs.len() >= 4, "stderr named {} runs", runs.len());
+    assert_eq!(labelled(&format!("io.sandbox.pool=watch-{pid}")), 0, "the watch's pool is gone");
+    for run in runs {
+        assert_eq!(labelled(&format!("io.sandbox.run={run}")), 0, "run {run} left containers");
+    }
+}
+
+/// Lines of one attempt, up to and including its verdict line.
+fn collect_attempt(stdout: &Receiver<(Instant, String)>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let (_, line) = stdout.recv_timeout(left).expect("the attempt ends within 240 s");
+        let done = line.starts_with("PASSED ") || line.starts_with("FAILED ");
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+    panic!("no verdict within 240 s: {lines:?}");
+}
+
+/// Containers and networks carrying `label`.
+fn labelled(label: &str) -> usize {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap();
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let containers = docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await
+            .unwrap();
+        let networks =
+            docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build())).await.unwrap();
+        containers.len() + networks.len()
+    })
+}
