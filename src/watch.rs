@@ -11,11 +11,13 @@ use crate::report::{RunReport, Verdict};
 /// Whether a file-system event is a write. Reads count as events too (inotify's OPEN, which
 /// notify subscribes to): every run reads the challenge, and must not start the next one.
 pub fn is_write(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        _ => false,
-    }
+    matches!(
+        kind,
+        EventKind::Create(_)
+            | EventKind::Modify(_)
+            | EventKind::Remove(_)
+            | EventKind::Access(AccessKind::Close(AccessMode::Write))
+    )
 }
 
 /// Whether a change to `path` (inside the watched challenge) is the learner's edit. Editors
