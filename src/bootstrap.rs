@@ -76,7 +76,7 @@ const CONTROLLER_BASE: &str = "debian:12";
 /// container (here its TLS goes through a proxy that containers do not trust).
 pub const MITOGEN_WHEEL: &str = "/var/lib/sandbox/wheels/mitogen-0.3.54-py2.py3-none-any.whl";
 /// Where the controller image unpacks Mitogen; its strategy plugins add it to `sys.path`.
-const MITOGEN_DIR: &str = "/opt/mitogen";
+pub const MITOGEN_DIR: &str = "/opt/mitogen";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageKind {

@@ -228,6 +228,13 @@ impl Strategy {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Mitogen => "mitogen",
+            Strategy::Linear => "linear",
+        }
+    }
+
     /// The strategy plugin's name, as `ANSIBLE_STRATEGY` takes it.
     pub fn plugin(self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@
 // the way out, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod ansible;
 pub mod bootstrap;
 pub mod challenge;
 pub mod cli;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use miette::Diagnostic;
 
+use crate::ansible;
 use crate::bootstrap::{self, ImageError, ImageKind};
 use crate::challenge::{Challenge, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
@@ -521,32 +522,88 @@ impl<'a> Run<'a> {
         starting: Instant,
     ) -> Result<(), RunError> {
         self.set_phase(Phase::SshReady);
-        let hosts = self.connect(controller, distros, targets).await?;
-        self.reporter.step_done(&format!(
-            "{} target(s) ready for Ansible in {:.1} s (run {}, runtime {})",
-            hosts.len(),
-            starting.elapsed().as_secs_f64(),
-            self.id,
-            self.options.runtime
-        ));
-
+        let connect = async {
+            let hosts = self.connect(controller, distros, targets).await?;
+            self.reporter.step_done(&format!(
+                "{} target(s) ready for Ansible in {:.1} s (run {}, runtime {})",
+                hosts.len(),
+                starting.elapsed().as_secs_f64(),
+                self.id,
+                self.options.runtime
+            ));
+            Ok(())
+        };
+        let mut applied = self.pass_after(controller, 1, connect).await?;
         for pass in 1..=self.options.passes {
-            let hosts_for_pass: Vec<&'static Distro> = self.hosts_still_in_play(pass);
-            if hosts_for_pass.is_empty() {
-                break;
+            let Some((hosts, log)) = applied.take() else { break };
+            self.record_apply(controller, pass, &hosts, &log).await?;
+            let next = pass + 1;
+            let check_and_clean = async {
+                self.set_phase(Phase::Check(pass));
+                self.verify(pass).await?;
+                let in_play = self.hosts_still_in_play(next);
+                if next <= self.options.passes && !in_play.is_empty() {
+                    self.set_phase(Phase::BetweenPasses);
+                    self.between_passes(&in_play).await?;
+                }
+                Ok(())
+            };
+            if next > self.options.passes {
+                check_and_clean.await?;
+            } else {
+                applied = self.pass_after(controller, next, check_and_clean).await?;
             }
-            if pass == 2 {
-                self.set_phase(Phase::BetweenPasses);
-                self.between_passes(&hosts_for_pass).await?;
-            }
-            self.set_phase(Phase::AnsibleStart(pass));
-            let log = self.apply(controller, pass, &hosts_for_pass).await?;
-            self.record_apply(controller, pass, &hosts_for_pass, &log).await?;
-            self.set_phase(Phase::Check(pass));
-            self.verify(pass).await?;
         }
         self.decide();
         Ok(())
+    }
+
+    /// Runs `prepare` while pass `pass`'s `ansible-playbook` starts (see `ansible::launcher`),
+    /// then lets the pass go on the hosts still in play, or stops it when there are none.
+    /// Returns those hosts and what Ansible printed, or None when the pass did not run.
+    async fn pass_after(
+        &self,
+        controller: &str,
+        pass: u8,
+        prepare: impl std::future::Future<Output = Result<(), RunError>>,
+    ) -> Result<Option<(Vec<&'static Distro>, (PlaybookLog, PlaybookEnd))>, RunError> {
+        let ready = async {
+            let prepared = prepare.await;
+            let hosts = if prepared.is_ok() { self.hosts_still_in_play(pass) } else { Vec::new() };
+            if !hosts.is_empty() {
+                self.set_phase(Phase::AnsibleStart(pass));
+            }
+            // Told even when `prepare` failed: the launcher must not wait for ever.
+            let told = self.tell(controller, pass, &hosts).await;
+            prepared.and(told).map(|()| hosts)
+        };
+        let (applied, hosts) = tokio::join!(self.apply(controller, pass), ready);
+        let hosts = hosts?;
+        if hosts.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((hosts, applied?)))
+    }
+
+    /// Gives pass `pass`'s launcher its go: the arguments for `hosts`, or stop when empty.
+    async fn tell(&self, controller: &str, pass: u8, hosts: &[&'static Distro]) -> Result<(), RunError> {
+        let playbook = self.playbook_in_controller();
+        let limit = hosts.iter().map(|d| d.name).collect::<Vec<_>>().join(",");
+        let args = ["-i", CONTROLLER_INVENTORY, "--limit", &limit, &playbook];
+        let go = ansible::go_command(pass, if hosts.is_empty() { &[] } else { &args });
+        let go: Vec<&str> = go.iter().map(String::as_str).collect();
+        let told = self.engine.exec_quiet(controller, "controller", &go, &[]).await;
+        match told {
+            Ok(result) if result.exit_code != 0 => Err(EngineError::WriteFile {
+                what: "controller".into(),
+                path: ansible::go_file(pass),
+                output: result.output,
+            }
+            .into()),
+            // A controller that died is the pass's verdict (record_apply says why), not an error here.
+            Ok(_) | Err(EngineError::StoppedDuringExec { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Starts the fork-bomb guard over every container of the run; its kills become verdicts.
@@ -793,16 +850,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn apply(
-        &self,
-        controller: &str,
-        pass: u8,
-        hosts: &[&'static Distro],
-    ) -> Result<(PlaybookLog, PlaybookEnd), RunError> {
-        let playbook = self.playbook_in_controller();
-        let limit = hosts.iter().map(|d| d.name).collect::<Vec<_>>().join(",");
-        let cmd = ["ansible-playbook", "-i", CONTROLLER_INVENTORY, "--limit", &limit, &playbook];
-        let mut env = verify::controller_env(self.options.color, self.strategy());
+    /// Pass `pass`'s `ansible-playbook`, from the launcher's start to Ansible's exit.
+    async fn apply(&self, controller: &str, pass: u8) -> Result<(PlaybookLog, PlaybookEnd), RunError> {
+        let launcher = ansible::launcher(pass, self.strategy());
+        let cmd: Vec<&str> = launcher.iter().map(String::as_str).collect();
+        let mut env = ansible::controller_env(self.options.color, self.strategy());
         env.push(format!("SANDBOX_PASS={pass}"));
         let mut log = PlaybookLog::default();
         let reporter = self.reporter;

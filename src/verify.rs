@@ -2,7 +2,7 @@
 //! turn two passes into a verdict.
 
 use crate::bootstrap::{MOCK_LOCATIONS, MOCK_MASTER};
-use crate::challenge::{Limits, Strategy};
+use crate::challenge::Limits;
 use crate::distro::{Distro, Family};
 use crate::engine::{ContainerState, Engine, EngineError, ExecOutput, WriteBound};
 use crate::report::{Apply, PassReport, Verdict};
@@ -16,30 +16,6 @@ pub const EGRESS_PROBE_HOST: &str = "deb.debian.org";
 /// Exits 0 only when a TCP connection to port 80 of its argument succeeds (python3 is in
 /// every target).
 pub const EGRESS_PROBE: &str = "import socket, sys; socket.create_connection((sys.argv[1], 80), 5)";
-
-/// Environment of every `ansible-playbook` in the controller.
-pub fn controller_env(color: bool, strategy: Strategy) -> Vec<String> {
-    let mut env: Vec<String> = [
-        // The recap parser knows the default callback; a challenge's ansible.cfg cannot
-        // swap in another (environment beats ansible.cfg in Ansible's precedence).
-        "ANSIBLE_STDOUT_CALLBACK=default",
-        // Without it Python buffers stdout and the "live" output arrives at the end.
-        "PYTHONUNBUFFERED=1",
-        "ANSIBLE_HOST_KEY_CHECKING=False",
-        "ANSIBLE_RETRY_FILES_ENABLED=False",
-        "ANSIBLE_PIPELINING=True",
-        "ANSIBLE_SSH_ARGS=-o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
-        "ANSIBLE_DEPRECATION_WARNINGS=False",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    env.push(if color { "ANSIBLE_FORCE_COLOR=1".into() } else { "ANSIBLE_NOCOLOR=1".into() });
-    // The controller image puts Mitogen's strategy plugins on ANSIBLE_STRATEGY_PLUGINS; the
-    // environment beats a challenge's ansible.cfg, a play's own `strategy:` beats both.
-    env.push(format!("ANSIBLE_STRATEGY={}", strategy.plugin()));
-    env
-}
 
 /// Waits until every target accepts the run's key over SSH: 100 tries, 0.2 s apart, per host.
 pub fn wait_for_ssh_script(addresses: &[&str]) -> String {
