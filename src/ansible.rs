@@ -3,8 +3,13 @@
 //! gVisor: ~0.8 s of the ~1.3 s measured here) overlaps the run's own work (the SSH wait,
 //! check.sh, the cleanup between passes) instead of following it.
 
-use crate::bootstrap::MITOGEN_DIR;
 use crate::challenge::Strategy;
+
+/// Where the controller image unpacks Mitogen; its strategy plugins add it to `sys.path`.
+pub const MITOGEN_DIR: &str = "/opt/mitogen";
+
+/// Where the controller image installs `LAUNCHER`.
+pub const LAUNCHER_PATH: &str = "/usr/local/bin/sandbox-ansible-playbook";
 
 /// Environment of every `ansible-playbook` in the controller.
 pub fn controller_env(color: bool, strategy: Strategy) -> Vec<String> {
@@ -33,7 +38,7 @@ pub fn controller_env(color: bool, strategy: Strategy) -> Vec<String> {
 /// Imports Ansible (and Mitogen when it is the strategy), then waits for its go file: the
 /// arguments of `ansible-playbook`, one per line, or `stop` when the pass will not run.
 /// The file appears by a rename, so it is never read half-written.
-const LAUNCHER: &str = r#"
+pub const LAUNCHER: &str = r#"#!/usr/bin/python3
 import os, sys, time
 go, strategy, mitogen = sys.argv[1:4]
 from ansible.cli.playbook import main
@@ -57,7 +62,7 @@ pub fn go_file(pass: u8) -> String {
 
 /// The launcher's command line for pass `pass`.
 pub fn launcher(pass: u8, strategy: Strategy) -> Vec<String> {
-    ["python3", "-c", LAUNCHER, &go_file(pass), strategy.as_str(), MITOGEN_DIR].map(str::to_string).to_vec()
+    [LAUNCHER_PATH, &go_file(pass), strategy.as_str(), MITOGEN_DIR].map(str::to_string).to_vec()
 }
 
 /// A shell command that gives pass `pass` its go: `ansible-playbook`'s arguments, or stop
@@ -89,8 +94,8 @@ mod tests {
     #[test]
     fn the_launcher_loads_mitogen_only_for_its_strategy() {
         let mitogen = launcher(1, Strategy::Mitogen);
-        assert_eq!(&mitogen[3..], ["/work/.sandbox-go-1", "mitogen", "/opt/mitogen"]);
-        assert_eq!(launcher(1, Strategy::Linear)[4], "linear");
+        assert_eq!(mitogen, [LAUNCHER_PATH, "/work/.sandbox-go-1", "mitogen", "/opt/mitogen"]);
+        assert_eq!(launcher(1, Strategy::Linear)[2], "linear");
         assert!(LAUNCHER.contains("if words == [\"stop\"]"));
     }
 }

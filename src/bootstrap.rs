@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::ansible::{self, LAUNCHER_PATH, MITOGEN_DIR};
 use crate::distro::{Distro, Family};
 use crate::engine::{tar_of, Engine, EngineError, RegisteredRuntime};
 use crate::report::Reporter;
@@ -75,8 +76,6 @@ const CONTROLLER_BASE: &str = "debian:12";
 /// checks its sha256: a build must not depend on PyPI being reachable from inside a
 /// container (here its TLS goes through a proxy that containers do not trust).
 pub const MITOGEN_WHEEL: &str = "/var/lib/sandbox/wheels/mitogen-0.3.54-py2.py3-none-any.whl";
-/// Where the controller image unpacks Mitogen; its strategy plugins add it to `sys.path`.
-pub const MITOGEN_DIR: &str = "/opt/mitogen";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageKind {
@@ -138,6 +137,7 @@ impl ImageKind {
             ImageKind::Controller => vec![
                 ("Dockerfile", controller_dockerfile().into_bytes(), 0o644),
                 ("mitogen.whl", std::fs::read(MITOGEN_WHEEL).unwrap_or_default(), 0o644),
+                ("launcher", ansible::LAUNCHER.into(), 0o755),
             ],
         }
     }
@@ -191,6 +191,7 @@ fn controller_dockerfile() -> String {
          RUN python3 -m zipfile -e /tmp/mitogen.whl {MITOGEN_DIR} && rm /tmp/mitogen.whl \\\n \
          && PYTHONPATH={MITOGEN_DIR} python3 -c 'import ansible_mitogen.strategy'\n\
          ENV ANSIBLE_STRATEGY_PLUGINS={MITOGEN_DIR}/ansible_mitogen/plugins/strategy\n\
+         COPY launcher {LAUNCHER_PATH}\n\
          CMD [\"sleep\", \"infinity\"]\n"
     )
 }

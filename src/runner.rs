@@ -707,6 +707,7 @@ impl<'a> Run<'a> {
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
             limits: self.challenge.limits,
+            cpu_shares: None,
         };
         let id = self.engine.create_container(&spec).await?;
         self.engine.start_container(&id, &spec.what).await?;
@@ -725,6 +726,7 @@ impl<'a> Run<'a> {
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
             limits: self.challenge.limits.for_controller(),
+            cpu_shares: None,
         };
         let id = self.engine.create_container(&spec).await?;
         let archive = self.challenge_archive()?;
@@ -777,9 +779,13 @@ impl<'a> Run<'a> {
         let wait = verify::wait_for_ssh_script(&addresses);
         let result = self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait], &[]).await?;
         if result.exit_code != 0 {
-            for platform in self.shared.lock().unwrap().platforms.iter_mut() {
-                platform.verdict =
-                    Some((Verdict::Error, format!("target unreachable over SSH: {}", result.output.trim())));
+            // Only the targets that did not answer are in error; the others go on.
+            let unreachable = verify::unreachable_hosts(&result.output);
+            for host in hosts.iter().filter(|h| unreachable.contains(&h.address.as_str())) {
+                let reason = format!("target unreachable over SSH: {} did not answer within 20 s", host.address);
+                self.platform_mut(host.distro, |p| {
+                    p.verdict.get_or_insert((Verdict::Error, reason));
+                });
             }
         }
         Ok(hosts)

@@ -17,14 +17,23 @@ pub const EGRESS_PROBE_HOST: &str = "deb.debian.org";
 /// every target).
 pub const EGRESS_PROBE: &str = "import socket, sys; socket.create_connection((sys.argv[1], 80), 5)";
 
-/// Waits until every target accepts the run's key over SSH: 100 tries, 0.2 s apart, per host.
+/// Waits until every target accepts the run's key over SSH: 100 tries, 0.2 s apart, per
+/// host. Every host is waited for; each one that never answers is printed on a line of its
+/// own (`ADDRESS did not accept SSH within 20 s`, see `unreachable_hosts`) and the exit is 1.
 pub fn wait_for_ssh_script(addresses: &[&str]) -> String {
     format!(
-        "for host in {}; do tries=0; \
+        "failed=0; for host in {}; do tries=0; \
          until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=2 root@$host true 2>/dev/null; do \
-         tries=$((tries+1)); if [ $tries -ge 100 ]; then echo \"$host did not accept SSH within 20 s\"; exit 1; fi; sleep 0.2; done; done",
+         tries=$((tries+1)); if [ $tries -ge 100 ]; then echo \"$host {UNREACHABLE}\"; failed=1; break; fi; sleep 0.2; done; done; exit $failed",
         addresses.join(" ")
     )
+}
+
+const UNREACHABLE: &str = "did not accept SSH within 20 s";
+
+/// The addresses `wait_for_ssh_script` reported as unreachable.
+pub fn unreachable_hosts(output: &str) -> Vec<&str> {
+    output.lines().filter_map(|line| line.trim().strip_suffix(UNREACHABLE)).map(str::trim).collect()
 }
 
 /// Between the passes: kill package managers left running by pass 1 and remove their
@@ -183,6 +192,16 @@ mod tests {
     fn a_failing_check_fails() {
         let passes = [pass(1, Apply::Ok, 1, 2)];
         assert_eq!(verdict(&passes, true, 2).1, "check.sh failed after pass 1 (exit 2)");
+    }
+
+    #[test]
+    fn the_ssh_wait_names_only_the_hosts_that_did_not_answer() {
+        let script = wait_for_ssh_script(&["10.0.0.2", "10.0.0.3"]);
+        assert!(script.contains("for host in 10.0.0.2 10.0.0.3;"));
+        assert!(script.contains("break; fi") && script.ends_with("exit $failed"), "{script}");
+        let output = "10.0.0.3 did not accept SSH within 20 s\n";
+        assert_eq!(unreachable_hosts(output), ["10.0.0.3"]);
+        assert!(unreachable_hosts("").is_empty());
     }
 
     #[test]
