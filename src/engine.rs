@@ -463,7 +463,13 @@ impl Engine {
             attach_stderr: Some(true),
             ..Default::default()
         };
-        let exec_id = self.docker.create_exec(id, config).await.map_err(error)?.id;
+        let stopped = || EngineError::StoppedDuringExec { what: what.to_string(), command: cmd.join(" ") };
+        let exec_id = match self.docker.create_exec(id, config).await {
+            Ok(created) => created.id,
+            // 409: the container is not running (it died before this exec could start).
+            Err(BollardError::DockerResponseServerError { status_code: 409, .. }) => return Err(stopped()),
+            Err(source) => return Err(error(source)),
+        };
         let mut collected = String::new();
         if let bollard::exec::StartExecResults::Attached { mut output, .. } =
             self.docker.start_exec(&exec_id, None).await.map_err(error)?
@@ -484,10 +490,15 @@ impl Engine {
                 Ok::<(), EngineError>(())
             };
             tokio::select! {
-                drained = drain => drained?,
-                () = self.stopped(id) => {
-                    return Err(EngineError::StoppedDuringExec { what: what.to_string(), command: cmd.join(" ") });
+                drained = drain => {
+                    // The stream may also break when the sandbox dies under it.
+                    if let Err(err) = drained {
+                        let state = self.docker.inspect_container(id, None).await;
+                        let dead = state.is_ok_and(|c| c.state.and_then(|s| s.running) == Some(false));
+                        return Err(if dead { stopped() } else { err });
+                    }
                 }
+                () = self.stopped(id) => return Err(stopped()),
             }
             if !pending.is_empty() {
                 on_line(&pending);

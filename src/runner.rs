@@ -548,7 +548,8 @@ impl<'a> Run<'a> {
                 }
                 Ok(())
             };
-            if next > self.options.passes {
+            // No next pass, or no host left that could take part in it: nothing to start early.
+            if next > self.options.passes || self.hosts_still_in_play(pass).is_empty() {
                 check_and_clean.await?;
             } else {
                 applied = self.pass_after(controller, next, check_and_clean).await?;
@@ -894,9 +895,23 @@ impl<'a> Run<'a> {
         if end == PlaybookEnd::Exited(0) {
             return Ok(None);
         }
-        let state = self.engine.container_state(controller, "controller").await?;
+        // Ansible's own exit codes are below 128; 128 and above (or no exit at all) is how
+        // an exec ends when its sandbox dies, and Docker may take a moment to see the death.
+        let settle = match end {
+            PlaybookEnd::Exited(code) if code < 128 => 1,
+            _ => 20,
+        };
         let limits = self.challenge.limits.for_controller();
-        Ok((!state.running).then(|| verify::death_reason(&state, &limits, Place::Controller, self.write_bound())))
+        for attempt in 1..=settle {
+            let state = self.engine.container_state(controller, "controller").await?;
+            if !state.running {
+                return Ok(Some(verify::death_reason(&state, &limits, Place::Controller, self.write_bound())));
+            }
+            if attempt < settle {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        Ok(None)
     }
 
     async fn record_apply(
