@@ -75,7 +75,7 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l services -d 'O
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l strategy -d 'Override the challenge\'s Ansible strategy (default mitogen: Mitogen\'s accelerated linear; linear: Ansible\'s own)' -r -f -a "mitogen\t'Mitogen\'s `mitogen_linear`: one Python interpreter per host for the whole play instead of a process per task, which is what gVisor makes expensive'
 linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen changes'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l timeout -d 'Override the challenge\'s timeout for each attempt (e.g. 90s, 10m)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l timeout -d 'Override the challenge\'s timeout (e.g. 90s, 10m)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l solution -d 'Apply the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'

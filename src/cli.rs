@@ -49,12 +49,8 @@ pub struct RunArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub setup: RunSetup,
-    /// Only these platforms (repeatable); catalog names such as debian-12
-    #[arg(long = "distro", value_name = "NAME")]
-    pub distros: Vec<String>,
-    /// Override the challenge's timeout (e.g. 90s, 10m)
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    #[command(flatten)]
+    pub scope: RunScope,
     /// Print a JSON report on stdout (live output moves to stderr)
     #[arg(long)]
     pub json: bool,
@@ -144,10 +140,17 @@ pub struct WatchArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub setup: RunSetup,
+    #[command(flatten)]
+    pub scope: RunScope,
+}
+
+/// What `run` and `watch` narrow: which platforms, and for how long.
+#[derive(Debug, Args)]
+pub struct RunScope {
     /// Only these platforms (repeatable); catalog names such as debian-12
     #[arg(long = "distro", value_name = "NAME")]
     pub distros: Vec<String>,
-    /// Override the challenge's timeout for each attempt (e.g. 90s, 10m)
+    /// Override the challenge's timeout (e.g. 90s, 10m)
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 }

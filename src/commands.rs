@@ -26,10 +26,10 @@ use crate::{Error, ExitStatus};
 
 pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
     let challenge = Challenge::load(&args.dir, &config.ceilings)?;
-    let timeout = parse_timeout(args.timeout.as_deref())?;
+    let timeout = parse_timeout(args.scope.timeout.as_deref())?;
     let terminal = Terminal::new(args.json);
     let options = RunOptions {
-        distros: args.distros.clone(),
+        distros: args.scope.distros.clone(),
         timeout,
         show_inventory: args.show_inventory,
         ..run_options(&args.setup, config, runtime, &terminal, 2)?
@@ -64,8 +64,8 @@ pub(crate) async fn watch(args: WatchArgs, config: &Config, runtime: String) -> 
     let namespace = format!("watch-{}", std::process::id());
     let pool = Pool::in_namespace(engine.clone(), &runtime, &namespace);
     let options = RunOptions {
-        distros: args.distros.clone(),
-        timeout: parse_timeout(args.timeout.as_deref())?,
+        distros: args.scope.distros.clone(),
+        timeout: parse_timeout(args.scope.timeout.as_deref())?,
         pool_namespace: Some(namespace),
         ..run_options(&args.setup, config, runtime, &terminal, 2)?
     };

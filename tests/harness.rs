@@ -184,11 +184,16 @@ impl Fixture {
 
 /// Containers and networks still carrying the run's label, asked of Docker through bollard.
 pub fn leftovers(run: &str) -> (usize, usize) {
+    labelled(&format!("io.sandbox.run={run}"))
+}
+
+/// Containers and networks carrying `label` (`key=value`).
+pub fn labelled(label: &str) -> (usize, usize) {
     use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let docker = bollard::Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap();
-        let filters = HashMap::from([("label".to_string(), vec![format!("io.sandbox.run={run}")])]);
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let containers = docker
             .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
             .await

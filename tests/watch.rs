@@ -1,11 +1,10 @@
 //! `sandbox watch` with real containers: an attempt per edit, what changed since the last
 //! one, one queued attempt for edits during a run, and nothing left after Ctrl-C.
 
-use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::harness::{lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Sandbox};
+use crate::harness::{labelled, leftovers, lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Sandbox};
 
 const STARTER: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: { msg: not yet }\n";
 const SOLUTION: &str =
@@ -62,9 +61,9 @@ fn each_edit_is_an_attempt_edits_during_a_run_queue_one_and_ctrl_c_leaves_nothin
         }
     }
     assert!(runs.len() >= 4, "stderr named {} runs", runs.len());
-    assert_eq!(labelled(&format!("io.sandbox.pool=watch-{pid}")), 0, "the watch's pool is gone");
+    assert_eq!(labelled(&format!("io.sandbox.pool=watch-{pid}")), (0, 0), "the watch's pool is gone");
     for run in runs {
-        assert_eq!(labelled(&format!("io.sandbox.run={run}")), 0, "run {run} left containers");
+        assert_eq!(leftovers(&run), (0, 0), "run {run} left containers or networks");
     }
 }
 
@@ -81,21 +80,4 @@ fn collect_attempt(stdout: &Receiver<(Instant, String)>) -> Vec<String> {
         }
     }
     panic!("no verdict within 240 s: {lines:?}");
-}
-
-/// Containers and networks carrying `label`.
-fn labelled(label: &str) -> usize {
-    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let docker = bollard::Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap();
-        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let containers = docker
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
-            .await
-            .unwrap();
-        let networks =
-            docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build())).await.unwrap();
-        containers.len() + networks.len()
-    })
 }
