@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, EndpointSettings, ExecConfig, HostConfig,
-    HostConfigLogConfig, NetworkCreateRequest, NetworkingConfig, ResourcesUlimits,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ExecConfig, HostConfig, HostConfigLogConfig,
+    NetworkCreateRequest, NetworkingConfig, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
@@ -114,14 +114,6 @@ pub enum EngineError {
     #[diagnostic(code(sandbox::engine::write_file))]
     WriteFile { what: String, path: String, output: String },
 
-    #[error("failed to update the CPU weight of {what}")]
-    #[diagnostic(code(sandbox::engine::update))]
-    Update {
-        what: String,
-        #[source]
-        source: BollardError,
-    },
-
     #[error("failed to inspect {what}")]
     #[diagnostic(code(sandbox::engine::inspect))]
     Inspect {
@@ -165,8 +157,6 @@ pub struct ContainerSpec {
     pub network: String,
     pub runtime: String,
     pub limits: Limits,
-    /// Relative CPU weight against other containers (Docker's default is 1024).
-    pub cpu_shares: Option<i64>,
 }
 
 /// Output of a finished exec.
@@ -343,7 +333,6 @@ impl Engine {
             // Swap equal to memory: the limit is the limit, no spilling to the host's swap.
             memory_swap: Some(memory),
             nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
-            cpu_shares: spec.cpu_shares,
             pids_limit: Some(host_pids_limit(self.is_gvisor(&spec.runtime).await?, spec.limits.pids)),
             // The guest's own process limit: gVisor enforces RLIMIT_NPROC inside the sandbox,
             // so a fork bomb plateaus there (and the guard kills it) instead of exhausting the
@@ -507,15 +496,6 @@ impl Engine {
         }
         let inspect = self.docker.inspect_exec(&exec_id).await.map_err(error)?;
         Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), output: collected })
-    }
-
-    /// Sets a running container's relative CPU weight (Docker's default is 1024).
-    pub async fn set_cpu_shares(&self, id: &str, what: &str, shares: i64) -> Result<(), EngineError> {
-        let update = ContainerUpdateBody { cpu_shares: Some(shares), ..Default::default() };
-        self.docker
-            .update_container(id, update)
-            .await
-            .map_err(|source| EngineError::Update { what: what.to_string(), source })
     }
 
     /// Resolves once the container is no longer running (or cannot be waited on: gone). The

@@ -25,11 +25,6 @@ use crate::report::Reporter;
 
 /// On every pooled container and the parking network; the value is the pool's namespace.
 pub const LABEL_POOL: &str = "io.sandbox.pool";
-
-/// CPU weights: warming containers take only what runs leave idle (Docker's minimum is 2);
-/// a claimed one gets Docker's default back, the weight of a cold-started container.
-const WARMING_CPU_SHARES: i64 = 2;
-const RUN_CPU_SHARES: i64 = 1024;
 /// `debian-12`, …, `controller`.
 const LABEL_KIND: &str = "io.sandbox.kind";
 /// Runtime and limits the container was created with: only a run wanting exactly these
@@ -284,9 +279,6 @@ impl Pool {
             network: self.parking_network(),
             runtime: self.runtime.clone(),
             limits,
-            // Warming (and waiting) at the lowest weight: a run in progress, whose own
-            // claim starts this refill, keeps the CPUs; the weight is restored at hand-out.
-            cpu_shares: Some(WARMING_CPU_SHARES),
         };
         Ok((self.engine.create_container(&spec).await?, name))
     }
@@ -378,7 +370,6 @@ impl Pool {
     /// Moves a claimed container from the parking network to the run's. Outside the lock:
     /// the claim is already exclusive, and network changes are the slow part of a hand-out.
     pub async fn move_to(&self, claimed: &str, network: &str, alias: &str) -> Result<(), PoolError> {
-        self.engine.set_cpu_shares(claimed, alias, RUN_CPU_SHARES).await?;
         self.engine.connect_network(network, claimed, alias).await?;
         self.engine.disconnect_network(&self.parking_network(), claimed).await?;
         Ok(())

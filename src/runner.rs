@@ -708,7 +708,6 @@ impl<'a> Run<'a> {
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
             limits: self.challenge.limits,
-            cpu_shares: None,
         };
         let id = self.engine.create_container(&spec).await?;
         self.engine.start_container(&id, &spec.what).await?;
@@ -727,7 +726,6 @@ impl<'a> Run<'a> {
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
             limits: self.challenge.limits.for_controller(),
-            cpu_shares: None,
         };
         let id = self.engine.create_container(&spec).await?;
         let archive = self.challenge_archive()?;

@@ -106,7 +106,7 @@ pub fn death_reason(state: &ContainerState, limits: &Limits, place: Place, write
     } else if state.exit_code == 137 {
         // The guard records its own reason before it kills, so a SIGKILL without one came from
         // the host's OOM killer: the runsc shim does not always report it as OOMKilled.
-        format!("{place} was killed by SIGKILL, most likely out of memory ({bound})")
+        format!("out of memory in {place}, most likely: killed by SIGKILL ({bound})")
     } else {
         format!("{place} stopped unexpectedly (exit code {})", state.exit_code)
     }
@@ -234,7 +234,10 @@ mod tests {
     fn a_sigkill_without_oom_flag_is_still_called_memory_and_other_exits_are_not() {
         let killed = ContainerState { running: false, oom_killed: false, exit_code: 137, ..Default::default() };
         let reason = death_reason(&killed, &Limits::default(), Place::Controller, WriteBound::HostDisk);
-        assert!(reason.starts_with("the controller was killed by SIGKILL, most likely out of memory"), "{reason}");
+        assert!(
+            reason.starts_with("out of memory in the controller, most likely: killed by SIGKILL (limit"),
+            "{reason}"
+        );
         let exited = ContainerState { running: false, oom_killed: false, exit_code: 2, ..Default::default() };
         let reason = death_reason(&exited, &Limits::default(), Place::Target("debian-12"), WriteBound::Memory);
         assert_eq!(reason, "target debian-12 stopped unexpectedly (exit code 2)");
