@@ -91,6 +91,9 @@ _sandbox() {
             sandbox__subcmd__help__subcmd__pool,down)
                 cmd="sandbox__subcmd__help__subcmd__pool__subcmd__down"
                 ;;
+            sandbox__subcmd__help__subcmd__pool,refill)
+                cmd="sandbox__subcmd__help__subcmd__pool__subcmd__refill"
+                ;;
             sandbox__subcmd__help__subcmd__pool,status)
                 cmd="sandbox__subcmd__help__subcmd__pool__subcmd__status"
                 ;;
@@ -121,6 +124,9 @@ _sandbox() {
             sandbox__subcmd__pool,help)
                 cmd="sandbox__subcmd__pool__subcmd__help"
                 ;;
+            sandbox__subcmd__pool,refill)
+                cmd="sandbox__subcmd__pool__subcmd__refill"
+                ;;
             sandbox__subcmd__pool,status)
                 cmd="sandbox__subcmd__pool__subcmd__status"
                 ;;
@@ -132,6 +138,9 @@ _sandbox() {
                 ;;
             sandbox__subcmd__pool__subcmd__help,help)
                 cmd="sandbox__subcmd__pool__subcmd__help__subcmd__help"
+                ;;
+            sandbox__subcmd__pool__subcmd__help,refill)
+                cmd="sandbox__subcmd__pool__subcmd__help__subcmd__refill"
                 ;;
             sandbox__subcmd__pool__subcmd__help,status)
                 cmd="sandbox__subcmd__pool__subcmd__help__subcmd__status"
@@ -318,7 +327,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__pool)
-            opts="up status down"
+            opts="up status down refill"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +341,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__pool__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__pool__subcmd__refill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -560,7 +583,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool)
-            opts="-h --help up status down help"
+            opts="-h --help up status down refill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -588,7 +611,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool__subcmd__help)
-            opts="up status down help"
+            opts="up status down refill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -629,6 +652,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__pool__subcmd__help__subcmd__refill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__pool__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -650,6 +687,36 @@ _sandbox() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__pool__subcmd__refill)
+            opts="-h --kind --image --namespace --runtime --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

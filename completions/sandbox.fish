@@ -80,20 +80,27 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l solution -d 'A
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -s h -l help -d 'Print help'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -f -a "status" -d 'Ready, warming and target per distro'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -f -a "down" -d 'Remove every idle warm target'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "status" -d 'Ready, warming and target per distro'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "down" -d 'Remove every idle warm target'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l size -d 'Warm targets per distro' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l distro -d 'Only these distros (repeatable)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l runtime -d 'Container runtime (default: the config\'s, else runsc)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l kind -d '`controller` or a distro\'s catalog name' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l image -d 'The image the replacements are made from' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l namespace -d 'The pool\'s namespace (default: the CLI\'s)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l runtime -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "status" -d 'Ready, warming and target per distro'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove every idle warm target'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -l runtime -d 'The runtime to check (default: the config\'s, else runsc)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand doctor" -s h -l help -d 'Print help'
@@ -121,5 +128,6 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_see
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "status" -d 'Ready, warming and target per distro'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "down" -d 'Remove every idle warm target'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "build" -d 'Build prepared images (target per distro, and the controller); all available by default'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "list" -d 'Show which base and prepared images exist'

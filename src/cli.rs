@@ -181,6 +181,22 @@ pub enum PoolCommand {
     Status,
     /// Remove every idle warm target
     Down,
+    /// Warm replacements for one kind up to the pool's size (what a run hands over when it
+    /// took warm containers)
+    #[command(hide = true)]
+    Refill {
+        /// `controller` or a distro's catalog name
+        #[arg(long)]
+        kind: String,
+        /// The image the replacements are made from
+        #[arg(long)]
+        image: String,
+        /// The pool's namespace (default: the CLI's)
+        #[arg(long)]
+        namespace: Option<String>,
+        #[arg(long, env = "SANDBOX_RUNTIME")]
+        runtime: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -404,6 +404,19 @@ pub(crate) async fn pool(
             print_pool_status(&terminal, &pool).await?;
         }
         PoolCommand::Status => print_pool_status(&terminal, &Pool::default_for(engine, &runtime(None))).await?,
+        PoolCommand::Refill { kind, image, namespace, runtime: flag } => {
+            let kind = match kind.as_str() {
+                "controller" => ImageKind::Controller,
+                name => ImageKind::Target(
+                    distro::find(name).ok_or_else(|| Error::Usage(format!("unknown pool kind `{name}`")))?,
+                ),
+            };
+            let pool = match namespace {
+                Some(namespace) => Pool::in_namespace(engine, &runtime(flag), &namespace),
+                None => Pool::default_for(engine, &runtime(flag)),
+            };
+            pool.refill(kind, &image).await?;
+        }
         PoolCommand::Down => {
             let removed = Pool::default_for(engine, &runtime(None)).down().await?;
             terminal.print(&format!("pool down: removed {removed} warm target(s) and controller(s)"));

@@ -228,12 +228,13 @@ impl Pool {
     /// reaches the kind's target; returns how many it started. Counting and creating happen
     /// under the lock, so concurrent refills never overshoot; the boot itself happens outside it.
     pub async fn refill(&self, kind: ImageKind, image: &str) -> Result<usize, PoolError> {
-        let target = self.target_of(kind);
-        if target == 0 {
-            return Ok(0);
-        }
         let created = {
             let _lock = self.lock().await?;
+            // Read under the lock: a `pool down` in between leaves nothing to refill.
+            let target = self.target_of(kind);
+            if target == 0 {
+                return Ok(0);
+            }
             let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
             let present = pooled
                 .iter()
@@ -365,6 +366,25 @@ impl Pool {
             taken.push(found);
         }
         Ok(taken)
+    }
+
+    /// `refill` in a process of its own (`sandbox pool refill`), detached from the caller's
+    /// terminal and process group: a run hands its refill over once its passes are done, so
+    /// replacements warm up while the learner reads the result instead of competing with the
+    /// run for the CPUs, and the run does not wait for them.
+    pub fn refill_detached(&self, kind: ImageKind, image: &str) -> std::io::Result<()> {
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["pool", "refill", "--kind", kind.name(), "--image", image])
+            .args(["--namespace", &self.namespace, "--runtime", &self.runtime])
+            .env("SANDBOX_STATE_DIR", &self.state_dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        // Reaped while this process lives (a watch spawns many); orphaned, not killed, after.
+        tokio::spawn(async move { child.wait().await });
+        Ok(())
     }
 
     /// Moves a claimed container from the parking network to the run's. Outside the lock:

@@ -451,11 +451,11 @@ impl<'a> Run<'a> {
             platform.container = Some(id.clone());
         }
         self.start_guard(&distros, &targets, &controller).await?;
-        // Replacements warm up while this run works; taken containers are never reused.
+        let result = self.connect_and_apply(&controller, &distros, &targets, starting).await;
+        // Taken containers are never reused: replacements warm up after the passes.
         let taken: Vec<(ImageKind, &str)> =
             needed.iter().zip(&claimed).filter(|(_, claim)| claim.is_some()).map(|(needed, _)| *needed).collect();
-        let (result, ()) =
-            tokio::join!(self.connect_and_apply(&controller, &distros, &targets, starting), self.refill_pool(&taken));
+        self.refill_pool(&taken);
         result
     }
 
@@ -505,10 +505,10 @@ impl<'a> Run<'a> {
 
     /// Tops the pool up again after a claim (with the images the claimed containers were made
     /// from); a failure to warm is not the run's failure.
-    async fn refill_pool(&self, taken: &[(ImageKind, &str)]) {
+    fn refill_pool(&self, taken: &[(ImageKind, &str)]) {
         let Some(pool) = &self.pool else { return };
         for (kind, image) in taken {
-            if let Err(err) = pool.refill(*kind, image).await {
+            if let Err(err) = pool.refill_detached(*kind, image) {
                 self.reporter.notice(&format!("could not warm a replacement {}: {err}", kind.name()));
             }
         }

@@ -190,9 +190,17 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
     assert!(run.platform("debian-12")["notes"].to_string().contains("warm target from the pool"));
     assert_eq!(crate::harness::leftovers(&run.run_id()), (0, 0));
 
-    let status = env(Sandbox::new(["pool", "status"])).output();
-    assert!(status.stdout.contains("debian-12          1       0      1"), "refilled: {}", status.stdout);
-    assert!(status.stdout.contains("controller         1       0      1"), "refilled: {}", status.stdout);
+    // The run handed its refill to a process of its own: replacements become ready after it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let refilled = |stdout: &str| {
+        stdout.contains("debian-12          1       0      1") && stdout.contains("controller         1       0      1")
+    };
+    let mut status = env(Sandbox::new(["pool", "status"])).output();
+    while !refilled(&status.stdout) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        status = env(Sandbox::new(["pool", "status"])).output();
+    }
+    assert!(refilled(&status.stdout), "refilled within 180 s: {}", status.stdout);
     let down = env(Sandbox::new(["pool", "down"])).output();
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(down.stdout.contains("removed 2 warm target(s) and controller(s)"), "{}", down.stdout);
