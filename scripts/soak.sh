@@ -43,6 +43,8 @@ images_before=$(images) dangling_before=$(dangling)
 passed=0 failed=0
 : >"$work/durations"
 for i in $(seq "$runs"); do
+    # A learner reads the result before the next attempt; meanwhile the pool refills.
+    settle_pool "$pool_before" || echo "run $i: the pool had not refilled; this run starts cold"
     if "$bin" run "$challenge" --solution --distro debian-12 --json >"$work/run-$i.json" 2>"$work/run-$i.err"; then
         passed=$((passed + 1))
     else
@@ -51,6 +53,7 @@ for i in $(seq "$runs"); do
     fi
     duration <"$work/run-$i.json" >>"$work/durations" || true
 done
+settle_pool "$pool_before" || true
 echo "3 concurrent runs"
 for i in 1 2 3; do
     "$bin" run "$challenge" --solution --distro debian-12 --json >"$work/concurrent-$i.json" 2>"$work/concurrent-$i.err" &
