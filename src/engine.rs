@@ -498,8 +498,9 @@ impl Engine {
         Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), output: collected })
     }
 
-    /// Resolves once the container is no longer running (or cannot be waited on: gone). The
-    /// output that was still in flight when it stopped is not waited for: it never ends.
+    /// Resolves once the container is no longer running or no longer exists; never while the
+    /// daemon fails to answer (the exec's own stream reports that). Output still in flight
+    /// when it stopped is not waited for: under gVisor it never ends.
     async fn stopped(&self, id: &str) {
         let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
         let mut wait = self.docker.wait_container(id, Some(options));
