@@ -1700,7 +1700,8 @@ fn supervised_forking_unit_follows_its_pid_file() {
         s.ok(&["start", "forker"]);
         let pid = s.main_pid("forker");
         assert_eq!(s.read("/run/forker.pid").trim(), pid.to_string());
-        assert_eq!(cmdline(pid), "/bin/sleep 300");
+        // The forked child is the shell until it execs: its command line changes then.
+        eventually("the daemon to exec", || cmdline(pid) == "/bin/sleep 300");
         assert_eq!(s.show("forker")["SubState"], "running");
         s.ok(&["stop", "forker"]);
         assert!(!alive(pid));
@@ -1716,7 +1717,7 @@ fn supervised_forking_unit_follows_its_pid_file() {
         s.unit("guess.service", &service("Type=forking\nExecStart=/bin/sh -c '/bin/sleep 299 >/dev/null 2>&1 &'"));
         s.ok(&["start", "guess"]);
         let pid = s.main_pid("guess");
-        assert_eq!(cmdline(pid), "/bin/sleep 299");
+        eventually("the guessed daemon to exec", || cmdline(pid) == "/bin/sleep 299");
         s.ok(&["stop", "guess"]);
         assert!(!alive(pid));
     });
