@@ -330,6 +330,12 @@ impl Challenge {
         parsed.validate()
     }
 
+    /// Whether `distro`'s target can come from the warm pool: a package layer is this
+    /// challenge's own image, which the pool does not keep.
+    pub fn poolable_target(&self, distro: &Distro) -> bool {
+        self.prepare.packages_for(distro.family).is_empty()
+    }
+
     pub fn file(&self, relative: &Path) -> PathBuf {
         self.dir.join(relative)
     }

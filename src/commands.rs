@@ -163,7 +163,7 @@ async fn watch_pool_sizes(
     let mut sizes = vec![(ImageKind::Controller, 1)];
     for distro in &challenge.distros {
         let wanted = only.is_empty() || only.iter().any(|name| name == distro.name);
-        let poolable = challenge.prepare.packages_for(distro.family).is_empty();
+        let poolable = challenge.poolable_target(distro);
         if wanted && poolable && engine.image_id(distro.base_image).await?.is_some() {
             sizes.push((ImageKind::Target(distro), 1));
         }
@@ -405,17 +405,10 @@ pub(crate) async fn pool(
         }
         PoolCommand::Status => print_pool_status(&terminal, &Pool::default_for(engine, &runtime(None))).await?,
         PoolCommand::Refill { kind, image, namespace, runtime: flag } => {
-            let kind = match kind.as_str() {
-                "controller" => ImageKind::Controller,
-                name => ImageKind::Target(
-                    distro::find(name).ok_or_else(|| Error::Usage(format!("unknown pool kind `{name}`")))?,
-                ),
-            };
-            let pool = match namespace {
-                Some(namespace) => Pool::in_namespace(engine, &runtime(flag), &namespace),
-                None => Pool::default_for(engine, &runtime(flag)),
-            };
-            pool.refill(kind, &image).await?;
+            let kind = ImageKind::all()
+                .find(|known| known.name() == kind)
+                .ok_or_else(|| Error::Usage(format!("unknown pool kind `{kind}`")))?;
+            Pool::named(engine, &runtime(flag), namespace.as_deref()).refill(kind, &image).await?;
         }
         PoolCommand::Down => {
             let removed = Pool::default_for(engine, &runtime(None)).down().await?;

@@ -103,6 +103,14 @@ impl Pool {
         Pool::in_namespace(engine, runtime, &namespace)
     }
 
+    /// The pool `namespace`, or the CLI's when None.
+    pub fn named(engine: Engine, runtime: &str, namespace: Option<&str>) -> Pool {
+        match namespace {
+            Some(namespace) => Pool::in_namespace(engine, runtime, namespace),
+            None => Pool::default_for(engine, runtime),
+        }
+    }
+
     /// A pool of its own beside the CLI's (same state directory): `sandbox watch` keeps one.
     pub fn in_namespace(engine: Engine, runtime: &str, namespace: &str) -> Pool {
         let dir =

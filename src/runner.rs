@@ -13,7 +13,7 @@ use miette::Diagnostic;
 
 use crate::ansible;
 use crate::bootstrap::{self, ImageError, ImageKind};
-use crate::challenge::{Challenge, Network, ServicesMode, Strategy};
+use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
 use crate::engine::{
     self, ContainerSpec, Engine, EngineError, RegisteredRuntime, WriteBound, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN,
@@ -192,10 +192,8 @@ impl<'a> Run<'a> {
                 notes: Vec::new(),
             })
             .collect();
-        let pool = options.use_pool.then(|| match &options.pool_namespace {
-            Some(namespace) => Pool::in_namespace(engine.clone(), &options.runtime, namespace),
-            None => Pool::default_for(engine.clone(), &options.runtime),
-        });
+        let pool =
+            options.use_pool.then(|| Pool::named(engine.clone(), &options.runtime, options.pool_namespace.as_deref()));
         Ok(Run {
             engine,
             challenge,
@@ -466,7 +464,7 @@ impl<'a> Run<'a> {
         let mut result = vec![None; needed.len()];
         let Some(pool) = &self.pool else { return Ok(result) };
         let poolable = |kind: ImageKind| match kind {
-            ImageKind::Target(distro) => self.challenge.prepare.packages_for(distro.family).is_empty(),
+            ImageKind::Target(distro) => self.challenge.poolable_target(distro),
             ImageKind::Controller => true,
         };
         let (positions, wanted): (Vec<usize>, Vec<(ImageKind, String)>) = needed
@@ -900,16 +898,7 @@ impl<'a> Run<'a> {
             _ => 20,
         };
         let limits = self.challenge.limits.for_controller();
-        for attempt in 1..=settle {
-            let state = self.engine.container_state(controller, "controller").await?;
-            if !state.running {
-                return Ok(Some(verify::death_reason(&state, &limits, Place::Controller, self.write_bound())));
-            }
-            if attempt < settle {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
-        Ok(None)
+        self.settled_death(controller, Place::Controller, &limits, settle).await
     }
 
     async fn record_apply(
@@ -1038,14 +1027,27 @@ impl<'a> Run<'a> {
     /// killed can refuse execs while Docker still reports it running: wait (bounded) for
     /// the state to settle.
     async fn death_of(&self, id: &str, distro: &Distro) -> Result<Option<String>, RunError> {
-        let what = format!("target {}", distro.name);
-        for _ in 0..20 {
+        self.settled_death(id, Place::Target(distro.name), &self.challenge.limits, 20).await
+    }
+
+    /// Why the container at `place` is dead, asking Docker up to `tries` times 250 ms apart
+    /// (it may still report a dying container running), or None when it stays alive.
+    async fn settled_death(
+        &self,
+        id: &str,
+        place: Place<'_>,
+        limits: &Limits,
+        tries: u32,
+    ) -> Result<Option<String>, RunError> {
+        let what = place.to_string();
+        for attempt in 1..=tries {
             let state = self.engine.container_state(id, &what).await?;
             if !state.running {
-                let place = Place::Target(distro.name);
-                return Ok(Some(verify::death_reason(&state, &self.challenge.limits, place, self.write_bound())));
+                return Ok(Some(verify::death_reason(&state, limits, place, self.write_bound())));
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            if attempt < tries {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
         }
         Ok(None)
     }
