@@ -7,41 +7,29 @@
 // the way out, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod ansible;
-pub mod bootstrap;
 pub mod challenge;
 pub mod cli;
 mod commands;
-pub mod config;
 pub mod distro;
-pub mod doctor;
-pub mod engine;
-pub mod inventory;
-pub mod junit;
-pub mod lint;
+pub mod docker;
+pub mod images;
+pub mod isolation;
 pub mod pool;
-pub mod prepare;
-pub mod recap;
 pub mod report;
-pub mod runner;
-pub mod scaffold;
-pub mod shell;
+pub mod run;
+pub mod settings;
 pub mod suite;
-pub mod timeline;
-pub mod verify;
-pub mod watch;
-pub mod watchdog;
 
 use miette::Diagnostic;
 
-use crate::bootstrap::ImageError;
+use crate::images::ImageError;
 use crate::challenge::ChallengeError;
 use crate::cli::{Cli, Command};
-use crate::config::{Config, ConfigError};
-use crate::engine::EngineError;
+use crate::settings::{Config, ConfigError};
+use crate::docker::EngineError;
 use crate::report::terminal::Terminal;
-use crate::runner::RunError;
-use crate::scaffold::ScaffoldError;
+use crate::run::RunError;
+use crate::challenge::scaffold::ScaffoldError;
 
 /// Documented exit codes (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +106,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
     let config = Config::load()?;
     distro::extend(config.extra_distros.clone());
     let runtime = |flag: Option<String>| {
-        flag.or_else(|| config.runtime.clone()).unwrap_or_else(|| runner::DEFAULT_RUNTIME.to_string())
+        flag.or_else(|| config.runtime.clone()).unwrap_or_else(|| run::DEFAULT_RUNTIME.to_string())
     };
     match cli.command {
         Command::Run(mut args) => {

@@ -208,7 +208,7 @@ pub fn labelled(label: &str) -> (usize, usize) {
 pub fn remove_run(run: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let engine = sandbox::engine::Engine::connect().await.unwrap();
+        let engine = sandbox::docker::Engine::connect().await.unwrap();
         engine.remove_run(run).await.unwrap();
     });
 }

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sandbox::bootstrap::{self, ImageKind};
+use sandbox::images::{self, ImageKind};
 use sandbox::challenge::Limits;
 use sandbox::distro::{self, Distro};
-use sandbox::engine::Engine;
+use sandbox::docker::Engine;
 use sandbox::pool::{Pool, LABEL_POOL};
 use sandbox::report::Reporter;
 
@@ -51,7 +51,7 @@ impl TestPool {
     }
 
     fn image(&self, distro: &'static Distro) -> String {
-        self.runtime.block_on(bootstrap::ensure(&self.engine, ImageKind::Target(distro), &Quiet)).unwrap()
+        self.runtime.block_on(images::ensure(&self.engine, ImageKind::Target(distro), &Quiet)).unwrap()
     }
 }
 
@@ -180,7 +180,7 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
 
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("warm");
-    sandbox::scaffold::create(&dir, &[]).unwrap();
+    sandbox::challenge::scaffold::create(&dir, &[]).unwrap();
     let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
         .output();
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -10,7 +10,7 @@ pub mod terminal;
 use serde::Serialize;
 
 use crate::challenge::Strategy;
-use crate::timeline::Timings;
+use crate::run::timeline::Timings;
 
 /// How one platform ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,8 +10,8 @@ use console::{style, Style, Term};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{table, Reporter, RunReport, Verdict};
-use crate::timeline::Timings;
-use crate::watch::PlatformChange;
+use crate::run::timeline::Timings;
+use crate::commands::watch_changes::PlatformChange;
 
 pub struct Terminal {
     /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.

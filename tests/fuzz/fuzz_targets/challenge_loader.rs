@@ -33,9 +33,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sandbox::challenge::{Challenge, MANIFEST};
-use sandbox::config::Ceilings;
+use sandbox::settings::Ceilings;
 use sandbox::distro::Family;
-use sandbox::lint;
+use sandbox::challenge::lint;
 
 const MAX_FILES: usize = 16;
 

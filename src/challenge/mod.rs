@@ -4,6 +4,9 @@
 //! `Challenge` is the validated form with resolved paths and parsed limits. Every semantic
 //! error points at the span of the value that caused it, so an author sees the line to fix.
 
+pub mod lint;
+pub mod scaffold;
+
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::Ceilings;
+use crate::settings::Ceilings;
 use crate::distro::{self, Distro, Family};
 
 pub const MANIFEST: &str = "challenge.toml";

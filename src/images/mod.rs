@@ -5,21 +5,23 @@
 //! hash of every input (base image id, Dockerfile, mock, scripts): change one and the image
 //! is rebuilt on next use; change none and it is reused.
 
+pub mod packages;
+
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::ansible::{self, LAUNCHER_PATH, MITOGEN_DIR};
+use crate::run::ansible::{self, LAUNCHER_PATH, MITOGEN_DIR};
 use crate::distro::{Distro, Family};
-use crate::engine::{tar_of, Engine, EngineError, RegisteredRuntime};
+use crate::docker::{tar_of, Engine, EngineError, RegisteredRuntime};
 use crate::report::Reporter;
 
 /// The systemctl mock, installed in every target (see `mocks/systemctl`).
-pub const SYSTEMCTL_MOCK: &str = include_str!("../mocks/systemctl");
+pub const SYSTEMCTL_MOCK: &str = include_str!("../../mocks/systemctl");
 
 /// journalctl for targets without one: prints the per-unit logs of supervised services
 /// (see `mocks/journalctl`).
-pub const JOURNALCTL_MOCK: &str = include_str!("../mocks/journalctl");
+pub const JOURNALCTL_MOCK: &str = include_str!("../../mocks/journalctl");
 /// Where the image keeps it; copied to `/usr/bin/journalctl` only where no real one exists.
 const JOURNALCTL_MASTER: &str = "/usr/local/lib/sandbox/journalctl";
 

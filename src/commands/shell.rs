@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Read, Write};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::engine::{Engine, EngineError};
+use crate::docker::{Engine, EngineError};
 
 /// Restores the terminal however the session ends.
 struct RawMode;

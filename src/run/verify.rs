@@ -1,10 +1,10 @@
 //! Verification: check.sh inside each target, the cleanup between passes, and the rules that
 //! turn two passes into a verdict.
 
-use crate::bootstrap::{MOCK_LOCATIONS, MOCK_MASTER};
+use crate::images::{MOCK_LOCATIONS, MOCK_MASTER};
 use crate::challenge::Limits;
 use crate::distro::{Distro, Family};
-use crate::engine::{ContainerState, Engine, EngineError, ExecOutput, WriteBound};
+use crate::docker::{ContainerState, Engine, EngineError, ExecOutput, WriteBound};
 use crate::report::{Apply, PassReport, Verdict};
 
 /// Where check.sh is placed in a target before it runs.

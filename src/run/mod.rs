@@ -4,6 +4,12 @@
 //! Everything the run creates carries its run label and is removed when the run ends,
 //! however it ends: success, failure, deadline, Ctrl-C or SIGTERM.
 
+pub mod ansible;
+pub mod inventory;
+pub mod recap;
+pub mod timeline;
+pub mod verify;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -11,21 +17,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use miette::Diagnostic;
 
-use crate::ansible;
-use crate::bootstrap::{self, ImageError, ImageKind};
+use crate::images::{self, ImageError, ImageKind};
 use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
-use crate::engine::{
+use crate::docker::{
     self, ContainerSpec, Engine, EngineError, RegisteredRuntime, WriteBound, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN,
 };
-use crate::inventory::{self, InventoryHost};
+use self::inventory::InventoryHost;
 use crate::pool::{Pool, PoolError};
-use crate::prepare;
-use crate::recap::PlaybookLog;
+use crate::images::packages;
+use self::recap::PlaybookLog;
 use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
-use crate::timeline::{Phase, Timeline};
-use crate::verify::{self, Place};
-use crate::watchdog::{self, GuardSettings};
+use self::timeline::{Phase, Timeline};
+use self::verify::Place;
+use crate::isolation::guard::{self, GuardSettings};
 
 /// The runtime every container uses unless the user explicitly asks for another.
 pub const DEFAULT_RUNTIME: &str = "runsc";
@@ -375,7 +380,7 @@ impl<'a> Run<'a> {
         let runtime = self.check_runtime().await?;
         if self.services() == ServicesMode::Systemd {
             // Never a silent downgrade to the mock: the challenge asked for the real thing.
-            if let Err(reason) = bootstrap::systemd_support(&self.options.runtime, &runtime) {
+            if let Err(reason) = images::systemd_support(&self.options.runtime, &runtime) {
                 return Err(RunError::SystemdUnsupported { runtime: self.options.runtime.clone(), reason });
             }
         }
@@ -616,10 +621,10 @@ impl<'a> Run<'a> {
             targets.iter().zip(distros).map(|(id, distro)| (id.clone(), format!("target {}", distro.name))).collect();
         watched.push((controller.to_string(), "controller".into()));
         let pids = self.challenge.limits.pids;
-        let host_limit = engine::host_pids_limit(self.engine.is_gvisor(&self.options.runtime).await?, pids);
+        let host_limit = docker::host_pids_limit(self.engine.is_gvisor(&self.options.runtime).await?, pids);
         let shared = self.shared.clone();
         let controller = controller.to_string();
-        let record = move |kill: watchdog::Kill| {
+        let record = move |kill: guard::Kill| {
             let mut shared = shared.lock().unwrap();
             for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
                 // The controller serves every platform: its death decides them all.
@@ -628,7 +633,7 @@ impl<'a> Run<'a> {
                 }
             }
         };
-        let guard = watchdog::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, record);
+        let guard = guard::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, record);
         self.background.lock().unwrap().push(guard.abort_handle());
         Ok(())
     }
@@ -678,7 +683,7 @@ impl<'a> Run<'a> {
     }
 
     async fn ensure_image(&self, kind: ImageKind) -> Result<String, RunError> {
-        Ok(bootstrap::ensure(&self.engine, kind, self.reporter).await?)
+        Ok(images::ensure(&self.engine, kind, self.reporter).await?)
     }
 
     /// The distro's prepared image, plus the challenge's package layer when it has one.
@@ -688,7 +693,7 @@ impl<'a> Run<'a> {
         if packages.is_empty() {
             return Ok(image);
         }
-        Ok(prepare::ensure(&self.engine, distro, &image, packages, self.reporter).await?)
+        Ok(packages::ensure(&self.engine, distro, &image, packages, self.reporter).await?)
     }
 
     async fn start_target(&self, distro: &'static Distro, image: &str) -> Result<String, RunError> {
@@ -754,13 +759,13 @@ impl<'a> Run<'a> {
         targets: &[String],
     ) -> Result<Vec<InventoryHost>, RunError> {
         let key =
-            self.engine.exec_quiet(controller, "controller", &["sh", "-c", bootstrap::CONTROLLER_KEY], &[]).await?;
+            self.engine.exec_quiet(controller, "controller", &["sh", "-c", images::CONTROLLER_KEY], &[]).await?;
         let mut hosts = Vec::new();
         for (distro, id) in distros.iter().zip(targets) {
             let what = format!("target {}", distro.name);
             self.engine.write_file(id, &what, "/root/.ssh/authorized_keys", &key.output, 0o600).await?;
             let mode = format!("{}\n", self.services().as_str());
-            self.engine.write_file(id, &what, bootstrap::SERVICES_MODE_FILE, &mode, 0o644).await?;
+            self.engine.write_file(id, &what, images::SERVICES_MODE_FILE, &mode, 0o644).await?;
             if self.offline() {
                 self.go_offline(distro, id).await?;
             }
@@ -792,7 +797,7 @@ impl<'a> Run<'a> {
     /// route out: a connection to the distro's mirror must fail (the note says it did).
     async fn go_offline(&self, distro: &'static Distro, id: &str) -> Result<(), RunError> {
         let what = format!("target {}", distro.name);
-        let script = prepare::offline_script(distro.family);
+        let script = packages::offline_script(distro.family);
         self.engine.exec_quiet(id, &what, &["sh", "-c", &script], &[]).await?;
         let probe = ["python3", "-c", verify::EGRESS_PROBE, verify::EGRESS_PROBE_HOST];
         let reached = self.engine.exec_quiet(id, &what, &probe, &[]).await?.exit_code == 0;

@@ -1,7 +1,7 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
-use crate::bootstrap::{self, ImageKind};
-use crate::engine::{Engine, RegisteredRuntime, WriteBound};
+use crate::images::{self, ImageKind};
+use crate::docker::{Engine, RegisteredRuntime, WriteBound};
 
 /// One line of the doctor's table.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
                 }
                 checks.push(write_bound_check(registered));
                 checks.push(Check::pass("services mock, supervised", "available"));
-                match crate::bootstrap::systemd_support(runtime, registered) {
+                match crate::images::systemd_support(runtime, registered) {
                     Ok(()) => checks.push(Check::pass("services systemd", "available")),
                     Err(reason) => checks.push(Check::fail(
                         "services systemd",
@@ -82,7 +82,7 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
             ImageKind::Target(distro) => distro.name.to_string(),
             ImageKind::Controller => "controller".to_string(),
         };
-        let check = match bootstrap::status(&engine, kind).await {
+        let check = match images::status(&engine, kind).await {
             Ok(status) if !status.base_present => {
                 let fix = if kind.base_image().starts_with("debian:") {
                     SETUP_FIX.to_string()

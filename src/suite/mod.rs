@@ -2,20 +2,22 @@
 //! run on, and its starter must fail there (a starter that already passes asks nothing of the
 //! learner: the challenge is broken). Runs go in parallel up to `jobs`.
 
+pub mod junit;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::bootstrap::{self, ImageKind};
+use crate::images::{self, ImageKind};
 use crate::challenge::Challenge;
 use crate::distro::Distro;
-use crate::engine::Engine;
-use crate::prepare;
+use crate::docker::Engine;
+use crate::images::packages;
 use crate::report::{PlatformReport, Reporter, RunReport, Verdict};
-use crate::runner::{PlaybookChoice, Run, RunError, RunOptions};
-use crate::watchdog::GuardSettings;
+use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
+use crate::isolation::guard::GuardSettings;
 
 /// Receives the suite's progress; each run gets its own `Job` reporter.
 pub trait SuiteReporter: Send + Sync {
@@ -194,17 +196,17 @@ async fn prepare_images(engine: &Engine, challenges: &[Challenge], reporter: &dy
         if targets.iter().any(|(d, _)| *d == distro) || engine.image_id(distro.base_image).await?.is_none() {
             continue;
         }
-        targets.push((distro, bootstrap::ensure(engine, ImageKind::Target(distro), reporter).await?));
+        targets.push((distro, images::ensure(engine, ImageKind::Target(distro), reporter).await?));
     }
     for challenge in challenges {
         for (distro, tag) in targets.iter().filter(|(d, _)| challenge.distros.contains(d)) {
             let packages = challenge.prepare.packages_for(distro.family);
             if !packages.is_empty() {
-                prepare::ensure(engine, distro, tag, packages, reporter).await?;
+                packages::ensure(engine, distro, tag, packages, reporter).await?;
             }
         }
     }
-    bootstrap::ensure(engine, ImageKind::Controller, reporter).await?;
+    images::ensure(engine, ImageKind::Controller, reporter).await?;
     Ok(())
 }
 
@@ -325,12 +327,12 @@ fn case_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Ceilings;
+    use crate::settings::Ceilings;
 
     fn challenge() -> (tempfile::TempDir, Challenge) {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("c");
-        crate::scaffold::create(&dir, &["debian-12".into(), "ubuntu-22.04".into()]).unwrap();
+        crate::challenge::scaffold::create(&dir, &["debian-12".into(), "ubuntu-22.04".into()]).unwrap();
         let challenge = Challenge::load(&dir, &Ceilings::default()).unwrap();
         (root, challenge)
     }

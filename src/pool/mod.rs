@@ -17,10 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use miette::Diagnostic;
 
-use crate::bootstrap::{self, ImageError, ImageKind};
+use crate::images::{self, ImageError, ImageKind};
 use crate::challenge::Limits;
 use crate::distro;
-use crate::engine::{ContainerSpec, Engine, EngineError, LABEL_ROLE};
+use crate::docker::{ContainerSpec, Engine, EngineError, LABEL_ROLE};
 use crate::report::Reporter;
 
 /// On every pooled container and the parking network; the value is the pool's namespace.
@@ -173,7 +173,7 @@ impl Pool {
             self.ensure_parking().await?;
         }
         let refills = sizes.iter().map(|(kind, _)| async move {
-            let image = bootstrap::ensure(&self.engine, *kind, reporter).await?;
+            let image = images::ensure(&self.engine, *kind, reporter).await?;
             self.refill(*kind, &image).await
         });
         for result in futures_util::future::join_all(refills).await {
@@ -300,7 +300,7 @@ impl Pool {
             self.engine.start_container(&id, &what).await?;
             if kind == ImageKind::Controller {
                 let warm_up =
-                    self.engine.exec_quiet(&id, &what, &["sh", "-c", &bootstrap::controller_warm_up()], &[]).await?;
+                    self.engine.exec_quiet(&id, &what, &["sh", "-c", &images::controller_warm_up()], &[]).await?;
                 return Ok::<bool, EngineError>(warm_up.exit_code == 0);
             }
             loop {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::engine::Engine;
+use crate::docker::Engine;
 
 /// How often and how close to the pids limit the guard acts.
 #[derive(Debug, Clone, Copy)]

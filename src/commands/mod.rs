@@ -1,27 +1,28 @@
 //! One function per command: arguments in, domain calls, reporter out, exit status back.
 
-use crate::bootstrap::{self, ImageKind};
+pub mod doctor;
+pub mod shell;
+pub mod watch_changes;
+
+use crate::images::{self, ImageKind};
 use crate::challenge::{self, Challenge, ServicesMode};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{ImagesCommand, LintArgs, NewArgs, PoolCommand, RunArgs, RunSetup, ShellArgs, TestArgs, WatchArgs};
-use crate::config::Config;
+use crate::settings::Config;
 use crate::distro;
-use crate::doctor;
-use crate::engine::Engine;
-use crate::junit;
-use crate::lint;
+use crate::docker::Engine;
+use crate::suite::junit;
+use crate::challenge::lint;
 use crate::pool::{self, Pool};
 use crate::report::progress::SuiteProgress;
 use crate::report::terminal::Terminal;
 use crate::report::Reporter;
 use crate::report::RunReport;
-use crate::runner::{PlaybookChoice, Run, RunError, RunOptions};
-use crate::scaffold;
-use crate::shell;
+use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
+use crate::challenge::scaffold;
 use crate::suite::{self, SuiteOptions, SuiteReporter};
-use crate::watch;
 use crate::{Error, ExitStatus};
 
 pub(crate) async fn run(args: RunArgs, config: &Config, runtime: String) -> Result<ExitStatus, Error> {
@@ -102,12 +103,12 @@ async fn watch_attempts(
         let dir = dir.clone();
         move |event: notify::Result<notify::Event>| {
             let Ok(event) = event.map_err(drop) else { return };
-            if !watch::is_write(&event.kind) {
+            if !watch_changes::is_write(&event.kind) {
                 return;
             }
             for path in event.paths {
                 let relative = path.strip_prefix(&dir).unwrap_or(&path).to_path_buf();
-                if watch::is_learner_edit(&relative) {
+                if watch_changes::is_learner_edit(&relative) {
                     let _ = sender.send(relative);
                 }
             }
@@ -123,7 +124,7 @@ async fn watch_attempts(
         if let Some(report) = watch_attempt(engine, &args.dir, config, options, terminal).await? {
             terminal.summary(&report);
             if let Some(previous) = &previous {
-                terminal.changes(attempt - 1, &watch::changes(previous, &report));
+                terminal.changes(attempt - 1, &watch_changes::changes(previous, &report));
             }
             previous = Some(report);
         }
@@ -452,7 +453,7 @@ pub(crate) async fn images(command: ImagesCommand) -> Result<ExitStatus, Error> 
     match command {
         ImagesCommand::List => {
             for kind in ImageKind::all() {
-                let status = bootstrap::status(&engine, kind).await?;
+                let status = images::status(&engine, kind).await?;
                 let state = match (&status.tag, status.prepared_present) {
                     (None, _) => format!("missing base image {}", kind.base_image()),
                     (Some(tag), true) => format!("ready    {tag}"),
@@ -481,7 +482,7 @@ pub(crate) async fn images(command: ImagesCommand) -> Result<ExitStatus, Error> 
                     .collect::<Result<_, _>>()?
             };
             for kind in kinds.into_iter().chain(std::iter::once(ImageKind::Controller)) {
-                let tag = bootstrap::ensure(&engine, kind, &terminal).await?;
+                let tag = images::ensure(&engine, kind, &terminal).await?;
                 terminal.print(&format!("{:<32} {tag}", kind.describe()));
             }
             terminal.finish();

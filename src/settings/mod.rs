@@ -12,14 +12,14 @@ use serde::Deserialize;
 
 use crate::challenge::{parse_duration, parse_memory};
 use crate::distro::{self, Distro, Family};
-use crate::watchdog::GuardSettings;
+use crate::isolation::guard::GuardSettings;
 
 pub const DEFAULT_PATH: &str = "/etc/sandbox/config.toml";
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ConfigError {
     #[error("cannot read the sandbox config {}", path.display())]
-    #[diagnostic(code(sandbox::config::io))]
+    #[diagnostic(code(sandbox::settings::io))]
     Io {
         path: PathBuf,
         #[source]
@@ -27,7 +27,7 @@ pub enum ConfigError {
     },
 
     #[error("{message}")]
-    #[diagnostic(code(sandbox::config::invalid), help("see the README, section \"Configuration\""))]
+    #[diagnostic(code(sandbox::settings::invalid), help("see the README, section \"Configuration\""))]
     Invalid {
         message: String,
         #[source_code]

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::bootstrap::ImageError;
+use crate::images::ImageError;
 use crate::distro::{Distro, Family};
-use crate::engine::{tar_of, Engine};
+use crate::docker::{tar_of, Engine};
 use crate::report::Reporter;
 
 /// Where the local repository lives in a target.

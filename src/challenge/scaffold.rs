@@ -157,7 +157,7 @@ exit $status
 mod tests {
     use super::*;
     use crate::challenge::Challenge;
-    use crate::config::Ceilings;
+    use crate::settings::Ceilings;
 
     #[test]
     fn the_scaffold_loads_and_lints_clean() {
@@ -167,7 +167,7 @@ mod tests {
         let challenge = Challenge::load(&dir, &Ceilings::default()).unwrap();
         assert_eq!(challenge.title, "Log rotation");
         assert_eq!(challenge.distros.len(), 2);
-        let findings = crate::lint::lint(&dir, &Ceilings::default());
+        let findings = crate::challenge::lint::lint(&dir, &Ceilings::default());
         assert!(findings.is_empty(), "{findings:?}");
     }
 
