@@ -139,7 +139,7 @@ fn exit_2_on_errors_and_warnings_do_not_fail() {
     // A directory holding challenges is searched; the valid bundled one is reported ok.
     let out = Sandbox::new(["lint".into(), broken.path().to_path_buf(), "challenges/nginx-static".into()]).output();
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("sandbox::challenge::lint::check_no_shebang"), "{}", out.stderr);
+    assert!(out.stderr.contains("sandbox::lint::check_no_shebang"), "{}", out.stderr);
     assert!(out.stdout.contains("ok     challenges/nginx-static"), "{}", out.stdout);
     assert!(out.stdout.contains("2 challenge(s): 1 error(s)"), "{}", out.stdout);
 }

@@ -20,12 +20,12 @@ pub enum Finding {
     Manifest(#[from] ChallengeError),
 
     #[error("check script {} is not executable", path.display())]
-    #[diagnostic(code(sandbox::challenge::lint::check_not_executable), help("chmod +x {}", path.display()))]
+    #[diagnostic(code(sandbox::lint::check_not_executable), help("chmod +x {}", path.display()))]
     CheckNotExecutable { path: PathBuf },
 
     #[error("check script {} has no shebang", path.display())]
     #[diagnostic(
-        code(sandbox::challenge::lint::check_no_shebang),
+        code(sandbox::lint::check_no_shebang),
         help("start it with `#!/bin/sh`: it runs inside minimal targets where sh is the one shell sure to exist")
     )]
     CheckNoShebang {
@@ -37,7 +37,7 @@ pub enum Finding {
     },
 
     #[error("{} is not valid YAML: {message}", path.display())]
-    #[diagnostic(code(sandbox::challenge::lint::playbook_syntax))]
+    #[diagnostic(code(sandbox::lint::playbook_syntax))]
     PlaybookSyntax {
         path: PathBuf,
         message: String,
@@ -49,7 +49,7 @@ pub enum Finding {
 
     #[error("{} holds no play", path.display())]
     #[diagnostic(
-        code(sandbox::challenge::lint::playbook_no_play),
+        code(sandbox::lint::playbook_no_play),
         help("a playbook is a list of plays, each with `hosts:` (e.g. `- hosts: all` followed by `tasks:`)")
     )]
     PlaybookNoPlay {
@@ -63,14 +63,14 @@ pub enum Finding {
 
     #[error("no README.md in {}", dir.display())]
     #[diagnostic(
-        code(sandbox::challenge::lint::no_readme),
+        code(sandbox::lint::no_readme),
         severity(Warning),
         help("learners read the task there: goal, requirements, hints")
     )]
     NoReadme { dir: PathBuf },
 
     #[error("challenge.toml in {} sets no `{key}`", dir.display())]
-    #[diagnostic(code(sandbox::challenge::lint::no_metadata), severity(Warning), help("listings and the README table show it"))]
+    #[diagnostic(code(sandbox::lint::no_metadata), severity(Warning), help("listings and the README table show it"))]
     NoMetadata { dir: PathBuf, key: &'static str },
 }
 

@@ -34,21 +34,21 @@ type BollardError = bollard::errors::Error;
 pub enum EngineError {
     #[error("cannot reach the Docker daemon")]
     #[diagnostic(
-        code(sandbox::docker::unreachable),
+        code(sandbox::engine::unreachable),
         help("start it with `sudo scripts/setup.sh` (it starts dockerd when it is not running), or set DOCKER_HOST")
     )]
     Unreachable(#[source] BollardError),
 
     #[error("failed to read the Docker daemon's configuration")]
-    #[diagnostic(code(sandbox::docker::info))]
+    #[diagnostic(code(sandbox::engine::info))]
     Info(#[source] BollardError),
 
     #[error("failed to build image {tag}: {message}")]
-    #[diagnostic(code(sandbox::docker::build), help("the build log above shows the failing step"))]
+    #[diagnostic(code(sandbox::engine::build), help("the build log above shows the failing step"))]
     Build { tag: String, message: String },
 
     #[error("failed to inspect image {image}")]
-    #[diagnostic(code(sandbox::docker::image))]
+    #[diagnostic(code(sandbox::engine::image))]
     InspectImage {
         image: String,
         #[source]
@@ -56,7 +56,7 @@ pub enum EngineError {
     },
 
     #[error("failed to create network {name}")]
-    #[diagnostic(code(sandbox::docker::network))]
+    #[diagnostic(code(sandbox::engine::network))]
     CreateNetwork {
         name: String,
         #[source]
@@ -64,7 +64,7 @@ pub enum EngineError {
     },
 
     #[error("failed to create {what}")]
-    #[diagnostic(code(sandbox::docker::create))]
+    #[diagnostic(code(sandbox::engine::create))]
     CreateContainer {
         what: String,
         #[source]
@@ -72,7 +72,7 @@ pub enum EngineError {
     },
 
     #[error("failed to copy files into {what}")]
-    #[diagnostic(code(sandbox::docker::upload))]
+    #[diagnostic(code(sandbox::engine::upload))]
     Upload {
         what: String,
         #[source]
@@ -80,7 +80,7 @@ pub enum EngineError {
     },
 
     #[error("failed to start {what}")]
-    #[diagnostic(code(sandbox::docker::start))]
+    #[diagnostic(code(sandbox::engine::start))]
     StartContainer {
         what: String,
         #[source]
@@ -88,7 +88,7 @@ pub enum EngineError {
     },
 
     #[error("pool: failed to {action}")]
-    #[diagnostic(code(sandbox::docker::pool))]
+    #[diagnostic(code(sandbox::engine::pool))]
     Pool {
         action: String,
         #[source]
@@ -96,7 +96,7 @@ pub enum EngineError {
     },
 
     #[error("failed to run `{command}` in {what}")]
-    #[diagnostic(code(sandbox::docker::exec))]
+    #[diagnostic(code(sandbox::engine::exec))]
     Exec {
         what: String,
         command: String,
@@ -107,15 +107,15 @@ pub enum EngineError {
     /// The container stopped (killed, out of memory) while an exec ran in it. Said apart
     /// from `Exec`: under gVisor the exec's output stream stays open after the sandbox dies.
     #[error("{what} stopped while `{command}` ran in it")]
-    #[diagnostic(code(sandbox::docker::stopped))]
+    #[diagnostic(code(sandbox::engine::stopped))]
     StoppedDuringExec { what: String, command: String },
 
     #[error("failed to write {path} in {what}: {output}")]
-    #[diagnostic(code(sandbox::docker::write_file))]
+    #[diagnostic(code(sandbox::engine::write_file))]
     WriteFile { what: String, path: String, output: String },
 
     #[error("failed to inspect {what}")]
-    #[diagnostic(code(sandbox::docker::inspect))]
+    #[diagnostic(code(sandbox::engine::inspect))]
     Inspect {
         what: String,
         #[source]
@@ -123,7 +123,7 @@ pub enum EngineError {
     },
 
     #[error("failed to list processes of {what}")]
-    #[diagnostic(code(sandbox::docker::top))]
+    #[diagnostic(code(sandbox::engine::top))]
     Top {
         what: String,
         #[source]
@@ -132,7 +132,7 @@ pub enum EngineError {
 
     #[error("failed to remove what run {run} created")]
     #[diagnostic(
-        code(sandbox::docker::cleanup),
+        code(sandbox::engine::cleanup),
         help("remove leftovers with `docker rm -f $(docker ps -aq --filter label={LABEL_RUN}={run})`")
     )]
     Cleanup {

@@ -19,7 +19,7 @@ pub const DEFAULT_PATH: &str = "/etc/sandbox/config.toml";
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ConfigError {
     #[error("cannot read the sandbox config {}", path.display())]
-    #[diagnostic(code(sandbox::settings::io))]
+    #[diagnostic(code(sandbox::config::io))]
     Io {
         path: PathBuf,
         #[source]
@@ -27,7 +27,7 @@ pub enum ConfigError {
     },
 
     #[error("{message}")]
-    #[diagnostic(code(sandbox::settings::invalid), help("see the README, section \"Configuration\""))]
+    #[diagnostic(code(sandbox::config::invalid), help("see the README, section \"Configuration\""))]
     Invalid {
         message: String,
         #[source_code]

@@ -1,0 +1,101 @@
+//! The shell a run executes inside its containers: the SSH wait, the egress probe, the cleanup
+//! between passes, and check.sh.
+
+
+use crate::images::{MOCK_LOCATIONS, MOCK_MASTER};
+use crate::challenge::Limits;
+use crate::distro::{Distro, Family};
+use crate::docker::{ContainerState, Engine, EngineError, ExecOutput, WriteBound};
+use crate::report::{Apply, PassReport, Verdict};
+
+/// Where check.sh is placed in a target before it runs.
+const CHECK_PATH: &str = "/usr/local/lib/sandbox/check.sh";
+
+/// The host an offline target must not reach.
+pub const EGRESS_PROBE_HOST: &str = "deb.debian.org";
+
+/// Exits 0 only when a TCP connection to port 80 of its argument succeeds (python3 is in
+/// every target).
+pub const EGRESS_PROBE: &str = "import socket, sys; socket.create_connection((sys.argv[1], 80), 5)";
+
+/// Waits until every target accepts the run's key over SSH: 100 tries, 0.2 s apart, per
+/// host. Every host is waited for; each one that never answers is printed on a line of its
+/// own (`ADDRESS did not accept SSH within 20 s`, see `unreachable_hosts`) and the exit is 1.
+pub fn wait_for_ssh_script(addresses: &[&str]) -> String {
+    format!(
+        "failed=0; for host in {}; do tries=0; \
+         until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=2 root@$host true 2>/dev/null; do \
+         tries=$((tries+1)); if [ $tries -ge 100 ]; then echo \"$host {UNREACHABLE}\"; failed=1; break; fi; sleep 0.2; done; done; exit $failed",
+        addresses.join(" ")
+    )
+}
+
+const UNREACHABLE: &str = "did not accept SSH within 20 s";
+
+/// The addresses `wait_for_ssh_script` reported as unreachable.
+pub fn unreachable_hosts(output: &str) -> Vec<&str> {
+    output.lines().filter_map(|line| line.trim().strip_suffix(UNREACHABLE)).map(str::trim).collect()
+}
+
+/// Between the passes: kill package managers left running by pass 1 and remove their
+/// locks (pass 2 would otherwise fail on a lock, not on the learner's playbook), and put
+/// the systemctl mock back wherever a package replaced it. Prints one line per action.
+///
+/// `pidof` is missing on minimal images: processes are found with `ps` and `awk`.
+pub fn between_passes_script(family: Family) -> String {
+    let names = family.package_manager_processes().join(" ");
+    let locks = family.lock_files().join(" ");
+    let locations = MOCK_LOCATIONS.join(" ");
+    format!(
+        "killed=0\n\
+         for name in {names}; do\n\
+         \x20 for pid in $(ps -eo pid=,comm= | awk -v n=\"$name\" '$2 == n {{print $1}}'); do\n\
+         \x20   kill -9 \"$pid\" 2>/dev/null && echo \"killed leftover $name (pid $pid)\" && killed=1\n\
+         \x20 done\n\
+         done\n\
+         if [ $killed = 1 ]; then rm -f {locks}; echo 'removed package manager locks'; fi\n\
+         for path in {locations}; do\n\
+         \x20 if ! cmp -s {MOCK_MASTER} \"$path\"; then cp {MOCK_MASTER} \"$path\" && chmod 755 \"$path\" && echo \"restored the systemctl mock at $path (a package had replaced it)\"; fi\n\
+         done\n\
+         true\n"
+    )
+}
+
+/// Copies check.sh into the target and runs it as root with SANDBOX_DISTRO and SANDBOX_PASS.
+pub async fn run_check(
+    engine: &Engine,
+    id: &str,
+    what: &str,
+    distro: &Distro,
+    pass: u8,
+    script: &str,
+) -> Result<ExecOutput, EngineError> {
+    engine.write_file(id, what, CHECK_PATH, script, 0o755).await?;
+    let env = [format!("SANDBOX_DISTRO={}", distro.name), format!("SANDBOX_PASS={pass}")];
+    engine.exec(id, what, &[CHECK_PATH], &env, Some("/root"), &mut |_| {}).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ssh_wait_names_only_the_hosts_that_did_not_answer() {
+        let script = wait_for_ssh_script(&["10.0.0.2", "10.0.0.3"]);
+        assert!(script.contains("for host in 10.0.0.2 10.0.0.3;"));
+        assert!(script.contains("break; fi") && script.ends_with("exit $failed"), "{script}");
+        let output = "10.0.0.3 did not accept SSH within 20 s\n";
+        assert_eq!(unreachable_hosts(output), ["10.0.0.3"]);
+        assert!(unreachable_hosts("").is_empty());
+    }
+
+    #[test]
+    fn cleanup_script_finds_processes_without_pidof_and_restores_the_mock() {
+        let script = between_passes_script(Family::Debian);
+        assert!(!script.contains("pidof"));
+        assert!(script.contains("for name in apt apt-get dpkg"));
+        assert!(script.contains("/var/lib/dpkg/lock-frontend"));
+        assert!(script.contains("cmp -s /usr/local/lib/sandbox/systemctl \"$path\""));
+    }
+
+}
