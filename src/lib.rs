@@ -14,6 +14,7 @@ pub mod distro;
 pub mod docker;
 pub mod images;
 pub mod isolation;
+pub mod labels;
 pub mod pool;
 pub mod report;
 pub mod run;
@@ -106,7 +107,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
     let config = Config::load()?;
     distro::extend(config.extra_distros.clone());
     let runtime = |flag: Option<String>| {
-        flag.or_else(|| config.runtime.clone()).unwrap_or_else(|| run::DEFAULT_RUNTIME.to_string())
+        flag.or_else(|| config.runtime.clone()).unwrap_or_else(|| isolation::DEFAULT_RUNTIME.to_string())
     };
     match cli.command {
         Command::Run(mut args) => {

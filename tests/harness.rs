@@ -209,7 +209,7 @@ pub fn remove_run(run: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let engine = sandbox::docker::Engine::connect().await.unwrap();
-        engine.remove_run(run).await.unwrap();
+        engine.remove_labelled(&format!("{}={run}", sandbox::labels::RUN)).await.unwrap();
     });
 }
 

@@ -1,7 +1,8 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
 use crate::images::{self, ImageKind};
-use crate::docker::{Engine, RegisteredRuntime, WriteBound};
+use crate::docker::{Engine, RegisteredRuntime};
+use crate::isolation::{RuntimePolicy, WriteBound};
 
 /// One line of the doctor's table.
 #[derive(Debug, Clone)]
@@ -57,7 +58,7 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
                 }
                 checks.push(write_bound_check(registered));
                 checks.push(Check::pass("services mock, supervised", "available"));
-                match crate::images::systemd_support(runtime, registered) {
+                match crate::isolation::systemd_support(runtime, registered) {
                     Ok(()) => checks.push(Check::pass("services systemd", "available")),
                     Err(reason) => checks.push(Check::fail(
                         "services systemd",

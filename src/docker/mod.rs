@@ -1,6 +1,8 @@
-//! The Docker engine, through bollard: every call sandbox makes to Docker lives here.
+//! The Docker client, through bollard: every call sandbox makes to Docker lives here, and
+//! nothing of the product does (no challenge, no run, no policy: `isolation` decides how a
+//! container is confined, this module carries it out).
 //!
-//! bollard's errors say what went wrong on the wire, not what sandbox was doing; each
+//! bollard's errors say what went wrong on the wire, not what was being done; each
 //! operation therefore has its own error variant naming the object it was acting on.
 
 use std::collections::HashMap;
@@ -19,14 +21,6 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::{StreamExt, TryStreamExt};
 use miette::Diagnostic;
-
-use crate::challenge::Limits;
-
-/// Label on everything sandbox creates; its value is the run id.
-pub const LABEL_RUN: &str = "io.sandbox.run";
-/// Unix time after which the owning run is certainly over (its deadline).
-pub const LABEL_DEADLINE: &str = "io.sandbox.deadline";
-pub const LABEL_ROLE: &str = "io.sandbox.role";
 
 type BollardError = bollard::errors::Error;
 
@@ -87,10 +81,61 @@ pub enum EngineError {
         source: BollardError,
     },
 
-    #[error("pool: failed to {action}")]
-    #[diagnostic(code(sandbox::engine::pool))]
-    Pool {
-        action: String,
+    #[error("failed to list containers labelled {label}")]
+    #[diagnostic(code(sandbox::engine::list))]
+    ListContainers {
+        label: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to rename container {id} to {name}")]
+    #[diagnostic(code(sandbox::engine::rename))]
+    RenameContainer {
+        id: String,
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to connect container {id} to network {network}")]
+    #[diagnostic(code(sandbox::engine::connect_network))]
+    ConnectNetwork {
+        id: String,
+        network: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to disconnect container {id} from network {network}")]
+    #[diagnostic(code(sandbox::engine::disconnect_network))]
+    DisconnectNetwork {
+        id: String,
+        network: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to inspect network {name}")]
+    #[diagnostic(code(sandbox::engine::inspect_network))]
+    InspectNetwork {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to remove container {id}")]
+    #[diagnostic(code(sandbox::engine::remove_container))]
+    RemoveContainer {
+        id: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to remove network {name}")]
+    #[diagnostic(code(sandbox::engine::remove_network))]
+    RemoveNetwork {
+        name: String,
         #[source]
         source: BollardError,
     },
@@ -130,19 +175,19 @@ pub enum EngineError {
         source: BollardError,
     },
 
-    #[error("failed to remove what run {run} created")]
+    #[error("failed to remove what is labelled {label}")]
     #[diagnostic(
         code(sandbox::engine::cleanup),
-        help("remove leftovers with `docker rm -f $(docker ps -aq --filter label={LABEL_RUN}={run})`")
+        help("remove leftovers with `docker rm -f $(docker ps -aq --filter label={label})`")
     )]
     Cleanup {
-        run: String,
+        label: String,
         #[source]
         source: BollardError,
     },
 }
 
-/// What a container should be; the hardening lives in `create_container`, not in callers.
+/// What a container should be.
 #[derive(Debug, Clone)]
 pub struct ContainerSpec {
     pub name: String,
@@ -156,7 +201,24 @@ pub struct ContainerSpec {
     pub labels: HashMap<String, String>,
     pub network: String,
     pub runtime: String,
-    pub limits: Limits,
+    pub confinement: Confinement,
+}
+
+/// How a container is confined; `isolation` decides it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confinement {
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+    /// The host's pids cgroup limit.
+    pub pids_limit: i64,
+    /// RLIMIT_NPROC inside the container.
+    pub nproc: i64,
+    pub no_new_privileges: bool,
+    pub cap_drop: Vec<String>,
+    /// Mount point → mount options.
+    pub tmpfs: HashMap<String, String>,
+    /// The json-file log's cap (one file), e.g. `10m`.
+    pub log_max_size: String,
 }
 
 /// Output of a finished exec.
@@ -200,40 +262,6 @@ pub struct RegisteredRuntime {
     pub args: Vec<String>,
 }
 
-impl RegisteredRuntime {
-    /// gVisor is known by its binary, not by the name it is registered under: a second
-    /// registration such as `runsc-systrap` is gVisor too and needs gVisor's pids arithmetic.
-    pub fn is_gvisor(&self) -> bool {
-        std::path::Path::new(&self.path).file_name().is_some_and(|name| name == "runsc")
-    }
-
-    /// gVisor's `--platform=` argument; None when it is not given (gVisor then uses systrap).
-    pub fn platform(&self) -> Option<&str> {
-        self.args.iter().find_map(|arg| arg.strip_prefix("--platform="))
-    }
-
-    /// Where the root filesystem's writes of a container under this runtime end up.
-    pub fn write_bound(&self) -> WriteBound {
-        let overlay = self.args.iter().find_map(|arg| arg.strip_prefix("--overlay2="));
-        // `root:memory` (or `all:memory`): gVisor keeps the overlay's upper layer in the
-        // sandbox's memory, which the container's cgroup charges; `root:self` and `none`
-        // write through to the host's disk.
-        match overlay.and_then(|value| value.split_once(':')) {
-            Some(("root" | "all", "memory")) if self.is_gvisor() => WriteBound::Memory,
-            _ => WriteBound::HostDisk,
-        }
-    }
-}
-
-/// Whether what a container writes outside its tmpfs mounts is bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteBound {
-    /// Held in the sandbox's memory and counted against the container's memory limit.
-    Memory,
-    /// Written to the Docker data root on the host's disk, without a bound.
-    HostDisk,
-}
-
 impl Engine {
     /// Connects to the local daemon (or DOCKER_HOST) and agrees on an API version, so a
     /// 20.10 daemon (API 1.41) works with a client that knows newer APIs.
@@ -263,11 +291,6 @@ impl Engine {
                     .collect())
             })
             .await
-    }
-
-    /// Whether containers of `runtime` run under gVisor (false when it is not registered).
-    pub async fn is_gvisor(&self, runtime: &str) -> Result<bool, EngineError> {
-        Ok(self.runtimes().await?.get(runtime).is_some_and(RegisteredRuntime::is_gvisor))
     }
 
     /// The image's id, or None when it does not exist.
@@ -324,38 +347,30 @@ impl Engine {
         Ok(())
     }
 
-    /// Creates a hardened container: limits, no privileges, no host mounts, no published ports.
+    /// Creates a container confined as its spec says, with no host mounts and no published ports.
     pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
-        let memory = spec.limits.memory_bytes as i64;
+        let confinement = &spec.confinement;
         let host_config = HostConfig {
             runtime: Some(spec.runtime.clone()),
-            memory: Some(memory),
+            memory: Some(confinement.memory_bytes),
             // Swap equal to memory: the limit is the limit, no spilling to the host's swap.
-            memory_swap: Some(memory),
-            nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
-            pids_limit: Some(host_pids_limit(self.is_gvisor(&spec.runtime).await?, spec.limits.pids)),
-            // The guest's own process limit: gVisor enforces RLIMIT_NPROC inside the sandbox,
-            // so a fork bomb plateaus there (and the guard kills it) instead of exhausting the
-            // host cgroup and crashing the Sentry. Root is bound by it: no CAP_SYS_RESOURCE.
+            memory_swap: Some(confinement.memory_bytes),
+            nano_cpus: Some(confinement.nano_cpus),
+            pids_limit: Some(confinement.pids_limit),
             ulimits: Some(vec![ResourcesUlimits {
                 name: Some("nproc".into()),
-                soft: Some(spec.limits.pids),
-                hard: Some(spec.limits.pids),
+                soft: Some(confinement.nproc),
+                hard: Some(confinement.nproc),
             }]),
             privileged: Some(false),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            cap_drop: Some(vec!["NET_RAW".into(), "MKNOD".into(), "SYS_PTRACE".into()]),
-            tmpfs: Some(HashMap::from([
-                ("/tmp".to_string(), "rw,nosuid,nodev,size=256m".to_string()),
-                ("/run".to_string(), "rw,nosuid,nodev,size=64m".to_string()),
-            ])),
+            security_opt: Some(confinement.no_new_privileges.then(|| "no-new-privileges".to_string()).into_iter().collect()),
+            cap_drop: Some(confinement.cap_drop.clone()),
+            tmpfs: Some(confinement.tmpfs.clone()),
             network_mode: Some(spec.network.clone()),
-            // What a container prints to its own stdout lands in a log file on the host's
-            // disk: capped, so a learner's `yes > /proc/1/fd/1` cannot fill it.
             log_config: Some(HostConfigLogConfig {
                 typ: Some("json-file".into()),
                 config: Some(HashMap::from([
-                    ("max-size".to_string(), "10m".to_string()),
+                    ("max-size".to_string(), confinement.log_max_size.clone()),
                     ("max-file".to_string(), "1".to_string()),
                 ])),
             }),
@@ -569,9 +584,9 @@ impl Engine {
         self.exec(id, what, cmd, env, None, &mut |_| {}).await
     }
 
-    /// Writes a file into a running container through an exec (see `upload_before_start`
-    /// for why not the archive API). The contents travel in an environment variable, so
-    /// this is for text files such as scripts and keys.
+    /// Writes a file into a running container: a one-file tar on an exec's stdin (see
+    /// `upload_before_start` for why not the archive API), so its size is not bounded by
+    /// what an environment variable or an argument may hold.
     pub async fn write_file(
         &self,
         id: &str,
@@ -580,18 +595,8 @@ impl Engine {
         contents: &str,
         mode: u32,
     ) -> Result<(), EngineError> {
-        let script =
-            "mkdir -p \"$(dirname \"$DEST\")\" && printf '%s' \"$CONTENT\" > \"$DEST\" && chmod \"$MODE\" \"$DEST\"";
-        let env = [format!("DEST={path}"), format!("CONTENT={contents}"), format!("MODE={mode:o}")];
-        let result = self.exec_quiet(id, what, &["/bin/sh", "-c", script], &env).await?;
-        if result.exit_code != 0 {
-            return Err(EngineError::WriteFile {
-                what: what.to_string(),
-                path: path.to_string(),
-                output: result.output,
-            });
-        }
-        Ok(())
+        let relative = path.trim_start_matches('/');
+        self.extract_into_running(id, what, "/", &tar_of(&[(relative, contents.as_bytes(), mode)])).await
     }
 
     /// Unpacks a tar archive into `dest` of a running container through an exec reading the
@@ -697,7 +702,7 @@ impl Engine {
             .docker
             .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
             .await
-            .map_err(|source| EngineError::Pool { action: format!("list containers labelled {label}"), source })?;
+            .map_err(|source| EngineError::ListContainers { label: label.to_string(), source })?;
         Ok(containers
             .into_iter()
             .map(|c| ListedContainer {
@@ -715,7 +720,7 @@ impl Engine {
         match self.docker.rename_container(id, options).await {
             Ok(()) => Ok(true),
             Err(BollardError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(false),
-            Err(source) => Err(EngineError::Pool { action: format!("rename {id} to {name}"), source }),
+            Err(source) => Err(EngineError::RenameContainer { id: id.to_string(), name: name.to_string(), source }),
         }
     }
 
@@ -727,7 +732,7 @@ impl Engine {
         self.docker
             .connect_network(network, request)
             .await
-            .map_err(|source| EngineError::Pool { action: format!("connect {id} to {network}"), source })
+            .map_err(|source| EngineError::ConnectNetwork { id: id.to_string(), network: network.to_string(), source })
     }
 
     pub async fn disconnect_network(&self, network: &str, id: &str) -> Result<(), EngineError> {
@@ -735,14 +740,14 @@ impl Engine {
         self.docker
             .disconnect_network(network, request)
             .await
-            .map_err(|source| EngineError::Pool { action: format!("disconnect {id} from {network}"), source })
+            .map_err(|source| EngineError::DisconnectNetwork { id: id.to_string(), network: network.to_string(), source })
     }
 
     pub async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
         match self.docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await {
             Ok(_) => Ok(true),
             Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
-            Err(source) => Err(EngineError::Pool { action: format!("inspect network {name}"), source }),
+            Err(source) => Err(EngineError::InspectNetwork { name: name.to_string(), source }),
         }
     }
 
@@ -751,75 +756,34 @@ impl Engine {
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         match self.docker.remove_container(id, Some(options)).await {
             Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(()),
-            Err(source) => Err(EngineError::Pool { action: format!("remove container {id}"), source }),
+            Err(source) => Err(EngineError::RemoveContainer { id: id.to_string(), source }),
         }
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
         match self.docker.remove_network(name).await {
             Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
-            Err(source) => Err(EngineError::Pool { action: format!("remove network {name}"), source }),
+            Err(source) => Err(EngineError::RemoveNetwork { name: name.to_string(), source }),
         }
-    }
-
-    /// Removes every container and network labelled with the given run id.
-    pub async fn remove_run(&self, run: &str) -> Result<(), EngineError> {
-        self.remove_matching(&format!("{LABEL_RUN}={run}"), run).await
     }
 
     /// Removes every container and network carrying `label` (`key` or `key=value`).
-    async fn remove_matching(&self, label: &str, run: &str) -> Result<(), EngineError> {
-        let error = |source| EngineError::Cleanup { run: run.to_string(), source };
-        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
-            .await
-            .map_err(error)?;
-        let removals = containers.into_iter().filter_map(|c| c.id).map(|id| {
-            let docker = self.docker.clone();
-            async move {
-                let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-                match docker.remove_container(&id, Some(options)).await {
-                    Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
-                    // 409: removal already in progress (a concurrent cleanup); it will finish.
-                    Err(BollardError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
-                    Err(err) => Err(err),
-                }
-            }
-        });
+    pub async fn remove_labelled(&self, label: &str) -> Result<(), EngineError> {
+        let containers = self.list_labelled(label).await?;
+        let removals = containers.iter().map(|container| self.remove_container(&container.id));
         for result in futures_util::future::join_all(removals).await {
-            result.map_err(error)?;
+            result?;
         }
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let networks = self
             .docker
             .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
             .await
-            .map_err(error)?;
+            .map_err(|source| EngineError::Cleanup { label: label.to_string(), source })?;
         for network in networks.into_iter().filter_map(|n| n.name) {
-            match self.docker.remove_network(&network).await {
-                Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => {}
-                Err(err) => return Err(error(err)),
-            }
+            self.remove_network(&network).await?;
         }
         Ok(())
-    }
-
-    /// Labels (run id → deadline) of every sandbox container, to find leftovers of dead runs.
-    pub async fn run_deadlines(&self) -> Result<HashMap<String, u64>, EngineError> {
-        let filters = HashMap::from([("label".to_string(), vec![LABEL_RUN.to_string()])]);
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
-            .await
-            .map_err(|source| EngineError::Cleanup { run: "(leftovers)".into(), source })?;
-        let mut runs = HashMap::new();
-        for labels in containers.into_iter().filter_map(|c| c.labels) {
-            if let (Some(run), Some(deadline)) = (labels.get(LABEL_RUN), labels.get(LABEL_DEADLINE)) {
-                runs.insert(run.clone(), deadline.parse().unwrap_or(0));
-            }
-        }
-        Ok(runs)
     }
 }
 
@@ -846,23 +810,6 @@ fn runtime_refused_exec(result: &ExecOutput) -> bool {
             .any(|cause| result.output.contains(cause))
 }
 
-/// The pids cgroup limit for a container whose guest may run `guest_pids` processes.
-///
-/// Under gVisor the cgroup holds the sandbox's own host threads (the Sentry's Go runtime and,
-/// on the ptrace platform, stubs and tracer threads), not the guest's processes. Measured
-/// here under ptrace: apt-get install nginx php-fpm peaks at 220 host tasks; a fork bomb
-/// held to 256 guest processes by RLIMIT_NPROC still climbs to ~3,600 host tasks within 4 s.
-/// Whenever the cgroup limit is reached, the Sentry cannot make a thread and crashes ("error
-/// initializing first thread"), so the limit leaves room above that plateau; the watchdog
-/// kills the container well before it. The cgroup stays the host's hard backstop.
-pub fn host_pids_limit(gvisor: bool, guest_pids: i64) -> i64 {
-    if gvisor {
-        guest_pids * 16 + 512
-    } else {
-        guest_pids
-    }
-}
-
 /// Builds a tar archive in memory from (path in archive, contents, mode) entries.
 pub fn tar_of(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
@@ -881,24 +828,6 @@ pub fn tar_of(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn registered(path: &str, args: &[&str]) -> RegisteredRuntime {
-        RegisteredRuntime { path: path.into(), args: args.iter().map(|a| a.to_string()).collect() }
-    }
-
-    #[test]
-    fn gvisor_is_known_by_its_binary_whatever_the_registered_name() {
-        assert!(registered("/usr/bin/runsc", &["--platform=systrap"]).is_gvisor());
-        assert!(registered("runsc", &[]).is_gvisor());
-        assert!(!registered("runc", &[]).is_gvisor());
-        assert!(!registered("/usr/bin/runsc-wrapper", &[]).is_gvisor());
-    }
-
-    #[test]
-    fn platform_comes_from_the_runtime_args() {
-        assert_eq!(registered("/usr/bin/runsc", &["--network=host", "--platform=ptrace"]).platform(), Some("ptrace"));
-        assert_eq!(registered("/usr/bin/runsc", &["--network=host"]).platform(), None);
-    }
-
     #[test]
     fn only_execs_the_runtime_failed_to_start_are_retried() {
         let result = |exit_code, output: &str| ExecOutput { exit_code, output: output.into() };
@@ -911,21 +840,5 @@ mod tests {
             "OCI runtime exec failed: exec: \"nope\": executable file not found in $PATH: unknown"
         )));
         assert!(!runtime_refused_exec(&result(1, "check failed")));
-    }
-
-    #[test]
-    fn only_gvisors_memory_overlay_bounds_writes() {
-        let args = ["--network=host", "--platform=ptrace", "--overlay2=root:memory"];
-        assert_eq!(registered("/usr/bin/runsc", &args).write_bound(), WriteBound::Memory);
-        assert_eq!(registered("/usr/bin/runsc", &["--overlay2=all:memory"]).write_bound(), WriteBound::Memory);
-        assert_eq!(registered("/usr/bin/runsc", &["--overlay2=root:self"]).write_bound(), WriteBound::HostDisk);
-        assert_eq!(registered("/usr/bin/runsc", &["--platform=ptrace"]).write_bound(), WriteBound::HostDisk);
-        assert_eq!(registered("/usr/bin/runc", &["--overlay2=root:memory"]).write_bound(), WriteBound::HostDisk);
-    }
-
-    #[test]
-    fn the_pids_cgroup_leaves_room_for_gvisor_host_threads_only_under_gvisor() {
-        assert_eq!(host_pids_limit(true, 256), 4608);
-        assert_eq!(host_pids_limit(false, 256), 256);
     }
 }

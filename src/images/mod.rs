@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::run::ansible::{self, LAUNCHER_PATH, MITOGEN_DIR};
 use crate::distro::{Distro, Family};
-use crate::docker::{tar_of, Engine, EngineError, RegisteredRuntime};
+use crate::docker::{tar_of, Engine, EngineError};
 use crate::report::Reporter;
 
 /// The systemctl mock, installed in every target (see `mocks/systemctl`).
@@ -34,21 +34,6 @@ pub const MOCK_LOCATIONS: &[&str] =
 /// Which services mode a run uses (`mock`, `supervised`), written into each target before
 /// pass 1; the systemctl in the image reads it.
 pub const SERVICES_MODE_FILE: &str = "/etc/sandbox/services";
-
-/// Whether `services = "systemd"` can work under the runtime registered as `name`: real
-/// systemd as PID 1 needs its own cgroup tree and an image with systemd in it. Err says why not.
-pub fn systemd_support(name: &str, runtime: &RegisteredRuntime) -> Result<(), String> {
-    if runtime.is_gvisor() {
-        return Err(
-            "gVisor here (runsc 2024-07, cgroup v1 host) cannot give systemd the cgroup v2 tree it needs as PID 1"
-                .into(),
-        );
-    }
-    match name {
-        "runc" => Err("systemd as PID 1 under runc needs a privileged container (cgroup and /sys writes), which sandbox never creates".into()),
-        other => Err(format!("no systemd target image is known to work under `{other}`")),
-    }
-}
 
 /// PID 1 of a target, run by bash through a symlink named `systemd` (see `PID1`).
 const TARGET_INIT: &str = r#"#!/bin/bash

@@ -20,7 +20,9 @@ use miette::Diagnostic;
 use crate::images::{self, ImageError, ImageKind};
 use crate::challenge::Limits;
 use crate::distro;
-use crate::docker::{ContainerSpec, Engine, EngineError, LABEL_ROLE};
+use crate::docker::{ContainerSpec, Engine, EngineError};
+use crate::isolation;
+use crate::labels;
 use crate::report::Reporter;
 
 /// On every pooled container and the parking network; the value is the pool's namespace.
@@ -282,12 +284,12 @@ impl Pool {
                 (LABEL_POOL.to_string(), self.namespace.clone()),
                 (LABEL_KIND.to_string(), kind.name().to_string()),
                 (LABEL_KEY.to_string(), self.key(&limits)),
-                (LABEL_ROLE.to_string(), role.to_string()),
+                (labels::ROLE.to_string(), role.to_string()),
             ]
             .into(),
             network: self.parking_network(),
             runtime: self.runtime.clone(),
-            limits,
+            confinement: isolation::confinement(&self.engine, &self.runtime, &limits).await?,
         };
         Ok((self.engine.create_container(&spec).await?, name))
     }

@@ -6,9 +6,11 @@
 
 pub mod ansible;
 pub mod inventory;
+pub mod platform;
 pub mod recap;
+pub mod scripts;
 pub mod timeline;
-pub mod verify;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,20 +22,18 @@ use miette::Diagnostic;
 use crate::images::{self, ImageError, ImageKind};
 use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
-use crate::docker::{
-    self, ContainerSpec, Engine, EngineError, RegisteredRuntime, WriteBound, LABEL_DEADLINE, LABEL_ROLE, LABEL_RUN,
-};
+use crate::docker::{ContainerSpec, Engine, EngineError, RegisteredRuntime};
+use crate::isolation::{self, RuntimePolicy, WriteBound};
+use crate::labels;
 use self::inventory::InventoryHost;
 use crate::pool::{Pool, PoolError};
 use crate::images::packages;
 use self::recap::PlaybookLog;
-use crate::report::{Apply, PassReport, PlatformReport, Reporter, RunReport, Verdict};
+use crate::report::{Reporter, RunReport, Verdict};
 use self::timeline::{Phase, Timeline};
-use self::verify::Place;
+use self::platform::{Decision, Platforms};
+use self::verdict::{Place, PlaybookEnd};
 use crate::isolation::guard::{self, GuardSettings};
-
-/// The runtime every container uses unless the user explicitly asks for another.
-pub const DEFAULT_RUNTIME: &str = "runsc";
 
 /// Where the challenge directory (`challenge/` in the archive) is unpacked in the controller.
 const CONTROLLER_WORK_DIR: &str = "/work";
@@ -127,19 +127,10 @@ pub enum RunError {
     Interrupted,
 }
 
-/// Where a platform is in its run, for the timeout's report.
-#[derive(Debug, Clone)]
-struct PlatformState {
-    distro: &'static Distro,
-    container: Option<String>,
-    passes: Vec<PassReport>,
-    verdict: Option<(Verdict, String)>,
-    notes: Vec<String>,
-}
-
+/// What the run's concurrent parts (passes, checks, the guard) record.
 struct Shared {
     timeline: Timeline,
-    platforms: Vec<PlatformState>,
+    platforms: Platforms,
 }
 
 /// A run in progress.
@@ -163,14 +154,6 @@ pub struct Run<'a> {
     write_bound: std::sync::OnceLock<WriteBound>,
 }
 
-/// How one `ansible-playbook` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PlaybookEnd {
-    Exited(i64),
-    /// The controller stopped under it (out of memory, killed): no exit code exists.
-    ControllerStopped,
-}
-
 impl<'a> Run<'a> {
     pub fn new(
         engine: Engine,
@@ -187,16 +170,7 @@ impl<'a> Run<'a> {
         let id = new_run_id();
         let guard = options.guard.with_env_overrides();
         let timeout = options.timeout.unwrap_or(challenge.run.timeout);
-        let platforms = distros
-            .into_iter()
-            .map(|distro| PlatformState {
-                distro,
-                container: None,
-                passes: Vec::new(),
-                verdict: None,
-                notes: Vec::new(),
-            })
-            .collect();
+        let platforms = Platforms::new(&distros);
         let pool =
             options.use_pool.then(|| Pool::named(engine.clone(), &options.runtime, options.pool_namespace.as_deref()));
         Ok(Run {
@@ -252,9 +226,7 @@ impl<'a> Run<'a> {
                 let mut shared = self.shared.lock().unwrap();
                 let during = shared.timeline.current().during();
                 let reason = format!("run exceeded its {}s timeout during {during}", self.timeout.as_secs());
-                for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
-                    platform.verdict = Some((Verdict::Timeout, reason.clone()));
-                }
+                shared.platforms.decide_all(&Decision::new(Verdict::Timeout, reason));
                 drop(shared);
                 Ok((self.report(started.elapsed()), None))
             }
@@ -272,20 +244,7 @@ impl<'a> Run<'a> {
 
     fn report(&self, elapsed: Duration) -> RunReport {
         let shared = self.shared.lock().unwrap();
-        let platforms: Vec<PlatformReport> = shared
-            .platforms
-            .iter()
-            .map(|p| {
-                let (verdict, reason) = p.verdict.clone().unwrap_or((Verdict::Error, "did not finish".into()));
-                PlatformReport {
-                    distro: p.distro.name.to_string(),
-                    verdict,
-                    reason: (verdict != Verdict::Passed).then_some(reason),
-                    passes: p.passes.clone(),
-                    notes: p.notes.clone(),
-                }
-            })
-            .collect();
+        let platforms = shared.platforms.reports();
         RunReport {
             challenge: self.challenge.id.clone(),
             playbook: self.playbook_display(),
@@ -322,23 +281,15 @@ impl<'a> Run<'a> {
     }
 
     fn distros(&self) -> Vec<&'static Distro> {
-        self.shared.lock().unwrap().platforms.iter().map(|p| p.distro).collect()
-    }
-
-    fn is_skipped(&self, distro: &Distro) -> bool {
-        let shared = self.shared.lock().unwrap();
-        shared
-            .platforms
-            .iter()
-            .any(|p| p.distro.name == distro.name && matches!(p.verdict, Some((Verdict::Skipped, _))))
+        self.shared.lock().unwrap().platforms.distros()
     }
 
     fn labels(&self, role: &str) -> HashMap<String, String> {
         let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout;
         HashMap::from([
-            (LABEL_RUN.to_string(), self.id.clone()),
-            (LABEL_DEADLINE.to_string(), deadline.as_secs().to_string()),
-            (LABEL_ROLE.to_string(), role.to_string()),
+            (labels::RUN.to_string(), self.id.clone()),
+            (labels::DEADLINE.to_string(), deadline.as_secs().to_string()),
+            (labels::ROLE.to_string(), role.to_string()),
         ])
     }
 
@@ -352,16 +303,21 @@ impl<'a> Run<'a> {
             for id in &claimed {
                 self.engine.remove_container(id).await?;
             }
-            self.engine.remove_run(&self.id).await
+            self.engine.remove_labelled(&self.run_label()).await
         };
         match tokio::time::timeout(Duration::from_secs(60), removal).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => self.reporter.notice(&format!("{err}")),
             Err(_) => self.reporter.notice(&format!(
-                "cleanup of run {} timed out; remove leftovers with `docker rm -f $(docker ps -aq --filter label={LABEL_RUN}={})`",
-                self.id, self.id
+                "cleanup of run {} timed out; remove leftovers with `docker rm -f $(docker ps -aq --filter label={})`",
+                self.id,
+                self.run_label()
             )),
         }
+    }
+
+    fn run_label(&self) -> String {
+        format!("{}={}", labels::RUN, self.id)
     }
 
     fn offline(&self) -> bool {
@@ -380,7 +336,7 @@ impl<'a> Run<'a> {
         let runtime = self.check_runtime().await?;
         if self.services() == ServicesMode::Systemd {
             // Never a silent downgrade to the mock: the challenge asked for the real thing.
-            if let Err(reason) = images::systemd_support(&self.options.runtime, &runtime) {
+            if let Err(reason) = isolation::systemd_support(&self.options.runtime, &runtime) {
                 return Err(RunError::SystemdUnsupported { runtime: self.options.runtime.clone(), reason });
             }
         }
@@ -400,8 +356,9 @@ impl<'a> Run<'a> {
                 Err(RunError::Image(err @ ImageError::BaseMissing { .. })) if self.options.distros.is_empty() => {
                     let reason = format!("skipped: {err}");
                     self.reporter.notice(&format!("{}: {reason}", distro.name));
-                    self.platform_mut(distro, |p| p.verdict = Some((Verdict::Skipped, reason)));
-                    if self.distros().iter().all(|d| self.is_skipped(d)) {
+                    let mut shared = self.shared.lock().unwrap();
+                    shared.platforms.of(distro).decide(Decision::new(Verdict::Skipped, reason));
+                    if shared.platforms.all_skipped() {
                         return Err(err.into());
                     }
                 }
@@ -434,7 +391,7 @@ impl<'a> Run<'a> {
                 match pooled {
                     Some(id) => {
                         self.join_run_network(id, ImageKind::Target(distro)).await?;
-                        self.platform_mut(distro, |p| p.notes.push("warm target from the pool".into()));
+                        self.platform_mut(distro, |p| p.note("warm target from the pool"));
                         Ok(id.clone())
                     }
                     None => self.start_target(distro, image).await,
@@ -448,10 +405,8 @@ impl<'a> Run<'a> {
             }
         };
         let (targets, controller) = tokio::try_join!(targets, controller)?;
-        for (platform, id) in
-            self.shared.lock().unwrap().platforms.iter_mut().filter(|p| distros.contains(&p.distro)).zip(&targets)
-        {
-            platform.container = Some(id.clone());
+        for (distro, id) in distros.iter().zip(&targets) {
+            self.platform_mut(distro, |p| p.started(id));
         }
         self.start_guard(&distros, &targets, &controller).await?;
         let result = self.connect_and_apply(&controller, &distros, &targets, starting).await;
@@ -621,16 +576,18 @@ impl<'a> Run<'a> {
             targets.iter().zip(distros).map(|(id, distro)| (id.clone(), format!("target {}", distro.name))).collect();
         watched.push((controller.to_string(), "controller".into()));
         let pids = self.challenge.limits.pids;
-        let host_limit = docker::host_pids_limit(self.engine.is_gvisor(&self.options.runtime).await?, pids);
+        let gvisor = isolation::is_gvisor(&self.engine, &self.options.runtime).await?;
+        let host_limit = isolation::host_pids_limit(gvisor, pids);
         let shared = self.shared.clone();
         let controller = controller.to_string();
         let record = move |kill: guard::Kill| {
-            let mut shared = shared.lock().unwrap();
-            for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
-                // The controller serves every platform: its death decides them all.
-                if kill.container == controller || platform.container.as_deref() == Some(kill.container.as_str()) {
-                    platform.verdict = Some((Verdict::Killed, kill.reason.clone()));
-                }
+            let platforms = &mut shared.lock().unwrap().platforms;
+            let decision = Decision::new(Verdict::Killed, kill.reason);
+            // The controller serves every platform: its death decides them all.
+            if kill.container == controller {
+                platforms.decide_all(&decision);
+            } else {
+                platforms.decide_container(&kill.container, decision);
             }
         };
         let guard = guard::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, record);
@@ -668,10 +625,11 @@ impl<'a> Run<'a> {
     /// A crashed or killed earlier run may have left containers: remove those past their deadline.
     async fn remove_dead_runs(&self) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let Ok(runs) = self.engine.run_deadlines().await else { return };
+        let Ok(runs) = self.run_deadlines().await else { return };
         for (run, deadline) in runs {
             // A minute of grace: the owning process removes its own things at its deadline.
-            if deadline + 60 < now && self.engine.remove_run(&run).await.is_ok() {
+            let label = format!("{}={run}", labels::RUN);
+            if deadline + 60 < now && self.engine.remove_labelled(&label).await.is_ok() {
                 self.reporter.notice(&format!("removed leftovers of dead run {run}"));
             }
         }
@@ -680,6 +638,18 @@ impl<'a> Run<'a> {
                 self.reporter.notice(&format!("removed {removed} pooled target(s) left by dead runs"));
             }
         }
+    }
+
+    /// Run id → deadline of every run that has containers, to find leftovers of dead runs.
+    async fn run_deadlines(&self) -> Result<HashMap<String, u64>, EngineError> {
+        let containers = self.engine.list_labelled(labels::RUN).await?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|c| {
+                let deadline = c.labels.get(labels::DEADLINE)?.parse().unwrap_or(0);
+                Some((c.labels.get(labels::RUN)?.clone(), deadline))
+            })
+            .collect())
     }
 
     async fn ensure_image(&self, kind: ImageKind) -> Result<String, RunError> {
@@ -710,7 +680,7 @@ impl<'a> Run<'a> {
             labels,
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
-            limits: self.challenge.limits,
+            confinement: isolation::confinement(&self.engine, &self.options.runtime, &self.challenge.limits).await?,
         };
         let id = self.engine.create_container(&spec).await?;
         self.engine.start_container(&id, &spec.what).await?;
@@ -728,7 +698,8 @@ impl<'a> Run<'a> {
             labels: self.labels("controller"),
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
-            limits: self.challenge.limits.for_controller(),
+            confinement: isolation::confinement(&self.engine, &self.options.runtime, &self.challenge.limits.for_controller())
+                .await?,
         };
         let id = self.engine.create_container(&spec).await?;
         let archive = self.challenge_archive()?;
@@ -778,17 +749,12 @@ impl<'a> Run<'a> {
         }
         self.engine.write_file(controller, "controller", CONTROLLER_INVENTORY, &inventory, 0o644).await?;
         let addresses: Vec<&str> = hosts.iter().map(|h| h.address.as_str()).collect();
-        let wait = verify::wait_for_ssh_script(&addresses);
+        let wait = scripts::wait_for_ssh_script(&addresses);
         let result = self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait], &[]).await?;
         if result.exit_code != 0 {
-            // Only the targets that did not answer are in error; the others go on.
-            let unreachable = verify::unreachable_hosts(&result.output);
-            for host in hosts.iter().filter(|h| unreachable.contains(&h.address.as_str())) {
-                let reason = format!("target unreachable over SSH: {} did not answer within 20 s", host.address);
-                self.platform_mut(host.distro, |p| {
-                    p.verdict.get_or_insert((Verdict::Error, reason));
-                });
-            }
+            let addressed: Vec<_> = hosts.iter().map(|h| (h.distro, h.address.as_str())).collect();
+            let unreachable = scripts::unreachable_hosts(&result.output);
+            self.shared.lock().unwrap().platforms.unreachable(&addressed, &unreachable);
         }
         Ok(hosts)
     }
@@ -799,63 +765,44 @@ impl<'a> Run<'a> {
         let what = format!("target {}", distro.name);
         let script = packages::offline_script(distro.family);
         self.engine.exec_quiet(id, &what, &["sh", "-c", &script], &[]).await?;
-        let probe = ["python3", "-c", verify::EGRESS_PROBE, verify::EGRESS_PROBE_HOST];
+        let probe = ["python3", "-c", scripts::EGRESS_PROBE, scripts::EGRESS_PROBE_HOST];
         let reached = self.engine.exec_quiet(id, &what, &probe, &[]).await?.exit_code == 0;
-        let host = verify::EGRESS_PROBE_HOST;
+        let host = scripts::EGRESS_PROBE_HOST;
         self.platform_mut(distro, |p| {
             if reached {
-                p.verdict = Some((Verdict::Error, format!("offline run, but the target reached {host}")));
+                p.decide(Decision::new(Verdict::Error, format!("offline run, but the target reached {host}")));
             } else {
-                p.notes.push(format!("offline: no route to {host} (checked before pass 1)"));
+                p.note(format!("offline: no route to {host} (checked before pass 1)"));
             }
         });
         Ok(())
     }
 
     fn hosts_still_in_play(&self, pass: u8) -> Vec<&'static Distro> {
-        let shared = self.shared.lock().unwrap();
-        shared
-            .platforms
-            .iter()
-            .filter(|p| p.verdict.is_none())
-            .filter(|p| {
-                pass == 1
-                    || p.passes.first().is_some_and(|first| first.apply == Apply::Ok && first.verify_exit == Some(0))
-            })
-            .map(|p| p.distro)
-            .collect()
+        self.shared.lock().unwrap().platforms.in_play(pass)
     }
 
     async fn between_passes(&self, distros: &[&'static Distro]) -> Result<(), RunError> {
         for (distro, id) in self.containers_of(distros) {
             let what = format!("target {}", distro.name);
-            let script = verify::between_passes_script(distro.family);
+            let script = scripts::between_passes_script(distro.family);
             let result = self.engine.exec_quiet(&id, &what, &["/bin/sh", "-c", &script], &[]).await?;
             let notes: Vec<String> =
                 result.output.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
             for note in &notes {
                 self.reporter.notice(&format!("{}: {note}", distro.name));
             }
-            self.platform_mut(distro, |p| p.notes.extend(notes));
+            self.platform_mut(distro, |p| notes.into_iter().for_each(|note| p.note(note)));
         }
         Ok(())
     }
 
     fn containers_of(&self, distros: &[&'static Distro]) -> Vec<(&'static Distro, String)> {
-        let shared = self.shared.lock().unwrap();
-        shared
-            .platforms
-            .iter()
-            .filter(|p| distros.contains(&p.distro))
-            .filter_map(|p| p.container.clone().map(|id| (p.distro, id)))
-            .collect()
+        self.shared.lock().unwrap().platforms.containers_of(distros)
     }
 
-    fn platform_mut(&self, distro: &Distro, change: impl FnOnce(&mut PlatformState)) {
-        let mut shared = self.shared.lock().unwrap();
-        if let Some(platform) = shared.platforms.iter_mut().find(|p| p.distro.name == distro.name) {
-            change(platform);
-        }
+    fn platform_mut(&self, distro: &Distro, change: impl FnOnce(&mut platform::Platform)) {
+        change(self.shared.lock().unwrap().platforms.of(distro));
     }
 
     /// Pass `pass`'s `ansible-playbook`, from the launcher's start to Ansible's exit.
@@ -915,79 +862,27 @@ impl<'a> Run<'a> {
     ) -> Result<(), RunError> {
         let controller_death = self.controller_death(controller, *end).await?;
         for (distro, id) in self.containers_of(hosts) {
-            let recap = log.recap.get(distro.name);
-            let untouched = recap.is_none() && *end == PlaybookEnd::Exited(0);
-            let apply = match recap {
-                Some(recap) if recap.succeeded() => Apply::Ok,
-                // Ansible succeeded without a task on this host (no play matched it, or no
-                // task ran): as on a real server, nothing changed; the check decides.
-                None if untouched => Apply::Ok,
-                _ => Apply::Failed,
-            };
             let state = self.engine.container_state(&id, &format!("target {}", distro.name)).await?;
             let killed = if state.running {
                 controller_death.clone()
             } else {
                 let log = self.engine.log_tail(&id, 5).await;
                 let place = Place::Target(distro.name);
-                let mut reason = verify::death_reason(&state, &self.challenge.limits, place, self.write_bound());
+                let mut reason = verdict::death_reason(&state, &self.challenge.limits, place, self.write_bound());
                 if !state.oom_killed && !log.trim().is_empty() {
                     reason = format!("{reason}; its last output: {}", log.trim());
                 }
                 Some(reason)
             };
-            let failure = killed.clone().or_else(|| {
-                (apply == Apply::Failed).then(|| {
-                    log.failures
-                        .get(distro.name)
-                        .cloned()
-                        .or_else(|| recap.filter(|r| r.unreachable > 0).map(|_| "host unreachable".to_string()))
-                        .or_else(|| log.errors.first().cloned())
-                        .unwrap_or_else(|| match end {
-                            PlaybookEnd::Exited(code) => format!("ansible-playbook exited {code}"),
-                            PlaybookEnd::ControllerStopped => "the controller stopped".to_string(),
-                        })
-                })
-            });
-            let report = PassReport {
-                pass,
-                apply,
-                apply_error: failure.clone(),
-                changed: recap.map(|r| r.changed).or(untouched.then_some(0)),
-                changed_tasks: log.changed_tasks.get(distro.name).cloned().unwrap_or_default(),
-                verify_exit: None,
-                verify_output: String::new(),
-            };
-            self.platform_mut(distro, |p| {
-                p.passes.push(report);
-                if untouched {
-                    p.notes.push(format!("pass {pass}: no task ran on this host (does a play's `hosts` match it?)"));
-                }
-                if let Some(reason) = failure {
-                    let verdict = if killed.is_some() { Verdict::Killed } else { Verdict::Failed };
-                    // Pass 1's check still runs after a failed apply: its output says what is missing.
-                    // The guard's reason, when it already gave one, beats "stopped unexpectedly";
-                    // a failed pass 1 still gets its check run (its output says what is missing).
-                    if p.verdict.is_none() && (verdict == Verdict::Killed || pass == 2) {
-                        p.verdict = Some((verdict, format!("pass {pass}: {reason}")));
-                    }
-                }
-            });
+            let applied = verdict::judge_apply(pass, distro.name, log, *end, killed);
+            self.platform_mut(distro, |p| p.applied(applied));
         }
         Ok(())
     }
 
     /// Runs check.sh on every platform that took part in this pass, concurrently.
     async fn verify(&self, pass: u8) -> Result<(), RunError> {
-        let targets: Vec<(&'static Distro, String)> = {
-            let shared = self.shared.lock().unwrap();
-            shared
-                .platforms
-                .iter()
-                .filter(|p| p.verdict.is_none() && p.passes.len() == pass as usize)
-                .filter_map(|p| p.container.clone().map(|id| (p.distro, id)))
-                .collect()
-        };
+        let targets = self.shared.lock().unwrap().platforms.awaiting_check(pass);
         if targets.is_empty() {
             return Ok(());
         }
@@ -998,7 +893,7 @@ impl<'a> Run<'a> {
             let check = check.clone();
             async move {
                 let what = format!("target {}", distro.name);
-                let result = verify::run_check(&self.engine, id, &what, distro, pass, &check).await;
+                let result = scripts::run_check(&self.engine, id, &what, distro, pass, &check).await;
                 Ok::<_, RunError>((*distro, id, result))
             }
         });
@@ -1012,18 +907,13 @@ impl<'a> Run<'a> {
                     // checked; that is its verdict, not an infrastructure failure.
                     let Some(reason) = self.death_of(id, distro).await? else { return Err(err.into()) };
                     self.platform_mut(distro, |p| {
-                        p.verdict.get_or_insert((Verdict::Killed, format!("verify {pass}: {reason}")));
+                        p.decide(Decision::new(Verdict::Killed, format!("verify {pass}: {reason}")));
                     });
                     continue;
                 }
             };
             self.reporter.verified(pass, distro.name, result.exit_code, &result.output);
-            self.platform_mut(distro, |p| {
-                if let Some(report) = p.passes.last_mut() {
-                    report.verify_exit = Some(result.exit_code);
-                    report.verify_output = result.output.clone();
-                }
-            });
+            self.platform_mut(distro, |p| p.checked(result.exit_code, &result.output));
         }
         Ok(())
     }
@@ -1048,7 +938,7 @@ impl<'a> Run<'a> {
         for attempt in 1..=tries {
             let state = self.engine.container_state(id, &what).await?;
             if !state.running {
-                return Ok(Some(verify::death_reason(&state, limits, place, self.write_bound())));
+                return Ok(Some(verdict::death_reason(&state, limits, place, self.write_bound())));
             }
             if attempt < tries {
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -1059,11 +949,8 @@ impl<'a> Run<'a> {
 
     /// Verdicts for every platform still undecided after both passes.
     fn decide(&self) {
-        let idempotent_required = self.challenge.run.idempotent;
-        let mut shared = self.shared.lock().unwrap();
-        for platform in shared.platforms.iter_mut().filter(|p| p.verdict.is_none()) {
-            platform.verdict = Some(verify::verdict(&platform.passes, idempotent_required, self.options.passes));
-        }
+        let planned = self.options.passes;
+        self.shared.lock().unwrap().platforms.conclude(self.challenge.run.idempotent, planned);
     }
 }
 

@@ -1,12 +1,9 @@
 //! The shell a run executes inside its containers: the SSH wait, the egress probe, the cleanup
 //! between passes, and check.sh.
 
-
-use crate::images::{MOCK_LOCATIONS, MOCK_MASTER};
-use crate::challenge::Limits;
 use crate::distro::{Distro, Family};
-use crate::docker::{ContainerState, Engine, EngineError, ExecOutput, WriteBound};
-use crate::report::{Apply, PassReport, Verdict};
+use crate::docker::{Engine, EngineError, ExecOutput};
+use crate::images::{MOCK_LOCATIONS, MOCK_MASTER};
 
 /// Where check.sh is placed in a target before it runs.
 const CHECK_PATH: &str = "/usr/local/lib/sandbox/check.sh";

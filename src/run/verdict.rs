@@ -57,7 +57,7 @@ pub enum PlaybookEnd {
 }
 
 /// What one pass's apply on one host amounts to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AppliedPass {
     pub report: PassReport,
     /// Said when no task ran on the host.
