@@ -564,13 +564,22 @@ impl Engine {
         let _ = self.docker.resize_exec(exec_id, options).await;
     }
 
+    /// The exit code of an exec whose output has ended. The process may outlive its stream
+    /// (a proxy that closes the connection once stdin is shut, as socat does): it is waited
+    /// for, bounded, rather than read as "no exit code".
     pub async fn exec_exit_code(&self, exec_id: &str, what: &str) -> Result<i64, EngineError> {
-        let inspect = self.docker.inspect_exec(exec_id).await.map_err(|source| EngineError::Exec {
-            what: what.to_string(),
-            command: "inspect exec".into(),
-            source,
-        })?;
-        Ok(inspect.exit_code.unwrap_or(-1))
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let inspect = self.docker.inspect_exec(exec_id).await.map_err(|source| EngineError::Exec {
+                what: what.to_string(),
+                command: "inspect exec".into(),
+                source,
+            })?;
+            if inspect.running != Some(true) || tokio::time::Instant::now() > deadline {
+                return Ok(inspect.exit_code.unwrap_or(-1));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// `exec` without a line sink.
