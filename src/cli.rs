@@ -1,10 +1,11 @@
 //! Command-line interface. The `///` comments are the `--help` text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::challenge::Strategy;
+use crate::challenge::{self, ServicesMode, Strategy};
 
 #[derive(Debug, Parser)]
 #[command(name = "sandbox", version, about = "Run hands-on Ansible challenges in hardened gVisor containers")]
@@ -43,6 +44,17 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command writes JSON on stdout (`--json`): everything else then goes to stderr.
+    pub fn json_on_stdout(&self) -> bool {
+        match self {
+            Command::Run(args) => args.json,
+            Command::Test(args) => args.json,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The challenge directory (holds challenge.toml)
@@ -76,8 +88,8 @@ pub struct RunSetup {
     #[arg(long, env = "SANDBOX_RUNTIME")]
     pub runtime: Option<String>,
     /// Override the challenge's services mode: mock, supervised or systemd
-    #[arg(long, value_name = "MODE")]
-    pub services: Option<String>,
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub services: Option<ServicesMode>,
     /// Override the challenge's Ansible strategy (default mitogen: Mitogen's accelerated
     /// linear; linear: Ansible's own)
     #[arg(long, value_enum, value_name = "STRATEGY")]
@@ -151,8 +163,8 @@ pub struct RunScope {
     #[arg(long = "distro", value_name = "NAME")]
     pub distros: Vec<String>,
     /// Override the challenge's timeout (e.g. 90s, 10m)
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = challenge::parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

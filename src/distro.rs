@@ -6,7 +6,6 @@
 //! manager.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 /// Package-manager family of a distro; also an inventory group (`family_debian`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,28 +157,43 @@ pub const CATALOG: &[Distro] = &[
     },
 ];
 
-/// Distros the operator's config adds (see `config`); set once, before any lookup.
-static EXTRA: OnceLock<Vec<&'static Distro>> = OnceLock::new();
-
-/// Adds the config's distros to the catalog. Later calls are ignored: the catalog is fixed
-/// for the life of the process.
-pub fn extend(extra: Vec<Distro>) {
-    let _ = EXTRA.set(extra.into_iter().map(|d| &*Box::leak(Box::new(d))).collect());
+/// The distros a process may start: the built-in ones and those the operator's config adds.
+/// A value, not a global, so two configurations can live in one process (tests do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    extra: Vec<&'static Distro>,
 }
 
-/// The built-in catalog followed by the config's additions.
-pub fn all() -> impl Iterator<Item = &'static Distro> {
-    CATALOG.iter().chain(EXTRA.get().into_iter().flatten().copied())
+impl Catalog {
+    /// The built-in catalog alone.
+    pub fn builtin() -> Catalog {
+        Catalog::default()
+    }
+
+    /// The built-in catalog followed by `extra`. Rows are handed out as `&'static Distro`
+    /// (a run's state holds them); a config is read once per process, so they are leaked.
+    pub fn with_extra(extra: Vec<Distro>) -> Catalog {
+        Catalog { extra: extra.into_iter().map(|d| &*Box::leak(Box::new(d))).collect() }
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &'static Distro> + '_ {
+        CATALOG.iter().chain(self.extra.iter().copied())
+    }
+
+    /// Looks a distro up by catalog name.
+    pub fn find(&self, name: &str) -> Option<&'static Distro> {
+        self.all().find(|d| d.name == name)
+    }
+
+    /// Catalog names, for diagnostics and completions.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.all().map(|d| d.name).collect()
+    }
 }
 
-/// Looks a distro up by catalog name.
-pub fn find(name: &str) -> Option<&'static Distro> {
-    all().find(|d| d.name == name)
-}
-
-/// Catalog names, for diagnostics and completions.
-pub fn names() -> Vec<&'static str> {
-    all().map(|d| d.name).collect()
+/// A built-in distro by name (for tests and defaults).
+pub fn builtin(name: &str) -> Option<&'static Distro> {
+    CATALOG.iter().find(|d| d.name == name)
 }
 
 #[cfg(test)]
@@ -188,17 +202,18 @@ mod tests {
 
     #[test]
     fn groups_replace_dashes_and_dots() {
-        assert_eq!(find("ubuntu-22.04").unwrap().group(), "ubuntu_22_04");
-        assert_eq!(find("debian-12").unwrap().group(), "debian_12");
+        assert_eq!(builtin("ubuntu-22.04").unwrap().group(), "ubuntu_22_04");
+        assert_eq!(builtin("debian-12").unwrap().group(), "debian_12");
     }
 
     #[test]
     fn catalog_names_are_unique_and_lookup_rejects_unknown() {
-        let mut names = names();
+        let catalog = Catalog::builtin();
+        let mut names = catalog.names();
         names.dedup();
         assert_eq!(names.len(), CATALOG.len());
-        assert!(find("debian:12").is_none());
-        assert!(find("fedora-40").is_none());
+        assert!(catalog.find("debian:12").is_none());
+        assert!(catalog.find("fedora-40").is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 // the way out, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod ansible;
 pub mod challenge;
 pub mod cli;
 mod commands;
@@ -16,6 +17,7 @@ pub mod images;
 pub mod isolation;
 pub mod labels;
 pub mod pool;
+pub mod printer;
 pub mod report;
 pub mod run;
 pub mod settings;
@@ -23,14 +25,14 @@ pub mod suite;
 
 use miette::Diagnostic;
 
-use crate::images::ImageError;
-use crate::challenge::ChallengeError;
-use crate::cli::{Cli, Command};
-use crate::settings::{Config, ConfigError};
-use crate::docker::EngineError;
-use crate::report::terminal::Terminal;
-use crate::run::RunError;
 use crate::challenge::scaffold::ScaffoldError;
+use crate::challenge::ChallengeError;
+use crate::cli::Cli;
+use crate::docker::EngineError;
+use crate::images::ImageError;
+use crate::printer::terminal::Terminal;
+use crate::run::RunError;
+use crate::settings::{ConfigError, Settings};
 
 /// Documented exit codes (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +85,9 @@ pub enum Error {
     Usage(String),
 
     /// Diagnostics were already printed (lint, test's validation); only the status remains.
-    #[error("{count} challenge(s) have errors")]
+    #[error("{challenges} challenge(s) have errors")]
     #[diagnostic(code(sandbox::invalid_challenges))]
-    InvalidChallenges { count: usize },
+    InvalidChallenges { challenges: usize },
 }
 
 impl Error {
@@ -103,37 +105,9 @@ impl Error {
     }
 }
 
+/// Resolves the settings and builds the terminal once, then runs the command.
 pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
-    let config = Config::load()?;
-    distro::extend(config.extra_distros.clone());
-    let runtime = |flag: Option<String>| {
-        flag.or_else(|| config.runtime.clone()).unwrap_or_else(|| isolation::DEFAULT_RUNTIME.to_string())
-    };
-    match cli.command {
-        Command::Run(mut args) => {
-            let runtime = runtime(args.setup.runtime.take());
-            commands::run(args, &config, runtime).await
-        }
-        Command::Test(mut args) => {
-            let runtime = runtime(args.runtime.take());
-            commands::test(args, &config, runtime).await
-        }
-        Command::Lint(args) => commands::lint(&args, &config),
-        Command::New(args) => commands::new(&args),
-        Command::Shell(mut args) => {
-            let runtime = runtime(args.setup.runtime.take());
-            commands::shell(args, &config, runtime).await
-        }
-        Command::Watch(mut args) => {
-            let runtime = runtime(args.setup.runtime.take());
-            commands::watch(args, &config, runtime).await
-        }
-        Command::Pool(command) => commands::pool(command, &config, &runtime).await,
-        Command::Doctor(args) => commands::doctor(&runtime(args.runtime)).await,
-        Command::Images(command) => commands::images(command).await,
-        Command::Completions { shell } => {
-            Terminal::new(false).print(cli::completions(shell).trim_end());
-            Ok(ExitStatus::Success)
-        }
-    }
+    let settings = Settings::from_environment()?;
+    let terminal = Terminal::new(cli.command.json_on_stdout());
+    commands::dispatch(cli.command, &settings, &terminal).await
 }

@@ -4,15 +4,15 @@
 use std::path::Path;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
-use sandbox::settings::Ceilings;
 use sandbox::challenge::lint::{lint, Finding};
+use sandbox::challenge::Allowed;
 
 use crate::harness::Sandbox;
 
 /// A scaffolded challenge (lint-clean), changed by `edit`.
 fn challenge(edit: impl FnOnce(&Path)) -> tempfile::TempDir {
     let root = tempfile::Builder::new().prefix("sandbox-lint-").tempdir().unwrap();
-    sandbox::challenge::scaffold::create(&root.path().join("c"), &[]).unwrap();
+    sandbox::challenge::scaffold::create(&root.path().join("c"), &[], &sandbox::distro::Catalog::builtin()).unwrap();
     edit(&root.path().join("c"));
     root
 }
@@ -34,7 +34,7 @@ fn render(finding: &Finding) -> String {
 /// The first error's rendering, with the temporary path replaced by `[DIR]`.
 fn first_error(edit: impl FnOnce(&Path)) -> String {
     let root = challenge(edit);
-    let findings = lint(&root.path().join("c"), &Ceilings::default());
+    let findings = lint(&root.path().join("c"), &Allowed::default());
     let error = findings.iter().find(|f| f.is_error()).unwrap_or_else(|| panic!("no error in {findings:?}"));
     render(error).replace(&root.path().display().to_string(), "[DIR]")
 }

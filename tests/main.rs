@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod architecture;
 mod authoring;
 mod completions;
 mod defense;

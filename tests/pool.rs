@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sandbox::images::{self, ImageKind};
 use sandbox::challenge::Limits;
 use sandbox::distro::{self, Distro};
 use sandbox::docker::Engine;
+use sandbox::images::{self, ImageKind};
 use sandbox::pool::{Pool, LABEL_POOL};
 use sandbox::report::Reporter;
 
@@ -69,7 +69,7 @@ impl Drop for TestPool {
 }
 
 fn debian(version: &str) -> &'static Distro {
-    distro::find(&format!("debian-{version}")).unwrap()
+    distro::builtin(&format!("debian-{version}")).unwrap()
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn a_container_killed_behind_the_pools_back_is_never_handed_out() {
     let t = TestPool::new("killed");
     let d12 = debian("12");
     t.runtime.block_on(t.pool.up(&[(ImageKind::Target(d12), 1)], &Quiet)).unwrap();
-    let status = t.runtime.block_on(t.pool.status()).unwrap();
+    let status = t.runtime.block_on(t.pool.status(&sandbox::distro::Catalog::builtin())).unwrap();
     assert_eq!((status[0].ready, status[0].target), (1, 1));
 
     let label = format!("{LABEL_POOL}={}", t.namespace);
@@ -140,7 +140,7 @@ fn ten_concurrent_warm_ups_never_exceed_the_target() {
         }
     });
     assert!(most.load(Ordering::SeqCst) <= 3, "saw {} containers", most.load(Ordering::SeqCst));
-    let status = t.runtime.block_on(t.pool.status()).unwrap();
+    let status = t.runtime.block_on(t.pool.status(&sandbox::distro::Catalog::builtin())).unwrap();
     assert_eq!((status[0].ready, status[0].warming), (3, 0));
 }
 
@@ -180,7 +180,7 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
 
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("warm");
-    sandbox::challenge::scaffold::create(&dir, &[]).unwrap();
+    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin()).unwrap();
     let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
         .output();
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::challenge::{Challenge, ChallengeError};
-use crate::settings::Ceilings;
+use crate::challenge::{Allowed, Challenge, ChallengeError};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Finding {
@@ -81,8 +80,8 @@ impl Finding {
 }
 
 /// Every finding for one challenge directory, errors first.
-pub fn lint(dir: &Path, ceilings: &Ceilings) -> Vec<Finding> {
-    let challenge = match Challenge::load(dir, ceilings) {
+pub fn lint(dir: &Path, allowed: &Allowed) -> Vec<Finding> {
+    let challenge = match Challenge::load(dir, allowed) {
         Ok(challenge) => challenge,
         Err(err) => return vec![err.into()],
     };

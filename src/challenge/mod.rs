@@ -14,8 +14,7 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::settings::Ceilings;
-use crate::distro::{self, Distro, Family};
+use crate::distro::{Catalog, Distro, Family};
 
 pub const MANIFEST: &str = "challenge.toml";
 
@@ -47,9 +46,10 @@ pub enum ChallengeError {
     },
 
     #[error("unknown distro `{name}`")]
-    #[diagnostic(code(sandbox::challenge::unknown_distro), help("supported distros: {}", distro::names().join(", ")))]
+    #[diagnostic(code(sandbox::challenge::unknown_distro), help("supported distros: {supported}"))]
     UnknownDistro {
         name: String,
+        supported: String,
         #[source_code]
         src: NamedSource<String>,
         #[label("not in the distro catalog")]
@@ -181,7 +181,7 @@ impl Difficulty {
 }
 
 /// What `systemctl` in the targets does (README, "Services").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ServicesMode {
     /// Records state, runs nothing: fast, and enough for most challenges.
@@ -318,10 +318,32 @@ pub struct Challenge {
     pub prepare: Prepare,
 }
 
+/// Limits no challenge can raise (the operator's `[ceilings]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ceilings {
+    pub memory_bytes: u64,
+    pub cpus: f64,
+    pub pids: i64,
+    pub timeout: Duration,
+}
+
+impl Default for Ceilings {
+    fn default() -> Self {
+        Ceilings { memory_bytes: 4 * 1024 * 1024 * 1024, cpus: 2.0, pids: 4096, timeout: Duration::from_secs(2 * 3600) }
+    }
+}
+
+/// What the operator allows a challenge: the distros it may name, the limits it may not exceed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Allowed {
+    pub catalog: Catalog,
+    pub ceilings: Ceilings,
+}
+
 impl Challenge {
-    /// Reads and validates `dir/challenge.toml`; limits above `ceilings` are refused (a
-    /// challenge is untrusted input too).
-    pub fn load(dir: &Path, ceilings: &Ceilings) -> Result<Challenge, ChallengeError> {
+    /// Reads and validates `dir/challenge.toml`; distros outside the catalog and limits
+    /// above the ceilings are refused (a challenge is untrusted input too).
+    pub fn load(dir: &Path, allowed: &Allowed) -> Result<Challenge, ChallengeError> {
         let manifest = dir.join(MANIFEST);
         if !manifest.is_file() {
             return Err(ChallengeError::NotFound { dir: dir.to_path_buf() });
@@ -329,7 +351,7 @@ impl Challenge {
         let text = std::fs::read_to_string(&manifest)
             .map_err(|source| ChallengeError::Io { path: manifest.clone(), source })?;
         let dir = dir.canonicalize().map_err(|source| ChallengeError::Io { path: dir.to_path_buf(), source })?;
-        let parsed = Parsed { text, name: manifest.display().to_string(), dir, ceilings: *ceilings };
+        let parsed = Parsed { text, name: manifest.display().to_string(), dir, allowed: allowed.clone() };
         parsed.validate()
     }
 
@@ -381,7 +403,7 @@ struct Parsed {
     text: String,
     name: String,
     dir: PathBuf,
-    ceilings: Ceilings,
+    allowed: Allowed,
 }
 
 impl Parsed {
@@ -398,8 +420,9 @@ impl Parsed {
 
         let mut distros = Vec::new();
         for name in raw.distros.get_ref() {
-            let found = distro::find(name.get_ref()).ok_or_else(|| ChallengeError::UnknownDistro {
+            let found = self.allowed.catalog.find(name.get_ref()).ok_or_else(|| ChallengeError::UnknownDistro {
                 name: name.get_ref().clone(),
+                supported: self.allowed.catalog.names().join(", "),
                 src: self.src(),
                 span: name.span().into(),
             })?;
@@ -422,8 +445,8 @@ impl Parsed {
             Some(value) => {
                 let timeout = parse_duration(value.get_ref())
                     .map_err(|message| self.invalid("timeout", &message, value.span()))?;
-                if timeout > self.ceilings.timeout || timeout.is_zero() {
-                    let message = format!("must be between 1s and {}s", self.ceilings.timeout.as_secs());
+                if timeout > self.allowed.ceilings.timeout || timeout.is_zero() {
+                    let message = format!("must be between 1s and {}s", self.allowed.ceilings.timeout.as_secs());
                     return Err(self.invalid("timeout", &message, value.span()));
                 }
                 timeout
@@ -460,22 +483,23 @@ impl Parsed {
         if let Some(memory) = &raw.limits.memory {
             limits.memory_bytes =
                 parse_memory(memory.get_ref()).map_err(|message| self.invalid("memory", &message, memory.span()))?;
-            if limits.memory_bytes > self.ceilings.memory_bytes || limits.memory_bytes < 64 * 1024 * 1024 {
-                let message = format!("must be between 64m and {}m", self.ceilings.memory_bytes / (1024 * 1024));
+            if limits.memory_bytes > self.allowed.ceilings.memory_bytes || limits.memory_bytes < 64 * 1024 * 1024 {
+                let message =
+                    format!("must be between 64m and {}m", self.allowed.ceilings.memory_bytes / (1024 * 1024));
                 return Err(self.invalid("memory", &message, memory.span()));
             }
         }
         if let Some(cpus) = &raw.limits.cpus {
             limits.cpus = *cpus.get_ref();
-            if !(0.1..=self.ceilings.cpus).contains(&limits.cpus) {
-                let message = format!("must be between 0.1 and {}", self.ceilings.cpus);
+            if !(0.1..=self.allowed.ceilings.cpus).contains(&limits.cpus) {
+                let message = format!("must be between 0.1 and {}", self.allowed.ceilings.cpus);
                 return Err(self.invalid("cpus", &message, cpus.span()));
             }
         }
         if let Some(pids) = &raw.limits.pids {
             limits.pids = *pids.get_ref();
-            if !(32..=self.ceilings.pids).contains(&limits.pids) {
-                let message = format!("must be between 32 and {}", self.ceilings.pids);
+            if !(32..=self.allowed.ceilings.pids).contains(&limits.pids) {
+                let message = format!("must be between 32 and {}", self.allowed.ceilings.pids);
                 return Err(self.invalid("pids", &message, pids.span()));
             }
         }
@@ -656,7 +680,7 @@ mod tests {
     #[test]
     fn minimal_manifest_gets_defaults() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
-        let challenge = Challenge::load(dir.path(), &Ceilings::default()).unwrap();
+        let challenge = Challenge::load(dir.path(), &Allowed::default()).unwrap();
         assert_eq!(challenge.distros[0].name, "debian-12");
         assert_eq!(challenge.playbook, PathBuf::from("playbook.yml"));
         assert_eq!(challenge.run.timeout, Duration::from_secs(600));
@@ -669,7 +693,7 @@ mod tests {
     fn unknown_distro_points_at_its_span() {
         let text = "title = \"t\"\ndistros = [\"debian-12\", \"fedora-40\"]\n";
         let dir = challenge_dir(text);
-        match Challenge::load(dir.path(), &Ceilings::default()).unwrap_err() {
+        match Challenge::load(dir.path(), &Allowed::default()).unwrap_err() {
             ChallengeError::UnknownDistro { name, span, .. } => {
                 assert_eq!(name, "fedora-40");
                 assert_eq!(&text[span.offset()..span.offset() + span.len()], "\"fedora-40\"");
@@ -681,17 +705,14 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\nflavour = 1\n");
-        assert!(matches!(
-            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
-            ChallengeError::Syntax { .. }
-        ));
+        assert!(matches!(Challenge::load(dir.path(), &Allowed::default()).unwrap_err(), ChallengeError::Syntax { .. }));
     }
 
     #[test]
     fn paths_outside_the_challenge_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\ncheck = \"../../etc/passwd\"\n");
         assert!(matches!(
-            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
+            Challenge::load(dir.path(), &Allowed::default()).unwrap_err(),
             ChallengeError::PathOutside { .. }
         ));
     }
@@ -701,7 +722,7 @@ mod tests {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("files")).unwrap();
         assert!(matches!(
-            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
+            Challenge::load(dir.path(), &Allowed::default()).unwrap_err(),
             ChallengeError::SymlinkOutside { .. }
         ));
     }
@@ -710,7 +731,7 @@ mod tests {
     fn limits_above_the_ceiling_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\nmemory = \"64g\"\n");
         assert!(matches!(
-            Challenge::load(dir.path(), &Ceilings::default()).unwrap_err(),
+            Challenge::load(dir.path(), &Allowed::default()).unwrap_err(),
             ChallengeError::InvalidValue { key: "memory", .. }
         ));
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
 
-use crate::distro::{self, Distro};
+use crate::distro::{Catalog, Distro};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ScaffoldError {
@@ -15,8 +15,8 @@ pub enum ScaffoldError {
     Exists { dir: PathBuf },
 
     #[error("unknown distro `{name}`")]
-    #[diagnostic(code(sandbox::new::unknown_distro), help("supported distros: {}", distro::names().join(", ")))]
-    UnknownDistro { name: String },
+    #[diagnostic(code(sandbox::new::unknown_distro), help("supported distros: {supported}"))]
+    UnknownDistro { name: String, supported: String },
 
     #[error("cannot write {}", path.display())]
     #[diagnostic(code(sandbox::new::io))]
@@ -27,20 +27,23 @@ pub enum ScaffoldError {
     },
 }
 
-/// Creates the challenge directory `dir` for `distros` (default debian-12).
-pub fn create(dir: &Path, distro_names: &[String]) -> Result<(), ScaffoldError> {
+/// Creates the challenge directory `dir` for `distros` of `catalog` (default debian-12).
+pub fn create(dir: &Path, distro_names: &[String], catalog: &Catalog) -> Result<(), ScaffoldError> {
     if dir.exists() {
         return Err(ScaffoldError::Exists { dir: dir.to_path_buf() });
     }
     let mut distros: Vec<&'static Distro> = Vec::new();
     for name in distro_names {
-        let found = distro::find(name).ok_or_else(|| ScaffoldError::UnknownDistro { name: name.clone() })?;
+        let found = catalog.find(name).ok_or_else(|| ScaffoldError::UnknownDistro {
+            name: name.clone(),
+            supported: catalog.names().join(", "),
+        })?;
         if !distros.contains(&found) {
             distros.push(found);
         }
     }
     if distros.is_empty() {
-        distros.push(distro::find("debian-12").expect("debian-12 is in the catalog"));
+        distros.push(crate::distro::builtin("debian-12").expect("debian-12 is in the catalog"));
     }
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "challenge".into());
     let title = title_of(&name);
@@ -156,31 +159,30 @@ exit $status
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::challenge::Challenge;
-    use crate::settings::Ceilings;
+    use crate::challenge::{Allowed, Challenge};
 
     #[test]
     fn the_scaffold_loads_and_lints_clean() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("log-rotation");
-        create(&dir, &["debian-12".into(), "debian-13".into()]).unwrap();
-        let challenge = Challenge::load(&dir, &Ceilings::default()).unwrap();
+        create(&dir, &["debian-12".into(), "debian-13".into()], &Catalog::builtin()).unwrap();
+        let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
         assert_eq!(challenge.title, "Log rotation");
         assert_eq!(challenge.distros.len(), 2);
-        let findings = crate::challenge::lint::lint(&dir, &Ceilings::default());
+        let findings = crate::challenge::lint::lint(&dir, &Allowed::default());
         assert!(findings.is_empty(), "{findings:?}");
     }
 
     #[test]
     fn an_existing_directory_is_never_overwritten() {
         let root = tempfile::tempdir().unwrap();
-        assert!(matches!(create(root.path(), &[]), Err(ScaffoldError::Exists { .. })));
+        assert!(matches!(create(root.path(), &[], &Catalog::builtin()), Err(ScaffoldError::Exists { .. })));
     }
 
     #[test]
     fn unknown_distros_are_refused() {
         let root = tempfile::tempdir().unwrap();
-        let result = create(&root.path().join("x"), &["fedora-40".into()]);
+        let result = create(&root.path().join("x"), &["fedora-40".into()], &Catalog::builtin());
         assert!(matches!(result, Err(ScaffoldError::UnknownDistro { .. })));
     }
 }

@@ -1,20 +1,13 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
-use crate::images::{self, ImageKind};
+use crate::distro::Catalog;
 use crate::docker::{Engine, RegisteredRuntime};
+use crate::images::{self, ImageKind};
 use crate::isolation::{RuntimePolicy, WriteBound};
-
-/// One line of the doctor's table.
-#[derive(Debug, Clone)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-    /// What to do when not ok.
-    pub fix: Option<String>,
-    /// A failure that stops every run (as opposed to one distro being unavailable).
-    pub required: bool,
-}
+use crate::printer::terminal::Terminal;
+use crate::report::Check;
+use crate::settings::Settings;
+use crate::{Error, ExitStatus};
 
 impl Check {
     fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
@@ -30,7 +23,7 @@ const SETUP_FIX: &str = "sudo scripts/setup.sh";
 
 /// Runs every check. A run can work when every required check passed and at least one
 /// distro has its base image.
-pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
+pub async fn diagnose(runtime: &str, catalog: &Catalog) -> (Vec<Check>, bool) {
     let mut checks = Vec::new();
     let engine = match Engine::connect().await {
         Ok(engine) => {
@@ -78,7 +71,7 @@ pub async fn diagnose(runtime: &str) -> (Vec<Check>, bool) {
         Err(err) => checks.push(Check::fail("runtimes", err.to_string(), SETUP_FIX, true)),
     }
     let mut any_distro = false;
-    for kind in ImageKind::all() {
+    for kind in ImageKind::all(catalog) {
         let name = match kind {
             ImageKind::Target(distro) => distro.name.to_string(),
             ImageKind::Controller => "controller".to_string(),
@@ -129,4 +122,12 @@ fn write_bound_check(registered: &RegisteredRuntime) -> Check {
             Check::fail("write bound", "none: a container's writes go to the host's disk", fix, false)
         }
     }
+}
+
+/// `sandbox doctor`: what a run needs, each with its state and a fix.
+pub(crate) async fn doctor(runtime: &str, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
+    let (checks, ready) = diagnose(runtime, &settings.allowed.catalog).await;
+    terminal.checks(&checks);
+    terminal.print(if ready { "ready: a run can start" } else { "not ready: see the fixes above" });
+    Ok(if ready { ExitStatus::Success } else { ExitStatus::Infrastructure })
 }

@@ -363,7 +363,9 @@ impl Engine {
                 hard: Some(confinement.nproc),
             }]),
             privileged: Some(false),
-            security_opt: Some(confinement.no_new_privileges.then(|| "no-new-privileges".to_string()).into_iter().collect()),
+            security_opt: Some(
+                confinement.no_new_privileges.then(|| "no-new-privileges".to_string()).into_iter().collect(),
+            ),
             cap_drop: Some(confinement.cap_drop.clone()),
             tmpfs: Some(confinement.tmpfs.clone()),
             network_mode: Some(spec.network.clone()),
@@ -738,18 +740,20 @@ impl Engine {
             container: id.to_string(),
             endpoint_config: Some(EndpointSettings { aliases: Some(vec![alias.to_string()]), ..Default::default() }),
         };
-        self.docker
-            .connect_network(network, request)
-            .await
-            .map_err(|source| EngineError::ConnectNetwork { id: id.to_string(), network: network.to_string(), source })
+        self.docker.connect_network(network, request).await.map_err(|source| EngineError::ConnectNetwork {
+            id: id.to_string(),
+            network: network.to_string(),
+            source,
+        })
     }
 
     pub async fn disconnect_network(&self, network: &str, id: &str) -> Result<(), EngineError> {
         let request = bollard::models::NetworkDisconnectRequest { container: id.to_string(), force: Some(true) };
-        self.docker
-            .disconnect_network(network, request)
-            .await
-            .map_err(|source| EngineError::DisconnectNetwork { id: id.to_string(), network: network.to_string(), source })
+        self.docker.disconnect_network(network, request).await.map_err(|source| EngineError::DisconnectNetwork {
+            id: id.to_string(),
+            network: network.to_string(),
+            source,
+        })
     }
 
     pub async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {

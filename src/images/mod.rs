@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::run::ansible::{self, LAUNCHER_PATH, MITOGEN_DIR};
-use crate::distro::{Distro, Family};
+use crate::ansible::{self, LAUNCHER_PATH, MITOGEN_DIR};
+use crate::distro::{Catalog, Distro, Family};
 use crate::docker::{tar_of, Engine, EngineError};
 use crate::report::Reporter;
 
@@ -73,8 +73,8 @@ pub enum ImageKind {
 impl ImageKind {
     /// The controller, then a target image per catalog distro: what `doctor` and
     /// `images list` report on.
-    pub fn all() -> impl Iterator<Item = ImageKind> {
-        std::iter::once(ImageKind::Controller).chain(crate::distro::all().map(ImageKind::Target))
+    pub fn all(catalog: &Catalog) -> impl Iterator<Item = ImageKind> + '_ {
+        std::iter::once(ImageKind::Controller).chain(catalog.all().map(ImageKind::Target))
     }
 
     pub fn repository(self) -> String {
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn tags_change_with_the_base_image_and_not_otherwise() {
-        let kind = ImageKind::Target(distro::find("debian-12").unwrap());
+        let kind = ImageKind::Target(distro::builtin("debian-12").unwrap());
         assert_eq!(tag_for(kind, "sha256:a"), tag_for(kind, "sha256:a"));
         assert_ne!(tag_for(kind, "sha256:a"), tag_for(kind, "sha256:b"));
         assert!(tag_for(kind, "sha256:a").starts_with("sandbox/target-debian-12:"));
@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn target_dockerfile_installs_the_mock_everywhere_and_blocks_service_starts() {
-        let dockerfile = target_dockerfile(distro::find("debian-13").unwrap());
+        let dockerfile = target_dockerfile(distro::builtin("debian-13").unwrap());
         for location in MOCK_LOCATIONS {
             assert!(dockerfile.contains(&format!("cp {MOCK_MASTER} {location}")), "{location}");
         }

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::images::ImageError;
 use crate::distro::{Distro, Family};
 use crate::docker::{tar_of, Engine};
+use crate::images::ImageError;
 use crate::report::Reporter;
 
 /// Where the local repository lives in a target.
@@ -132,7 +132,7 @@ pub async fn ensure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distro::find;
+    use crate::distro::builtin as find;
 
     fn packages() -> Vec<String> {
         vec!["nginx".into(), "php-fpm".into()]

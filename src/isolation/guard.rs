@@ -21,21 +21,6 @@ impl Default for GuardSettings {
 }
 
 impl GuardSettings {
-    /// Applies `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9)
-    /// on top of the config's settings.
-    pub fn with_env_overrides(self) -> GuardSettings {
-        let mut settings = self;
-        if let Some(ms) = std::env::var("SANDBOX_GUARD_INTERVAL_MS").ok().and_then(|v| v.parse().ok()) {
-            settings.interval = Duration::from_millis(ms);
-        }
-        if let Some(fraction) = std::env::var("SANDBOX_GUARD_THRESHOLD").ok().and_then(|v| v.parse::<f64>().ok()) {
-            if fraction > 0.0 && fraction <= 1.0 {
-                settings.threshold = fraction;
-            }
-        }
-        settings
-    }
-
     /// Process count at which a container with `pids_limit` is killed.
     pub fn kill_at(&self, pids_limit: i64) -> usize {
         ((pids_limit as f64) * self.threshold).floor().max(1.0) as usize

@@ -17,10 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use miette::Diagnostic;
 
-use crate::images::{self, ImageError, ImageKind};
 use crate::challenge::Limits;
-use crate::distro;
+use crate::distro::Catalog;
 use crate::docker::{ContainerSpec, Engine, EngineError};
+use crate::images::{self, ImageError, ImageKind};
 use crate::isolation;
 use crate::labels;
 use crate::report::Reporter;
@@ -86,6 +86,13 @@ pub struct Claimed {
     pub name: String,
 }
 
+/// Where a pool is: its namespace on the daemon and the directory holding its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub namespace: String,
+    pub state_dir: PathBuf,
+}
+
 pub struct Pool {
     engine: Engine,
     namespace: String,
@@ -98,26 +105,9 @@ impl Pool {
         Pool { engine, namespace: namespace.into(), runtime: runtime.into(), state_dir: state_dir.into() }
     }
 
-    /// The CLI's pool: state in `$SANDBOX_STATE_DIR` or /var/lib/sandbox, namespace
-    /// `$SANDBOX_POOL_NAMESPACE` or `default` (separate pools on one daemon, e.g. in tests).
-    pub fn default_for(engine: Engine, runtime: &str) -> Pool {
-        let namespace = std::env::var("SANDBOX_POOL_NAMESPACE").unwrap_or_else(|_| DEFAULT_NAMESPACE.into());
-        Pool::in_namespace(engine, runtime, &namespace)
-    }
-
-    /// The pool `namespace`, or the CLI's when None.
-    pub fn named(engine: Engine, runtime: &str, namespace: Option<&str>) -> Pool {
-        match namespace {
-            Some(namespace) => Pool::in_namespace(engine, runtime, namespace),
-            None => Pool::default_for(engine, runtime),
-        }
-    }
-
-    /// A pool of its own beside the CLI's (same state directory): `sandbox watch` keeps one.
-    pub fn in_namespace(engine: Engine, runtime: &str, namespace: &str) -> Pool {
-        let dir =
-            std::env::var_os("SANDBOX_STATE_DIR").map_or_else(|| PathBuf::from("/var/lib/sandbox"), PathBuf::from);
-        Pool::new(engine, namespace, runtime, &dir)
+    /// The pool at `location`.
+    pub fn at(engine: Engine, runtime: &str, location: &Location) -> Pool {
+        Pool::new(engine, &location.namespace, runtime, &location.state_dir)
     }
 
     fn sizes_file(&self) -> PathBuf {
@@ -211,11 +201,11 @@ impl Pool {
         Ok(removed)
     }
 
-    pub async fn status(&self) -> Result<Vec<SlotStatus>, PoolError> {
+    pub async fn status(&self, catalog: &Catalog) -> Result<Vec<SlotStatus>, PoolError> {
         let sizes = self.sizes().unwrap_or_default();
         let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
         let mut lines = Vec::new();
-        for kind in distro::all().map(ImageKind::Target).chain([ImageKind::Controller]) {
+        for kind in catalog.all().map(ImageKind::Target).chain([ImageKind::Controller]) {
             let count = |state: &str| pooled.iter().filter(|c| c.name.starts_with(&self.prefix(state, kind))).count();
             let line = SlotStatus {
                 name: kind.name(),

@@ -4,13 +4,25 @@
 //! `report::terminal` prints. The JSON form of `RunReport` is a documented contract
 //! (README, "JSON report"): fields may be added, never renamed.
 
-pub mod progress;
-pub mod terminal;
+pub mod changes;
+pub mod timeline;
 
 use serde::Serialize;
 
 use crate::challenge::Strategy;
-use crate::run::timeline::Timings;
+use crate::report::timeline::Timings;
+
+/// One line of `sandbox doctor`'s table.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    /// What to do when not ok.
+    pub fix: Option<String>,
+    /// A failure that stops every run (as opposed to one distro being unavailable).
+    pub required: bool,
+}
 
 /// How one platform ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -37,7 +37,7 @@ pub fn render(hosts: &[InventoryHost]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distro::find;
+    use crate::distro::builtin as find;
 
     #[test]
     fn groups_per_distro_and_family() {

@@ -4,12 +4,10 @@
 //! Everything the run creates carries its run label and is removed when the run ends,
 //! however it ends: success, failure, deadline, Ctrl-C or SIGTERM.
 
-pub mod ansible;
 pub mod inventory;
 pub mod platform;
 pub mod recap;
 pub mod scripts;
-pub mod timeline;
 pub mod verdict;
 
 use std::collections::HashMap;
@@ -19,21 +17,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use miette::Diagnostic;
 
-use crate::images::{self, ImageError, ImageKind};
+use self::inventory::InventoryHost;
+use self::platform::{Decision, Platforms};
+use self::recap::PlaybookLog;
+use self::verdict::{Place, PlaybookEnd};
+use crate::ansible;
 use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
 use crate::docker::{ContainerSpec, Engine, EngineError, RegisteredRuntime};
+use crate::images::packages;
+use crate::images::{self, ImageError, ImageKind};
+use crate::isolation::guard::{self, GuardSettings};
 use crate::isolation::{self, RuntimePolicy, WriteBound};
 use crate::labels;
-use self::inventory::InventoryHost;
-use crate::pool::{Pool, PoolError};
-use crate::images::packages;
-use self::recap::PlaybookLog;
+use crate::pool::{Location, Pool, PoolError};
+use crate::report::timeline::{Phase, Timeline};
 use crate::report::{Reporter, RunReport, Verdict};
-use self::timeline::{Phase, Timeline};
-use self::platform::{Decision, Platforms};
-use self::verdict::{Place, PlaybookEnd};
-use crate::isolation::guard::{self, GuardSettings};
 
 /// Where the challenge directory (`challenge/` in the archive) is unpacked in the controller.
 const CONTROLLER_WORK_DIR: &str = "/work";
@@ -72,10 +71,8 @@ pub struct RunOptions {
     pub strategy: Option<Strategy>,
     /// No route out, whatever the challenge says (`--offline`).
     pub offline: bool,
-    /// Take warm targets from the pool when it is up (`sandbox pool up`).
-    pub use_pool: bool,
-    /// Which pool: the CLI's (None) or one of its own (`sandbox watch`).
-    pub pool_namespace: Option<String>,
+    /// The pool to take warm targets from when it is up (`sandbox pool up`); None: never.
+    pub pool: Option<Location>,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -168,11 +165,10 @@ impl<'a> Run<'a> {
             }
         }
         let id = new_run_id();
-        let guard = options.guard.with_env_overrides();
+        let guard = options.guard;
         let timeout = options.timeout.unwrap_or(challenge.run.timeout);
         let platforms = Platforms::new(&distros);
-        let pool =
-            options.use_pool.then(|| Pool::named(engine.clone(), &options.runtime, options.pool_namespace.as_deref()));
+        let pool = options.pool.as_ref().map(|location| Pool::at(engine.clone(), &options.runtime, location));
         Ok(Run {
             engine,
             challenge,
@@ -698,8 +694,12 @@ impl<'a> Run<'a> {
             labels: self.labels("controller"),
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
-            confinement: isolation::confinement(&self.engine, &self.options.runtime, &self.challenge.limits.for_controller())
-                .await?,
+            confinement: isolation::confinement(
+                &self.engine,
+                &self.options.runtime,
+                &self.challenge.limits.for_controller(),
+            )
+            .await?,
         };
         let id = self.engine.create_container(&spec).await?;
         let archive = self.challenge_archive()?;
@@ -729,8 +729,7 @@ impl<'a> Run<'a> {
         distros: &[&'static Distro],
         targets: &[String],
     ) -> Result<Vec<InventoryHost>, RunError> {
-        let key =
-            self.engine.exec_quiet(controller, "controller", &["sh", "-c", images::CONTROLLER_KEY], &[]).await?;
+        let key = self.engine.exec_quiet(controller, "controller", &["sh", "-c", images::CONTROLLER_KEY], &[]).await?;
         let mut hosts = Vec::new();
         for (distro, id) in distros.iter().zip(targets) {
             let what = format!("target {}", distro.name);

@@ -219,7 +219,7 @@ impl Platforms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distro::find;
+    use crate::distro::builtin as find;
     use crate::run::recap::PlaybookLog;
     use crate::run::verdict::{judge_apply, PlaybookEnd};
 

@@ -94,5 +94,4 @@ mod tests {
         assert!(script.contains("/var/lib/dpkg/lock-frontend"));
         assert!(script.contains("cmp -s /usr/local/lib/sandbox/systemctl \"$path\""));
     }
-
 }

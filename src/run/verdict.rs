@@ -47,7 +47,6 @@ pub fn death_reason(state: &ContainerState, limits: &Limits, place: Place, write
     }
 }
 
-
 /// How one `ansible-playbook` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaybookEnd {
@@ -194,7 +193,6 @@ mod tests {
         assert_eq!(after_passes(&passes, true, 2).reason, "check.sh failed after pass 1 (exit 2)");
     }
 
-
     fn log(lines: &[&str]) -> PlaybookLog {
         let mut log = PlaybookLog::default();
         for line in lines {
@@ -227,7 +225,8 @@ mod tests {
 
     #[test]
     fn a_failed_pass_one_waits_for_its_check_and_a_failed_pass_two_decides() {
-        let lines = ["fatal: [debian-12]: FAILED! => {\"changed\": false, \"msg\": \"boom\"}", RECAP, &recap_line(0, 1, 0)];
+        let lines =
+            ["fatal: [debian-12]: FAILED! => {\"changed\": false, \"msg\": \"boom\"}", RECAP, &recap_line(0, 1, 0)];
         let first = judge_apply(1, "debian-12", &log(&lines), PlaybookEnd::Exited(2), None);
         assert_eq!(first.report.apply, Apply::Failed);
         assert!(first.report.apply_error.is_some());

@@ -1,8 +1,10 @@
-//! The tool's own configuration, as opposed to a challenge's: which runtime, the ceilings no
-//! challenge may exceed, the fork-bomb guard, and distros added to the catalog.
+//! The tool's own settings, as opposed to a challenge's: which runtime, the ceilings no
+//! challenge may exceed, the fork-bomb guard, distros added to the catalog, where the pool
+//! keeps its state. Resolved once, at the top (`Settings::from_environment`), from the
+//! environment and the config file; nothing below the commands reads the environment.
 //!
-//! Read from `$SANDBOX_CONFIG`, else `/etc/sandbox/config.toml`; absent means defaults.
-//! It is the operator's file: a challenge cannot touch it.
+//! The config file is `$SANDBOX_CONFIG`, else `/etc/sandbox/config.toml`; absent means
+//! defaults. It is the operator's file: a challenge cannot touch it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,9 +12,11 @@ use std::time::Duration;
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 
-use crate::challenge::{parse_duration, parse_memory};
-use crate::distro::{self, Distro, Family};
+use crate::challenge::{parse_duration, parse_memory, Allowed, Ceilings};
+use crate::distro::{Catalog, Distro, Family};
 use crate::isolation::guard::GuardSettings;
+use crate::isolation::DEFAULT_RUNTIME;
+use crate::pool::{self, Location};
 
 pub const DEFAULT_PATH: &str = "/etc/sandbox/config.toml";
 
@@ -77,21 +81,6 @@ struct RawDistro {
     install: String,
 }
 
-/// Limits no challenge can raise.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ceilings {
-    pub memory_bytes: u64,
-    pub cpus: f64,
-    pub pids: i64,
-    pub timeout: Duration,
-}
-
-impl Default for Ceilings {
-    fn default() -> Self {
-        Ceilings { memory_bytes: 4 * 1024 * 1024 * 1024, cpus: 2.0, pids: 4096, timeout: Duration::from_secs(2 * 3600) }
-    }
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub runtime: Option<String>,
@@ -102,10 +91,64 @@ pub struct Config {
     pub pool_sizes: Option<Vec<(String, usize)>>,
 }
 
+/// Everything the commands take from outside their flags, resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The distros and limits a challenge may use.
+    pub allowed: Allowed,
+    /// The runtime a command uses when its `--runtime` says nothing.
+    pub runtime: String,
+    pub guard: GuardSettings,
+    /// The CLI's warm pool.
+    pub pool: Location,
+    /// `[pool]`: distro name → warm targets; None: the built-in defaults.
+    pub pool_sizes: Option<Vec<(String, usize)>>,
+}
+
+impl Settings {
+    /// From the process's environment and the config file it names.
+    pub fn from_environment() -> Result<Settings, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Ok(Settings::resolve(Config::load(env("SANDBOX_CONFIG"))?, env))
+    }
+
+    /// `config` with the environment's overrides on top:
+    /// - `SANDBOX_STATE_DIR` (default /var/lib/sandbox) and `SANDBOX_POOL_NAMESPACE` (default
+    ///   `default`: separate pools on one daemon, e.g. in tests) place the pool;
+    /// - `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9) tune the guard.
+    pub fn resolve(config: Config, env: impl Fn(&str) -> Option<String>) -> Settings {
+        let mut guard = config.guard;
+        if let Some(ms) = env("SANDBOX_GUARD_INTERVAL_MS").and_then(|v| v.parse().ok()) {
+            guard.interval = Duration::from_millis(ms);
+        }
+        if let Some(fraction) = env("SANDBOX_GUARD_THRESHOLD").and_then(|v| v.parse::<f64>().ok()) {
+            if fraction > 0.0 && fraction <= 1.0 {
+                guard.threshold = fraction;
+            }
+        }
+        let pool = Location {
+            namespace: env("SANDBOX_POOL_NAMESPACE").unwrap_or_else(|| pool::DEFAULT_NAMESPACE.into()),
+            state_dir: env("SANDBOX_STATE_DIR").map_or_else(|| PathBuf::from("/var/lib/sandbox"), PathBuf::from),
+        };
+        Settings {
+            allowed: Allowed { catalog: Catalog::with_extra(config.extra_distros), ceilings: config.ceilings },
+            runtime: config.runtime.unwrap_or_else(|| DEFAULT_RUNTIME.to_string()),
+            guard,
+            pool,
+            pool_sizes: config.pool_sizes,
+        }
+    }
+
+    /// The runtime of a command: its `--runtime`, else the configured one.
+    pub fn runtime(&self, flag: Option<String>) -> String {
+        flag.unwrap_or_else(|| self.runtime.clone())
+    }
+}
+
 impl Config {
-    /// Loads the config file named by `$SANDBOX_CONFIG` or the default path.
-    pub fn load() -> Result<Config, ConfigError> {
-        let path = std::env::var_os("SANDBOX_CONFIG").map(PathBuf::from).unwrap_or_else(|| DEFAULT_PATH.into());
+    /// Loads the config file at `path`, or the default path when None.
+    pub fn load(path: Option<String>) -> Result<Config, ConfigError> {
+        let path = path.map(PathBuf::from).unwrap_or_else(|| DEFAULT_PATH.into());
         match std::fs::read_to_string(&path) {
             Ok(text) => Config::parse(&text, &path.display().to_string()),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
@@ -146,7 +189,7 @@ impl Config {
                 let message = format!("distro {}: unknown family `{}` (apt, dnf, apk)", raw.name, raw.family);
                 return Err(invalid(message, None));
             };
-            if distro::find(&raw.name).is_some() {
+            if Catalog::builtin().find(&raw.name).is_some() {
                 return Err(invalid(format!("distro {} is already in the catalog", raw.name), None));
             }
             // The catalog hands out `&'static Distro`; a config is read once per process.
@@ -199,5 +242,22 @@ mod tests {
         assert!(Config::parse("runtim = \"runc\"\n", "c.toml").is_err());
         let dup = "[[distro]]\nname = \"debian-12\"\nbase_image = \"x\"\nfamily = \"apt\"\ninstall = \"true\"\n";
         assert!(Config::parse(dup, "c.toml").is_err());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_places_the_pool() {
+        let config = Config::parse("runtime = \"runc\"\n[guard]\nthreshold = 0.8\n", "c.toml").unwrap();
+        let env = |name: &str| match name {
+            "SANDBOX_GUARD_THRESHOLD" => Some("0.5".to_string()),
+            "SANDBOX_POOL_NAMESPACE" => Some("tests".to_string()),
+            _ => None,
+        };
+        let settings = Settings::resolve(config, env);
+        assert_eq!(settings.guard.threshold, 0.5);
+        assert_eq!(settings.pool.namespace, "tests");
+        assert_eq!(settings.pool.state_dir, PathBuf::from("/var/lib/sandbox"));
+        assert_eq!(settings.runtime(None), "runc");
+        assert_eq!(settings.runtime(Some("runsc".into())), "runsc");
+        assert_eq!(Settings::resolve(Config::default(), |_| None).runtime, DEFAULT_RUNTIME);
     }
 }

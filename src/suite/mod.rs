@@ -10,14 +10,15 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::images::{self, ImageKind};
 use crate::challenge::Challenge;
 use crate::distro::Distro;
 use crate::docker::Engine;
 use crate::images::packages;
+use crate::images::{self, ImageKind};
+use crate::isolation::guard::GuardSettings;
+use crate::pool::Location;
 use crate::report::{PlatformReport, Reporter, RunReport, Verdict};
 use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
-use crate::isolation::guard::GuardSettings;
 
 /// Receives the suite's progress; each run gets its own `Job` reporter.
 pub trait SuiteReporter: Send + Sync {
@@ -37,6 +38,8 @@ pub struct SuiteOptions {
     pub runtime: String,
     pub guard: GuardSettings,
     pub color: bool,
+    /// The warm pool runs take targets from when it is up.
+    pub pool: Location,
 }
 
 /// How one challenge came out; ordered from best to worst.
@@ -229,8 +232,7 @@ async fn run_one(
         services: None,
         strategy: None,
         offline: false,
-        use_pool: true,
-        pool_namespace: None,
+        pool: Some(options.pool.clone()),
     };
     Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
 }
@@ -327,13 +329,18 @@ fn case_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Ceilings;
+    use crate::challenge::Allowed;
 
     fn challenge() -> (tempfile::TempDir, Challenge) {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("c");
-        crate::challenge::scaffold::create(&dir, &["debian-12".into(), "ubuntu-22.04".into()]).unwrap();
-        let challenge = Challenge::load(&dir, &Ceilings::default()).unwrap();
+        crate::challenge::scaffold::create(
+            &dir,
+            &["debian-12".into(), "ubuntu-22.04".into()],
+            &crate::distro::Catalog::builtin(),
+        )
+        .unwrap();
+        let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
         (root, challenge)
     }
 

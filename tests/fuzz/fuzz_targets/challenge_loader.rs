@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sandbox::challenge::{Challenge, MANIFEST};
-use sandbox::settings::Ceilings;
+use sandbox::challenge::Allowed;
 use sandbox::distro::Family;
 use sandbox::challenge::lint;
 
@@ -146,7 +146,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let ceilings = Ceilings::default();
+    let ceilings = Allowed::default();
     match Challenge::load(&dir, &ceilings) {
         Err(err) => {
             let _ = render(err);

@@ -1,45 +1,6 @@
-//! `sandbox watch`: the learner's loop without typing. Which file changes start an attempt,
-//! and what changed between two attempts' reports. The loop itself (pool, runs, Ctrl-C) is
-//! in `commands`; this module decides and does not print.
+//! What changed between two attempts' reports, platform by platform (`sandbox watch`).
 
-use std::path::Path;
-
-use notify::event::{AccessKind, AccessMode, EventKind};
-
-use crate::report::{RunReport, Verdict};
-
-/// Whether a file-system event is a write. Reads count as events too (inotify's OPEN, which
-/// notify subscribes to): every run reads the challenge, and must not start the next one.
-pub fn is_write(kind: &EventKind) -> bool {
-    matches!(
-        kind,
-        EventKind::Create(_)
-            | EventKind::Modify(_)
-            | EventKind::Remove(_)
-            | EventKind::Access(AccessKind::Close(AccessMode::Write))
-    )
-}
-
-/// Whether a change to `path` (inside the watched challenge) is the learner's edit. Editors
-/// write swap, backup and lock files beside the real one, and save atomically through a temp
-/// file renamed over it: the rename's target is the real file and counts; the others do not.
-pub fn is_learner_edit(path: &Path) -> bool {
-    if path.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | "__pycache__"))) {
-        return false;
-    }
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    let editor_file = name.ends_with('~')
-        || name.ends_with(".swp")
-        || name.ends_with(".swx")
-        || name.ends_with(".swo")
-        || name.ends_with(".tmp")
-        || name.starts_with(".#")
-        || (name.starts_with('#') && name.ends_with('#'))
-        // vim probes whether it may write a directory with a file named 4913.
-        || name == "4913"
-        || name.starts_with(".goutputstream-");
-    !editor_file
-}
+use super::{PlatformReport, RunReport, Verdict};
 
 /// What one platform's result did since the previous attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +50,7 @@ pub fn changes(previous: &RunReport, current: &RunReport) -> Vec<PlatformChange>
 }
 
 /// The check's failure lines after the last pass that ran a check: the requirements not met.
-fn check_lines(platform: &crate::report::PlatformReport) -> Vec<String> {
+fn check_lines(platform: &PlatformReport) -> Vec<String> {
     let Some(pass) = platform.passes.iter().rev().find(|p| p.verify_exit.is_some()) else { return Vec::new() };
     if pass.verify_exit == Some(0) {
         return Vec::new();
@@ -97,36 +58,14 @@ fn check_lines(platform: &crate::report::PlatformReport) -> Vec<String> {
     pass.verify_output.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
 }
 
-fn pass_two_changed(platform: &crate::report::PlatformReport) -> Option<u32> {
+fn pass_two_changed(platform: &PlatformReport) -> Option<u32> {
     platform.passes.get(1).and_then(|p| p.changed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Apply, PassReport, PlatformReport};
-
-    #[test]
-    fn reads_are_not_writes() {
-        use notify::event::{CreateKind, DataChange, ModifyKind, RenameMode};
-        assert!(!is_write(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
-        assert!(!is_write(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
-        assert!(is_write(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
-        assert!(is_write(&EventKind::Modify(ModifyKind::Data(DataChange::Content))));
-        // An editor's atomic save: the temp file renamed over the real one.
-        assert!(is_write(&EventKind::Modify(ModifyKind::Name(RenameMode::To))));
-        assert!(is_write(&EventKind::Create(CreateKind::File)));
-    }
-
-    #[test]
-    fn editor_side_files_are_not_edits() {
-        for side in ["playbook.yml~", ".playbook.yml.swp", "4913", ".#playbook.yml", "#playbook.yml#", ".git/index"] {
-            assert!(!is_learner_edit(Path::new(side)), "{side}");
-        }
-        for real in ["playbook.yml", "solution/playbook.yml", "templates/site.conf.j2", "check.sh"] {
-            assert!(is_learner_edit(Path::new(real)), "{real}");
-        }
-    }
+    use crate::report::{Apply, PassReport};
 
     fn report(verdict: Verdict, check_output: &str, verify_exit: i64, changed_pass_two: Option<u32>) -> RunReport {
         let pass = |n: u8, changed| PassReport {

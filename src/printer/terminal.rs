@@ -9,9 +9,9 @@ use std::time::Duration;
 use console::{style, Style, Term};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{table, Reporter, RunReport, Verdict};
-use crate::run::timeline::Timings;
-use crate::commands::watch_changes::PlatformChange;
+use crate::report::changes::PlatformChange;
+use crate::report::timeline::Timings;
+use crate::report::{table, Check, Reporter, RunReport, Verdict};
 
 pub struct Terminal {
     /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.
@@ -108,6 +108,21 @@ impl Terminal {
                 let count = |c: Option<u32>| c.map_or("-".to_string(), |c| c.to_string());
                 self.line(&format!("  {name}: changed on pass 2: {} -> {}", count(before), count(now)));
             }
+        }
+    }
+
+    /// `sandbox doctor`'s table: a mark, the check, its state and the fix when it failed.
+    pub fn checks(&self, checks: &[Check]) {
+        let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        for check in checks {
+            let mark = match (check.ok, check.required) {
+                (true, _) => self.styled(Style::new().green()).apply_to("ok  "),
+                (false, true) => self.styled(Style::new().red()).apply_to("FAIL"),
+                // A distro whose image cannot exist here does not stop a run of the others.
+                (false, false) => self.styled(Style::new().yellow()).apply_to("n/a "),
+            };
+            let fix = check.fix.as_ref().map(|fix| format!("  → fix: {fix}")).unwrap_or_default();
+            self.print(&format!("{mark} {:<width$}  {}{fix}", check.name, check.detail));
         }
     }
 

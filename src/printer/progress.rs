@@ -9,7 +9,7 @@ use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::terminal::{aligned, Terminal};
-use super::{Reporter, RunReport};
+use crate::report::{Reporter, RunReport};
 use crate::suite::{CaseOutcome, Status, SuiteReport, SuiteReporter};
 
 /// Lines of output kept per job, shown when it did not do what was expected.

@@ -1,0 +1,102 @@
+//! `sandbox run` and `sandbox shell`: one run of a challenge, reported as it goes.
+
+use crate::challenge::Challenge;
+use crate::cli::{RunArgs, RunSetup, ShellArgs};
+use crate::docker::Engine;
+use crate::printer::terminal::Terminal;
+use crate::report::Reporter;
+use crate::run::{PlaybookChoice, Run, RunOptions};
+use crate::settings::Settings;
+use crate::{Error, ExitStatus};
+
+use super::session;
+
+pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
+    let challenge = Challenge::load(&args.dir, &settings.allowed)?;
+    let runtime = settings.runtime(args.setup.runtime.clone());
+    let options = RunOptions {
+        distros: args.scope.distros.clone(),
+        timeout: args.scope.timeout,
+        show_inventory: args.show_inventory,
+        ..run_options(&args.setup, settings, runtime, terminal, 2)
+    };
+    let engine = Engine::connect().await?;
+    let run = Run::new(engine, &challenge, options, terminal)?;
+    terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
+    let result = run.execute().await;
+    terminal.finish();
+    let report = result?;
+    terminal.summary(&report);
+    if args.timings {
+        terminal.timings(&report.timings);
+    }
+    if args.json {
+        Terminal::json(&report);
+    }
+    Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+/// `sandbox shell`: one pass of the playbook, then a login shell in the chosen target; the
+/// run's containers are removed when the shell exits.
+pub(crate) async fn shell(args: ShellArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
+    let challenge = Challenge::load(&args.dir, &settings.allowed)?;
+    let runtime = settings.runtime(args.setup.runtime.clone());
+    let distro = match &args.distro {
+        Some(name) => name.clone(),
+        None => challenge.distros[0].name.to_string(),
+    };
+    let options =
+        RunOptions { distros: vec![distro.clone()], ..run_options(&args.setup, settings, runtime, terminal, 1) };
+    let engine = Engine::connect().await?;
+    let run = Run::new(engine, &challenge, options, terminal)?;
+    terminal.step(&format!("run {} of {}: one pass, then a shell in {distro}", run.id(), challenge.id));
+    let result = run
+        .execute_then(async |engine, targets| {
+            let (_, container) = targets.into_iter().next()?;
+            terminal.finish();
+            terminal.notice(&format!("opening a shell in {distro}; `exit` ends it and removes the run"));
+            Some(session::session(engine, &container, &format!("target {distro}")).await)
+        })
+        .await;
+    terminal.finish();
+    let (report, session) = result?;
+    terminal.summary(&report);
+    match session.flatten() {
+        Some(exit) => {
+            exit?;
+            Ok(ExitStatus::Success)
+        }
+        None => {
+            terminal.notice("no shell: the run did not get that far (see above)");
+            Ok(ExitStatus::Failure)
+        }
+    }
+}
+
+/// The options `run` and `shell` share; the caller sets distros, timeout and inventory.
+pub(super) fn run_options(
+    setup: &RunSetup,
+    settings: &Settings,
+    runtime: String,
+    terminal: &Terminal,
+    passes: u8,
+) -> RunOptions {
+    RunOptions {
+        playbook: match (&setup.playbook, setup.solution) {
+            (Some(path), _) => PlaybookChoice::File(path.clone()),
+            (None, true) => PlaybookChoice::Solution,
+            (None, false) => PlaybookChoice::Starter,
+        },
+        distros: Vec::new(),
+        runtime,
+        timeout: None,
+        color: terminal.wants_color(),
+        show_inventory: false,
+        guard: settings.guard,
+        passes,
+        services: setup.services,
+        strategy: setup.strategy,
+        offline: setup.offline,
+        pool: (!setup.no_pool).then(|| settings.pool.clone()),
+    }
+}
