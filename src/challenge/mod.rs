@@ -629,21 +629,17 @@ fn is_package_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "+-._".contains(c))
 }
 
-/// `90s`, `10m`, `1h`, or a bare number of seconds.
+/// `90s`, `10m`, `1h`, `1h 30m` (humantime), or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 1h"))?;
-    let factor = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m or h")),
-    };
-    // Checked: `9999999999999999999h` overflowed (a panic in debug builds, a wrap in release).
-    let seconds = number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too long"))?;
-    Ok(Duration::from_secs(seconds))
+    // A bare number is seconds, as `timeout = 90` reads in Ansible and Docker alike.
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map(Duration::from_secs).map_err(|_| format!("`{text}` is too long"));
+    }
+    humantime::parse_duration(text).map_err(|err| match err {
+        humantime::DurationError::NumberOverflow => format!("`{text}` is too long"),
+        err => format!("`{text}` is not a duration like 90s, 10m or 1h ({err})"),
+    })
 }
 
 /// Docker-style sizes: `512m`, `1g`, `262144k`, bytes when bare.

@@ -1,7 +1,7 @@
-//! What a run found, and the one way it reaches the user.
+//! What a run found (reports, verdicts, timings, what changed since last time) and the
+//! `Reporter` trait through which the domain says what is happening.
 //!
-//! Domain code builds a `RunReport` and tells a `Reporter` what is happening; only
-//! `report::terminal` prints. The JSON form of `RunReport` is a documented contract
+//! Domain code builds a `RunReport` and tells a `Reporter`; only `printer` prints. The JSON form of `RunReport` is a documented contract
 //! (README, "JSON report"): fields may be added, never renamed.
 
 pub mod changes;

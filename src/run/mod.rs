@@ -108,6 +108,14 @@ pub enum RunError {
         source: std::io::Error,
     },
 
+    #[error("cannot read the check script {}", path.display())]
+    #[diagnostic(code(sandbox::run::read_check))]
+    ReadCheck {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("services = \"systemd\" cannot run under runtime `{runtime}`: {reason}")]
     #[diagnostic(
         code(sandbox::run::systemd_unsupported),
@@ -886,8 +894,8 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         self.reporter.step(&format!("verifying pass {pass}"));
-        let check = std::fs::read_to_string(self.challenge.file(&self.challenge.check))
-            .map_err(|source| RunError::Package { dir: self.challenge.dir.clone(), source })?;
+        let path = self.challenge.file(&self.challenge.check);
+        let check = std::fs::read_to_string(&path).map_err(|source| RunError::ReadCheck { path, source })?;
         let runs = targets.iter().map(|(distro, id)| {
             let check = check.clone();
             async move {
