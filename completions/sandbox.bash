@@ -780,7 +780,7 @@ _sandbox() {
                     return 0
                     ;;
                 --services)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mock supervised systemd" -- "${cur}"))
                     return 0
                     ;;
                 --strategy)
@@ -822,7 +822,7 @@ _sandbox() {
                     return 0
                     ;;
                 --services)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mock supervised systemd" -- "${cur}"))
                     return 0
                     ;;
                 --strategy)
@@ -882,7 +882,7 @@ _sandbox() {
                     return 0
                     ;;
                 --services)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mock supervised systemd" -- "${cur}"))
                     return 0
                     ;;
                 --strategy)

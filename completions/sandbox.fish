@@ -39,7 +39,9 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "completions" -d 'Pr
 complete -c sandbox -n "__fish_sandbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r -f -a "mock\t'Records state, runs nothing: fast, and enough for most challenges'
+supervised\t'A small service manager: unit files are read and their commands really run'
+systemd\t'Real systemd as PID 1, where the runtime can do it'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l strategy -d 'Override the challenge\'s Ansible strategy (default mitogen: Mitogen\'s accelerated linear; linear: Ansible\'s own)' -r -f -a "mitogen\t'Mitogen\'s `mitogen_linear`: one Python interpreter per host for the whole play instead of a process per task, which is what gVisor makes expensive'
 linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen changes'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
@@ -62,7 +64,9 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand new" -s h -l help -d 'Pr
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l distro -d 'The target to open the shell in (default: the challenge\'s first distro)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r -f -a "mock\t'Records state, runs nothing: fast, and enough for most challenges'
+supervised\t'A small service manager: unit files are read and their commands really run'
+systemd\t'Real systemd as PID 1, where the runtime can do it'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l strategy -d 'Override the challenge\'s Ansible strategy (default mitogen: Mitogen\'s accelerated linear; linear: Ansible\'s own)' -r -f -a "mitogen\t'Mitogen\'s `mitogen_linear`: one Python interpreter per host for the whole play instead of a process per task, which is what gVisor makes expensive'
 linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen changes'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l solution -d 'Apply the reference solution instead of the starter playbook'
@@ -71,7 +75,9 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l no-pool -d 'St
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
-complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l services -d 'Override the challenge\'s services mode: mock, supervised or systemd' -r -f -a "mock\t'Records state, runs nothing: fast, and enough for most challenges'
+supervised\t'A small service manager: unit files are read and their commands really run'
+systemd\t'Real systemd as PID 1, where the runtime can do it'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l strategy -d 'Override the challenge\'s Ansible strategy (default mitogen: Mitogen\'s accelerated linear; linear: Ansible\'s own)' -r -f -a "mitogen\t'Mitogen\'s `mitogen_linear`: one Python interpreter per host for the whole play instead of a process per task, which is what gVisor makes expensive'
 linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen changes'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l distro -d 'Only these platforms (repeatable); catalog names such as debian-12' -r
