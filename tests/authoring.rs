@@ -14,8 +14,7 @@ fn new_challenge(root: &Path, name: &str, distros: &[&str]) -> std::path::PathBu
     for distro in distros {
         args.extend(["--distro".to_string(), distro.to_string()]);
     }
-    let out = Sandbox::new(args).output();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    Sandbox::new(args).status(0).run();
     dir
 }
 
@@ -40,8 +39,7 @@ fn test_passes_a_new_challenge_and_names_broken_and_failing_ones() {
     let junit = root.path().join("junit.xml");
     let root_arg = root.path().display().to_string();
     let junit_arg = junit.display().to_string();
-    let out = Sandbox::new(["test", &root_arg, "--jobs", "2", "--json", "--junit", &junit_arg]).output();
-    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = Sandbox::new(["test", &root_arg, "--jobs", "2", "--json", "--junit", &junit_arg]).status(1).run();
     let json = out.json();
     assert_eq!(json["passed"], false);
 

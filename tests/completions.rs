@@ -22,8 +22,7 @@ fn committed_completions_match_the_cli() {
 
 #[test]
 fn completions_command_prints_them() {
-    let out = Sandbox::new(["completions", "bash"]).output();
-    assert_eq!(out.code, 0);
+    let out = Sandbox::new(["completions", "bash"]).status(0).run();
     assert!(out.stdout.contains("_sandbox()"), "{}", out.stdout);
     assert!(out.stdout.contains("--solution"));
 }

@@ -50,9 +50,15 @@ pub fn run_id_in(text: &str) -> Option<String> {
     (id.len() == 10).then_some(id)
 }
 
-/// `sandbox ARGS…`
+/// `sandbox ARGS…`, with what it must print and exit with (just's `Test` builder): `run()`
+/// checks everything in one place, for every test, including that nothing panicked and that
+/// nothing of a run it announced is left on the daemon.
+#[must_use]
 pub struct Sandbox {
     command: Command,
+    status: Option<i32>,
+    stdout_has: Vec<String>,
+    stderr_has: Vec<String>,
 }
 
 impl Sandbox {
@@ -63,7 +69,47 @@ impl Sandbox {
     {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sandbox"));
         command.args(args).current_dir(repo()).env("NO_COLOR", "1").env_remove("SANDBOX_RUNTIME");
-        Sandbox { command }
+        Sandbox { command, status: None, stdout_has: Vec::new(), stderr_has: Vec::new() }
+    }
+
+    /// The exit code it must end with.
+    pub fn status(mut self, code: i32) -> Sandbox {
+        self.status = Some(code);
+        self
+    }
+
+    /// A text stdout must contain.
+    pub fn stdout_has(mut self, needle: &str) -> Sandbox {
+        self.stdout_has.push(needle.to_string());
+        self
+    }
+
+    /// A text stderr must contain.
+    pub fn stderr_has(mut self, needle: &str) -> Sandbox {
+        self.stderr_has.push(needle.to_string());
+        self
+    }
+
+    /// Runs to the end and checks what was asked (`status`, `stdout_has`, `stderr_has`), that
+    /// nothing panicked, and that a run it announced left no container or network.
+    pub fn run(self) -> Output {
+        let (status, stdout_has, stderr_has) = (self.status, self.stdout_has.clone(), self.stderr_has.clone());
+        let out = self.output();
+        let context = || format!("stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+        if let Some(code) = status {
+            assert_eq!(out.code, code, "exit code; {}", context());
+        }
+        for needle in &stdout_has {
+            assert!(out.stdout.contains(needle.as_str()), "stdout lacks {needle:?}; {}", context());
+        }
+        for needle in &stderr_has {
+            assert!(out.stderr.contains(needle.as_str()), "stderr lacks {needle:?}; {}", context());
+        }
+        assert!(!out.stderr.contains("panicked"), "{}", context());
+        if let Some(run) = run_id_in(&out.stderr) {
+            assert_eq!(leftovers(&run), (0, 0), "run {run} left containers or networks; {}", context());
+        }
+        out
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Sandbox {

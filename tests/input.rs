@@ -5,17 +5,13 @@ use crate::harness::{Fixture, Sandbox, PASSING_CHECK};
 
 const PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks: []\n";
 
-fn run(fixture: &Fixture) -> crate::harness::Output {
-    Sandbox::new(["run", &fixture.path_str()]).output()
-}
-
 fn assert_usage_error(fixture: &Fixture, code: &str, needles: &[&str]) {
-    let out = run(fixture);
-    assert_eq!(out.code, 2, "exit code; stderr:\n{}", out.stderr);
-    assert!(out.stderr.contains(code), "diagnostic code {code} missing:\n{}", out.stderr);
-    for needle in needles {
-        assert!(out.stderr.contains(needle), "`{needle}` missing:\n{}", out.stderr);
-    }
+    let out = needles
+        .iter()
+        .fold(Sandbox::new(["run", &fixture.path_str()]).status(2).stderr_has(code), |test, needle| {
+            test.stderr_has(needle)
+        })
+        .run();
     assert!(!out.stderr.contains("starting"), "a container was started:\n{}", out.stderr);
 }
 
@@ -64,16 +60,17 @@ fn symlink_out_of_the_challenge_is_refused() {
 
 #[test]
 fn missing_challenge_directory_is_a_usage_error() {
-    let out = Sandbox::new(["run", "/nonexistent/challenge"]).output();
-    assert_eq!(out.code, 2);
+    let out = Sandbox::new(["run", "/nonexistent/challenge"]).status(2).run();
     assert!(out.stderr.contains("no challenge.toml in /nonexistent/challenge"), "{}", out.stderr);
 }
 
 #[test]
 fn dead_docker_daemon_is_exit_3_with_the_fix() {
     let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
-    let out = Sandbox::new(["run", &fixture.path_str()]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output();
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    let out = Sandbox::new(["run", &fixture.path_str()])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .status(3)
+        .run();
     assert!(out.stderr.contains("cannot reach the Docker daemon"), "{}", out.stderr);
     assert!(out.stderr.contains("scripts/setup.sh"), "{}", out.stderr);
 
@@ -85,8 +82,7 @@ fn dead_docker_daemon_is_exit_3_with_the_fix() {
 
 #[test]
 fn doctor_is_ready_after_setup() {
-    let out = Sandbox::new(["doctor"]).output();
-    assert_eq!(out.code, 0, "{}", out.stdout);
+    let out = Sandbox::new(["doctor"]).status(0).run();
     assert!(out.stdout.contains("runtime runsc"), "{}", out.stdout);
     let bound = out.stdout.lines().find(|l| l.contains("write bound")).unwrap_or_default();
     assert!(bound.starts_with("ok") && bound.contains("overlay in memory"), "{}", out.stdout);
@@ -99,8 +95,7 @@ fn doctor_is_ready_after_setup() {
 #[test]
 fn unregistered_runtime_is_exit_3() {
     let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
-    let out = Sandbox::new(["run", &fixture.path_str(), "--runtime", "kata"]).output();
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--runtime", "kata"]).status(3).run();
     assert!(out.stderr.contains("runtime `kata` is not registered"), "{}", out.stderr);
 }
 
@@ -115,8 +110,7 @@ fn gvisor_is_recognised_under_any_registered_name() {
 
     let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
     for (runtime, weaker) in [("runsc-systrap", false), ("runc", true)] {
-        let out = Sandbox::new(["run", &fixture.path_str(), "--runtime", runtime, "--no-pool"]).output();
-        assert_eq!(out.code, 0, "{runtime}: {}", out.stderr);
+        let out = Sandbox::new(["run", &fixture.path_str(), "--runtime", runtime, "--no-pool"]).status(0).run();
         assert_eq!(out.stderr.contains("isolation is weaker"), weaker, "{runtime}: {}", out.stderr);
         let unbounded = out.stderr.contains("writes to the host's disk without a bound");
         assert_eq!(unbounded, weaker, "{runtime}: {}", out.stderr);
@@ -138,20 +132,17 @@ fn operator_config_sets_ceilings_runtime_and_extra_distros() {
 
     let too_many =
         Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\npids = 256\n", PLAY, PASSING_CHECK);
-    let out = Sandbox::new(["run", &too_many.path_str()]).env("SANDBOX_CONFIG", &config_path).output();
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = Sandbox::new(["run", &too_many.path_str()]).env("SANDBOX_CONFIG", &config_path).status(2).run();
     assert!(out.stderr.contains("must be between 32 and 128"), "{}", out.stderr);
 
     let custom = Fixture::new("title = \"t\"\ndistros = [\"debian-12-lab\"]\n", PLAY, PASSING_CHECK);
-    let out = Sandbox::new(["run", &custom.path_str()]).env("SANDBOX_CONFIG", &config_path).output();
-    assert_eq!(out.code, 3, "the extra distro is accepted; the config's runtime is used:\n{}", out.stderr);
+    let out = Sandbox::new(["run", &custom.path_str()]).env("SANDBOX_CONFIG", &config_path).status(3).run();
     assert!(out.stderr.contains("runtime `kata` is not registered"), "{}", out.stderr);
 
     let doctor = Sandbox::new(["doctor"]).env("SANDBOX_CONFIG", &config_path).output();
     assert!(doctor.stdout.contains("debian-12-lab"), "{}", doctor.stdout);
 
     std::fs::write(config.path(), "runtme = \"runc\"\n").unwrap();
-    let out = Sandbox::new(["doctor"]).env("SANDBOX_CONFIG", &config_path).output();
-    assert_eq!(out.code, 2);
+    let out = Sandbox::new(["doctor"]).env("SANDBOX_CONFIG", &config_path).status(2).run();
     assert!(out.stderr.contains("unknown field `runtme`"), "{}", out.stderr);
 }

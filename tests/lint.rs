@@ -130,16 +130,32 @@ fn playbook_without_a_play() {
 #[test]
 fn exit_2_on_errors_and_warnings_do_not_fail() {
     let warned = challenge(|d| std::fs::remove_file(d.join("README.md")).unwrap());
-    let out = Sandbox::new(["lint".into(), warned.path().join("c")]).output();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = Sandbox::new(["lint".into(), warned.path().join("c")]).status(0).run();
     assert!(out.stderr.contains("no README.md"), "{}", out.stderr);
     assert!(out.stdout.contains("0 error(s), 1 warning(s)"), "{}", out.stdout);
 
     let broken = challenge(|d| write(d, "check.sh", "true\n"));
     // A directory holding challenges is searched; the valid bundled one is reported ok.
-    let out = Sandbox::new(["lint".into(), broken.path().to_path_buf(), "challenges/nginx-static".into()]).output();
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out =
+        Sandbox::new(["lint".into(), broken.path().to_path_buf(), "challenges/nginx-static".into()]).status(2).run();
     assert!(out.stderr.contains("sandbox::lint::check_no_shebang"), "{}", out.stderr);
     assert!(out.stdout.contains("ok     challenges/nginx-static"), "{}", out.stdout);
     assert!(out.stdout.contains("2 challenge(s): 1 error(s)"), "{}", out.stdout);
+}
+
+/// `sandbox::run` takes parsed arguments and holds no global state, so a CLI test that needs
+/// no Docker can run in-process, twice in a row.
+#[test]
+fn lint_runs_in_process_and_again() {
+    use clap::Parser;
+    let root = challenge(|_| {});
+    let dir = root.path().join("c").display().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for _ in 0..2 {
+        let cli = sandbox::cli::Cli::parse_from(["sandbox", "lint", &dir]);
+        assert_eq!(runtime.block_on(sandbox::run(cli)).unwrap(), sandbox::ExitStatus::Success);
+    }
+    let broken = sandbox::cli::Cli::parse_from(["sandbox", "lint", "/nonexistent/challenge"]);
+    let err = runtime.block_on(sandbox::run(broken)).unwrap_err();
+    assert_eq!(err.exit_status(), sandbox::ExitStatus::Usage);
 }

@@ -5,8 +5,7 @@ use crate::harness::{leftovers, Fixture, Sandbox};
 
 #[test]
 fn bundled_challenge_passes_offline_on_both_debians() {
-    let out = Sandbox::new(["run", "challenges/nginx-static", "--solution", "--offline", "--json"]).output();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = Sandbox::new(["run", "challenges/nginx-static", "--solution", "--offline", "--json"]).status(0).run();
     let json = out.json();
     assert_eq!(json["passed"], true);
     assert_eq!(json["runtime"], "runsc");
@@ -61,8 +60,7 @@ echo "ok: no route to the mirror"
         playbook,
         check,
     );
-    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).run();
     let platform = out.platform("debian-12");
     assert!(platform["passes"][0]["verify_output"].as_str().unwrap().contains("ok: no route to the mirror"));
 }

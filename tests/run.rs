@@ -4,18 +4,18 @@ use std::time::Duration;
 
 use crate::harness::{leftovers, lines_of, wait_for_line, wait_with_bound, Fixture, Sandbox};
 
-fn run_json(dir: &str, extra: &[&str]) -> crate::harness::Output {
+/// `sandbox run DIR --json EXTRA…`, which must exit with `status`.
+fn run_json(dir: &str, extra: &[&str], status: i32) -> crate::harness::Output {
     let mut args = vec!["run", dir, "--json"];
     args.extend_from_slice(extra);
-    Sandbox::new(args).output()
+    Sandbox::new(args).status(status).run()
 }
 
 /// The bundled solution's full run is in tests/offline.rs (offline, both Debians). The starter
 /// runs on the image with nginx prepared: downloaded, not installed, so the check still fails.
 #[test]
 fn bundled_starter_fails_with_the_check_s_reason() {
-    let starter = run_json("challenges/nginx-static", &["--distro", "debian-12"]);
-    assert_eq!(starter.code, 1, "{}", starter.stderr);
+    let starter = run_json("challenges/nginx-static", &["--distro", "debian-12"], 1);
     let platform = starter.platform("debian-12");
     assert_eq!(platform["verdict"], "failed");
     assert_eq!(platform["reason"], "check.sh failed after pass 1 (exit 1)");
@@ -29,8 +29,7 @@ fn non_idempotent_playbook_fails_with_count_and_task_name() {
     let fixture = Fixture::debian12(
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: append a line\n      shell: echo x >> /etc/f\n",
     );
-    let out = run_json(&fixture.path_str(), &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = run_json(&fixture.path_str(), &[], 1);
     let platform = out.platform("debian-12");
     assert_eq!(platform["verdict"], "failed");
     assert_eq!(platform["passes"][1]["changed"], 1);
@@ -46,8 +45,7 @@ fn failing_check_fails_only_its_platform() {
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
         "#!/bin/sh\nif [ \"$SANDBOX_DISTRO\" = debian-13 ]; then echo \"trixie says no on pass $SANDBOX_PASS\"; exit 7; fi\necho fine\n",
     );
-    let out = run_json(&fixture.path_str(), &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = run_json(&fixture.path_str(), &[], 1);
     assert_eq!(out.platform("debian-12")["verdict"], "passed");
     let trixie = out.platform("debian-13");
     assert_eq!(trixie["verdict"], "failed");
@@ -65,8 +63,7 @@ fn a_host_no_play_touches_is_judged_by_its_check() {
         "- hosts: webservers\n  tasks:\n    - ping:\n",
         "#!/bin/sh\n[ -f /etc/configured ] || { echo 'FAIL: /etc/configured is missing'; exit 1; }\n",
     );
-    let out = run_json(&fixture.path_str(), &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = run_json(&fixture.path_str(), &[], 1);
     let platform = out.platform("debian-12");
     assert_eq!(platform["passes"][0]["apply"], "ok", "{platform}");
     assert_eq!(platform["passes"][0]["changed"], 0, "{platform}");
@@ -77,8 +74,7 @@ fn a_host_no_play_touches_is_judged_by_its_check() {
 #[test]
 fn playbook_syntax_error_is_reported_not_a_crash() {
     let fixture = Fixture::debian12("- hosts: all\n  tasks:\n    - name: broken\n      copy: [unclosed\n");
-    let out = run_json(&fixture.path_str(), &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = run_json(&fixture.path_str(), &[], 1);
     let platform = out.platform("debian-12");
     assert_eq!(platform["verdict"], "failed");
     assert_eq!(platform["passes"][0]["apply"], "failed");
@@ -94,7 +90,7 @@ fn delegate_to_localhost_stays_in_the_controller_sandbox() {
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: write on the controller\n      copy:\n        dest: {marker}\n        content: escaped\n      delegate_to: localhost\n    - name: pipe lookup\n      debug:\n        msg: \"{{{{ lookup('pipe', 'touch {marker}-pipe && hostname') }}}}\"\n"
     );
     let fixture = Fixture::debian12(&playbook);
-    let out = run_json(&fixture.path_str(), &["--timeout", "5m"]);
+    let out = run_json(&fixture.path_str(), &["--timeout", "5m"], 0);
     assert_eq!(out.platform("debian-12")["passes"][0]["apply"], "ok", "{}", out.stderr);
     assert!(out.stderr.contains("\"msg\": \"controller\""), "the pipe ran in the controller:\n{}", out.stderr);
     assert!(!std::path::Path::new(&marker).exists(), "{marker} appeared on the host");
@@ -145,9 +141,8 @@ fn timeout_kills_the_run_and_reports_it() {
         crate::harness::PASSING_CHECK,
     );
     let started = std::time::Instant::now();
-    let out = run_json(&fixture.path_str(), &[]);
+    let out = run_json(&fixture.path_str(), &[], 1);
     assert!(started.elapsed() < Duration::from_secs(90), "took {:?}", started.elapsed());
-    assert_eq!(out.code, 1, "{}", out.stderr);
     let platform = out.platform("debian-12");
     assert_eq!(platform["verdict"], "timeout");
     assert_eq!(platform["reason"], "run exceeded its 30s timeout during pass 1");
@@ -164,8 +159,7 @@ fn mitogen_by_default_linear_on_request_and_timings_add_up() {
     for (manifest_extra, strategy) in [("", "mitogen"), ("[run]\nstrategy = \"linear\"\n", "linear")] {
         let manifest = format!("title = \"t\"\ndistros = [\"debian-12\"]\n{manifest_extra}");
         let fixture = Fixture::new(&manifest, playbook, check);
-        let out = run_json(&fixture.path_str(), &["--timings"]);
-        assert_eq!(out.code, 0, "{strategy}: {}", out.stderr);
+        let out = run_json(&fixture.path_str(), &["--timings"], 0);
         let json = out.json();
         assert_eq!(json["strategy"], strategy);
         let verified = out.platform("debian-12")["passes"][0]["verify_output"].as_str().unwrap().to_string();

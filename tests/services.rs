@@ -73,8 +73,7 @@ fn systemd_and_service_modules_are_right_and_idempotent() {
 "#
     );
     let fixture = Fixture::new(ALL_DEBIANS, &playbook, "#!/bin/sh\nset -e\nsystemctl is-active -q demo\nsystemctl is-enabled -q demo\n! systemctl is-active -q idle\n[ \"$(systemctl is-enabled blocked)\" = masked ]\n");
-    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).run();
     for distro in ["debian-11", "debian-12", "debian-13"] {
         let platform = out.platform(distro);
         assert_eq!(platform["verdict"], "passed", "{platform}");
@@ -117,8 +116,7 @@ fn restart_reload_stop_change_state_every_time() {
     );
     let fixture =
         Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n[run]\nidempotent = false\n", &playbook, PASSING_CHECK);
-    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).run();
     let platform = out.platform("debian-12");
     // restart, reload and stop change on both passes; they are not idempotent by nature.
     assert_eq!(platform["passes"][1]["changed"], 3, "{platform}");
@@ -146,8 +144,7 @@ fn nginx_from_apt_with_a_template_handler_passes_both_passes() {
     );
     fixture
         .write("templates/site.conf.j2", "server {\n    listen 8080;\n    server_name {{ inventory_hostname }};\n}\n");
-    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).run();
     let platform = out.platform("debian-12");
     assert_eq!(
         platform["passes"][0]["changed_tasks"],
@@ -172,8 +169,7 @@ fn a_replaced_systemctl_is_restored_between_passes_and_reported() {
         playbook,
         "#!/bin/sh\n[ \"$SANDBOX_PASS\" = 1 ] || ! systemctl is-active -q no-such-unit\n",
     );
-    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).output();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).run();
     let notes = out.platform("debian-12")["notes"].clone();
     assert_eq!(
         notes,

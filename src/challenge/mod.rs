@@ -699,6 +699,19 @@ mod tests {
     }
 
     #[test]
+    fn the_catalog_is_the_callers_value_so_two_can_live_in_one_process() {
+        let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12-slim\"]\n");
+        let mut slim = crate::distro::builtin("debian-12").unwrap().clone();
+        slim.name = "debian-12-slim";
+        let extended = Allowed { catalog: Catalog::with_extra(vec![slim]), ..Allowed::default() };
+        assert_eq!(Challenge::load(dir.path(), &extended).unwrap().distros[0].name, "debian-12-slim");
+        match Challenge::load(dir.path(), &Allowed::default()).unwrap_err() {
+            ChallengeError::UnknownDistro { supported, .. } => assert!(!supported.contains("slim"), "{supported}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\nflavour = 1\n");
         assert!(matches!(Challenge::load(dir.path(), &Allowed::default()).unwrap_err(), ChallengeError::Syntax { .. }));
