@@ -11,6 +11,8 @@
 //! run's network and leaves the parking one before any playbook runs. A container is never
 //! handed out twice: after its run it is removed like any other.
 
+mod names;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,6 +26,8 @@ use crate::images::{self, ImageError, ImageKind};
 use crate::isolation;
 use crate::labels;
 use crate::report::Reporter;
+
+use self::names::{Key, Names, Slot};
 
 /// On every pooled container and the parking network; the value is the pool's namespace.
 pub const LABEL_POOL: &str = "io.sandbox.pool";
@@ -96,13 +100,20 @@ pub struct Location {
 pub struct Pool {
     engine: Engine,
     namespace: String,
+    names: Names,
     runtime: String,
     state_dir: PathBuf,
 }
 
 impl Pool {
     pub fn new(engine: Engine, namespace: &str, runtime: &str, state_dir: &Path) -> Pool {
-        Pool { engine, namespace: namespace.into(), runtime: runtime.into(), state_dir: state_dir.into() }
+        Pool {
+            engine,
+            namespace: namespace.into(),
+            names: Names::new(namespace),
+            runtime: runtime.into(),
+            state_dir: state_dir.into(),
+        }
     }
 
     /// The pool at `location`.
@@ -115,22 +126,13 @@ impl Pool {
     }
 
     fn parking_network(&self) -> String {
-        format!("sandbox-pool-{}", self.namespace)
+        self.names.parking_network()
     }
 
-    fn prefix(&self, state: &str, kind: ImageKind) -> String {
-        format!("sandbox-pool-{}-{state}-{}-", self.namespace, kind.hostname())
-    }
-
-    /// Sizes per distro (and `controller`) while the pool is up (`pool up` wrote them), else None.
+    /// Sizes per distro (and `controller`) while the pool is up (`pool up` wrote them, as
+    /// TOML), else None.
     pub fn sizes(&self) -> Option<BTreeMap<String, usize>> {
-        let text = std::fs::read_to_string(self.sizes_file()).ok()?;
-        Some(
-            text.lines()
-                .filter_map(|line| line.split_once('='))
-                .filter_map(|(name, size)| Some((name.trim().to_string(), size.trim().parse().ok()?)))
-                .collect(),
-        )
+        toml::from_str(&std::fs::read_to_string(self.sizes_file()).ok()?).ok()
     }
 
     fn target_of(&self, kind: ImageKind) -> usize {
@@ -155,7 +157,7 @@ impl Pool {
         for (kind, size) in sizes {
             all.insert(kind.name().to_string(), *size);
         }
-        let text: String = all.iter().map(|(name, size)| format!("{name} = {size}\n")).collect();
+        let text = toml::to_string(&all).expect("a map of names to numbers is TOML");
         std::fs::create_dir_all(&self.state_dir)
             .and_then(|()| std::fs::write(self.sizes_file(), text))
             .map_err(|source| PoolError::State { path: self.sizes_file(), source })?;
@@ -190,7 +192,7 @@ impl Pool {
         let mut removed = 0;
         for container in self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await? {
             // Claimed containers belong to their runs now; those remove them.
-            if container.name.starts_with(&format!("sandbox-pool-{}-", self.namespace)) {
+            if self.names.is_unclaimed(&container.name) {
                 self.engine.remove_container(&container.id).await?;
                 removed += 1;
             }
@@ -206,11 +208,11 @@ impl Pool {
         let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
         let mut lines = Vec::new();
         for kind in catalog.all().map(ImageKind::Target).chain([ImageKind::Controller]) {
-            let count = |state: &str| pooled.iter().filter(|c| c.name.starts_with(&self.prefix(state, kind))).count();
+            let count = |slot| pooled.iter().filter(|c| self.names.is_in(&c.name, slot, kind)).count();
             let line = SlotStatus {
                 name: kind.name(),
-                ready: count("ready"),
-                warming: count("warming"),
+                ready: count(Slot::Ready),
+                warming: count(Slot::Warming),
                 target: sizes.get(kind.name()).copied().unwrap_or(0),
             };
             if line.ready + line.warming + line.target > 0 {
@@ -220,8 +222,8 @@ impl Pool {
         Ok(lines)
     }
 
-    fn key(&self, limits: &Limits) -> String {
-        format!("{}/{}/{}/{}", self.runtime, limits.memory_bytes, limits.cpus, limits.pids)
+    fn key(&self, kind: ImageKind) -> String {
+        Key { runtime: &self.runtime, limits: pooled_limits(kind) }.to_string()
     }
 
     /// Starts warming containers of `image` (the prepared one of `kind`) until ready + warming
@@ -239,7 +241,7 @@ impl Pool {
             let present = pooled
                 .iter()
                 .filter(|c| {
-                    c.name.starts_with(&self.prefix("ready", kind)) || c.name.starts_with(&self.prefix("warming", kind))
+                    self.names.is_in(&c.name, Slot::Ready, kind) || self.names.is_in(&c.name, Slot::Warming, kind)
                 })
                 .count();
             let mut created = Vec::new();
@@ -258,7 +260,7 @@ impl Pool {
 
     async fn create_warming(&self, kind: ImageKind, image: &str) -> Result<(String, String), PoolError> {
         let limits = pooled_limits(kind);
-        let name = format!("{}{}", self.prefix("warming", kind), nonce());
+        let name = self.names.warming(kind);
         let role = match kind {
             ImageKind::Target(_) => "target",
             ImageKind::Controller => "controller",
@@ -273,7 +275,7 @@ impl Pool {
             labels: [
                 (LABEL_POOL.to_string(), self.namespace.clone()),
                 (LABEL_KIND.to_string(), kind.name().to_string()),
-                (LABEL_KEY.to_string(), self.key(&limits)),
+                (LABEL_KEY.to_string(), self.key(kind)),
                 (labels::ROLE.to_string(), role.to_string()),
             ]
             .into(),
@@ -305,7 +307,7 @@ impl Pool {
         };
         match tokio::time::timeout(WARM_BOUND, ready).await {
             Ok(Ok(true)) => {
-                let ready_name = name.replace(&self.prefix("warming", kind), &self.prefix("ready", kind));
+                let ready_name = self.names.ready(&name, kind);
                 self.engine.rename_container(&id, &ready_name).await?;
                 Ok(())
             }
@@ -341,7 +343,7 @@ impl Pool {
             let image_id = self.engine.image_id(image).await?.unwrap_or_default();
             let mut found = None;
             let mut candidates: Vec<_> =
-                pooled.iter().filter(|c| c.name.starts_with(&self.prefix("ready", *kind))).collect();
+                pooled.iter().filter(|c| self.names.is_in(&c.name, Slot::Ready, *kind)).collect();
             candidates.sort_by(|a, b| a.name.cmp(&b.name));
             for candidate in candidates {
                 let state = match self.engine.container_state(&candidate.id, "pooled container").await {
@@ -349,7 +351,7 @@ impl Pool {
                     Err(_) => continue,
                 };
                 // Made for another runtime: someone else's to take.
-                if candidate.labels.get(LABEL_KEY) != Some(&self.key(&pooled_limits(*kind))) {
+                if candidate.labels.get(LABEL_KEY) != Some(&self.key(*kind)) {
                     continue;
                 }
                 // Dead, killed, or from an image that has since been rebuilt: never handed out.
@@ -357,7 +359,7 @@ impl Pool {
                     self.engine.remove_container(&candidate.id).await?;
                     continue;
                 }
-                let name = format!("sandbox-{run}-{}-until-{deadline}", kind.hostname());
+                let name = names::claimed(run, *kind, deadline);
                 if self.engine.rename_container(&candidate.id, &name).await? {
                     found = Some(Claimed { id: candidate.id.clone(), name });
                     break;
@@ -400,7 +402,7 @@ impl Pool {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let mut removed = 0;
         for container in self.engine.list_labelled(LABEL_POOL).await? {
-            let deadline = container.name.rsplit_once("-until-").and_then(|(_, d)| d.parse::<u64>().ok());
+            let deadline = names::claim_deadline(&container.name);
             if deadline.is_some_and(|deadline| deadline + 60 < now) {
                 self.engine.remove_container(&container.id).await?;
                 removed += 1;
@@ -416,26 +418,5 @@ fn pooled_limits(kind: ImageKind) -> Limits {
     match kind {
         ImageKind::Target(_) => Limits::default(),
         ImageKind::Controller => Limits::default().for_controller(),
-    }
-}
-
-fn nonce() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    format!("{:08x}{:04x}", nanos ^ std::process::id().rotate_left(16), rand_counter())
-}
-
-/// Distinguishes containers created in the same nanosecond by one process.
-fn rand_counter() -> u16 {
-    static COUNTER: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nonces_differ_within_a_process() {
-        assert_ne!(nonce(), nonce());
     }
 }

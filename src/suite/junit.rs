@@ -1,62 +1,30 @@
-//! JUnit XML for `sandbox test --junit`: one testsuite per challenge, two testcases per
-//! platform ("solution passes", "starter fails"), in the Ant/Jenkins shape that GitLab's and
-//! GitHub's test reporters read.
+//! JUnit XML for `sandbox test --junit`, through quick-junit (nextest's writer): one testsuite
+//! per challenge, two testcases per platform ("solution passes", "starter fails"), in the
+//! Ant/Jenkins shape that GitLab's and GitHub's test reporters read. quick-junit escapes
+//! markup and drops what XML 1.0 cannot hold (Ansible's ANSI escapes).
 
-use std::fmt::Write;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::suite::{CaseOutcome, CaseResult, ChallengeOutcome, SuiteReport};
 
-#[derive(Default)]
-struct Counts {
-    tests: usize,
-    failures: usize,
-    errors: usize,
-    skipped: usize,
-    seconds: f64,
-}
-
-impl Counts {
-    fn add(&mut self, case: &CaseResult) {
-        self.tests += 1;
-        self.seconds += case.seconds;
-        match case.outcome {
-            CaseOutcome::Passed => {}
-            CaseOutcome::Failed => self.failures += 1,
-            CaseOutcome::Error => self.errors += 1,
-            CaseOutcome::Skipped => self.skipped += 1,
-        }
-    }
-
-    fn attributes(&self) -> String {
-        format!(
-            "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\"",
-            self.tests, self.failures, self.errors, self.skipped, self.seconds
-        )
-    }
-}
-
 pub fn render(report: &SuiteReport) -> String {
-    let mut total = Counts::default();
-    let mut suites = String::new();
-    for (id, challenge) in report.challenges.iter().enumerate() {
-        let mut counts = Counts::default();
-        let mut cases = String::new();
+    let mut junit = Report::new("sandbox test");
+    let mut total = Duration::ZERO;
+    for challenge in &report.challenges {
+        let mut suite = TestSuite::new(challenge.challenge.as_str());
         for (name, case) in cases_of(challenge) {
-            counts.add(case);
-            total.add(case);
-            cases.push_str(&testcase(&challenge.challenge, &name, case));
+            let time = Duration::from_secs_f64(case.seconds.max(0.0));
+            total += time;
+            let mut testcase = TestCase::new(name, status_of(case));
+            testcase.set_classname(challenge.challenge.as_str()).set_time(time);
+            suite.add_test_case(testcase);
         }
-        let _ = write!(
-            suites,
-            "  <testsuite name=\"{}\" id=\"{id}\" package=\"challenges\" {}>\n{cases}  </testsuite>\n",
-            escape(&challenge.challenge),
-            counts.attributes()
-        );
+        junit.add_test_suite(suite);
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"sandbox test\" {}>\n{suites}</testsuites>\n",
-        total.attributes()
-    )
+    junit.set_time(total);
+    junit.to_string().expect("a report in memory serializes")
 }
 
 fn cases_of(challenge: &ChallengeOutcome) -> Vec<(String, &CaseResult)> {
@@ -72,54 +40,59 @@ fn cases_of(challenge: &ChallengeOutcome) -> Vec<(String, &CaseResult)> {
         .collect()
 }
 
-fn testcase(classname: &str, name: &str, case: &CaseResult) -> String {
-    let open = format!(
-        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-        escape(classname),
-        escape(name),
-        case.seconds
-    );
-    let message = escape(case.message.as_deref().unwrap_or(""));
-    match case.outcome {
-        CaseOutcome::Passed => format!("{open}/>\n"),
-        CaseOutcome::Failed => {
-            format!(
-                "{open}>\n      <failure message=\"{message}\" type=\"failed\">{message}</failure>\n    </testcase>\n"
-            )
-        }
-        CaseOutcome::Error => {
-            format!("{open}>\n      <error message=\"{message}\" type=\"error\">{message}</error>\n    </testcase>\n")
-        }
-        CaseOutcome::Skipped => format!("{open}>\n      <skipped message=\"{message}\"/>\n    </testcase>\n"),
-    }
-}
-
-/// Text and attribute values; control characters other than tab and newline are not allowed
-/// in XML 1.0 at all (Ansible output can carry ANSI escapes), so they are dropped.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' => out.push('\t'),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
+fn status_of(case: &CaseResult) -> TestCaseStatus {
+    let mut status = match case.outcome {
+        CaseOutcome::Passed => return TestCaseStatus::success(),
+        CaseOutcome::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+        CaseOutcome::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+        CaseOutcome::Skipped => TestCaseStatus::skipped(),
+    };
+    if let Some(message) = &case.message {
+        status.set_message(message.as_str());
+        if case.outcome != CaseOutcome::Skipped {
+            status.set_description(message.as_str());
         }
     }
-    out
+    if matches!(case.outcome, CaseOutcome::Failed | CaseOutcome::Error) {
+        status.set_type(if case.outcome == CaseOutcome::Failed { "failed" } else { "error" });
+    }
+    status
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::{PlatformCase, Status};
+
+    fn case(outcome: CaseOutcome, message: Option<&str>) -> CaseResult {
+        CaseResult { outcome, message: message.map(str::to_string), seconds: 1.5 }
+    }
 
     #[test]
-    fn escaping_covers_markup_quotes_and_control_characters() {
-        assert_eq!(escape("a<b>&\"c\" 'd'\x1b[0m\n"), "a&lt;b&gt;&amp;&quot;c&quot; &apos;d&apos;[0m&#10;");
+    fn cases_are_counted_and_messages_escaped_without_control_characters() {
+        let report = SuiteReport {
+            passed: false,
+            duration_seconds: 3.0,
+            challenges: vec![ChallengeOutcome {
+                challenge: "web".into(),
+                title: "Web".into(),
+                dir: "challenges/web".into(),
+                status: Status::Failed,
+                reasons: Vec::new(),
+                platforms: vec![PlatformCase {
+                    distro: "debian-12".into(),
+                    solution: case(CaseOutcome::Failed, Some("a<b> & \"c\" \x1b[0mdone")),
+                    starter: case(CaseOutcome::Skipped, Some("no base image")),
+                }],
+                solution: None,
+                starter: None,
+            }],
+        };
+        let xml = render(&report);
+        assert!(xml.contains("<testsuites name=\"sandbox test\" tests=\"2\" failures=\"1\" errors=\"0\""), "{xml}");
+        assert!(xml.contains("name=\"debian-12: solution passes\""), "{xml}");
+        assert!(xml.contains("a&lt;b&gt; &amp; &quot;c&quot;"), "{xml}");
+        assert!(!xml.contains('\x1b'), "{xml}");
+        assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
     }
 }
