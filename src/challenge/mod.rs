@@ -417,103 +417,19 @@ impl Parsed {
             src: self.src(),
             span: err.span().map(SourceSpan::from),
         })?;
-
-        let mut distros = Vec::new();
-        for name in raw.distros.get_ref() {
-            let found = self.allowed.catalog.find(name.get_ref()).ok_or_else(|| ChallengeError::UnknownDistro {
-                name: name.get_ref().clone(),
-                supported: self.allowed.catalog.names().join(", "),
-                src: self.src(),
-                span: name.span().into(),
-            })?;
-            if !distros.contains(&found) {
-                distros.push(found);
-            }
-        }
-        if distros.is_empty() {
-            return Err(self.invalid("distros", "list at least one distro", raw.distros.span()));
-        }
-
+        let distros = self.distros(&raw.distros)?;
         let playbook = self.file_in_challenge("playbook", "playbook", raw.playbook.as_ref(), "playbook.yml")?;
         let solution =
             self.file_in_challenge("solution", "solution", raw.solution.as_ref(), "solution/playbook.yml")?;
         let check = self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?;
         reject_outward_symlinks(&self.dir)?;
-
-        let timeout = match &raw.run.timeout {
-            None => Duration::from_secs(600),
-            Some(value) => {
-                let timeout = parse_duration(value.get_ref())
-                    .map_err(|message| self.invalid("timeout", &message, value.span()))?;
-                if timeout > self.allowed.ceilings.timeout || timeout.is_zero() {
-                    let message = format!("must be between 1s and {}s", self.allowed.ceilings.timeout.as_secs());
-                    return Err(self.invalid("timeout", &message, value.span()));
-                }
-                timeout
-            }
-        };
-        let network = match &raw.run.network {
-            None => Network::Egress,
-            Some(value) => match value.get_ref().as_str() {
-                "egress" => Network::Egress,
-                "none" => Network::None,
-                _ => return Err(self.invalid("network", "expected \"egress\" or \"none\"", value.span())),
-            },
-        };
-
-        let services = match &raw.run.services {
-            None => ServicesMode::Mock,
-            Some(value) => ServicesMode::parse(value.get_ref()).ok_or_else(|| {
-                self.invalid("services", "expected \"mock\", \"supervised\" or \"systemd\"", value.span())
-            })?,
-        };
-
-        let strategy = match &raw.run.strategy {
-            None => Strategy::Mitogen,
-            Some(value) => Strategy::parse(value.get_ref())
-                .ok_or_else(|| self.invalid("strategy", "expected \"mitogen\" or \"linear\"", value.span()))?,
-        };
-
+        let run = self.run_settings(&raw.run)?;
         let prepare = match &raw.prepare.packages {
             None => Prepare::default(),
             Some(value) => self.prepare_packages(value)?,
         };
-
-        let mut limits = Limits::default();
-        if let Some(memory) = &raw.limits.memory {
-            limits.memory_bytes =
-                parse_memory(memory.get_ref()).map_err(|message| self.invalid("memory", &message, memory.span()))?;
-            if limits.memory_bytes > self.allowed.ceilings.memory_bytes || limits.memory_bytes < 64 * 1024 * 1024 {
-                let message =
-                    format!("must be between 64m and {}m", self.allowed.ceilings.memory_bytes / (1024 * 1024));
-                return Err(self.invalid("memory", &message, memory.span()));
-            }
-        }
-        if let Some(cpus) = &raw.limits.cpus {
-            limits.cpus = *cpus.get_ref();
-            if !(0.1..=self.allowed.ceilings.cpus).contains(&limits.cpus) {
-                let message = format!("must be between 0.1 and {}", self.allowed.ceilings.cpus);
-                return Err(self.invalid("cpus", &message, cpus.span()));
-            }
-        }
-        if let Some(pids) = &raw.limits.pids {
-            limits.pids = *pids.get_ref();
-            if !(32..=self.allowed.ceilings.pids).contains(&limits.pids) {
-                let message = format!("must be between 32 and {}", self.allowed.ceilings.pids);
-                return Err(self.invalid("pids", &message, pids.span()));
-            }
-        }
-
-        let difficulty = match &raw.difficulty {
-            None => None,
-            Some(value) => Some(match value.get_ref().as_str() {
-                "easy" => Difficulty::Easy,
-                "medium" => Difficulty::Medium,
-                "hard" => Difficulty::Hard,
-                _ => return Err(self.invalid("difficulty", "expected \"easy\", \"medium\" or \"hard\"", value.span())),
-            }),
-        };
-
+        let limits = self.limits(&raw.limits)?;
+        let difficulty = self.difficulty(raw.difficulty.as_ref())?;
         let id = match raw.id {
             Some(id) => id.into_inner(),
             None => self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -528,10 +444,105 @@ impl Parsed {
             playbook,
             solution,
             check,
-            run: RunSettings { idempotent: raw.run.idempotent.unwrap_or(true), timeout, network, services, strategy },
+            run,
             limits,
             prepare,
         })
+    }
+
+    /// Catalog distros, each once, at least one.
+    fn distros(&self, names: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<&'static Distro>, ChallengeError> {
+        let mut distros = Vec::new();
+        for name in names.get_ref() {
+            let found = self.allowed.catalog.find(name.get_ref()).ok_or_else(|| ChallengeError::UnknownDistro {
+                name: name.get_ref().clone(),
+                supported: self.allowed.catalog.names().join(", "),
+                src: self.src(),
+                span: name.span().into(),
+            })?;
+            if !distros.contains(&found) {
+                distros.push(found);
+            }
+        }
+        if distros.is_empty() {
+            return Err(self.invalid("distros", "list at least one distro", names.span()));
+        }
+        Ok(distros)
+    }
+
+    /// `[run]`: the timeout within the ceiling, the network, services and strategy.
+    fn run_settings(&self, raw: &RawRun) -> Result<RunSettings, ChallengeError> {
+        let timeout = match &raw.timeout {
+            None => Duration::from_secs(600),
+            Some(value) => {
+                let timeout = parse_duration(value.get_ref())
+                    .map_err(|message| self.invalid("timeout", &message, value.span()))?;
+                if timeout > self.allowed.ceilings.timeout || timeout.is_zero() {
+                    let message = format!("must be between 1s and {}s", self.allowed.ceilings.timeout.as_secs());
+                    return Err(self.invalid("timeout", &message, value.span()));
+                }
+                timeout
+            }
+        };
+        let network = match &raw.network {
+            None => Network::Egress,
+            Some(value) => match value.get_ref().as_str() {
+                "egress" => Network::Egress,
+                "none" => Network::None,
+                _ => return Err(self.invalid("network", "expected \"egress\" or \"none\"", value.span())),
+            },
+        };
+        let services = match &raw.services {
+            None => ServicesMode::Mock,
+            Some(value) => ServicesMode::parse(value.get_ref()).ok_or_else(|| {
+                self.invalid("services", "expected \"mock\", \"supervised\" or \"systemd\"", value.span())
+            })?,
+        };
+        let strategy = match &raw.strategy {
+            None => Strategy::Mitogen,
+            Some(value) => Strategy::parse(value.get_ref())
+                .ok_or_else(|| self.invalid("strategy", "expected \"mitogen\" or \"linear\"", value.span()))?,
+        };
+        Ok(RunSettings { idempotent: raw.idempotent.unwrap_or(true), timeout, network, services, strategy })
+    }
+
+    /// `[limits]`, each within its ceiling.
+    fn limits(&self, raw: &RawLimits) -> Result<Limits, ChallengeError> {
+        let mut limits = Limits::default();
+        let ceilings = &self.allowed.ceilings;
+        if let Some(memory) = &raw.memory {
+            limits.memory_bytes =
+                parse_memory(memory.get_ref()).map_err(|message| self.invalid("memory", &message, memory.span()))?;
+            if limits.memory_bytes > ceilings.memory_bytes || limits.memory_bytes < 64 * 1024 * 1024 {
+                let message = format!("must be between 64m and {}m", ceilings.memory_bytes / (1024 * 1024));
+                return Err(self.invalid("memory", &message, memory.span()));
+            }
+        }
+        if let Some(cpus) = &raw.cpus {
+            limits.cpus = *cpus.get_ref();
+            if !(0.1..=ceilings.cpus).contains(&limits.cpus) {
+                let message = format!("must be between 0.1 and {}", ceilings.cpus);
+                return Err(self.invalid("cpus", &message, cpus.span()));
+            }
+        }
+        if let Some(pids) = &raw.pids {
+            limits.pids = *pids.get_ref();
+            if !(32..=ceilings.pids).contains(&limits.pids) {
+                let message = format!("must be between 32 and {}", ceilings.pids);
+                return Err(self.invalid("pids", &message, pids.span()));
+            }
+        }
+        Ok(limits)
+    }
+
+    fn difficulty(&self, raw: Option<&Spanned<String>>) -> Result<Option<Difficulty>, ChallengeError> {
+        let Some(value) = raw else { return Ok(None) };
+        Ok(Some(match value.get_ref().as_str() {
+            "easy" => Difficulty::Easy,
+            "medium" => Difficulty::Medium,
+            "hard" => Difficulty::Hard,
+            _ => return Err(self.invalid("difficulty", "expected \"easy\", \"medium\" or \"hard\"", value.span())),
+        }))
     }
 
     /// `packages = ["nginx"]` or `[prepare.packages] apt = [...] dnf = [...]`.

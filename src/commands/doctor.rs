@@ -37,73 +37,78 @@ pub async fn diagnose(runtime: &str, catalog: &Catalog) -> (Vec<Check>, bool) {
             return (checks, false);
         }
     };
-    match engine.runtimes().await {
-        Ok(runtimes) => match runtimes.get(runtime) {
-            Some(registered) => {
-                let detail = if registered.args.is_empty() {
-                    format!("registered ({})", registered.path)
-                } else {
-                    format!("registered ({}), args: {}", registered.path, registered.args.join(" "))
-                };
-                checks.push(Check::pass(format!("runtime {runtime}"), detail));
-                if registered.is_gvisor() {
-                    checks.push(Check::pass("gvisor platform", registered.platform().unwrap_or("systrap (default)")));
-                }
-                checks.push(write_bound_check(registered));
-                checks.push(Check::pass("services mock, supervised", "available"));
-                match crate::isolation::systemd_support(runtime, registered) {
-                    Ok(()) => checks.push(Check::pass("services systemd", "available")),
-                    Err(reason) => checks.push(Check::fail(
-                        "services systemd",
-                        reason,
-                        "use services = \"supervised\" for real processes without systemd",
-                        false,
-                    )),
-                }
-            }
-            None => checks.push(Check::fail(
-                format!("runtime {runtime}"),
-                "not registered with dockerd",
-                format!("{SETUP_FIX} (installs gVisor and registers runsc)"),
-                true,
-            )),
-        },
-        Err(err) => checks.push(Check::fail("runtimes", err.to_string(), SETUP_FIX, true)),
-    }
+    checks.extend(runtime_checks(&engine, runtime).await);
     let mut any_distro = false;
     for kind in ImageKind::all(catalog) {
-        let name = match kind {
-            ImageKind::Target(distro) => distro.name.to_string(),
-            ImageKind::Controller => "controller".to_string(),
-        };
-        let check = match images::status(&engine, kind).await {
-            Ok(status) if !status.base_present => {
-                let fix = if kind.base_image().starts_with("debian:") {
-                    SETUP_FIX.to_string()
-                } else {
-                    format!("docker pull {} (needs a registry)", kind.base_image())
-                };
-                Check::fail(
-                    name,
-                    format!("base image {} missing", kind.base_image()),
-                    fix,
-                    kind == ImageKind::Controller,
-                )
-            }
-            Ok(status) => {
-                if matches!(kind, ImageKind::Target(_)) {
-                    any_distro = true;
-                }
-                let prepared =
-                    if status.prepared_present { "prepared image ready" } else { "prepared image built on first use" };
-                Check::pass(name, format!("base {} present, {prepared}", kind.base_image()))
-            }
-            Err(err) => Check::fail(name, err.to_string(), SETUP_FIX, true),
-        };
+        let check = image_check(&engine, kind).await;
+        any_distro |= check.ok && matches!(kind, ImageKind::Target(_));
         checks.push(check);
     }
     let ready = any_distro && checks.iter().all(|c| c.ok || !c.required);
     (checks, ready)
+}
+
+/// The runtime's registration, what it bounds, and which services modes it can run.
+async fn runtime_checks(engine: &Engine, runtime: &str) -> Vec<Check> {
+    let runtimes = match engine.runtimes().await {
+        Ok(runtimes) => runtimes,
+        Err(err) => return vec![Check::fail("runtimes", err.to_string(), SETUP_FIX, true)],
+    };
+    let Some(registered) = runtimes.get(runtime) else {
+        return vec![Check::fail(
+            format!("runtime {runtime}"),
+            "not registered with dockerd",
+            format!("{SETUP_FIX} (installs gVisor and registers runsc)"),
+            true,
+        )];
+    };
+    let detail = if registered.args.is_empty() {
+        format!("registered ({})", registered.path)
+    } else {
+        format!("registered ({}), args: {}", registered.path, registered.args.join(" "))
+    };
+    let mut checks = vec![Check::pass(format!("runtime {runtime}"), detail)];
+    if registered.is_gvisor() {
+        checks.push(Check::pass("gvisor platform", registered.platform().unwrap_or("systrap (default)")));
+    }
+    checks.push(write_bound_check(registered));
+    checks.push(Check::pass("services mock, supervised", "available"));
+    checks.push(match crate::isolation::systemd_support(runtime, registered) {
+        Ok(()) => Check::pass("services systemd", "available"),
+        Err(reason) => Check::fail(
+            "services systemd",
+            reason,
+            "use services = \"supervised\" for real processes without systemd",
+            false,
+        ),
+    });
+    checks
+}
+
+/// Whether `kind`'s base image is here (a target's missing base only rules that distro out;
+/// the controller's rules every run out) and whether its prepared image is built yet.
+async fn image_check(engine: &Engine, kind: ImageKind) -> Check {
+    let name = match kind {
+        ImageKind::Target(distro) => distro.name.to_string(),
+        ImageKind::Controller => "controller".to_string(),
+    };
+    match images::status(engine, kind).await {
+        Ok(status) if !status.base_present => {
+            let fix = if kind.base_image().starts_with("debian:") {
+                SETUP_FIX.to_string()
+            } else {
+                format!("docker pull {} (needs a registry)", kind.base_image())
+            };
+            let detail = format!("base image {} missing", kind.base_image());
+            Check::fail(name, detail, fix, kind == ImageKind::Controller)
+        }
+        Ok(status) => {
+            let prepared =
+                if status.prepared_present { "prepared image ready" } else { "prepared image built on first use" };
+            Check::pass(name, format!("base {} present, {prepared}", kind.base_image()))
+        }
+        Err(err) => Check::fail(name, err.to_string(), SETUP_FIX, true),
+    }
 }
 
 /// Whether a learner's writes can reach the host's disk: they are bounded only when gVisor

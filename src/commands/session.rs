@@ -24,7 +24,8 @@ impl Drop for RawMode {
     }
 }
 
-/// Runs a login shell in `container` until it exits; returns its exit code.
+/// Runs a login shell in `container` until it exits; returns its exit code. Long because the
+/// terminal's raw mode, the resize watcher and both stream pumps share one lifetime.
 pub async fn session(engine: &Engine, container: &str, what: &str) -> Result<i64, EngineError> {
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());

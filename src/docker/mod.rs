@@ -451,6 +451,8 @@ impl Engine {
         }
     }
 
+    /// One exec to its end. Long because its three endings belong together: the output
+    /// drained, the stream broken (a dead sandbox or a dead daemon), the container stopped.
     async fn exec_once(
         &self,
         id: &str,

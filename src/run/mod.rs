@@ -346,17 +346,35 @@ impl<'a> Run<'a> {
         }
         self.remove_dead_runs().await;
         self.set_phase(Phase::Images);
-        let mut distros = Vec::new();
-        let mut target_images = Vec::new();
+        let targets = self.target_images().await?;
+        let controller_image = self.ensure_image(ImageKind::Controller).await?;
+
+        self.set_phase(Phase::Start);
+        self.engine.create_network(&self.network, self.offline(), self.labels("network")).await?;
+        let starting = Instant::now();
+        let mut needed: Vec<(ImageKind, &str)> =
+            targets.iter().map(|(distro, image)| (ImageKind::Target(distro), image.as_str())).collect();
+        needed.push((ImageKind::Controller, &controller_image));
+        let claimed = self.claim_from_pool(&needed).await?;
+        let (controller, ids) = self.start_containers(&targets, &controller_image, &claimed, starting).await?;
+        let distros: Vec<&'static Distro> = targets.iter().map(|(distro, _)| *distro).collect();
+        self.start_guard(&distros, &ids, &controller).await?;
+        let result = self.connect_and_apply(&controller, &distros, &ids, starting).await;
+        // Taken containers are never reused: replacements warm up after the passes.
+        let taken: Vec<(ImageKind, &str)> =
+            needed.iter().zip(&claimed).filter(|(_, claim)| claim.is_some()).map(|(needed, _)| *needed).collect();
+        self.refill_pool(&taken);
+        result
+    }
+
+    /// Each platform's target image. A challenge may list distros whose images cannot exist
+    /// on this host (no registry): those are skipped, said so, and never counted as passed.
+    /// Asked for by name, or when nothing is left to run, it is an error.
+    async fn target_images(&self) -> Result<Vec<(&'static Distro, String)>, RunError> {
+        let mut targets = Vec::new();
         for distro in self.distros() {
             match self.ensure_target_image(distro).await {
-                Ok(image) => {
-                    distros.push(distro);
-                    target_images.push(image);
-                }
-                // A challenge may list distros whose images cannot exist on this host (no
-                // registry): those are skipped, said so, and never counted as passed. Asked
-                // for by name, or when nothing is left to run, it is an error.
+                Ok(image) => targets.push((distro, image)),
                 Err(RunError::Image(err @ ImageError::BaseMissing { .. })) if self.options.distros.is_empty() => {
                     let reason = format!("skipped: {err}");
                     self.reporter.notice(&format!("{}: {reason}", distro.name));
@@ -369,28 +387,27 @@ impl<'a> Run<'a> {
                 Err(err) => return Err(err),
             }
         }
-        let controller_image = self.ensure_image(ImageKind::Controller).await?;
+        Ok(targets)
+    }
 
-        self.set_phase(Phase::Start);
-        let internal = self.offline();
-        self.engine.create_network(&self.network, internal, self.labels("network")).await?;
-        let starting = Instant::now();
-        let mut needed: Vec<(ImageKind, &str)> = distros
-            .iter()
-            .zip(&target_images)
-            .map(|(distro, image)| (ImageKind::Target(distro), image.as_str()))
-            .collect();
-        needed.push((ImageKind::Controller, &controller_image));
-        let claimed = self.claim_from_pool(&needed).await?;
+    /// Starts (or takes from the pool, where `claimed` has an id) every target and the
+    /// controller, concurrently; returns the controller's id and the targets' in order.
+    async fn start_containers(
+        &self,
+        targets: &[(&'static Distro, String)],
+        controller_image: &str,
+        claimed: &[Option<String>],
+        starting: Instant,
+    ) -> Result<(String, Vec<String>), RunError> {
         let warm = claimed.iter().flatten().count();
         let from_pool = if warm > 0 {
             format!("{warm} warm from the pool in {} ms", starting.elapsed().as_millis())
         } else {
             "0 warm from the pool".to_string()
         };
-        self.reporter.step(&format!("starting {} target(s) and the controller ({from_pool})", distros.len()));
+        self.reporter.step(&format!("starting {} target(s) and the controller ({from_pool})", targets.len()));
         let (pooled_controller, pooled_targets) = claimed.split_last().expect("the controller is needed");
-        let targets = futures_util::future::try_join_all(distros.iter().zip(&target_images).zip(pooled_targets).map(
+        let started = futures_util::future::try_join_all(targets.iter().zip(pooled_targets).map(
             |((distro, image), pooled)| async move {
                 match pooled {
                     Some(id) => {
@@ -405,20 +422,14 @@ impl<'a> Run<'a> {
         let controller = async {
             match pooled_controller {
                 Some(id) => self.take_pooled_controller(id).await,
-                None => self.start_controller(&controller_image).await,
+                None => self.start_controller(controller_image).await,
             }
         };
-        let (targets, controller) = tokio::try_join!(targets, controller)?;
-        for (distro, id) in distros.iter().zip(&targets) {
+        let (ids, controller) = tokio::try_join!(started, controller)?;
+        for ((distro, _), id) in targets.iter().zip(&ids) {
             self.platform_mut(distro, |p| p.started(id));
         }
-        self.start_guard(&distros, &targets, &controller).await?;
-        let result = self.connect_and_apply(&controller, &distros, &targets, starting).await;
-        // Taken containers are never reused: replacements warm up after the passes.
-        let taken: Vec<(ImageKind, &str)> =
-            needed.iter().zip(&claimed).filter(|(_, claim)| claim.is_some()).map(|(needed, _)| *needed).collect();
-        self.refill_pool(&taken);
-        result
+        Ok((controller, ids))
     }
 
     /// Takes warm containers from the pool when it is up: the controller, and each target

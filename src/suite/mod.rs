@@ -118,7 +118,8 @@ pub fn default_jobs() -> usize {
 }
 
 /// Runs every challenge's solution and starter. Returns `Interrupted` on Ctrl-C (each run
-/// has removed what it created by then).
+/// has removed what it created by then). Long because scheduling, Ctrl-C and the reporter's
+/// job lines are one stream of jobs.
 pub async fn run<R: SuiteReporter>(
     engine: &Engine,
     challenges: &[Challenge],
@@ -150,7 +151,7 @@ pub async fn run<R: SuiteReporter>(
                 if matches!(result, Err(RunError::Interrupted)) {
                     interrupted.store(true, Ordering::SeqCst);
                 }
-                let result = result.map_err(|err| err.to_string());
+                let result = result.map_err(|err| one_line(&err));
                 let unexpected = match (&playbook, &result) {
                     (_, Err(_)) => true,
                     (PlaybookChoice::Solution, Ok(report)) => !report.passed,
@@ -211,6 +212,22 @@ async fn prepare_images(engine: &Engine, challenges: &[Challenge], reporter: &dy
     }
     images::ensure(engine, ImageKind::Controller, reporter).await?;
     Ok(())
+}
+
+/// A run's error on one line for the suite's table and JSON: what failed, why (each source
+/// in turn), and the diagnostic's help, so a suite keeps what `sandbox run` would have said.
+fn one_line(err: &RunError) -> String {
+    use miette::Diagnostic;
+    let mut line = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        line.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    if let Some(help) = err.help() {
+        line.push_str(&format!(" (help: {help})"));
+    }
+    line
 }
 
 async fn run_one(
@@ -364,6 +381,15 @@ mod tests {
                 })
                 .collect(),
         })
+    }
+
+    #[test]
+    fn a_run_error_keeps_its_cause_and_help_on_one_line() {
+        let err = RunError::RuntimeMissing { runtime: "kata".into(), registered: "runc, runsc".into() };
+        let line = one_line(&err);
+        assert!(line.starts_with("runtime `kata` is not registered"), "{line}");
+        assert!(line.contains("(help: run `sudo scripts/setup.sh`"), "{line}");
+        assert!(line.contains("registered runtimes: runc, runsc"), "{line}");
     }
 
     #[test]
