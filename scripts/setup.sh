@@ -190,6 +190,63 @@ for suite in ${SANDBOX_BASE_SUITES:-bullseye bookworm trixie}; do
 done
 for pid in "${pids[@]}"; do wait "$pid" || die "a base image failed to build"; done
 
+# --- the Docker track's builder -----------------------------------------------------------
+# Learner Dockerfiles are built by a private dockerd of sandbox's own, never by the host's:
+# - the classic builder runs every RUN under the daemon's default runtime, so this daemon's
+#   default is runsc (the host daemon's default stays as it was: other containers on the
+#   machine must not change runtime behind their owner's back);
+# - runsc builds with --overlay2=none: under runsc's default overlay every RUN layer was
+#   committed empty (gvisor issue 11559);
+# - BuildKit is off: it runs RUN on the host kernel whatever the default runtime;
+# - its own bridge and no iptables/NAT: it never touches docker0 (a second daemon with
+#   "bridge": "none" deletes the first one's docker0), and build steps have no route out.
+builder_dir=/var/lib/sandbox/builder
+builder_sock=/run/sandbox/builder.sock
+builder_bridge=sbxbuild0
+builder_config=/etc/sandbox/builder.json
+builder_up() { DOCKER_HOST=unix://$builder_sock docker info >/dev/null 2>&1; }
+if ! ip link show "$builder_bridge" >/dev/null 2>&1; then
+    ip link add "$builder_bridge" type bridge
+    ip addr add 10.231.0.1/24 dev "$builder_bridge"
+    ip link set "$builder_bridge" up
+fi
+mkdir -p "$builder_dir/data" "$builder_dir/exec" /run/sandbox /etc/sandbox
+python3 - "$builder_config" "$runsc_path" "$platform" "$builder_dir" "$builder_sock" "$builder_bridge" <<'PYEOF'
+import json, sys
+path, runsc, platform, root, sock, bridge = sys.argv[1:]
+conf = {
+    "hosts": ["unix://" + sock],
+    "data-root": root + "/data",
+    "exec-root": root + "/exec",
+    "pidfile": root + "/dockerd.pid",
+    "bridge": bridge,
+    "iptables": False,
+    "ip-masq": False,
+    "ip6tables": False,
+    "features": {"buildkit": False},
+    "default-runtime": "runsc-build",
+    "runtimes": {"runsc-build": {"path": runsc, "runtimeArgs": ["--network=host", "--platform=" + platform, "--overlay2=none"]}},
+    "log-driver": "json-file",
+    "log-opts": {"max-size": "10m", "max-file": "1"},
+}
+json.dump(conf, open(path, "w"), indent=2)
+PYEOF
+if ! builder_up; then
+    say "starting the builder dockerd (log: /var/log/sandbox-builder.log)"
+    setsid nohup dockerd --config-file "$builder_config" >/var/log/sandbox-builder.log 2>&1 </dev/null &
+    for _ in $(seq 1 60); do builder_up && break; sleep 0.5; done
+    builder_up || die "the builder dockerd did not answer within 30 s; see /var/log/sandbox-builder.log"
+fi
+# No registry: the builder's FROM images are the host's base images, copied in.
+for tag in debian:11 debian:12 debian:13; do
+    docker image inspect "$tag" >/dev/null 2>&1 || continue
+    host_id=$(docker image inspect -f '{{.Id}}' "$tag")
+    builder_id=$(DOCKER_HOST=unix://$builder_sock docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+    [ "$host_id" = "$builder_id" ] && continue
+    say "copying $tag into the builder"
+    docker save "$tag" | DOCKER_HOST=unix://$builder_sock docker load >/dev/null
+done
+
 # --- Mitogen for the controller image -------------------------------------------------
 # The controller runs playbooks with Mitogen's strategy (one interpreter per host instead of
 # a process per task). Its wheel is fetched here, on the host, pinned by version and sha256;
@@ -211,4 +268,4 @@ if [ $build_binary -eq 1 ]; then
     say "building the release binary"
     (cd "$repo_root" && cargo build --release --quiet)
 fi
-say "host ready: dockerd up, runsc (platform=$platform) registered, base images present"
+say "host ready: dockerd up, runsc (platform=$platform) registered, base images present, builder up"

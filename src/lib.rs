@@ -13,6 +13,7 @@ pub mod cli;
 mod commands;
 pub mod distro;
 pub mod docker;
+pub mod dockerfile;
 pub mod images;
 pub mod isolation;
 pub mod labels;

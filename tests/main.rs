@@ -5,6 +5,7 @@ mod harness;
 
 mod architecture;
 mod authoring;
+mod build;
 mod completions;
 mod defense;
 mod input;

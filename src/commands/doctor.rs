@@ -131,8 +131,18 @@ fn write_bound_check(registered: &RegisteredRuntime) -> Check {
 
 /// `sandbox doctor`: what a run needs, each with its state and a fix.
 pub(crate) async fn doctor(runtime: &str, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
-    let (checks, ready) = diagnose(runtime, &settings.allowed.catalog).await;
+    let (mut checks, ready) = diagnose(runtime, &settings.allowed.catalog).await;
+    checks.push(builder_check(&settings.builder).await);
     terminal.checks(&checks);
     terminal.print(if ready { "ready: a run can start" } else { "not ready: see the fixes above" });
     Ok(if ready { ExitStatus::Success } else { ExitStatus::Infrastructure })
+}
+
+/// The Docker track's builder: up, and running `RUN` steps under gVisor. Not required: the
+/// Ansible track does not use it.
+async fn builder_check(socket: &str) -> Check {
+    match crate::dockerfile::Builder::connect(socket).await {
+        Ok(_) => Check::pass("docker track builder", format!("{socket}: RUN steps under gVisor, no route out")),
+        Err(err) => Check::fail("docker track builder", err.to_string(), SETUP_FIX, false),
+    }
 }

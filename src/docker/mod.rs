@@ -132,6 +132,14 @@ pub enum EngineError {
         source: BollardError,
     },
 
+    #[error("failed to remove image {image}")]
+    #[diagnostic(code(sandbox::engine::remove_image))]
+    RemoveImage {
+        image: String,
+        #[source]
+        source: BollardError,
+    },
+
     #[error("failed to remove network {name}")]
     #[diagnostic(code(sandbox::engine::remove_network))]
     RemoveNetwork {
@@ -221,6 +229,23 @@ pub struct Confinement {
     pub log_max_size: String,
 }
 
+/// What a build may use; None: the daemon's defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuildLimits {
+    /// The network RUN steps join (`none`: no route out).
+    pub network: Option<String>,
+    pub memory_bytes: Option<u64>,
+    pub cpus: Option<f64>,
+    /// The Dockerfile's path inside the context (default `Dockerfile`).
+    pub dockerfile: Option<String>,
+}
+
+/// What a daemon does unless told otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonDefaults {
+    pub default_runtime: String,
+}
+
 /// Output of a finished exec.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOutput {
@@ -272,6 +297,23 @@ impl Engine {
         Ok(Engine { docker, runtimes: Arc::default() })
     }
 
+    /// Connects to the daemon listening on the Unix socket at `path` (a daemon of sandbox's
+    /// own, such as the Docker track's builder).
+    pub async fn connect_unix(path: &str) -> Result<Engine, EngineError> {
+        let docker =
+            Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION).map_err(EngineError::Unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(EngineError::Unreachable)?;
+        docker.ping().await.map_err(EngineError::Unreachable)?;
+        Ok(Engine { docker, runtimes: Arc::default() })
+    }
+
+    /// The daemon's default runtime and whether BuildKit is its builder.
+    pub async fn defaults(&self) -> Result<DaemonDefaults, EngineError> {
+        let info = self.docker.info().await.map_err(EngineError::Info)?;
+        let default_runtime = info.default_runtime.unwrap_or_default();
+        Ok(DaemonDefaults { default_runtime })
+    }
+
     /// Runtimes registered with the daemon (`runc`, `runsc`, …) by name.
     pub async fn runtimes(&self) -> Result<&HashMap<String, RegisteredRuntime>, EngineError> {
         self.runtimes
@@ -293,6 +335,25 @@ impl Engine {
             .await
     }
 
+    /// Each layer of `image`, newest first: the instruction that made it and its size.
+    pub async fn image_layers(&self, image: &str) -> Result<Vec<(String, i64)>, EngineError> {
+        let history = self
+            .docker
+            .image_history(image)
+            .await
+            .map_err(|source| EngineError::InspectImage { image: image.to_string(), source })?;
+        Ok(history.into_iter().map(|layer| (layer.created_by, layer.size)).collect())
+    }
+
+    /// Removes an image (and its untagged parents); gone already is fine.
+    pub async fn remove_image(&self, image: &str) -> Result<(), EngineError> {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
+        match self.docker.remove_image(image, Some(options), None).await {
+            Ok(_) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(source) => Err(EngineError::RemoveImage { image: image.to_string(), source }),
+        }
+    }
+
     /// The image's id, or None when it does not exist.
     pub async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
         match self.docker.inspect_image(image).await {
@@ -310,7 +371,40 @@ impl Engine {
         labels: &HashMap<String, String>,
         on_line: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(), EngineError> {
-        let options = BuildImageOptionsBuilder::default().t(tag).rm(true).forcerm(true).labels(labels).build();
+        self.build_image_with(tag, context, labels, &BuildLimits::default(), on_line).await
+    }
+
+    /// `build_image` with the classic builder (API build version 1: every RUN in a container
+    /// of the daemon's default runtime), never pulling, within `limits`.
+    pub async fn build_image_with(
+        &self,
+        tag: &str,
+        context: Vec<u8>,
+        labels: &HashMap<String, String>,
+        limits: &BuildLimits,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), EngineError> {
+        let mut options = BuildImageOptionsBuilder::default()
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .labels(labels)
+            .pull("false")
+            .version(bollard::query_parameters::BuilderVersion::BuilderV1);
+        if let Some(network) = &limits.network {
+            options = options.networkmode(network);
+        }
+        if let Some(memory) = limits.memory_bytes {
+            let memory = i32::try_from(memory).unwrap_or(i32::MAX);
+            options = options.memory(memory).memswap(memory);
+        }
+        if let Some(cpus) = limits.cpus {
+            options = options.cpuperiod(100_000).cpuquota((cpus * 100_000.0) as i32);
+        }
+        if let Some(dockerfile) = &limits.dockerfile {
+            options = options.dockerfile(dockerfile);
+        }
+        let options = options.build();
         let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
         while let Some(item) = stream.next().await {
             let info = item.map_err(|err| EngineError::Build { tag: tag.to_string(), message: err.to_string() })?;

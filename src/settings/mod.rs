@@ -103,6 +103,8 @@ pub struct Settings {
     pub pool: Location,
     /// `[pool]`: distro name → warm targets; None: the built-in defaults.
     pub pool_sizes: Option<Vec<(String, usize)>>,
+    /// The Docker track's builder: the Unix socket of sandbox's own dockerd.
+    pub builder: String,
 }
 
 impl Settings {
@@ -115,7 +117,8 @@ impl Settings {
     /// `config` with the environment's overrides on top:
     /// - `SANDBOX_STATE_DIR` (default /var/lib/sandbox) and `SANDBOX_POOL_NAMESPACE` (default
     ///   `default`: separate pools on one daemon, e.g. in tests) place the pool;
-    /// - `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9) tune the guard.
+    /// - `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9) tune the guard;
+    /// - `SANDBOX_BUILDER_SOCKET` (default /run/sandbox/builder.sock) is where the builder listens.
     pub fn resolve(config: Config, env: impl Fn(&str) -> Option<String>) -> Settings {
         let mut guard = config.guard;
         if let Some(ms) = env("SANDBOX_GUARD_INTERVAL_MS").and_then(|v| v.parse().ok()) {
@@ -136,6 +139,7 @@ impl Settings {
             guard,
             pool,
             pool_sizes: config.pool_sizes,
+            builder: env("SANDBOX_BUILDER_SOCKET").unwrap_or_else(|| crate::dockerfile::DEFAULT_SOCKET.into()),
         }
     }
 

@@ -1,0 +1,199 @@
+//! The Docker track's build: a learner's Dockerfile, checked (`parse`), then built by the
+//! builder, a private dockerd of sandbox's own whose default runtime is gVisor, so every
+//! `RUN` executes in a sandbox, under limits and without a route out. The host's Docker is
+//! never asked to build untrusted Dockerfiles (its BuildKit would run `RUN` on the host
+//! kernel). `scripts/setup.sh` starts the builder; see ARCHITECTURE.md for what is to come
+//! (running and checking the image).
+
+pub mod parse;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+
+use crate::docker::{BuildLimits, Engine, EngineError, RegisteredRuntime};
+use crate::isolation::RuntimePolicy;
+
+pub use self::parse::DockerfileError;
+
+/// Where `scripts/setup.sh` starts the builder.
+pub const DEFAULT_SOCKET: &str = "/run/sandbox/builder.sock";
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum BuildError {
+    #[error("the builder (sandbox's own dockerd for Dockerfiles) does not answer at {socket}")]
+    #[diagnostic(
+        code(sandbox::build::builder_down),
+        help("start it with `sudo scripts/setup.sh`; its log is /var/log/sandbox-builder.log")
+    )]
+    BuilderDown {
+        socket: String,
+        #[source]
+        source: EngineError,
+    },
+
+    #[error("the builder at {socket} would run RUN steps under `{runtime}`, not gVisor")]
+    #[diagnostic(
+        code(sandbox::build::not_gvisor),
+        help("`sudo scripts/setup.sh` configures it (/etc/sandbox/builder.json)")
+    )]
+    NotGvisor { socket: String, runtime: String },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dockerfile(#[from] DockerfileError),
+
+    #[error("cannot read {}", path.display())]
+    #[diagnostic(code(sandbox::build::io))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// One step of a build, as the classic builder reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub number: usize,
+    /// `RUN apt-get install -y curl`
+    pub instruction: String,
+    /// Taken from the layer cache instead of run.
+    pub cached: bool,
+    /// What the step printed.
+    pub output: Vec<String>,
+}
+
+/// The builder: sandbox's own dockerd for learner Dockerfiles.
+pub struct Builder {
+    engine: Engine,
+    socket: String,
+}
+
+impl Builder {
+    /// Connects to the builder and makes sure its `RUN` steps run under gVisor.
+    pub async fn connect(socket: &str) -> Result<Builder, BuildError> {
+        let down = |source| BuildError::BuilderDown { socket: socket.to_string(), source };
+        let engine = Engine::connect_unix(socket).await.map_err(down)?;
+        let runtime = engine.defaults().await.map_err(down)?.default_runtime;
+        let registered: Option<&RegisteredRuntime> = engine.runtimes().await.map_err(down)?.get(&runtime);
+        if !registered.is_some_and(|r| r.is_gvisor()) {
+            return Err(BuildError::NotGvisor { socket: socket.to_string(), runtime });
+        }
+        Ok(Builder { engine, socket: socket.to_string() })
+    }
+
+    pub fn socket(&self) -> &str {
+        &self.socket
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Checks `dockerfile` against `allowed` base images, then builds `context` (a directory)
+    /// with it as `tag`, within `limits`; `on_step` hears of each step as it ends.
+    pub async fn build(
+        &self,
+        context: &Path,
+        dockerfile: &Path,
+        tag: &str,
+        allowed: &[&str],
+        limits: &BuildLimits,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Vec<Step>, BuildError> {
+        let text = std::fs::read_to_string(dockerfile)
+            .map_err(|source| BuildError::Io { path: dockerfile.to_path_buf(), source })?;
+        parse::check(&text, &dockerfile.display().to_string(), allowed)?;
+        let archive =
+            context_archive(context, &text).map_err(|source| BuildError::Io { path: context.to_path_buf(), source })?;
+        let limits = BuildLimits { dockerfile: Some(DOCKERFILE_IN_CONTEXT.into()), ..limits.clone() };
+        let mut log = BuildLog::default();
+        self.engine
+            .build_image_with(tag, archive, &HashMap::new(), &limits, &mut |line| {
+                on_line(line);
+                log.push(line);
+            })
+            .await?;
+        Ok(log.steps)
+    }
+}
+
+/// Where the learner's Dockerfile is put in the context (so a file named `Dockerfile` in the
+/// app's own directory cannot stand in for it).
+const DOCKERFILE_IN_CONTEXT: &str = ".sandbox.Dockerfile";
+
+/// The context directory as a tar, the Dockerfile beside it.
+fn context_archive(context: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    builder.append_dir_all(".", context)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, DOCKERFILE_IN_CONTEXT, dockerfile.as_bytes())?;
+    builder.into_inner()
+}
+
+/// The classic builder's log read into steps: `Step N/M : INSTRUCTION` opens one,
+/// ` ---> Using cache` marks it cached, the rest is what it printed.
+#[derive(Debug, Default)]
+struct BuildLog {
+    steps: Vec<Step>,
+}
+
+impl BuildLog {
+    fn push(&mut self, line: &str) {
+        if let Some(rest) = line.strip_prefix("Step ") {
+            if let Some((counter, instruction)) = rest.split_once(" : ") {
+                let number = counter.split('/').next().and_then(|n| n.parse().ok()).unwrap_or(self.steps.len() + 1);
+                let instruction = instruction.to_string();
+                self.steps.push(Step { number, instruction, cached: false, output: Vec::new() });
+                return;
+            }
+        }
+        let Some(step) = self.steps.last_mut() else { return };
+        let trimmed = line.trim();
+        if trimmed == "---> Using cache" {
+            step.cached = true;
+        } else if !["--->", "Removing intermediate container", "Successfully "].iter().any(|p| trimmed.starts_with(p)) {
+            step.output.push(line.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_becomes_steps_with_cache_marks_and_output() {
+        let mut log = BuildLog::default();
+        for line in [
+            "Step 1/3 : FROM debian:12",
+            " ---> 1c41325ab69e",
+            "Step 2/3 : RUN uname -r",
+            " ---> Running in d16c37d2a7de",
+            "4.4.0",
+            "Removing intermediate container d16c37d2a7de",
+            " ---> 4fb843e0909a",
+            "Step 3/3 : COPY app /app",
+            " ---> Using cache",
+            " ---> b0da0770f846",
+            "Successfully built b0da0770f846",
+        ] {
+            log.push(line);
+        }
+        let steps = log.steps;
+        assert_eq!(steps.len(), 3);
+        assert_eq!((steps[1].number, steps[1].instruction.as_str()), (2, "RUN uname -r"));
+        assert_eq!(steps[1].output, ["4.4.0"]);
+        assert!(!steps[1].cached && steps[2].cached);
+    }
+}
