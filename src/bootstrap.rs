@@ -14,12 +14,13 @@ use crate::distro::{Distro, Family};
 use crate::engine::{tar_of, Engine, EngineError, RegisteredRuntime};
 use crate::report::Reporter;
 
-/// The systemctl mock, installed in every target (see `mocks/systemctl`).
-pub const SYSTEMCTL_MOCK: &str = include_str!("../mocks/systemctl");
+/// The systemctl mock, installed in every target: a static binary built by build.rs from
+/// `mocks/sandbox-systemctl` (its bytes are part of the image tag's hash).
+pub const SYSTEMCTL_MOCK: &[u8] = include_bytes!(env!("SANDBOX_SYSTEMCTL_BIN"));
 
-/// journalctl for targets without one: prints the per-unit logs of supervised services
-/// (see `mocks/journalctl`).
-pub const JOURNALCTL_MOCK: &str = include_str!("../mocks/journalctl");
+/// journalctl for targets without one: prints the per-unit logs of supervised services. The
+/// same binary, which answers as journalctl when called by that name.
+pub const JOURNALCTL_MOCK: &[u8] = SYSTEMCTL_MOCK;
 /// Where the image keeps it; copied to `/usr/bin/journalctl` only where no real one exists.
 const JOURNALCTL_MASTER: &str = "/usr/local/lib/sandbox/journalctl";
 

@@ -136,11 +136,13 @@ pub struct MainRecord {
     /// 0 none, 1 exited, 2 killed (ExecMainCode).
     pub code: i32,
     pub status: i32,
+    /// Restarts by Restart= since the last start (NRestarts).
+    pub restarts: u32,
 }
 
 impl Default for MainRecord {
     fn default() -> Self {
-        MainRecord { pid: 0, watched: false, result: "success".into(), code: 0, status: 0 }
+        MainRecord { pid: 0, watched: false, result: "success".into(), code: 0, status: 0, restarts: 0 }
     }
 }
 
@@ -155,11 +157,13 @@ impl MainRecord {
         }
         rec.code = f.next().and_then(|c| c.parse().ok()).unwrap_or(0);
         rec.status = f.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        rec.restarts = f.next().and_then(|c| c.parse().ok()).unwrap_or(0);
         rec
     }
 
     pub fn line(&self) -> String {
-        format!("{} {} {} {} {}\n", self.pid, u8::from(self.watched), self.result, self.code, self.status)
+        let watched = u8::from(self.watched);
+        format!("{} {watched} {} {} {} {}\n", self.pid, self.result, self.code, self.status, self.restarts)
     }
 }
 
@@ -169,7 +173,8 @@ mod tests {
 
     #[test]
     fn main_record_round_trips_and_tolerates_junk() {
-        let rec = MainRecord { pid: 42, watched: true, result: "signal".into(), code: 2, status: 9 };
+        let rec = MainRecord { pid: 42, watched: true, result: "signal".into(), code: 2, status: 9, restarts: 3 };
+        assert_eq!(MainRecord::parse("42 1 success 0 0").restarts, 0, "the sh mock's records have no count");
         assert_eq!(MainRecord::parse(&rec.line()), rec);
         assert_eq!(MainRecord::parse("x"), MainRecord::default());
     }

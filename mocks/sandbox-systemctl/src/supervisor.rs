@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::cmdline::{self, Env};
 use crate::ctx::{Ctx, Loaded};
 use crate::process::{self, Credentials, CredentialsError, Spawn, SERVICE_PATH};
-use crate::root::{self, LOG_DIR, STATE_DIR};
+use crate::root::{self, Root, LOG_DIR, STATE_DIR};
 use crate::state::{self, Active, MainRecord};
 use crate::time;
 use crate::unit::{self, Kind};
@@ -68,14 +68,22 @@ fn set_state(ctx: &Ctx, l: &mut Loaded, active: Active) {
 
 /// A line in the unit's log, as systemd would write it to the journal.
 pub fn journal(ctx: &Ctx, id: &str, message: &str) {
-    let host = ctx.root.first_line("/etc/hostname").filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into());
+    journal_at(&ctx.root, id, message);
+}
+
+fn journal_at(root: &Root, id: &str, message: &str) {
+    let host = root.first_line("/etc/hostname").filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into());
     let stamp = time::format_local(time::now(), "%b %d %H:%M:%S");
-    append_log(ctx, id, &format!("{stamp} {host} systemd[1]: {message}\n"));
+    append_log_at(root, id, &format!("{stamp} {host} systemd[1]: {message}\n"));
 }
 
 fn append_log(ctx: &Ctx, id: &str, text: &str) {
-    let _ = fs::create_dir_all(ctx.root.p(LOG_DIR));
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(log_path(ctx, id)) {
+    append_log_at(&ctx.root, id, text);
+}
+
+fn append_log_at(root: &Root, id: &str, text: &str) {
+    let _ = fs::create_dir_all(root.p(LOG_DIR));
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(root.p(&format!("{LOG_DIR}/{id}.log"))) {
         let _ = f.write_all(text.as_bytes());
     }
 }
@@ -110,29 +118,49 @@ pub fn refresh(ctx: &Ctx, l: &mut Loaded) {
             l.sup_sub = Some("running");
         }
     } else {
-        let status = main_status(ctx, l);
-        main_ended(ctx, l, status);
+        match main_status(ctx, l) {
+            Ended::Status(status) => main_ended(ctx, l, Some(status)),
+            Ended::Unknown => main_ended(ctx, l, None),
+            // "activating (auto-restart)": the state file says so by now.
+            Ended::Restarting => l.recorded = state::load(&ctx.root, &l.r),
+        }
     }
 }
 
 /// The main process's exit status as its supervisor recorded it; None when nobody watched
 /// it. The supervisor may need a moment to write it after reaping.
-fn main_status(ctx: &Ctx, l: &Loaded) -> Option<i32> {
+fn main_status(ctx: &Ctx, l: &Loaded) -> Ended {
     if !l.main.watched {
-        return None;
+        return Ended::Unknown;
     }
     let path = exit_path(ctx, l.id());
-    let mut status = None;
+    let mut ended = Ended::Unknown;
     process::poll_until(Duration::from_secs(2), || {
         let text = fs::read_to_string(&path).unwrap_or_default();
         let mut f = text.split_whitespace();
         if f.next().and_then(|p| p.parse::<i32>().ok()) == Some(l.main.pid) {
-            status = f.next().and_then(|s| s.parse().ok());
+            ended = match f.next() {
+                Some(RESTARTING) => Ended::Restarting,
+                Some(s) => s.parse().map(Ended::Status).unwrap_or(Ended::Unknown),
+                None => Ended::Unknown,
+            };
         }
-        status.is_some()
+        ended != Ended::Unknown
     });
-    status
+    ended
 }
+
+/// How a watched main process ended, as its supervisor wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Status(i32),
+    /// Restart= applies: the supervisor is starting it again.
+    Restarting,
+    Unknown,
+}
+
+/// What the supervisor writes instead of a status when Restart= starts the service again.
+const RESTARTING: &str = "restart";
 
 /// The main process is gone; STATUS None when nobody saw it end.
 fn main_ended(ctx: &Ctx, l: &mut Loaded, status: Option<i32>) {
@@ -304,7 +332,15 @@ impl Job {
         let (read_end, write_end) = pipe()?;
         let log = self.log_fd();
         let write_fd = write_end.as_raw_fd();
-        let supervisor = process::fork(|| supervise(&spawn, write_fd, log, &exit_file)).ok()?;
+        let watch = Watch {
+            root: ctx.root.clone(),
+            id: l.id().to_string(),
+            exit_file,
+            record_file: record_path(ctx, l.id()),
+            restart: Restart::parse(&l.file.restart),
+            restart_delay: restart_delay(&l.file.restart_sec),
+        };
+        let supervisor = process::fork(|| watch.supervise(&spawn, write_fd, log)).ok()?;
         drop(write_end);
         let _ = supervisor;
         read_pid(read_end)
@@ -358,33 +394,156 @@ fn read_pid(read_end: OwnedFd) -> Option<i32> {
     String::from_utf8_lossy(&text).trim().parse().ok()
 }
 
-/// The forked supervisor: a session of its own, stdio to the unit's log, then the main
-/// process as its child; it sends the child's PID, waits for it and records how it ended.
-fn supervise(spawn: &Spawn, pid_pipe: RawFd, log: RawFd, exit_file: &std::path::Path) -> ! {
-    // SAFETY: single-threaded forked child; only system calls on descriptors we hold.
-    unsafe {
-        libc::setsid();
-        process::redirect_stdio(log);
-        libc::dup2(pid_pipe, 3);
-        libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
-        process::close_from(4);
-        // The main process keeps the pipe until exec (it is close-on-exec).
-        let child = match process::fork(|| spawn.exec(false, true)) {
-            Ok(pid) => pid,
-            Err(_) => libc::_exit(1),
-        };
-        let line = format!("{child}\n");
-        libc::write(3, line.as_ptr().cast(), line.len());
-        libc::close(3);
-        let mut status = 0;
-        while libc::waitpid(child, &mut status, 0) == -1 {
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break;
-            }
+/// Restart=: when the supervisor starts the main process again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    No,
+    Always,
+    OnSuccess,
+    OnFailure,
+    OnAbnormal,
+    OnAbort,
+}
+
+impl Restart {
+    fn parse(value: &str) -> Restart {
+        match value {
+            "always" => Restart::Always,
+            "on-success" => Restart::OnSuccess,
+            "on-failure" => Restart::OnFailure,
+            "on-abnormal" => Restart::OnAbnormal,
+            "on-abort" | "on-watchdog" => Restart::OnAbort,
+            _ => Restart::No,
         }
-        let _ = fs::write(exit_file, format!("{child} {}\n", process::shell_status(status)));
-        libc::_exit(0)
     }
+
+    /// For a shell-style STATUS (128 + signal when killed), as systemd.service(5) tabulates.
+    fn applies(self, status: i32) -> bool {
+        let signal = (status > 128).then_some(status - 128);
+        let clean_signal = matches!(signal, Some(1 | 2 | 13 | 15));
+        let clean = status == 0 || clean_signal;
+        match self {
+            Restart::No => false,
+            Restart::Always => true,
+            Restart::OnSuccess => clean,
+            Restart::OnFailure => !clean,
+            Restart::OnAbnormal | Restart::OnAbort => signal.is_some() && !clean_signal,
+        }
+    }
+}
+
+/// RestartSec= (100 ms unless set; 0 is no delay).
+fn restart_delay(value: &str) -> Duration {
+    match value {
+        "" => Duration::from_millis(100),
+        "0" => Duration::ZERO,
+        v => Duration::from_millis(time::span_ms(v, 0)),
+    }
+}
+
+/// systemd's default start limit: 5 starts within 10 s, then the unit stays failed.
+const START_LIMIT_BURST: usize = 5;
+const START_LIMIT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What the forked supervisor needs to watch one main process (and start it again).
+struct Watch {
+    root: Root,
+    id: String,
+    exit_file: PathBuf,
+    record_file: PathBuf,
+    restart: Restart,
+    restart_delay: Duration,
+}
+
+impl Watch {
+    /// The forked supervisor: a session of its own, stdio to the unit's log, then the main
+    /// process as its child; it sends the child's PID, waits for it, starts it again as
+    /// Restart= says, and records how it ended.
+    fn supervise(&self, spawn: &Spawn, pid_pipe: RawFd, log: RawFd) -> ! {
+        // SAFETY: single-threaded forked child; only system calls on descriptors we hold.
+        unsafe {
+            libc::setsid();
+            process::redirect_stdio(log);
+            libc::dup2(pid_pipe, 3);
+            libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
+            process::close_from(4);
+        }
+        let mut starts: Vec<std::time::Instant> = vec![std::time::Instant::now()];
+        // The main process keeps the pipe until exec (it is close-on-exec).
+        let Ok(mut child) = process::fork(|| spawn.exec(false, true)) else { unsafe { libc::_exit(1) } };
+        let line = format!("{child}\n");
+        // SAFETY: writing a buffer we own to the pipe, then closing our end of it.
+        unsafe {
+            libc::write(3, line.as_ptr().cast(), line.len());
+            libc::close(3);
+        }
+        loop {
+            let status = reap(child);
+            if !self.restart_due(status, &mut starts) {
+                let _ = fs::write(&self.exit_file, format!("{child} {status}\n"));
+                unsafe { libc::_exit(0) }
+            }
+            let _ = fs::write(&self.exit_file, format!("{child} {RESTARTING}\n"));
+            let _ = state::save(&self.root, &self.id, &Active::Activating);
+            journal_at(
+                &self.root,
+                &self.id,
+                &format!(
+                    "{}: Main process exited, status {status}; scheduled restart job, restart counter is at {}.",
+                    self.id,
+                    starts.len()
+                ),
+            );
+            std::thread::sleep(self.restart_delay);
+            if !self.still(&Active::Activating) {
+                unsafe { libc::_exit(0) }
+            }
+            let Ok(next) = process::fork(|| spawn.exec(false, false)) else { unsafe { libc::_exit(1) } };
+            child = next;
+            self.record_restart(child, starts.len() as u32 - 1);
+        }
+    }
+
+    /// Restart= applies, the unit was not stopped meanwhile, and the start limit is not hit.
+    fn restart_due(&self, status: i32, starts: &mut Vec<std::time::Instant>) -> bool {
+        if !self.restart.applies(status) || !self.still(&Active::Active) {
+            return false;
+        }
+        starts.retain(|t| t.elapsed() < START_LIMIT_INTERVAL);
+        if starts.len() >= START_LIMIT_BURST {
+            journal_at(&self.root, &self.id, &format!("{}: Start request repeated too quickly.", self.id));
+            return false;
+        }
+        starts.push(std::time::Instant::now());
+        true
+    }
+
+    fn still(&self, active: &Active) -> bool {
+        let path = state::state_path(&self.root, &self.id);
+        root::first_line(&path).map(|s| Active::parse(&s)) == Some(active.clone())
+    }
+
+    fn record_restart(&self, pid: i32, restarts: u32) {
+        let rec = MainRecord { pid, watched: true, restarts, ..MainRecord::default() };
+        let tmp = self.record_file.with_extension("tmp");
+        if fs::write(&tmp, rec.line()).is_ok() {
+            let _ = fs::rename(&tmp, &self.record_file);
+        }
+        let _ = state::save(&self.root, &self.id, &Active::Active);
+        journal_at(&self.root, &self.id, &format!("Started {} (restart {restarts}).", self.id));
+    }
+}
+
+/// Waits for child PID (blocking) and returns its shell-style status.
+fn reap(pid: i32) -> i32 {
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } == -1 {
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 1;
+        }
+    }
+    process::shell_status(status)
 }
 
 // ---------------------------------------------------------------------------- lifecycle
@@ -581,6 +740,8 @@ fn read_pid_file(ctx: &Ctx, l: &Loaded, deadline: Duration) -> Option<i32> {
 fn stop(ctx: &Ctx, l: &mut Loaded) -> i32 {
     let id = l.id().to_string();
     journal(ctx, &id, &format!("Stopping {}...", l.desc_full()));
+    // The supervisor reads this: a main process that ends now is not restarted.
+    set_state(ctx, l, Active::Deactivating);
     let creds = process::credentials(&ctx.root, &l.file.user, &l.file.group).ok().flatten();
     let job = Job::new(ctx, l, creds.clone());
     let deadline = timeout_stop(l);

@@ -211,6 +211,7 @@ pub struct UnitFile {
     pub allow_isolate: String,
     pub service_type: String,
     pub restart: String,
+    pub restart_sec: String,
     pub remain_after_exit: String,
     pub has_reload: bool,
     pub exec: Exec,
@@ -333,6 +334,7 @@ impl UnitFile {
             ("Unit", "AllowIsolate") => self.allow_isolate = s,
             ("Service", "Type") => self.service_type = s,
             ("Service", "Restart") => self.restart = s,
+            ("Service", "RestartSec") => self.restart_sec = s,
             ("Service", "RemainAfterExit") => self.remain_after_exit = s,
             ("Service", "ExecReload") => {
                 self.has_reload = !v.is_empty();
