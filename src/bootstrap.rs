@@ -53,6 +53,8 @@ pub fn systemd_support(name: &str, runtime: &RegisteredRuntime) -> Result<(), St
 const TARGET_INIT: &str = r#"#!/bin/bash
 # /run is a fresh tmpfs at every start: recreate what the image made there.
 mkdir -p /run/systemd/system /run/sshd
+# What systemd creates at boot from tmpfiles.d (/run/lock among it), as it would.
+systemd-tmpfiles --create --boot >/var/log/sandbox-tmpfiles.log 2>&1 || true
 /usr/sbin/sshd -E /var/log/sshd.log
 # In supervised services mode enabled services start at boot, as under systemd. A run
 # writes the mode file after boot, so this matters only when a target is restarted.
@@ -169,6 +171,7 @@ fn target_dockerfile(distro: &Distro) -> String {
          RUN {copies} \\\n \
          && chmod 755 {locations} \\\n \
          && if [ ! -e /usr/bin/journalctl ] && [ ! -e /bin/journalctl ]; then cp {JOURNALCTL_MASTER} /usr/bin/journalctl && chmod 755 /usr/bin/journalctl; fi \\\n \
+         && if [ ! -e /usr/bin/systemd-tmpfiles ] && [ ! -e /bin/systemd-tmpfiles ]; then cp {MOCK_MASTER} /usr/bin/systemd-tmpfiles; fi \\\n \
          && mkdir -p /etc/systemd/system /var/lib/sandbox-systemctl /root/.ssh && chmod 700 /root/.ssh \\\n \
          && ln -sf /bin/bash {PID1} \\\n \
          && ssh-keygen -A\n\

@@ -1963,3 +1963,33 @@ fn mock_mode_never_runs_anything() {
         assert_eq!(s.show("runner")["MainPID"], "0");
     });
 }
+
+#[test]
+fn supervised_restart_on_failure_brings_a_killed_service_back() {
+    each_shell_supervised(|s| {
+        s.unit("phoenix.service", &service("Restart=on-failure\nRestartSec=0\nExecStart=/bin/sleep 300"));
+        s.ok(&["start", "phoenix"]);
+        let first = s.main_pid("phoenix");
+        Command::new("kill").args(["-9", &first.to_string()]).status().unwrap();
+        let main_pid = || s.run(&["show", "-p", "MainPID", "--value", "phoenix"]).stdout.trim().parse().unwrap_or(0);
+        eventually("a new main process", || {
+            let pid: u32 = main_pid();
+            pid != 0 && pid != first && alive(pid)
+        });
+        assert_eq!(s.ok(&["is-active", "phoenix"]), "active\n");
+        assert_eq!(s.show("phoenix")["NRestarts"], "1");
+        assert!(s.journal(&["-u", "phoenix"]).stdout.contains("restart counter is at 1"));
+        // a stop is no failure: nothing comes back
+        let second = s.main_pid("phoenix");
+        s.ok(&["stop", "phoenix"]);
+        assert!(!alive(second));
+        assert_eq!(s.expect(&["is-active", "phoenix"], 3).stdout, "inactive\n");
+        assert!(processes_of(&s.root_str()).is_empty(), "stopped for good");
+        // Restart=always gives up at systemd's start limit (5 starts in 10 s)
+        s.unit("flaky.service", &service("Restart=always\nRestartSec=0\nExecStart=/bin/sh -c 'exit 3'"));
+        s.ok(&["start", "flaky"]);
+        eventually("the start limit to end the restarts", || s.run(&["is-active", "flaky"]).stdout == "failed\n");
+        let p = s.show("flaky");
+        assert_eq!((p["NRestarts"].as_str(), p["ExecMainStatus"].as_str()), ("4", "3"));
+    });
+}

@@ -1,4 +1,5 @@
-//! systemctl (and, called by that name, journalctl) for sandbox targets.
+//! systemctl (and, called by those names, journalctl and systemd-tmpfiles) for sandbox
+//! targets.
 //!
 //! Why this exists: targets run in gVisor containers where systemd is not PID 1 and cannot
 //! run, so the real systemctl only answers "System has not been booted with systemd".
@@ -25,6 +26,7 @@ mod show;
 mod state;
 mod supervisor;
 mod time;
+mod tmpfiles;
 mod unit;
 
 use ctx::Ctx;
@@ -33,7 +35,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let invoked = args.first().map(|a| root::base(a).to_string()).unwrap_or_default();
     let root = root::Root::from_env();
-    let code = if invoked == "journalctl" { journal::main(&root, &args[1..]) } else { systemctl(root, &args[1..]) };
+    let code = match invoked.as_str() {
+        "journalctl" => journal::main(&root, &args[1..]),
+        "systemd-tmpfiles" => tmpfiles::main(&root, &args[1..]),
+        _ => systemctl(root, &args[1..]),
+    };
     std::process::exit(code);
 }
 

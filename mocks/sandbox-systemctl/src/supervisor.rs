@@ -485,15 +485,9 @@ impl Watch {
             }
             let _ = fs::write(&self.exit_file, format!("{child} {RESTARTING}\n"));
             let _ = state::save(&self.root, &self.id, &Active::Activating);
-            journal_at(
-                &self.root,
-                &self.id,
-                &format!(
-                    "{}: Main process exited, status {status}; scheduled restart job, restart counter is at {}.",
-                    self.id,
-                    starts.len()
-                ),
-            );
+            let counter = starts.len() - 1;
+            let message = format!("{}: Scheduled restart job, restart counter is at {counter}.", self.id);
+            journal_at(&self.root, &self.id, &message);
             std::thread::sleep(self.restart_delay);
             if !self.still(&Active::Activating) {
                 unsafe { libc::_exit(0) }
