@@ -47,7 +47,10 @@ say "old mock: $(wc -l <"$work/systemctl.sh") lines of sh; binary: $(du -k "$wor
 
 # ---- the target
 say "starting a $IMAGE container under $RUNTIME"
-docker run -d --name "$name" --label sandbox.bench=systemctl --runtime="$RUNTIME" "$IMAGE" sleep infinity >/dev/null
+# PID 1 reaps orphans, as the targets' init does: a daemon that exits must not linger as a
+# zombie (start-stop-daemon --retry would wait its whole timeout for it).
+docker run -d --name "$name" --label sandbox.bench=systemctl --runtime="$RUNTIME" "$IMAGE" \
+    bash -c 'trap "exit 0" TERM; while :; do sleep 86400 & wait $!; done' >/dev/null
 in_target() { docker exec -i "$name" bash -c "$1"; }
 # Copied through an exec: gVisor may not show files put into a running container from outside.
 in_target 'mkdir -p /opt/bench /etc/sandbox /var/lib/sandbox-systemctl /etc/systemd/system'
