@@ -1993,3 +1993,63 @@ fn supervised_restart_on_failure_brings_a_killed_service_back() {
         assert_eq!((p["NRestarts"].as_str(), p["ExecMainStatus"].as_str()), ("4", "3"));
     });
 }
+
+// ------------------------------------------------------------------ units tied to each other
+
+/// Debian's postfix in miniature: a oneshot parent, the daemon in a template instance tied to
+/// it by PartOf= and linked from the parent's `.wants/` by a generator.
+const MAIL: &str = "[Unit]\nDescription=Mail\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n\
+                    [Install]\nWantedBy=multi-user.target\n";
+
+#[test]
+fn wants_start_and_part_of_stops_and_restarts() {
+    each_shell(|s| {
+        s.unit("mail.service", MAIL);
+        s.unit("mail@.service", "[Unit]\nDescription=Mail instance %i\nPartOf=mail.service\n[Service]\nType=forking\nExecStart=/bin/true\n");
+        s.link("/run/systemd/generator/mail.service.wants/mail@-.service", "/lib/systemd/system/mail@.service");
+        s.unit("web.target", "[Unit]\nDescription=Web\nWants=cache.service missing.service\n");
+        s.unit("cache.service", "[Service]\nExecStart=/bin/true\n");
+        s.ok(&["start", "mail"]);
+        assert_eq!(s.ok(&["is-active", "mail", "mail@-"]), "active\nactive\n");
+        s.ok(&["stop", "mail"]);
+        assert_eq!(s.expect(&["is-active", "mail", "mail@-"], 3).stdout, "inactive\ninactive\n");
+        s.ok(&["start", "mail@-"]);
+        s.ok(&["restart", "mail"]);
+        assert_eq!(s.ok(&["is-active", "mail@-"]), "active\n");
+        // a missing wanted unit is no failure, as with Wants=
+        s.ok(&["start", "web.target"]);
+        assert_eq!(s.ok(&["is-active", "cache"]), "active\n");
+    });
+}
+
+#[test]
+fn supervised_generators_and_daemons_that_clear_their_environment() {
+    each_shell_supervised(|s| {
+        let root = s.root_str();
+        s.write(
+            "/lib/systemd/system-generators/mail-instance-generator",
+            "#!/bin/sh\nmkdir -p \"$1/mail.service.wants\" && ln -s /lib/systemd/system/mail@.service \"$1/mail.service.wants/mail@-.service\"\n",
+        );
+        fs::set_permissions(s.p("/lib/systemd/system-generators/mail-instance-generator"), fs::Permissions::from_mode(0o755)).unwrap();
+        s.unit("mail.service", MAIL);
+        // The daemon drops SANDBOX_UNIT with the rest of its environment, as postfix's master does.
+        s.write("/daemon.sh", "while :; do /bin/sleep 1; done\n");
+        s.unit(
+            "mail@.service",
+            &format!(
+                "[Unit]\nDescription=Mail instance %i\nPartOf=mail.service\n[Service]\nType=forking\nGuessMainPID=no\n\
+                 ExecStart=/bin/sh -c 'env -i /bin/sh {root}/daemon.sh >/dev/null 2>&1 &'\n"
+            ),
+        );
+        s.ok(&["daemon-reload"]);
+        assert!(s.exists("/run/systemd/generator/mail.service.wants/mail@-.service"), "the generator ran");
+        s.ok(&["start", "mail"]);
+        let daemon = || processes_of(&root).into_iter().any(|p| cmdline(p).ends_with("/daemon.sh"));
+        eventually("the daemon to run", daemon);
+        assert_eq!(s.ok(&["is-active", "mail@-"]), "active\n", "its processes are known without the mark");
+        assert_eq!(s.show("mail@-")["SubState"], "running");
+        s.ok(&["stop", "mail"]);
+        assert_eq!(s.expect(&["is-active", "mail@-"], 3).stdout, "inactive\n");
+        assert!(!daemon(), "stopped with its parent");
+    });
+}

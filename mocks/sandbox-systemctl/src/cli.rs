@@ -201,8 +201,7 @@ fn short_options<'a>(
     opts: &mut Options,
     it: &mut impl Iterator<Item = &'a String>,
 ) -> Result<(), CliError> {
-    let mut chars = cluster.char_indices();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in cluster.char_indices() {
         match c {
             'q' => opts.quiet = true,
             'l' => opts.full = true,

@@ -288,7 +288,7 @@ mod tests {
             prefixes("-/bin/false"),
             CommandLine { ignore_failure: true, privileged: false, line: "/bin/false".into() }
         );
-        assert_eq!(prefixes("+-@/bin/x").privileged, true);
+        assert!(prefixes("+-@/bin/x").privileged);
     }
 
     #[test]

@@ -31,13 +31,13 @@ pub fn link_name(r: &Resolved, u: &UnitFile) -> String {
 
 /// `.wants/NAME` and `.requires/NAME` links under BASE, as the target sees their paths.
 fn dependency_links(root: &Root, base: &str, name: &str) -> Vec<String> {
-    let dirs = root::names(&root.p(base));
+    let dirs = root.listing(base);
     let mut links = Vec::new();
     for kind in [".wants", ".requires"] {
-        for d in dirs.iter().filter(|d| d.ends_with(kind)) {
-            let abs = format!("{base}/{d}/{name}");
-            if root::present(&root.p(&abs)) {
-                links.push(abs);
+        for (d, _) in dirs.iter().filter(|(d, _)| d.ends_with(kind)) {
+            let dir = format!("{base}/{d}");
+            if root.entry(&dir, name).is_some() {
+                links.push(format!("{dir}/{name}"));
             }
         }
     }
@@ -50,8 +50,8 @@ fn instance_links(root: &Root, base: &str, id: &str, kinds: &[&str]) -> Vec<Stri
     let suffix = format!(".{}", unit::suffix(id));
     let mut links = Vec::new();
     for kind in kinds {
-        for d in root::names(&root.p(base)).iter().filter(|d| d.ends_with(kind)) {
-            for n in root::names(&root.p(&format!("{base}/{d}"))) {
+        for (d, _) in root.listing(base).iter().filter(|(d, _)| d.ends_with(kind)) {
+            for (n, _) in root.listing(&format!("{base}/{d}")).iter() {
                 if n.starts_with(&prefix) && n.ends_with(&suffix) && n.len() > prefix.len() + suffix.len() - 1 {
                     links.push(format!("{base}/{d}/{n}"));
                 }
@@ -72,9 +72,8 @@ pub fn file_state(root: &Root, r: &Resolved, u: &UnitFile) -> FileState {
     let name = link_name(r, u);
     let mut links = dependency_links(root, ETC_UNITS, &name);
     for alias in &u.aliases {
-        let abs = format!("{ETC_UNITS}/{alias}");
-        if root::is_link(&root.p(&abs)) {
-            links.push(abs);
+        if root.entry(ETC_UNITS, alias) == Some(root::EntryKind::Link) {
+            links.push(format!("{ETC_UNITS}/{alias}"));
         }
     }
     if !links.is_empty() {
@@ -132,6 +131,7 @@ fn sysv_set(ctx: &Ctx, r: &Resolved, enable: bool) {
     ));
     ctx.note(&format!("Executing: /lib/systemd/systemd-sysv-install {verb} {script}"));
     let (remove, keep) = if enable { ('K', 'S') } else { ('S', 'K') };
+    ctx.root.forget();
     for level in 2..=5 {
         let dir = ctx.root.p(&format!("/etc/rc{level}.d"));
         let _ = fs::create_dir_all(&dir);
@@ -161,6 +161,7 @@ pub fn make_link(ctx: &Ctx, dir: &str, name: &str, target: &str) -> bool {
         let _ = fs::remove_file(&host);
     }
     let _ = fs::create_dir_all(ctx.root.p(dir));
+    ctx.root.forget();
     match symlink(target, &host) {
         Ok(()) => {
             ctx.note(&format!("Created symlink {abs} → {target}."));
@@ -174,6 +175,7 @@ pub fn make_link(ctx: &Ctx, dir: &str, name: &str, target: &str) -> bool {
 }
 
 pub fn remove_link(ctx: &Ctx, abs: &str) {
+    ctx.root.forget();
     if fs::remove_file(ctx.root.p(abs)).is_ok() {
         ctx.note(&format!("Removed \"{abs}\"."));
     }
@@ -314,6 +316,7 @@ pub fn mask(ctx: &Ctx, name: &str) -> bool {
         return true;
     }
     let _ = fs::create_dir_all(ctx.root.p(&dir));
+    ctx.root.forget();
     match symlink("/dev/null", ctx.root.p(&abs)) {
         Ok(()) => {
             ctx.note(&format!("Created symlink {abs} → /dev/null."));

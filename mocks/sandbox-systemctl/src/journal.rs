@@ -111,10 +111,13 @@ fn parse(args: &[String]) -> Parsed {
             if takes {
                 queue.pop_front();
             }
-        } else if ignored.contains(&a) || a.starts_with("-b") || a.starts_with("--boot=") {
-        } else if with_value.iter().any(|o| a.starts_with(&format!("{o}=")))
+        } else if ignored.contains(&a)
+            || a.starts_with("-b")
+            || a.starts_with("--boot=")
+            || with_value.iter().any(|o| a.starts_with(&format!("{o}=")))
             || ["-o", "-p", "-t"].iter().any(|o| a.len() > 2 && a.starts_with(o))
         {
+            // Accepted, ignored.
         } else if with_value.contains(&a) {
             queue.pop_front();
         } else if a == "-h" || a == "--help" {

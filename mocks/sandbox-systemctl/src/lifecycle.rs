@@ -3,6 +3,7 @@
 //! recording the new state, in supervised mode by the supervisor.
 
 use crate::ctx::{Ctx, Loaded};
+use crate::deps;
 use crate::state::{self, Active};
 use crate::supervisor;
 use crate::unit::{self, Kind};
@@ -49,14 +50,38 @@ pub fn unit_op(ctx: &Ctx, verb: &str, name: &str) -> i32 {
             return fail(ctx, &format!("{id} is not active, cannot reload."), 1);
         }
     }
-    if ctx.supervises(&l.r) {
-        return supervisor::op(ctx, verb, &mut l);
+    deps::once(&id.clone(), || act(ctx, verb, &mut l))
+}
+
+/// VERB on the loaded unit, and on the units tied to it.
+fn act(ctx: &Ctx, verb: &str, l: &mut Loaded) -> i32 {
+    let id = l.id().to_string();
+    let starts = matches!(verb, "start" | "restart" | "reload-or-restart");
+    if starts {
+        deps::ensure_generated(ctx);
+        for dep in deps::wanted(ctx, &l.r, &l.file) {
+            // Wants= semantics for all: a dependency that fails does not fail the unit.
+            let r = unit::resolve(&ctx.root, &dep);
+            if r.found() && !unit::is_template(&r.id) {
+                let _ = unit_op(ctx, "start", &dep);
+            }
+        }
     }
-    match record(ctx, verb, &l) {
-        Ok(()) => 0,
-        // The state directory is not writable: what an unprivileged caller gets.
-        Err(_) => fail(ctx, &format!("Failed to {verb} {id}: Access denied"), 1),
+    let rc = if ctx.supervises(&l.r) {
+        supervisor::op(ctx, verb, l)
+    } else {
+        match record(ctx, verb, l) {
+            Ok(()) => 0,
+            // The state directory is not writable: what an unprivileged caller gets.
+            Err(_) => fail(ctx, &format!("Failed to {verb} {id}: Access denied"), 1),
+        }
+    };
+    if matches!(verb, "stop" | "restart") {
+        for bound in deps::bound_to(ctx, &id) {
+            let _ = unit_op(ctx, verb, &bound);
+        }
     }
+    rc
 }
 
 fn fail(ctx: &Ctx, message: &str, code: i32) -> i32 {

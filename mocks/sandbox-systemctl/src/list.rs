@@ -21,10 +21,9 @@ const NOT_SERVICES: [&str; 6] = ["README", "skeleton", "rc", "rcS", "rc.local", 
 pub fn unit_names(ctx: &Ctx, scope: Scope) -> Vec<String> {
     let mut names = Vec::new();
     for dir in UNIT_DIRS {
-        for n in root::names(&ctx.root.p(dir)) {
-            let path = ctx.root.p(&format!("{dir}/{n}"));
-            if root::is_link(&path) || root::is_file(&path) {
-                names.push(n);
+        for (n, kind) in ctx.root.listing(dir).iter() {
+            if matches!(kind, root::EntryKind::Link | root::EntryKind::File) {
+                names.push(n.clone());
             }
         }
     }
@@ -55,10 +54,10 @@ fn instances(ctx: &Ctx) -> Vec<String> {
         }
     }
     for base in [ETC_UNITS, RUN_UNITS] {
-        for d in root::names(&ctx.root.p(base)).into_iter().filter(|d| d.ends_with(".wants")) {
-            for n in root::names(&ctx.root.p(&format!("{base}/{d}"))) {
-                if is_instance(&n) {
-                    found.push(n);
+        for (d, _) in ctx.root.listing(base).iter().filter(|(d, _)| d.ends_with(".wants")) {
+            for (n, _) in ctx.root.listing(&format!("{base}/{d}")).iter() {
+                if is_instance(n) {
+                    found.push(n.clone());
                 }
             }
         }

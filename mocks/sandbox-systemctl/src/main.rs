@@ -15,6 +15,7 @@
 mod cli;
 mod cmdline;
 mod ctx;
+mod deps;
 mod install;
 mod journal;
 mod lifecycle;
@@ -151,7 +152,10 @@ fn run_verb(ctx: &Ctx, verb: &str, units: &[String]) -> i32 {
         "status" => query::cmd_status(ctx, units),
         "cat" => query::cmd_cat(ctx, units),
         "reset-failed" => query::cmd_reset_failed(ctx, units),
-        "daemon-reload" | "daemon-reexec" => 0,
+        "daemon-reload" | "daemon-reexec" => {
+            deps::run_generators(ctx);
+            0
+        }
         "is-system-running" => {
             if !ctx.opts.quiet {
                 ctx.say("running");

@@ -3,9 +3,12 @@
 //! scratch directory. Paths the program prints or stores in links are always the unprefixed
 //! ones, as on the real system.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Search order of unit files. The `*.control` directories (read first by systemd as well)
 /// only ever hold masks that could not go into /etc/systemd/system (see `install::mask`).
@@ -24,9 +27,25 @@ pub const RUN_UNITS: &str = "/run/systemd/system";
 pub const STATE_DIR: &str = "/var/lib/sandbox-systemctl";
 pub const LOG_DIR: &str = "/var/log/sandbox-journal";
 
+/// What a directory entry is, from the directory listing itself (no stat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Link,
+    File,
+    Dir,
+    Other,
+}
+
+/// A directory's entries, sorted by name.
+pub type Listing = Rc<Vec<(String, EntryKind)>>;
+
 #[derive(Debug, Clone)]
 pub struct Root {
     prefix: String,
+    /// Directory listings read during this call. Every system call costs under gVisor, and
+    /// one `list-unit-files` looks into the same few directories for every unit; anything that
+    /// changes them calls `forget`.
+    listings: RefCell<HashMap<String, Listing>>,
 }
 
 impl Root {
@@ -37,7 +56,50 @@ impl Root {
     }
 
     pub fn new(prefix: &str) -> Root {
-        Root { prefix: prefix.to_string() }
+        Root { prefix: prefix.to_string(), listings: RefCell::new(HashMap::new()) }
+    }
+
+    /// The entries of directory ABS inside the target (empty when it cannot be read), read
+    /// once per call.
+    pub fn listing(&self, abs: &str) -> Listing {
+        if let Some(l) = self.listings.borrow().get(abs) {
+            return l.clone();
+        }
+        let mut entries: Vec<(String, EntryKind)> = fs::read_dir(self.p(abs))
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let t = e.file_type().ok()?;
+                        let kind = if t.is_symlink() {
+                            EntryKind::Link
+                        } else if t.is_file() {
+                            EntryKind::File
+                        } else if t.is_dir() {
+                            EntryKind::Dir
+                        } else {
+                            EntryKind::Other
+                        };
+                        (!name.starts_with('.')).then_some((name, kind))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let listing = Rc::new(entries);
+        self.listings.borrow_mut().insert(abs.to_string(), listing.clone());
+        listing
+    }
+
+    /// What NAME in directory DIR is, from the directory's listing.
+    pub fn entry(&self, dir: &str, name: &str) -> Option<EntryKind> {
+        let listing = self.listing(dir);
+        listing.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| listing[i].1)
+    }
+
+    /// Forgets the listings read so far: the caller changed a directory.
+    pub fn forget(&self) {
+        self.listings.borrow_mut().clear();
     }
 
     pub fn prefix(&self) -> &str {

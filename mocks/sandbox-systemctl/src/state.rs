@@ -11,6 +11,8 @@ use crate::root::{Root, STATE_DIR};
 use crate::time;
 use crate::unit::{LoadState, Resolved};
 
+/// ActiveState, named as systemd names it (hence `Active::Active`).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Active {
     Active,
@@ -149,16 +151,15 @@ impl Default for MainRecord {
 impl MainRecord {
     pub fn parse(line: &str) -> MainRecord {
         let mut f = line.split_whitespace();
-        let mut rec = MainRecord::default();
-        rec.pid = f.next().and_then(|p| p.parse().ok()).filter(|p| *p >= 0).unwrap_or(0);
-        rec.watched = f.next() == Some("1");
-        if let Some(result) = f.next() {
-            rec.result = result.to_string();
-        }
-        rec.code = f.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        rec.status = f.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        rec.restarts = f.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        rec
+        let mut number = || f.next().and_then(|v| v.parse::<i64>().ok());
+        let pid = number().filter(|p| *p >= 0).unwrap_or(0) as i32;
+        let watched = number() == Some(1);
+        let result = f.next().map(String::from).unwrap_or_else(|| "success".into());
+        let mut number = || f.next().and_then(|v| v.parse::<i64>().ok());
+        let code = number().unwrap_or(0) as i32;
+        let status = number().unwrap_or(0) as i32;
+        let restarts = number().unwrap_or(0) as u32;
+        MainRecord { pid, watched, result, code, status, restarts }
     }
 
     pub fn line(&self) -> String {

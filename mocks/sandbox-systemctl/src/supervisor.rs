@@ -112,7 +112,7 @@ pub fn refresh(ctx: &Ctx, l: &mut Loaded) {
         l.sup_sub = Some("exited");
     } else if l.main.pid == 0 {
         // No main PID known (forking without PIDFile=): alive while any process of it is.
-        if process::marked(&mark(ctx, l.id())).is_empty() {
+        if unit_processes(ctx, l.id()).is_empty() {
             main_ended(ctx, l, Some(0));
         } else {
             l.sup_sub = Some("running");
@@ -210,20 +210,62 @@ fn main_ended(ctx: &Ctx, l: &mut Loaded, status: Option<i32>) {
     save_record(ctx, l);
 }
 
+/// Where the processes born during a forking start are listed ("PID STARTTIME" lines).
+fn born_path(ctx: &Ctx, id: &str) -> PathBuf {
+    sup_dir(ctx).join(format!("{id}.pids"))
+}
+
+/// The daemons that appeared while a forking ExecStart= ran: a daemon that clears its
+/// environment (postfix's master does) loses the mark, but not its PID and start time. Only
+/// orphans (adopted by PID 1) and their children count: a process some other program started
+/// meanwhile still has its parent.
+fn record_born(ctx: &Ctx, id: &str, before: &[i32]) -> Vec<i32> {
+    let me = process::own_pid();
+    let mut new: Vec<i32> = process::all_pids().into_iter().filter(|p| *p != me && !before.contains(p)).collect();
+    new.sort_unstable();
+    let mut born: Vec<i32> = Vec::new();
+    for pid in &new {
+        let adopted = matches!(process::parent(*pid), Some(pp) if pp == 1 || born.contains(&pp));
+        if adopted && process::alive(*pid) {
+            born.push(*pid);
+        }
+    }
+    let lines: String = born.iter().filter_map(|p| process::start_time(*p).map(|t| format!("{p} {t}\n"))).collect();
+    let _ = fs::create_dir_all(sup_dir(ctx));
+    let _ = fs::write(born_path(ctx, id), lines);
+    born
+}
+
+/// Every live process of the unit: the marked ones and those born during its start.
+fn unit_processes(ctx: &Ctx, id: &str) -> Vec<i32> {
+    let mut pids = process::marked(&mark(ctx, id));
+    let text = fs::read_to_string(born_path(ctx, id)).unwrap_or_default();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(pid), Some(started)) = (f.next().and_then(|p| p.parse().ok()), f.next().and_then(|t| t.parse().ok()))
+        else {
+            continue;
+        };
+        if process::alive(pid) && process::start_time(pid) == Some(started) && !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
 /// The main process and everything else of the unit (KillMode=control-group).
 pub fn kill_unit(ctx: &Ctx, l: &Loaded, sig: i32) {
     if process::alive(l.main.pid) {
         process::signal(l.main.pid, sig);
     }
-    for pid in process::marked(&mark(ctx, l.id())) {
+    for pid in unit_processes(ctx, l.id()) {
         process::signal(pid, sig);
     }
 }
 
 /// Until the unit has no process left, at most DEADLINE.
 fn wait_gone(ctx: &Ctx, l: &Loaded, deadline: Duration) -> bool {
-    let m = mark(ctx, l.id());
-    process::poll_until(deadline, || !process::alive(l.main.pid) && process::marked(&m).is_empty())
+    process::poll_until(deadline, || !process::alive(l.main.pid) && unit_processes(ctx, l.id()).is_empty())
 }
 
 // ---------------------------------------------------------------------------- running commands
@@ -655,6 +697,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
         return 1;
     }
     l.main = MainRecord::default();
+    let _ = fs::remove_file(born_path(ctx, &id));
     let since = log_lines(ctx, &id);
     journal(ctx, &id, &format!("Starting {}...", l.desc_full()));
     let creds = match preflight(ctx, l) {
@@ -695,7 +738,9 @@ fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u
         }
         "forking" => {
             let first = l.file.exec.start.first().cloned().unwrap_or_default();
+            let before = process::all_pids();
             job.run(l, &first, deadline).map_err(|f| failed_step(ctx, l, f, true, since))?;
+            let born = record_born(ctx, l.id(), &before);
             if !l.file.pid_file.is_empty() {
                 if let Some(pid) = read_pid_file(ctx, l, Duration::from_secs(5)) {
                     l.main.pid = pid;
@@ -704,8 +749,9 @@ fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u
             }
             // No PID file: systemd guesses the main process (not for SysV scripts); so do we,
             // from the unit's processes.
-            if l.r.kind != Kind::Sysv {
-                l.main.pid = process::marked(&mark(ctx, l.id())).first().copied().unwrap_or(0);
+            if l.r.kind != Kind::Sysv && l.file.guess_main_pid {
+                let marked = process::marked(&mark(ctx, l.id()));
+                l.main.pid = marked.first().or(born.first()).copied().unwrap_or(0);
             }
             Ok(())
         }
@@ -822,6 +868,7 @@ pub fn boot(ctx: &Ctx) -> i32 {
         }
     }
     let _ = fs::remove_dir_all(sup_dir(ctx));
+    crate::deps::run_generators(ctx);
     for name in crate::list::unit_names(ctx, crate::list::Scope::Files) {
         if !name.ends_with(".service") {
             continue;

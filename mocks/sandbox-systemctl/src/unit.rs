@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use crate::root::{self, Root, UNIT_DIRS};
+use crate::root::{self, EntryKind, Root, UNIT_DIRS};
 
 const SUFFIXES: [&str; 11] =
     ["service", "socket", "target", "timer", "path", "mount", "automount", "swap", "slice", "scope", "device"];
@@ -159,9 +159,13 @@ fn resolve_name(root: &Root, name: &str, depth: &mut u32) -> Resolved {
 
 fn find_fragment(root: &Root, r: &mut Resolved, file: &str, follow_alias: bool, depth: &mut u32) -> Fragment {
     for dir in UNIT_DIRS {
+        let kind = root.entry(dir, file);
+        if kind.is_none() {
+            continue;
+        }
         let abs = format!("{dir}/{file}");
         let host = root.p(&abs);
-        if root::is_link(&host) {
+        if kind == Some(EntryKind::Link) {
             let target = root::readlink(&host).unwrap_or_default();
             if target == "/dev/null" {
                 r.load = LoadState::Masked;
@@ -185,7 +189,7 @@ fn find_fragment(root: &Root, r: &mut Resolved, file: &str, follow_alias: bool, 
                 set_fragment(root, r, target);
                 return Fragment::Found;
             }
-        } else if root::is_file(&host) {
+        } else if kind == Some(EntryKind::File) {
             set_fragment(root, r, abs);
             return Fragment::Found;
         }
@@ -221,10 +225,16 @@ pub struct UnitFile {
     pub group: String,
     pub working_directory: String,
     pub pid_file: String,
+    /// GuessMainPID= (yes unless set to no).
+    pub guess_main_pid: bool,
     pub runtime_directory: Vec<String>,
     pub timeout_start: String,
     pub timeout_stop: String,
     pub timer_unit: String,
+    pub wants: Vec<String>,
+    pub requires: Vec<String>,
+    pub part_of: Vec<String>,
+    pub binds_to: Vec<String>,
     pub has_install: bool,
     pub wanted_by: Vec<String>,
     pub required_by: Vec<String>,
@@ -332,6 +342,10 @@ impl UnitFile {
             ("Unit", "Description") => self.description = s,
             ("Unit", "Documentation") => add_words(&mut self.documentation, v),
             ("Unit", "AllowIsolate") => self.allow_isolate = s,
+            ("Unit", "Wants") => add_words(&mut self.wants, v),
+            ("Unit", "Requires") => add_words(&mut self.requires, v),
+            ("Unit", "PartOf") => add_words(&mut self.part_of, v),
+            ("Unit", "BindsTo") => add_words(&mut self.binds_to, v),
             ("Service", "Type") => self.service_type = s,
             ("Service", "Restart") => self.restart = s,
             ("Service", "RestartSec") => self.restart_sec = s,
@@ -350,6 +364,7 @@ impl UnitFile {
             ("Service", "Group") => self.group = s,
             ("Service", "WorkingDirectory") => self.working_directory = s,
             ("Service", "PIDFile") => self.pid_file = s,
+            ("Service", "GuessMainPID") => self.guess_main_pid = is_yes(v),
             ("Service", "RuntimeDirectory") => add_words(&mut self.runtime_directory, v),
             ("Service", "TimeoutSec") => {
                 self.timeout_start = s.clone();
@@ -421,12 +436,21 @@ pub fn dropin_paths(root: &Root, r: &Resolved) -> Vec<String> {
     let mut chosen: Vec<(String, String)> = Vec::new();
     for dir in UNIT_DIRS {
         for name in r.template.iter().chain(std::iter::once(&r.id)) {
-            let d = format!("{dir}/{name}.d");
-            for file in root::names(&root.p(&d)) {
-                if !file.ends_with(".conf") || !root::is_file(&root.p(&format!("{d}/{file}"))) {
+            let d_name = format!("{name}.d");
+            if !matches!(root.entry(dir, &d_name), Some(EntryKind::Dir | EntryKind::Link)) {
+                continue;
+            }
+            let d = format!("{dir}/{d_name}");
+            for (file, kind) in root.listing(&d).iter() {
+                let is_file = match kind {
+                    EntryKind::File => true,
+                    EntryKind::Link => root::is_file(&root.p(&format!("{d}/{file}"))),
+                    _ => false,
+                };
+                if !file.ends_with(".conf") || !is_file {
                     continue;
                 }
-                if chosen.iter().all(|(n, _)| *n != file) {
+                if chosen.iter().all(|(n, _)| n != file) {
                     chosen.push((file.clone(), format!("{d}/{file}")));
                 }
             }
@@ -438,7 +462,7 @@ pub fn dropin_paths(root: &Root, r: &Resolved) -> Vec<String> {
 
 /// The unit's files, parsed (fragment and drop-ins, or the init script).
 pub fn parse(root: &Root, r: &Resolved) -> UnitFile {
-    let mut u = UnitFile::default();
+    let mut u = UnitFile { guess_main_pid: true, ..UnitFile::default() };
     match r.kind {
         Kind::File => {
             u.apply(&read_text(root, &r.frag));
