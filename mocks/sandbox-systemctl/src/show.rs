@@ -190,3 +190,69 @@ pub fn cmd_show(ctx: &Ctx, units: &[String]) -> i32 {
     }
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Options;
+    use crate::root::Root;
+
+    /// A scratch target with NGINX-like unit in /lib/systemd/system.
+    fn target(name: &str) -> (std::path::PathBuf, Ctx) {
+        let dir = std::env::temp_dir().join(format!("sandbox-show-{name}-{}", std::process::id()));
+        let units = dir.join("lib/systemd/system");
+        std::fs::create_dir_all(&units).unwrap();
+        std::fs::write(
+            units.join("web.service"),
+            "[Unit]\nDescription=Web\n[Service]\nType=forking\nPIDFile=/run/web.pid\nExecStart=/bin/web\nExecReload=/bin/web -s reload\n[Install]\nWantedBy=multi-user.target\n",
+        )
+        .unwrap();
+        let ctx = Ctx::new(Root::new(dir.to_str().unwrap()), Options { legend: true, ..Options::default() });
+        (dir, ctx)
+    }
+
+    fn prop(ctx: &Ctx, unit: &str, name: &str) -> Option<String> {
+        property(ctx, &ctx.load_all(unit), name)
+    }
+
+    /// What ansible.builtin.systemd decides from: LoadState (not-found means no such unit),
+    /// ActiveState, UnitFileState, and LoadError only for units that did not load.
+    #[test]
+    fn the_properties_ansible_reads() {
+        let (dir, ctx) = target("ansible");
+        assert_eq!(prop(&ctx, "web", "LoadState").as_deref(), Some("loaded"));
+        assert_eq!(prop(&ctx, "web", "ActiveState").as_deref(), Some("inactive"));
+        assert_eq!(prop(&ctx, "web", "SubState").as_deref(), Some("dead"));
+        assert_eq!(prop(&ctx, "web", "UnitFileState").as_deref(), Some("disabled"));
+        assert_eq!(prop(&ctx, "web", "CanReload").as_deref(), Some("yes"));
+        assert_eq!(prop(&ctx, "web", "Type").as_deref(), Some("forking"));
+        assert_eq!(prop(&ctx, "web", "PIDFile"), None, "not modelled: read raw from the file");
+        assert_eq!(unit::raw_key(&ctx.root, &ctx.load("web").r, &ctx.load("web").file, "PIDFile"), "/run/web.pid");
+        assert_eq!(prop(&ctx, "ghost", "LoadState").as_deref(), Some("not-found"));
+        assert_eq!(
+            prop(&ctx, "ghost", "LoadError").as_deref(),
+            Some("org.freedesktop.systemd1.NoSuchUnit \"Unit ghost.service not found.\"")
+        );
+        crate::state::save(&ctx.root, "web.service", &Active::Active).unwrap();
+        assert_eq!(prop(&ctx, "web", "ActiveState").as_deref(), Some("active"));
+        assert_eq!(prop(&ctx, "web", "SubState").as_deref(), Some("running"));
+        assert!(!prop(&ctx, "web", "ActiveEnterTimestamp").unwrap().is_empty());
+        assert_eq!(prop(&ctx, "web", "MainPID").as_deref(), Some("0"), "mock mode runs nothing");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn masked_units_say_so_in_load_state_and_load_error() {
+        let (dir, ctx) = target("masked");
+        std::fs::create_dir_all(dir.join("etc/systemd/system")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.join("etc/systemd/system/web.service")).unwrap();
+        assert_eq!(prop(&ctx, "web", "LoadState").as_deref(), Some("masked"));
+        assert_eq!(prop(&ctx, "web", "UnitFileState").as_deref(), Some("masked"));
+        assert_eq!(prop(&ctx, "web", "CanStart").as_deref(), Some("no"));
+        assert_eq!(
+            prop(&ctx, "web", "LoadError").as_deref(),
+            Some("org.freedesktop.systemd1.UnitMasked \"Unit web.service is masked.\"")
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
