@@ -94,6 +94,7 @@ own() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A result
 for variant in sh bin; do
     say "measuring the $variant systemctl ($N calls each)"
@@ -117,8 +118,10 @@ own_stop_ms=$(cut -d' ' -f2 <<<"$pairs" | median)
 true_ms=$(times /bin/true | median)
 
 platform=$(docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -o -- '--platform=[a-z]*' | head -1 || true)
-printf '\nsystemctl per call under %s %s, %s target, unit %s: median of %s calls, ms\n\n' \
+printf '\nsystemctl per call under %s %s, %s target, unit %s: median of %s calls, ms\n' \
     "$RUNTIME" "${platform:-}" "$IMAGE" "$unit" "$N"
+# Shared build machines: the load says how much the figures are inflated.
+printf 'host: %s CPUs, load average %s before, %s after\n\n' "$(nproc)" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-52s | %9s | %9s |\n' call "sh mock" binary
 printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "-----------" "-----------"
 row() { printf '| %-52s | %9s | %9s |\n' "$1" "${result[sh,$2]}" "${result[bin,$2]}"; }

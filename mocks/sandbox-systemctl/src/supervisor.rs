@@ -72,7 +72,16 @@ pub fn journal(ctx: &Ctx, id: &str, message: &str) {
 }
 
 fn journal_at(root: &Root, id: &str, message: &str) {
-    let host = root.first_line("/etc/hostname").filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into());
+    thread_local! {
+        // Read once per call: a start writes several lines.
+        static HOST: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+    }
+    let host = HOST.with(|h| {
+        h.get_or_init(|| {
+            root.first_line("/etc/hostname").filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into())
+        })
+        .clone()
+    });
     let stamp = time::format_local(time::now(), "%b %d %H:%M:%S");
     append_log_at(root, id, &format!("{stamp} {host} systemd[1]: {message}\n"));
 }
@@ -93,8 +102,9 @@ fn open_log(ctx: &Ctx, id: &str) -> Option<std::fs::File> {
     OpenOptions::new().create(true).append(true).custom_flags(libc::O_CLOEXEC).open(log_path(ctx, id)).ok()
 }
 
-fn log_lines(ctx: &Ctx, id: &str) -> usize {
-    fs::read(log_path(ctx, id)).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
+/// Where the unit's log ends now: what a job prints after this is its own.
+fn log_end(ctx: &Ctx, id: &str) -> u64 {
+    fs::metadata(log_path(ctx, id)).map(|m| m.len()).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------- what a unit is now
@@ -594,11 +604,13 @@ fn timeout_stop(l: &Loaded) -> Duration {
 
 /// systemd's message, then what the unit's processes printed since line SINCE: Ansible shows
 /// stderr, so the program's own error is seen at the task.
-fn job_failed(ctx: &Ctx, id: &str, why: &str, since: usize) {
+fn job_failed(ctx: &Ctx, id: &str, why: &str, since: u64) {
     ctx.err(&format!("Job for {id} failed {why}"));
     ctx.err(&format!("See \"systemctl status {id}\" and \"journalctl -xeu {id}\" for details."));
-    let text = fs::read(log_path(ctx, id)).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    let new: Vec<&str> = text.lines().skip(since).filter(|l| !l.contains(" systemd[1]: ")).collect();
+    let bytes = fs::read(log_path(ctx, id)).unwrap_or_default();
+    let tail = bytes.get(since as usize..).unwrap_or(&[]);
+    let text = String::from_utf8_lossy(tail);
+    let new: Vec<&str> = text.lines().filter(|l| !l.contains(" systemd[1]: ")).collect();
     for line in &new[new.len().saturating_sub(10)..] {
         ctx.err(line);
     }
@@ -622,7 +634,7 @@ impl StartResult {
 }
 
 /// The unit is failed; everything it started is stopped. Returns the exit code (1).
-fn start_failed(ctx: &Ctx, l: &mut Loaded, result: StartResult, status: i32, main: bool, since: usize) -> i32 {
+fn start_failed(ctx: &Ctx, l: &mut Loaded, result: StartResult, status: i32, main: bool, since: u64) -> i32 {
     let id = l.id().to_string();
     l.main.result = result.name().into();
     if main {
@@ -653,7 +665,7 @@ fn start_failed(ctx: &Ctx, l: &mut Loaded, result: StartResult, status: i32, mai
     1
 }
 
-fn failed_step(ctx: &Ctx, l: &mut Loaded, f: Failure, main: bool, since: usize) -> i32 {
+fn failed_step(ctx: &Ctx, l: &mut Loaded, f: Failure, main: bool, since: u64) -> i32 {
     let result = if f.timed_out { StartResult::Timeout } else { StartResult::ExitCode };
     start_failed(ctx, l, result, f.status, main, since)
 }
@@ -698,7 +710,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
     }
     l.main = MainRecord::default();
     let _ = fs::remove_file(born_path(ctx, &id));
-    let since = log_lines(ctx, &id);
+    let since = log_end(ctx, &id);
     journal(ctx, &id, &format!("Starting {}...", l.desc_full()));
     let creds = match preflight(ctx, l) {
         Ok(creds) => creds,
@@ -731,7 +743,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
 }
 
 /// ExecStart= as Type= says.
-fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: usize) -> Result<(), i32> {
+fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u64) -> Result<(), i32> {
     match l.file.service_type.as_str() {
         "oneshot" => {
             job.run_all(l, &l.file.exec.start.clone(), deadline).map_err(|f| failed_step(ctx, l, f, true, since))
@@ -805,7 +817,7 @@ fn stop(ctx: &Ctx, l: &mut Loaded) -> i32 {
 
 fn reload(ctx: &Ctx, l: &mut Loaded) -> i32 {
     let id = l.id().to_string();
-    let since = log_lines(ctx, &id);
+    let since = log_end(ctx, &id);
     journal(ctx, &id, &format!("Reloading {}...", l.desc_full()));
     let creds = process::credentials(&ctx.root, &l.file.user, &l.file.group).ok().flatten();
     let job = Job::new(ctx, l, creds);

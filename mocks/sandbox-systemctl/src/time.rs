@@ -19,8 +19,10 @@ pub fn format_local(epoch: i64, format: &str) -> String {
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let mut buf = [0u8; 128];
     // SAFETY: tm and buf outlive the calls; strftime writes at most buf.len() bytes.
+    static TZ: std::sync::Once = std::sync::Once::new();
+    // SAFETY: tzset only reads TZ and /etc/localtime into the C library's zone state.
+    TZ.call_once(|| unsafe { tzset() });
     let n = unsafe {
-        tzset();
         if libc::localtime_r(&t, &mut tm).is_null() {
             return String::new();
         }
