@@ -881,6 +881,7 @@ pub fn boot(ctx: &Ctx) -> i32 {
     }
     let _ = fs::remove_dir_all(sup_dir(ctx));
     crate::deps::run_generators(ctx);
+    let mut enabled: Vec<(String, Vec<String>)> = Vec::new();
     for name in crate::list::unit_names(ctx, crate::list::Scope::Files) {
         if !name.ends_with(".service") {
             continue;
@@ -890,12 +891,26 @@ pub fn boot(ctx: &Ctx) -> i32 {
             continue;
         }
         let u = unit::parse(&ctx.root, &r);
-        if crate::install::file_state(&ctx.root, &r, &u).state != "enabled" {
-            continue;
+        if crate::install::file_state(&ctx.root, &r, &u).state == "enabled" {
+            enabled.push((name, u.after.iter().map(|a| unit::normalize(a)).collect()));
         }
+    }
+    for name in boot_order(enabled) {
         let _ = crate::lifecycle::unit_op(ctx, "start", &name);
     }
     0
+}
+
+/// UNITS (name, After=) in an order that starts each after the ones it names; a cycle is
+/// broken in name order, as systemd breaks one by dropping a job.
+fn boot_order(mut units: Vec<(String, Vec<String>)>) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    while !units.is_empty() {
+        let pending: Vec<String> = units.iter().map(|(n, _)| n.clone()).collect();
+        let ready = units.iter().position(|(_, after)| after.iter().all(|a| !pending.contains(a))).unwrap_or(0);
+        order.push(units.remove(ready).0);
+    }
+    order
 }
 
 /// `systemctl status` lines about the main process and the last log lines.
@@ -921,4 +936,31 @@ pub fn status_lines(ctx: &Ctx, l: &Loaded) -> Vec<String> {
         out.extend(lines[lines.len().saturating_sub(10)..].iter().map(|s| s.to_string()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_follows_after_and_survives_cycles() {
+        let u = |n: &str, after: &[&str]| (n.to_string(), after.iter().map(|a| a.to_string()).collect());
+        let order = boot_order(vec![
+            u("app.service", &["db.service", "network.target"]),
+            u("db.service", &[]),
+            u("web.service", &["app.service"]),
+        ]);
+        assert_eq!(order, ["db.service", "app.service", "web.service"]);
+        let cycle = boot_order(vec![u("a.service", &["b.service"]), u("b.service", &["a.service"])]);
+        assert_eq!(cycle, ["a.service", "b.service"]);
+    }
+
+    #[test]
+    fn restart_policies_follow_systemd_service_5() {
+        assert!(Restart::OnFailure.applies(1) && Restart::OnFailure.applies(128 + 9));
+        assert!(!Restart::OnFailure.applies(0) && !Restart::OnFailure.applies(128 + 15));
+        assert!(Restart::Always.applies(0) && Restart::OnSuccess.applies(0) && !Restart::OnSuccess.applies(3));
+        assert!(Restart::OnAbnormal.applies(128 + 6) && !Restart::OnAbnormal.applies(3));
+        assert!(!Restart::No.applies(1));
+    }
 }
