@@ -15,5 +15,6 @@ mod pool;
 mod run;
 mod services;
 mod supervised;
+mod supervised_packages;
 mod systemctl_mock;
 mod watch;

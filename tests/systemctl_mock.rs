@@ -1,10 +1,11 @@
-//! Unit tests for `mocks/systemctl`, the POSIX-sh systemctl stand-in installed in
-//! sandbox targets (gVisor containers without systemd).
+//! Black-box tests of the systemctl stand-in installed in sandbox targets (gVisor
+//! containers without systemd): the static binary built from `mocks/sandbox-systemctl`
+//! (by build.rs, the very bytes the target images embed).
 //!
-//! Every test runs the mock under both `dash` and `busybox sh`, against a scratch
-//! `SYSTEMCTL_ROOT`, with a PATH that holds only the tools the mock may rely on:
-//! the host's own binaries for dash, busybox applets for busybox (as on Alpine).
-//! A tool the mock uses but is not allowed to use therefore fails the tests.
+//! Every test runs it against a scratch `SYSTEMCTL_ROOT`, called as `systemctl` and
+//! `journalctl` through links in a directory that is the whole PATH: the binary may rely on
+//! no external tool (a target may lack any of them), so one it tried to run would fail the
+//! tests.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,13 +16,9 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-const SHELLS: [&str; 2] = ["dash", "busybox sh"];
-
-/// The only external commands the mock may run (see the header of mocks/systemctl).
-const TOOLS: [&str; 11] = ["ls", "cat", "mkdir", "rm", "ln", "readlink", "sed", "grep", "basename", "date", "printf"];
-
-/// What supervised mode runs on top of TOOLS to start, bound, and leave processes.
-const SUPERVISED_TOOLS: [&str; 8] = ["setsid", "env", "timeout", "sleep", "tail", "setpriv", "chown", "su"];
+/// How the tests run the stand-in: the one static binary (the POSIX-sh program it replaced
+/// ran under dash and busybox sh).
+const SHELLS: [&str; 1] = ["static binary"];
 
 const NGINX: &str = "\
 [Unit]
@@ -93,27 +90,9 @@ fn repo() -> PathBuf {
     PathBuf::from(std::env::var("SANDBOX_REPO").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()))
 }
 
-fn mock_script() -> PathBuf {
-    repo().join("mocks").join("systemctl")
-}
-
-fn which(prog: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(
-            ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].iter().map(PathBuf::from),
-        )
-        .map(|dir| dir.join(prog))
-        .find(|p| p.is_file())
-}
-
-fn require(prog: &str) -> PathBuf {
-    which(prog).unwrap_or_else(|| {
-        panic!(
-            "`{prog}` is not installed; the systemctl mock tests run under dash and busybox sh: \
-             run scripts/setup.sh"
-        )
-    })
+/// The binary build.rs built (and src/bootstrap.rs embeds).
+fn mock_binary() -> PathBuf {
+    PathBuf::from(env!("SANDBOX_SYSTEMCTL_BIN"))
 }
 
 struct Out {
@@ -128,43 +107,30 @@ impl fmt::Display for Out {
     }
 }
 
-/// One scratch target: a SYSTEMCTL_ROOT plus the shell that runs the mock.
+/// One scratch target: a SYSTEMCTL_ROOT plus a PATH holding only `systemctl` and
+/// `journalctl`, both links to the binary (it answers by the name it is called with).
 struct Sys {
     shell: &'static str,
     root: TempDir,
     bin: TempDir,
-    program: PathBuf,
-    pre_args: Vec<&'static str>,
 }
 
 impl Sys {
     fn new(shell: &'static str) -> Sys {
-        Sys::with_tools(shell, &TOOLS)
+        let bin = tempfile::tempdir().unwrap();
+        for name in ["systemctl", "journalctl"] {
+            symlink(mock_binary(), bin.path().join(name)).unwrap();
+        }
+        Sys { shell, root: tempfile::tempdir().unwrap(), bin }
     }
 
     /// A target whose /etc/sandbox/services says `supervised`: services really run, on this host.
     fn supervised(shell: &'static str) -> Sys {
-        let tools: Vec<&str> = TOOLS.iter().chain(SUPERVISED_TOOLS.iter()).copied().collect();
-        let sys = Sys::with_tools(shell, &tools);
+        let sys = Sys::new(shell);
         sys.write("/etc/sandbox/services", "supervised\n");
         // A service running as `nobody` must reach its files under the root.
         fs::set_permissions(sys.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
         sys
-    }
-
-    fn with_tools(shell: &'static str, tools: &[&str]) -> Sys {
-        let bin = tempfile::tempdir().unwrap();
-        let (program, pre_args) = match shell {
-            "dash" => (require("dash"), vec![]),
-            "busybox sh" => (require("busybox"), vec!["sh"]),
-            other => panic!("unknown shell {other}"),
-        };
-        for tool in tools {
-            // Debian's busybox has no su applet (Alpine's has): borrow the host's.
-            let target = if shell == "dash" || *tool == "su" { require(tool) } else { program.clone() };
-            symlink(target, bin.path().join(tool)).unwrap();
-        }
-        Sys { shell, root: tempfile::tempdir().unwrap(), bin, program, pre_args }
     }
 
     /// Host path of an absolute path inside the target.
@@ -216,20 +182,20 @@ impl Sys {
     }
 
     fn run(&self, args: &[&str]) -> Out {
-        self.run_script(&mock_script(), args)
+        self.run_as("systemctl", args)
     }
 
-    /// `journalctl ARGS` (mocks/journalctl) on this target.
+    /// `journalctl ARGS` on this target.
     fn journal(&self, args: &[&str]) -> Out {
-        let out = self.run_script(&repo().join("mocks").join("journalctl"), args);
+        let out = self.run_as("journalctl", args);
         assert_eq!(out.code, 0, "[{}] journalctl {}\n{out}", self.shell, args.join(" "));
         out
     }
 
-    fn run_script(&self, script: &std::path::Path, args: &[&str]) -> Out {
-        let output = Command::new(&self.program)
-            .args(&self.pre_args)
-            .arg(script)
+    /// The binary called as NAME (`systemctl`, `journalctl`) through its link in PATH.
+    fn run_as(&self, name: &str, args: &[&str]) -> Out {
+        let program = self.bin.path().join(name);
+        let output = Command::new(&program)
             .args(args)
             .env_clear()
             .env("PATH", self.bin.path())
@@ -237,7 +203,7 @@ impl Sys {
             .env("TZ", "UTC")
             .env("LC_ALL", "C")
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.program.display()));
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
         Out {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -277,36 +243,44 @@ fn lines(s: &str) -> Vec<&str> {
     s.lines().collect()
 }
 
-// ------------------------------------------------------------------ the script itself
+// ------------------------------------------------------------------ the binary itself
 
-#[test]
-fn script_is_posix_sh_and_says_why_it_exists() {
-    let text = fs::read_to_string(mock_script()).unwrap();
-    let mut it = text.lines();
-    assert_eq!(it.next(), Some("#!/bin/sh"));
-    assert!(it.next().unwrap().starts_with("# "), "second line must open the explaining comment");
-    assert!(text.contains("systemd"), "header should say why the mock exists");
-    for bashism in ["[[", "function ", "$'", "<<<", "declare ", "pushd", "source "] {
-        assert!(!text.contains(bashism), "bashism {bashism:?} in mocks/systemctl");
-    }
-    for (shell, args) in [("dash", vec!["-n"]), ("busybox", vec!["sh", "-n"])] {
-        let out = Command::new(require(shell)).args(args).arg(mock_script()).output().unwrap();
-        assert!(out.status.success(), "{shell} -n: {}", String::from_utf8_lossy(&out.stderr));
-    }
+/// The ELF program headers' types of the file at PATH.
+fn program_header_types(path: &std::path::Path) -> Vec<u32> {
+    let elf = fs::read(path).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF", "{} is not an ELF file", path.display());
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).map(|i| u32::from_le_bytes(elf[phoff + i * size..][..4].try_into().unwrap())).collect()
 }
 
+/// It runs in every catalog family (Debian, Ubuntu, Rocky, Alpine's musl): no program
+/// interpreter, so no C library of the target's is involved.
 #[test]
-fn journalctl_is_posix_sh_too() {
-    let script = repo().join("mocks").join("journalctl");
-    let text = fs::read_to_string(&script).unwrap();
-    assert!(text.starts_with("#!/bin/sh\n# "));
-    for bashism in ["[[", "function ", "$'", "<<<", "declare ", "pushd", "source "] {
-        assert!(!text.contains(bashism), "bashism {bashism:?} in mocks/journalctl");
-    }
-    for (shell, args) in [("dash", vec!["-n"]), ("busybox", vec!["sh", "-n"])] {
-        let out = Command::new(require(shell)).args(args).arg(&script).output().unwrap();
-        assert!(out.status.success(), "{shell} -n: {}", String::from_utf8_lossy(&out.stderr));
-    }
+fn binary_is_static_and_says_why_it_exists() {
+    const PT_INTERP: u32 = 3;
+    let types = program_header_types(&mock_binary());
+    assert!(!types.is_empty());
+    assert!(!types.contains(&PT_INTERP), "the systemctl binary is dynamically linked: {types:?}");
+    let main = fs::read_to_string(repo().join("mocks/sandbox-systemctl/src/main.rs")).unwrap();
+    assert!(main.starts_with("//! "), "main.rs opens with a module comment");
+    assert!(main.contains("systemd"), "which should say why the stand-in exists");
+}
+
+/// Nothing outside the binary is run, in mock or supervised mode: PATH holds no tool at all.
+#[test]
+fn binary_needs_no_external_tools() {
+    let s = Sys::supervised("static binary");
+    let root = s.root_str();
+    s.nginx();
+    s.unit("tool.service", &service(&format!("Type=oneshot\nExecStart=/bin/sh -c 'echo ran > {root}/ran'")));
+    let out = s.run_as("systemctl", &["start", "tool"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(s.read("/ran"), "ran\n", "commands are exec'd by absolute path, whatever PATH is");
+    assert_eq!(s.ok(&["list-unit-files", "--no-legend"]), "nginx.service disabled enabled\ntool.service  disabled enabled\n");
+    assert!(s.journal(&["-u", "tool"]).stdout.contains("Started tool.service - Test service."));
+    assert_eq!(fs::read_dir(s.bin.path()).unwrap().count(), 2, "PATH has only systemctl and journalctl");
 }
 
 // ------------------------------------------------------------------ start / stop / state
@@ -1953,7 +1927,7 @@ fn journalctl_prints_the_unit_logs() {
         assert!(both.contains("line two") && both.contains("other says hi"), "{both}");
         let all = s.journal(&["--no-pager"]).stdout;
         assert!(all.contains("line two") && all.contains("other says hi"), "{all}");
-        let out = s.run_script(&repo().join("mocks").join("journalctl"), &["--bogus"]);
+        let out = s.run_as("journalctl", &["--bogus"]);
         assert_eq!(out.code, 1, "{out}");
     });
 }
@@ -1987,5 +1961,95 @@ fn mock_mode_never_runs_anything() {
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(!s.exists("/ran"));
         assert_eq!(s.show("runner")["MainPID"], "0");
+    });
+}
+
+#[test]
+fn supervised_restart_on_failure_brings_a_killed_service_back() {
+    each_shell_supervised(|s| {
+        s.unit("phoenix.service", &service("Restart=on-failure\nRestartSec=0\nExecStart=/bin/sleep 300"));
+        s.ok(&["start", "phoenix"]);
+        let first = s.main_pid("phoenix");
+        Command::new("kill").args(["-9", &first.to_string()]).status().unwrap();
+        let main_pid = || s.run(&["show", "-p", "MainPID", "--value", "phoenix"]).stdout.trim().parse().unwrap_or(0);
+        eventually("a new main process", || {
+            let pid: u32 = main_pid();
+            pid != 0 && pid != first && alive(pid)
+        });
+        assert_eq!(s.ok(&["is-active", "phoenix"]), "active\n");
+        assert_eq!(s.show("phoenix")["NRestarts"], "1");
+        assert!(s.journal(&["-u", "phoenix"]).stdout.contains("restart counter is at 1"));
+        // a stop is no failure: nothing comes back
+        let second = s.main_pid("phoenix");
+        s.ok(&["stop", "phoenix"]);
+        assert!(!alive(second));
+        assert_eq!(s.expect(&["is-active", "phoenix"], 3).stdout, "inactive\n");
+        assert!(processes_of(&s.root_str()).is_empty(), "stopped for good");
+        // Restart=always gives up at systemd's start limit (5 starts in 10 s)
+        s.unit("flaky.service", &service("Restart=always\nRestartSec=0\nExecStart=/bin/sh -c 'exit 3'"));
+        s.ok(&["start", "flaky"]);
+        eventually("the start limit to end the restarts", || s.run(&["is-active", "flaky"]).stdout == "failed\n");
+        let p = s.show("flaky");
+        assert_eq!((p["NRestarts"].as_str(), p["ExecMainStatus"].as_str()), ("4", "3"));
+    });
+}
+
+// ------------------------------------------------------------------ units tied to each other
+
+/// Debian's postfix in miniature: a oneshot parent, the daemon in a template instance tied to
+/// it by PartOf= and linked from the parent's `.wants/` by a generator.
+const MAIL: &str = "[Unit]\nDescription=Mail\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n\
+                    [Install]\nWantedBy=multi-user.target\n";
+
+#[test]
+fn wants_start_and_part_of_stops_and_restarts() {
+    each_shell(|s| {
+        s.unit("mail.service", MAIL);
+        s.unit("mail@.service", "[Unit]\nDescription=Mail instance %i\nPartOf=mail.service\n[Service]\nType=forking\nExecStart=/bin/true\n");
+        s.link("/run/systemd/generator/mail.service.wants/mail@-.service", "/lib/systemd/system/mail@.service");
+        s.unit("web.target", "[Unit]\nDescription=Web\nWants=cache.service missing.service\n");
+        s.unit("cache.service", "[Service]\nExecStart=/bin/true\n");
+        s.ok(&["start", "mail"]);
+        assert_eq!(s.ok(&["is-active", "mail", "mail@-"]), "active\nactive\n");
+        s.ok(&["stop", "mail"]);
+        assert_eq!(s.expect(&["is-active", "mail", "mail@-"], 3).stdout, "inactive\ninactive\n");
+        s.ok(&["start", "mail@-"]);
+        s.ok(&["restart", "mail"]);
+        assert_eq!(s.ok(&["is-active", "mail@-"]), "active\n");
+        // a missing wanted unit is no failure, as with Wants=
+        s.ok(&["start", "web.target"]);
+        assert_eq!(s.ok(&["is-active", "cache"]), "active\n");
+    });
+}
+
+#[test]
+fn supervised_generators_and_daemons_that_clear_their_environment() {
+    each_shell_supervised(|s| {
+        let root = s.root_str();
+        s.write(
+            "/lib/systemd/system-generators/mail-instance-generator",
+            "#!/bin/sh\nmkdir -p \"$1/mail.service.wants\" && ln -s /lib/systemd/system/mail@.service \"$1/mail.service.wants/mail@-.service\"\n",
+        );
+        fs::set_permissions(s.p("/lib/systemd/system-generators/mail-instance-generator"), fs::Permissions::from_mode(0o755)).unwrap();
+        s.unit("mail.service", MAIL);
+        // The daemon drops SANDBOX_UNIT with the rest of its environment, as postfix's master does.
+        s.write("/daemon.sh", "while :; do /bin/sleep 1; done\n");
+        s.unit(
+            "mail@.service",
+            &format!(
+                "[Unit]\nDescription=Mail instance %i\nPartOf=mail.service\n[Service]\nType=forking\nGuessMainPID=no\n\
+                 ExecStart=/bin/sh -c 'env -i /bin/sh {root}/daemon.sh >/dev/null 2>&1 &'\n"
+            ),
+        );
+        s.ok(&["daemon-reload"]);
+        assert!(s.exists("/run/systemd/generator/mail.service.wants/mail@-.service"), "the generator ran");
+        s.ok(&["start", "mail"]);
+        let daemon = || processes_of(&root).into_iter().any(|p| cmdline(p).ends_with("/daemon.sh"));
+        eventually("the daemon to run", daemon);
+        assert_eq!(s.ok(&["is-active", "mail@-"]), "active\n", "its processes are known without the mark");
+        assert_eq!(s.show("mail@-")["SubState"], "running");
+        s.ok(&["stop", "mail"]);
+        assert_eq!(s.expect(&["is-active", "mail@-"], 3).stdout, "inactive\n");
+        assert!(!daemon(), "stopped with its parent");
     });
 }

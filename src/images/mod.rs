@@ -16,12 +16,13 @@ use crate::distro::{Catalog, Distro, Family};
 use crate::docker::{tar_of, Engine, EngineError};
 use crate::report::Reporter;
 
-/// The systemctl mock, installed in every target (see `mocks/systemctl`).
-pub const SYSTEMCTL_MOCK: &str = include_str!("../../mocks/systemctl");
+/// The systemctl mock, installed in every target: a static binary built by build.rs from
+/// `mocks/sandbox-systemctl` (its bytes are part of the image tag's hash).
+pub const SYSTEMCTL_MOCK: &[u8] = include_bytes!(env!("SANDBOX_SYSTEMCTL_BIN"));
 
-/// journalctl for targets without one: prints the per-unit logs of supervised services
-/// (see `mocks/journalctl`).
-pub const JOURNALCTL_MOCK: &str = include_str!("../../mocks/journalctl");
+/// journalctl for targets without one: prints the per-unit logs of supervised services. The
+/// same binary, which answers as journalctl when called by that name.
+pub const JOURNALCTL_MOCK: &[u8] = SYSTEMCTL_MOCK;
 /// Where the image keeps it; copied to `/usr/bin/journalctl` only where no real one exists.
 const JOURNALCTL_MASTER: &str = "/usr/local/lib/sandbox/journalctl";
 
@@ -39,6 +40,8 @@ pub const SERVICES_MODE_FILE: &str = "/etc/sandbox/services";
 const TARGET_INIT: &str = r#"#!/bin/bash
 # /run is a fresh tmpfs at every start: recreate what the image made there.
 mkdir -p /run/systemd/system /run/sshd
+# What systemd creates at boot from tmpfiles.d (/run/lock among it), as it would.
+systemd-tmpfiles --create --boot >/var/log/sandbox-tmpfiles.log 2>&1 || true
 /usr/sbin/sshd -E /var/log/sshd.log
 # In supervised services mode enabled services start at boot, as under systemd. A run
 # writes the mode file after boot, so this matters only when a target is restarted.
@@ -155,6 +158,7 @@ fn target_dockerfile(distro: &Distro) -> String {
          RUN {copies} \\\n \
          && chmod 755 {locations} \\\n \
          && if [ ! -e /usr/bin/journalctl ] && [ ! -e /bin/journalctl ]; then cp {JOURNALCTL_MASTER} /usr/bin/journalctl && chmod 755 /usr/bin/journalctl; fi \\\n \
+         && if [ ! -e /usr/bin/systemd-tmpfiles ] && [ ! -e /bin/systemd-tmpfiles ]; then cp {MOCK_MASTER} /usr/bin/systemd-tmpfiles; fi \\\n \
          && mkdir -p /etc/systemd/system /var/lib/sandbox-systemctl /root/.ssh && chmod 700 /root/.ssh \\\n \
          && ln -sf /bin/bash {PID1} \\\n \
          && ssh-keygen -A\n\
