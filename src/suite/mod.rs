@@ -3,6 +3,7 @@
 //! learner: the challenge is broken). Runs go in parallel up to `jobs`.
 
 pub mod junit;
+pub mod select;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -100,6 +101,9 @@ pub struct SuiteReport {
     pub passed: bool,
     pub duration_seconds: f64,
     pub challenges: Vec<ChallengeOutcome>,
+    /// Which challenges ran and why, when `--partition` or `--changed-since` chose them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<select::Selection>,
 }
 
 /// Runs at a time when `--jobs` is not given: a run holds the controller (1-2 CPUs while
@@ -181,6 +185,7 @@ pub async fn run<R: SuiteReporter>(
         passed: outcomes.iter().all(|o| o.status == Status::Passed),
         duration_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         challenges: outcomes,
+        selection: None,
     })
 }
 
