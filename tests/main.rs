@@ -6,6 +6,7 @@ mod harness;
 mod architecture;
 mod authoring;
 mod build;
+mod ci;
 mod completions;
 mod defense;
 mod input;

@@ -189,10 +189,16 @@ pub fn partition(ids: &[&str], partition: Partition, durations: Option<&Duration
         ),
         (Scheme::Balanced, Some(durations)) => {
             // Longest first onto the least loaded share (LPT): within 4/3 of the best split.
-            // A challenge without a record counts as the mean of those with one.
-            let known: Vec<f64> = order.iter().filter_map(|&i| durations.0.get(ids[i]).copied()).collect();
-            let mean = if known.is_empty() { 1.0 } else { known.iter().sum::<f64>() / known.len() as f64 };
-            let cost = |i: usize| durations.0.get(ids[i]).copied().unwrap_or(mean).max(0.0);
+            // A challenge without a record (new since) counts as the median of those with
+            // one: a single long challenge must not make every new one look long.
+            let mut known: Vec<f64> = order.iter().filter_map(|&i| durations.0.get(ids[i]).copied()).collect();
+            known.sort_by(f64::total_cmp);
+            let median = match known.len() {
+                0 => 1.0,
+                n if n % 2 == 1 => known[n / 2],
+                n => (known[n / 2 - 1] + known[n / 2]) / 2.0,
+            };
+            let cost = |i: usize| durations.0.get(ids[i]).copied().unwrap_or(median).max(0.0);
             let mut by_cost = order.clone();
             by_cost.sort_by(|&a, &b| cost(b).total_cmp(&cost(a)).then(ids[a].cmp(ids[b])).then(a.cmp(&b)));
             let mut loads = vec![0.0_f64; partition.count];
