@@ -13,6 +13,7 @@ mod input;
 mod lint;
 mod offline;
 mod pool;
+mod remote;
 mod run;
 mod services;
 mod supervised;

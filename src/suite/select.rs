@@ -357,7 +357,8 @@ pub struct Selection {
     pub share: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<Balance>,
-    /// The share's expected seconds, when balanced by recorded durations.
+    /// The recorded seconds of the share's runs added up (not wall time: `--jobs` overlaps
+    /// them), when balanced by recorded durations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -381,7 +382,8 @@ impl Selection {
         let mut parts = Vec::new();
         if let Some(share) = &self.share {
             let balance = self.balance.map(|b| format!(", {}", b.describe())).unwrap_or_default();
-            let estimate = self.estimated_seconds.map(|s| format!(", ~{s:.0}s expected")).unwrap_or_default();
+            let estimate =
+                self.estimated_seconds.map(|s| format!(", its runs took {s:.0}s last time")).unwrap_or_default();
             parts.push(format!("share {share}{balance}{estimate}"));
         }
         if let Some(reference) = &self.changed_since {
