@@ -186,6 +186,8 @@ fn prepared_tags() -> Vec<String> {
 }
 
 #[test]
+// The figures go to the test's output (`--nocapture`): how long the second daemon costs.
+#[allow(clippy::print_stderr)]
 fn a_run_through_docker_host_with_tls_uses_that_daemon_and_not_the_default_one() {
     for tool in ["dockerd", "openssl", "ip", "docker"] {
         let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();

@@ -112,14 +112,18 @@ impl Durations {
         Ok(Durations(durations))
     }
 
+    /// A testsuite's `time`, or its testcases' added up where the writer leaves it out.
     fn from_junit(text: &str) -> Durations {
         let mut durations = BTreeMap::new();
-        for tag in text.split("<testsuite ").skip(1) {
-            let tag = tag.split('>').next().unwrap_or_default();
-            let (Some(name), Some(time)) = (xml_attribute(tag, "name"), xml_attribute(tag, "time")) else { continue };
-            if let Ok(seconds) = time.parse::<f64>() {
-                durations.insert(unescape(&name), seconds);
-            }
+        for suite in text.split("<testsuite ").skip(1) {
+            let tag = suite.split('>').next().unwrap_or_default();
+            let Some(name) = xml_attribute(tag, "name") else { continue };
+            let time = |tag: &str| xml_attribute(tag, "time").and_then(|t| t.parse::<f64>().ok());
+            let seconds = time(tag).unwrap_or_else(|| {
+                let body = suite.split("</testsuite>").next().unwrap_or_default();
+                body.split("<testcase ").skip(1).filter_map(|case| time(case.split('>').next()?)).sum()
+            });
+            durations.insert(unescape(&name), seconds);
         }
         Durations(durations)
     }
@@ -497,6 +501,12 @@ mod tests {
             <testcase classname=\"a&amp;b\" name=\"debian-12: solution passes\" time=\"10.000\"/>\n  </testsuite>\n</testsuites>\n";
         let junit = Durations::parse(junit).unwrap();
         assert_eq!(junit.0, BTreeMap::from([("a&b".to_string(), 12.5)]));
+        // quick-junit leaves a testsuite's time out: its cases are added up.
+        let cases = "<testsuites><testsuite name=\"c\" tests=\"2\" errors=\"0\">\
+            <testcase name=\"s\" classname=\"c\" time=\"2.5\"/><testcase name=\"t\" classname=\"c\" time=\"1\">\
+            <failure/></testcase></testsuite><testsuite name=\"d\"></testsuite></testsuites>";
+        let cases = Durations::parse(cases).unwrap();
+        assert_eq!(cases.0, BTreeMap::from([("c".to_string(), 3.5), ("d".to_string(), 0.0)]));
 
         assert!(Durations::parse("{\"nothing\": 1}").is_err());
         let round = Durations::parse(&saved.to_json()).unwrap();
