@@ -1,5 +1,5 @@
 //! Builds the targets' systemctl (`mocks/sandbox-systemctl`) as a static binary, so that
-//! `src/bootstrap.rs` can embed it in the target images and the tests can run it.
+//! `src/images/mod.rs` can embed it in the target images and the tests can run it.
 //!
 //! It is a nested `cargo build` with a target directory of its own under OUT_DIR: the binary
 //! must be linked with `+crt-static` for x86_64-unknown-linux-gnu (it runs in every catalog

@@ -837,7 +837,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__test)
-            opts="-j -h --jobs --junit --json --runtime --help"
+            opts="-j -h --jobs --junit --json --runtime --partition --durations --save-durations --changed-since --shared --list --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +856,26 @@ _sandbox() {
                     return 0
                     ;;
                 --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --partition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --durations)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --save-durations)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --changed-since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shared)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

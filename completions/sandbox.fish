@@ -56,7 +56,13 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s h -l help -d 'Pr
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -s j -l jobs -d 'Runs at a time (default: what the machine\'s cores and memory allow)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l junit -d 'Write a JUnit XML report here (one testsuite per challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l runtime -d 'Container runtime (default: the config\'s, else runsc)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l partition -d 'Run only share K of N, for CI shards (a matrix job, GitLab\'s `parallel:`). `K/N` balances the shares by --durations when given, else by count; `hash:K/N` places each challenge by a hash of its id, so it keeps its share as others come and go. The same tree gives the same shares on every machine; the N shares together are every challenge' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l durations -d 'Durations of an earlier run to balance --partition K/N by: a --save-durations file, or the --json report or --junit file of that run (missing: balanced by count)' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l save-durations -d 'After the run, write each challenge\'s duration here (merged into the file when it exists, so shards can share one), for a later --durations' -r -F
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l changed-since -d 'Only the challenges whose files changed between REF and the work tree (per `git`: committed, staged, unstaged, untracked), or every challenge when a file they all depend on changed: mocks/, src/images/ and scripts/setup.sh (sandbox\'s own image inputs), any roles/ directory outside a challenge, and each --shared path. Other files (README, CI files) select nothing. Prints what it selected and why' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l shared -d 'With --changed-since: a change under PATH selects every challenge (repeatable)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l json -d 'Print a JSON report on stdout (progress moves to stderr)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l list -d 'Print the selected challenges\' directories, one a line (with --json, the selection and why), and run nothing: no Docker needed'
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand lint" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand new" -l distro -d 'Platforms (repeatable; default debian-12)' -r

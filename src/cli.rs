@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::challenge::{self, ServicesMode, Strategy};
+use crate::suite::select::Partition;
 
 #[derive(Debug, Parser)]
 #[command(name = "sandbox", version, about = "Run hands-on Ansible challenges in hardened gVisor containers")]
@@ -118,6 +119,34 @@ pub struct TestArgs {
     /// Container runtime (default: the config's, else runsc)
     #[arg(long, env = "SANDBOX_RUNTIME")]
     pub runtime: Option<String>,
+    /// Run only share K of N, for CI shards (a matrix job, GitLab's `parallel:`). `K/N`
+    /// balances the shares by --durations when given, else by count; `hash:K/N` places each
+    /// challenge by a hash of its id, so it keeps its share as others come and go. The same
+    /// tree gives the same shares on every machine; the N shares together are every challenge
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<Partition>,
+    /// Durations of an earlier run to balance --partition K/N by: a --save-durations file,
+    /// or the --json report or --junit file of that run (missing: balanced by count)
+    #[arg(long, value_name = "FILE", requires = "partition")]
+    pub durations: Option<PathBuf>,
+    /// After the run, write each challenge's duration here (merged into the file when it
+    /// exists, so shards can share one), for a later --durations
+    #[arg(long, value_name = "FILE")]
+    pub save_durations: Option<PathBuf>,
+    /// Only the challenges whose files changed between REF and the work tree (per `git`:
+    /// committed, staged, unstaged, untracked), or every challenge when a file they all depend
+    /// on changed: mocks/, src/images/ and scripts/setup.sh (sandbox's own image inputs), any
+    /// roles/ directory outside a challenge, and each --shared path. Other files (README,
+    /// CI files) select nothing. Prints what it selected and why
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// With --changed-since: a change under PATH selects every challenge (repeatable)
+    #[arg(long, value_name = "PATH", requires = "changed_since")]
+    pub shared: Vec<PathBuf>,
+    /// Print the selected challenges' directories, one a line (with --json, the selection
+    /// and why), and run nothing: no Docker needed
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]

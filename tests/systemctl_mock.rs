@@ -90,7 +90,7 @@ fn repo() -> PathBuf {
     PathBuf::from(std::env::var("SANDBOX_REPO").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()))
 }
 
-/// The binary build.rs built (and src/bootstrap.rs embeds).
+/// The binary build.rs built (and src/images/mod.rs embeds).
 fn mock_binary() -> PathBuf {
     PathBuf::from(env!("SANDBOX_SYSTEMCTL_BIN"))
 }

@@ -6,6 +6,7 @@
 //! operation therefore has its own error variant naming the object it was acting on.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,12 +27,29 @@ type BollardError = bollard::errors::Error;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum EngineError {
-    #[error("cannot reach the Docker daemon")]
+    #[error("cannot reach the Docker daemon at {host}")]
     #[diagnostic(
         code(sandbox::engine::unreachable),
-        help("start it with `sudo scripts/setup.sh` (it starts dockerd when it is not running), or set DOCKER_HOST")
+        help(
+            "start it with `sudo scripts/setup.sh` (it starts dockerd when it is not running), or set DOCKER_HOST \
+             (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for a remote engine over TLS)"
+        )
     )]
-    Unreachable(#[source] BollardError),
+    Unreachable {
+        host: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("DOCKER_HOST={host}: {message}")]
+    #[diagnostic(
+        code(sandbox::engine::endpoint),
+        help(
+            "DOCKER_HOST is unix:///path or tcp://host:port; with DOCKER_TLS_VERIFY set, DOCKER_CERT_PATH \
+             (default ~/.docker) holds ca.pem, cert.pem and key.pem, as for the docker CLI"
+        )
+    )]
+    Endpoint { host: String, message: String },
 
     #[error("failed to read the Docker daemon's configuration")]
     #[diagnostic(code(sandbox::engine::info))]
@@ -287,13 +305,98 @@ pub struct RegisteredRuntime {
     pub args: Vec<String>,
 }
 
+/// Where the Docker engine is: the local socket, or another machine over TCP (with TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Unix(String),
+    /// Plain HTTP, as `docker` speaks to `tcp://` without DOCKER_TLS_VERIFY.
+    Tcp(String),
+    /// Mutual TLS: the server verified against `ca.pem`, the client shows `cert.pem`/`key.pem`.
+    Tls {
+        host: String,
+        certs: PathBuf,
+    },
+}
+
+/// The socket Docker listens on by default.
+const LOCAL_SOCKET: &str = "unix:///var/run/docker.sock";
+/// Seconds a request may take (bollard's default, as before).
+const REQUEST_TIMEOUT: u64 = 120;
+
+impl Endpoint {
+    /// Reads Docker's own variables the way the docker CLI does: `DOCKER_HOST` (default the
+    /// local socket); `DOCKER_TLS_VERIFY` set to anything but the empty string means TLS with
+    /// verification; `DOCKER_CERT_PATH` (default `~/.docker`) holds `ca.pem`, `cert.pem`,
+    /// `key.pem`. `var` is the environment (a closure, so tests pass their own).
+    pub fn from_docker_variables(var: impl Fn(&str) -> Option<String>) -> Result<Endpoint, EngineError> {
+        let host = var("DOCKER_HOST").filter(|h| !h.is_empty()).unwrap_or_else(|| LOCAL_SOCKET.to_string());
+        let tls = var("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
+        let unsupported = |message: &str| EngineError::Endpoint { host: host.clone(), message: message.to_string() };
+        if host.starts_with("unix://") {
+            return Ok(Endpoint::Unix(host));
+        }
+        if !host.starts_with("tcp://") {
+            return Err(unsupported("only unix:// and tcp:// engines are supported (not ssh:// or npipe://)"));
+        }
+        if !tls {
+            return Ok(Endpoint::Tcp(host));
+        }
+        let certs = match var("DOCKER_CERT_PATH").filter(|p| !p.is_empty()) {
+            Some(path) => PathBuf::from(path),
+            None => var("HOME").map(|home| PathBuf::from(home).join(".docker")).ok_or_else(|| {
+                unsupported(
+                    "DOCKER_TLS_VERIFY is set, but neither DOCKER_CERT_PATH nor HOME says where the certificates are",
+                )
+            })?,
+        };
+        Ok(Endpoint::Tls { host, certs })
+    }
+
+    pub fn host(&self) -> &str {
+        match self {
+            Endpoint::Unix(host) | Endpoint::Tcp(host) | Endpoint::Tls { host, .. } => host,
+        }
+    }
+}
+
 impl Engine {
-    /// Connects to the local daemon (or DOCKER_HOST) and agrees on an API version, so a
-    /// 20.10 daemon (API 1.41) works with a client that knows newer APIs.
+    /// Connects to the engine Docker's variables name (`Endpoint::from_docker_variables`:
+    /// the local socket unless DOCKER_HOST says otherwise) and agrees on an API version, so
+    /// a 20.10 daemon (API 1.41) works with a client that knows newer APIs.
     pub async fn connect() -> Result<Engine, EngineError> {
-        let docker = Docker::connect_with_local_defaults().map_err(EngineError::Unreachable)?;
-        let docker = docker.negotiate_version().await.map_err(EngineError::Unreachable)?;
-        docker.ping().await.map_err(EngineError::Unreachable)?;
+        // Docker's own variables, read here as every Docker client reads them (bollard did
+        // the same); sandbox's settings are resolved in `settings`.
+        let endpoint = Endpoint::from_docker_variables(|name| std::env::var(name).ok())?;
+        Engine::connect_to(&endpoint).await
+    }
+
+    pub async fn connect_to(endpoint: &Endpoint) -> Result<Engine, EngineError> {
+        let host = endpoint.host().to_string();
+        let unreachable = |source| EngineError::Unreachable { host: host.clone(), source };
+        let docker = match endpoint {
+            Endpoint::Unix(socket) => Docker::connect_with_unix(socket, REQUEST_TIMEOUT, bollard::API_DEFAULT_VERSION),
+            Endpoint::Tcp(host) => Docker::connect_with_http(host, REQUEST_TIMEOUT, bollard::API_DEFAULT_VERSION),
+            Endpoint::Tls { host, certs } => {
+                for file in ["ca.pem", "cert.pem", "key.pem"] {
+                    if !certs.join(file).is_file() {
+                        let message =
+                            format!("DOCKER_TLS_VERIFY is set, but {} is missing", certs.join(file).display());
+                        return Err(EngineError::Endpoint { host: host.clone(), message });
+                    }
+                }
+                Docker::connect_with_ssl(
+                    host,
+                    &certs.join("key.pem"),
+                    &certs.join("cert.pem"),
+                    &certs.join("ca.pem"),
+                    REQUEST_TIMEOUT,
+                    bollard::API_DEFAULT_VERSION,
+                )
+            }
+        }
+        .map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
         Ok(Engine { docker, runtimes: Arc::default() })
     }
 
@@ -949,5 +1052,32 @@ mod tests {
             "OCI runtime exec failed: exec: \"nope\": executable file not found in $PATH: unknown"
         )));
         assert!(!runtime_refused_exec(&result(1, "check failed")));
+    }
+
+    fn endpoint(vars: &[(&str, &str)]) -> Result<Endpoint, EngineError> {
+        Endpoint::from_docker_variables(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn docker_variables_are_read_as_the_docker_cli_reads_them() {
+        assert_eq!(endpoint(&[]).unwrap(), Endpoint::Unix(LOCAL_SOCKET.into()));
+        assert_eq!(endpoint(&[("DOCKER_HOST", "")]).unwrap(), Endpoint::Unix(LOCAL_SOCKET.into()));
+        assert_eq!(
+            endpoint(&[("DOCKER_HOST", "unix:///run/d.sock")]).unwrap(),
+            Endpoint::Unix("unix:///run/d.sock".into())
+        );
+        let tcp = "tcp://10.0.0.5:2376";
+        assert_eq!(endpoint(&[("DOCKER_HOST", tcp)]).unwrap(), Endpoint::Tcp(tcp.into()));
+        // An empty DOCKER_TLS_VERIFY is off, as for docker.
+        assert_eq!(endpoint(&[("DOCKER_HOST", tcp), ("DOCKER_TLS_VERIFY", "")]).unwrap(), Endpoint::Tcp(tcp.into()));
+        assert_eq!(
+            endpoint(&[("DOCKER_HOST", tcp), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/certs")]).unwrap(),
+            Endpoint::Tls { host: tcp.into(), certs: "/certs".into() }
+        );
+        assert_eq!(
+            endpoint(&[("DOCKER_HOST", tcp), ("DOCKER_TLS_VERIFY", "1"), ("HOME", "/home/u")]).unwrap(),
+            Endpoint::Tls { host: tcp.into(), certs: "/home/u/.docker".into() }
+        );
+        assert!(matches!(endpoint(&[("DOCKER_HOST", "ssh://u@h")]), Err(EngineError::Endpoint { .. })));
     }
 }

@@ -96,6 +96,9 @@ impl SuiteProgress {
             self.styled(Style::new().red().bold()).apply_to(format!("FAILED {failed} of"))
         };
         self.line(&format!("{verdict} {} challenge(s) in {:.1}s", report.challenges.len(), report.duration_seconds));
+        if let Some(selection) = &report.selection {
+            self.line(&format!("ran {}", selection.describe()));
+        }
     }
 }
 

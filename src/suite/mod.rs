@@ -3,7 +3,9 @@
 //! learner: the challenge is broken). Runs go in parallel up to `jobs`.
 
 pub mod junit;
+pub mod select;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -30,6 +32,50 @@ pub trait SuiteReporter: Send + Sync {
     fn job_finished(&self, job: Self::Job, label: &str, result: &Result<RunReport, String>, unexpected: bool);
     /// Suite-level steps (image preparation) and notices go here.
     fn general(&self) -> &dyn Reporter;
+}
+
+/// Where a suite's runs happen: the boundary a second engine plugs in at. Everything above
+/// it (discovery, selection, the solution/starter rules in `judge`, JUnit, JSON) is
+/// engine-neutral; below it, `Engine` (Docker, through `run::Run`) is today's only
+/// implementation. A cluster backend (pods under a gVisor RuntimeClass, docs/cluster.md)
+/// would implement the same two calls and return the same `RunReport`.
+pub trait Backend: Sync {
+    /// Once, before runs start in parallel: whatever every run needs (images).
+    fn prepare<'a>(
+        &'a self,
+        challenges: &'a [Challenge],
+        reporter: &'a dyn Reporter,
+    ) -> impl Future<Output = Result<(), RunError>> + 'a;
+
+    /// One run of `playbook` (two passes, the checks) on each platform of `challenge`.
+    fn run<'a>(
+        &'a self,
+        challenge: &'a Challenge,
+        playbook: PlaybookChoice,
+        options: &'a SuiteOptions,
+        reporter: &'a dyn Reporter,
+    ) -> impl Future<Output = Result<RunReport, RunError>> + 'a;
+}
+
+/// Docker: prepared images on the engine, each run a `run::Run` of its containers.
+impl Backend for Engine {
+    fn prepare<'a>(
+        &'a self,
+        challenges: &'a [Challenge],
+        reporter: &'a dyn Reporter,
+    ) -> impl Future<Output = Result<(), RunError>> + 'a {
+        prepare_images(self, challenges, reporter)
+    }
+
+    fn run<'a>(
+        &'a self,
+        challenge: &'a Challenge,
+        playbook: PlaybookChoice,
+        options: &'a SuiteOptions,
+        reporter: &'a dyn Reporter,
+    ) -> impl Future<Output = Result<RunReport, RunError>> + 'a {
+        run_one(self, challenge, playbook, options, reporter)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +146,9 @@ pub struct SuiteReport {
     pub passed: bool,
     pub duration_seconds: f64,
     pub challenges: Vec<ChallengeOutcome>,
+    /// Which challenges ran and why, when `--partition` or `--changed-since` chose them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<select::Selection>,
 }
 
 /// Runs at a time when `--jobs` is not given: a run holds the controller (1-2 CPUs while
@@ -120,14 +169,14 @@ pub fn default_jobs() -> usize {
 /// Runs every challenge's solution and starter. Returns `Interrupted` on Ctrl-C (each run
 /// has removed what it created by then). Long because scheduling, Ctrl-C and the reporter's
 /// job lines are one stream of jobs.
-pub async fn run<R: SuiteReporter>(
-    engine: &Engine,
+pub async fn run<B: Backend, R: SuiteReporter>(
+    backend: &B,
     challenges: &[Challenge],
     options: &SuiteOptions,
     reporter: &R,
 ) -> Result<SuiteReport, RunError> {
     let started = Instant::now();
-    prepare_images(engine, challenges, reporter.general()).await?;
+    backend.prepare(challenges, reporter.general()).await?;
 
     // Every solution before any starter: solutions do the real work and take several times
     // longer (measured: 35-180 s against 11-63 s), so the last jobs to finish are short ones
@@ -147,7 +196,7 @@ pub async fn run<R: SuiteReporter>(
                     return (index, playbook, Err("interrupted".to_string()));
                 }
                 let job = reporter.job_started(&label);
-                let result = run_one(engine, challenge, playbook.clone(), options, &job).await;
+                let result = backend.run(challenge, playbook.clone(), options, &job).await;
                 if matches!(result, Err(RunError::Interrupted)) {
                     interrupted.store(true, Ordering::SeqCst);
                 }
@@ -181,6 +230,7 @@ pub async fn run<R: SuiteReporter>(
         passed: outcomes.iter().all(|o| o.status == Status::Passed),
         duration_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         challenges: outcomes,
+        selection: None,
     })
 }
 
