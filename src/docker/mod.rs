@@ -400,17 +400,7 @@ impl Engine {
         Ok(Engine { docker, runtimes: Arc::default() })
     }
 
-    /// Connects to the daemon listening on the Unix socket at `path` (a daemon of sandbox's
-    /// own, such as the Docker track's builder).
-    pub async fn connect_unix(path: &str) -> Result<Engine, EngineError> {
-        let docker =
-            Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION).map_err(EngineError::Unreachable)?;
-        let docker = docker.negotiate_version().await.map_err(EngineError::Unreachable)?;
-        docker.ping().await.map_err(EngineError::Unreachable)?;
-        Ok(Engine { docker, runtimes: Arc::default() })
-    }
-
-    /// The daemon's default runtime and whether BuildKit is its builder.
+    /// What the daemon does unless told otherwise (its default runtime).
     pub async fn defaults(&self) -> Result<DaemonDefaults, EngineError> {
         let info = self.docker.info().await.map_err(EngineError::Info)?;
         let default_runtime = info.default_runtime.unwrap_or_default();
