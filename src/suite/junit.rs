@@ -73,6 +73,7 @@ mod tests {
         let report = SuiteReport {
             passed: false,
             duration_seconds: 3.0,
+            selection: None,
             challenges: vec![ChallengeOutcome {
                 challenge: "web".into(),
                 title: "Web".into(),
