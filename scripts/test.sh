@@ -10,6 +10,8 @@ cargo build --quiet
 ./target/debug/sandbox images build debian-11 debian-12 debian-13
 ./target/debug/sandbox doctor
 cargo test --quiet -- --test-threads="${SANDBOX_TEST_THREADS:-2}"
+# The targets' systemctl (a workspace member): its own unit tests.
+cargo test --quiet -p sandbox-systemctl
 # Every bundled challenge: lint, then its solution must pass and its starter must fail.
 ./target/debug/sandbox lint
 ./target/debug/sandbox test --jobs 2 --junit target/challenges-junit.xml
