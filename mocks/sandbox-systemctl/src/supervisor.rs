@@ -138,14 +138,16 @@ pub fn refresh(ctx: &Ctx, l: &mut Loaded) {
 }
 
 /// The main process's exit status as its supervisor recorded it; None when nobody watched
-/// it. The supervisor may need a moment to write it after reaping.
+/// it. The supervisor may need a moment to write it after reaping: on a loaded 2-core host
+/// more than 2 s were seen, and a caller that gave up then marked a unit `failed` that its
+/// supervisor was restarting. The bound only matters when the supervisor itself is gone.
 fn main_status(ctx: &Ctx, l: &Loaded) -> Ended {
     if !l.main.watched {
         return Ended::Unknown;
     }
     let path = exit_path(ctx, l.id());
     let mut ended = Ended::Unknown;
-    process::poll_until(Duration::from_secs(2), || {
+    process::poll_until(Duration::from_secs(10), || {
         let text = fs::read_to_string(&path).unwrap_or_default();
         let mut f = text.split_whitespace();
         if f.next().and_then(|p| p.parse::<i32>().ok()) == Some(l.main.pid) {
