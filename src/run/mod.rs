@@ -43,6 +43,9 @@ const CONTROLLER_INVENTORY: &str = "/work/inventory.ini";
 /// (roles/, templates/) resolve against the challenge.
 const OUTSIDE_PLAYBOOK_NAME: &str = ".sandbox-playbook.yml";
 
+/// How long a run's teardown may take before it gives up and says what to remove by hand.
+const CLEANUP_BOUND: Duration = Duration::from_secs(180);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlaybookChoice {
     Starter,
@@ -301,15 +304,17 @@ impl<'a> Run<'a> {
         for task in self.background.lock().unwrap().drain(..) {
             task.abort();
         }
-        // Bounded: a daemon that died mid-run must not turn into a hang on the way out.
+        // Bounded: a daemon that died mid-run must not turn into a hang on the way out. The
+        // bound is generous because removing a sandbox the guard killed mid fork bomb means
+        // reaping thousands of host tasks (under ptrace, one per guest thread): more than 60 s
+        // was seen on a loaded 2-core host.
         let claimed: Vec<String> = self.claimed.lock().unwrap().clone();
         let removal = async {
-            for id in &claimed {
-                self.engine.remove_container(id).await?;
-            }
+            let removals = claimed.iter().map(|id| self.engine.remove_container(id));
+            futures_util::future::try_join_all(removals).await?;
             self.engine.remove_labelled(&self.run_label()).await
         };
-        match tokio::time::timeout(Duration::from_secs(60), removal).await {
+        match tokio::time::timeout(CLEANUP_BOUND, removal).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => self.reporter.notice(&format!("{err}")),
             Err(_) => self.reporter.notice(&format!(

@@ -112,9 +112,21 @@ fn log_end(ctx: &Ctx, id: &str) -> u64 {
 /// The unit's last main process, and what an active unit really is now (its main process
 /// may have died since the last call).
 pub fn refresh(ctx: &Ctx, l: &mut Loaded) {
+    // A supervisor restarting a quick-failing service replaces the main process while we look;
+    // each replacement means reading again (bounded: the start limit ends restarts anyway).
+    for _ in 0..START_LIMIT_BURST * 2 {
+        if !refresh_once(ctx, l) {
+            return;
+        }
+        l.recorded = state::load(&ctx.root, &l.r);
+    }
+}
+
+/// One look at the unit; true when the main process was replaced meanwhile.
+fn refresh_once(ctx: &Ctx, l: &mut Loaded) -> bool {
     l.main = fs::read_to_string(record_path(ctx, l.id())).map(|t| MainRecord::parse(&t)).unwrap_or_default();
     if !matches!(l.active(), Active::Active | Active::Reloading) {
-        return;
+        return false;
     }
     if process::alive(l.main.pid) {
         l.sup_sub = Some("running");
@@ -133,8 +145,10 @@ pub fn refresh(ctx: &Ctx, l: &mut Loaded) {
             Ended::Unknown => main_ended(ctx, l, None),
             // "activating (auto-restart)": the state file says so by now.
             Ended::Restarting => l.recorded = state::load(&ctx.root, &l.r),
+            Ended::Replaced => return true,
         }
     }
+    false
 }
 
 /// The main process's exit status as its supervisor recorded it; None when nobody watched
@@ -147,8 +161,16 @@ fn main_status(ctx: &Ctx, l: &Loaded) -> Ended {
     }
     let path = exit_path(ctx, l.id());
     let mut ended = Ended::Unknown;
+    let record = record_path(ctx, l.id());
     process::poll_until(Duration::from_secs(10), || {
         let text = fs::read_to_string(&path).unwrap_or_default();
+        // The exit file holds the last process's end only: once the supervisor has started
+        // another, ours is no longer there to find.
+        let now = fs::read_to_string(&record).map(|t| MainRecord::parse(&t).pid).unwrap_or(l.main.pid);
+        if now != l.main.pid {
+            ended = Ended::Replaced;
+            return true;
+        }
         let mut f = text.split_whitespace();
         if f.next().and_then(|p| p.parse::<i32>().ok()) == Some(l.main.pid) {
             ended = match f.next() {
@@ -168,6 +190,8 @@ enum Ended {
     Status(i32),
     /// Restart= applies: the supervisor is starting it again.
     Restarting,
+    /// The supervisor started another main process while we looked.
+    Replaced,
     Unknown,
 }
 
