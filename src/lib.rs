@@ -30,6 +30,7 @@ use crate::challenge::scaffold::ScaffoldError;
 use crate::challenge::ChallengeError;
 use crate::cli::Cli;
 use crate::docker::EngineError;
+use crate::dockerfile::BuildError;
 use crate::images::ImageError;
 use crate::printer::terminal::Terminal;
 use crate::run::RunError;
@@ -99,7 +100,9 @@ impl Error {
             | Error::Usage(_)
             | Error::Scaffold(_)
             | Error::InvalidChallenges { .. } => ExitStatus::Usage,
-            Error::Run(RunError::Interrupted) => ExitStatus::Interrupted,
+            Error::Run(RunError::Interrupted | RunError::Build(BuildError::Interrupted)) => ExitStatus::Interrupted,
+            // A Dockerfile refused before it builds is the learner's input, like a bad manifest.
+            Error::Run(RunError::Build(BuildError::Dockerfile(_) | BuildError::Io { .. })) => ExitStatus::Usage,
             Error::Run(RunError::DistroNotInChallenge { .. } | RunError::MissingPlaybook { .. }) => ExitStatus::Usage,
             Error::Run(_) | Error::Engine(_) | Error::Image(_) | Error::Pool(_) => ExitStatus::Infrastructure,
         }

@@ -34,7 +34,20 @@ fn build(dockerfile: &str, files: &[(&str, &str)]) -> Result<Built, BuildError> 
             dockerfile: None,
         };
         let steps =
-            builder.build(&context, &dir.path().join("Dockerfile"), &tag, &allowed(), &limits, &mut |_| {}).await;
+            builder
+                .build(
+                    &sandbox::dockerfile::BuildRequest {
+                        context: &context,
+                        dockerfile: &dir.path().join("Dockerfile"),
+                        tag: &tag,
+                        allowed: &allowed(),
+                        limits,
+                        labels: Default::default(),
+                        touched: None,
+                    },
+                    &mut |_| {},
+                )
+                .await;
         let layers = match &steps {
             Ok(_) => builder.engine().image_layers(&tag).await.unwrap(),
             Err(_) => Vec::new(),

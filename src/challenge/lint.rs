@@ -88,7 +88,7 @@ pub fn lint(dir: &Path, allowed: &Allowed) -> Vec<Finding> {
     let mut findings = Vec::new();
     // Diagnostics name files as the user named the challenge, not canonicalized.
     findings.extend(lint_check_script(&challenge.file(&challenge.check), &dir.join(&challenge.check)));
-    for playbook in [&challenge.playbook, &challenge.solution] {
+    for playbook in [&challenge.starter, &challenge.solution] {
         findings.extend(lint_playbook(&challenge.file(playbook), &dir.join(playbook)));
     }
     if !challenge.dir.join("README.md").is_file() {

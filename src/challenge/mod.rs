@@ -4,6 +4,7 @@
 //! `Challenge` is the validated form with resolved paths and parsed limits. Every semantic
 //! error points at the span of the value that caused it, so an author sees the line to fix.
 
+pub mod image;
 pub mod lint;
 pub mod scaffold;
 
@@ -14,7 +15,10 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
+use self::image::{ImageChecks, ImageSpec, RawChecks, RawImage, CHECK_NAMES};
 use crate::distro::{Catalog, Distro, Family};
+
+pub use self::image::Track;
 
 pub const MANIFEST: &str = "challenge.toml";
 
@@ -112,12 +116,16 @@ pub enum ChallengeError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawChallenge {
+    track: Option<Spanned<String>>,
     id: Option<Spanned<String>>,
     title: Spanned<String>,
     topic: Option<String>,
     difficulty: Option<Spanned<String>>,
-    distros: Spanned<Vec<Spanned<String>>>,
+    distros: Option<Spanned<Vec<Spanned<String>>>>,
     playbook: Option<Spanned<String>>,
+    dockerfile: Option<Spanned<String>>,
+    image: Option<RawImage>,
+    checks: Option<RawChecks>,
     solution: Option<Spanned<String>>,
     check: Option<Spanned<String>>,
     #[serde(default)]
@@ -309,13 +317,16 @@ pub struct Challenge {
     pub topic: Option<String>,
     pub difficulty: Option<Difficulty>,
     pub dir: PathBuf,
+    /// Ansible: the platforms a run covers. Docker: the base images `FROM` may name.
     pub distros: Vec<&'static Distro>,
-    pub playbook: PathBuf,
+    /// The file the learner edits: a playbook, or a Dockerfile in the Docker track.
+    pub starter: PathBuf,
     pub solution: PathBuf,
     pub check: PathBuf,
     pub run: RunSettings,
     pub limits: Limits,
     pub prepare: Prepare,
+    pub track: Track,
 }
 
 /// Limits no challenge can raise (the operator's `[ceilings]`).
@@ -417,10 +428,13 @@ impl Parsed {
             src: self.src(),
             span: err.span().map(SourceSpan::from),
         })?;
-        let distros = self.distros(&raw.distros)?;
-        let playbook = self.file_in_challenge("playbook", "playbook", raw.playbook.as_ref(), "playbook.yml")?;
-        let solution =
-            self.file_in_challenge("solution", "solution", raw.solution.as_ref(), "solution/playbook.yml")?;
+        let track = self.track(&raw)?;
+        let distros = match (&raw.distros, &track) {
+            (Some(names), _) => self.distros(names)?,
+            (None, Track::Docker(_)) => self.allowed.catalog.all().collect(),
+            (None, Track::Ansible) => return Err(self.missing("distros", "list the distros the playbook runs on")),
+        };
+        let (starter, solution) = self.starter_and_solution(&raw, &track)?;
         let check = self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?;
         reject_outward_symlinks(&self.dir)?;
         let run = self.run_settings(&raw.run)?;
@@ -441,13 +455,169 @@ impl Parsed {
             difficulty,
             dir: self.dir.clone(),
             distros,
-            playbook,
+            starter,
             solution,
             check,
             run,
             limits,
             prepare,
+            track,
         })
+    }
+
+    /// `track = "ansible"` (the default) or `"docker"` with its `[image]` and `[checks]`.
+    fn track(&self, raw: &RawChallenge) -> Result<Track, ChallengeError> {
+        let docker = match &raw.track {
+            None => false,
+            Some(value) => match value.get_ref().as_str() {
+                "ansible" => false,
+                "docker" => true,
+                _ => return Err(self.invalid("track", "expected \"ansible\" or \"docker\"", value.span())),
+            },
+        };
+        if !docker {
+            if let Some(key) = [("dockerfile", raw.dockerfile.is_some()), ("image", raw.image.is_some()), ("checks", raw.checks.is_some())]
+                .into_iter()
+                .find_map(|(key, set)| set.then_some(key))
+            {
+                return Err(self.missing(key, "only a `track = \"docker\"` challenge has this"));
+            }
+            return Ok(Track::Ansible);
+        }
+        if let Some(playbook) = &raw.playbook {
+            return Err(self.invalid("playbook", "a Docker challenge has a `dockerfile`, not a playbook", playbook.span()));
+        }
+        let image = raw.image.clone().unwrap_or_default();
+        Ok(Track::Docker(self.image_spec(&image, raw.checks.as_ref())?))
+    }
+
+    fn image_spec(&self, raw: &RawImage, checks: Option<&RawChecks>) -> Result<ImageSpec, ChallengeError> {
+        let context = self.dir_in_challenge("build context", raw.context.as_ref(), "app")?;
+        let touch = match &raw.touch {
+            None => None,
+            Some(value) => Some(self.file_in_challenge("touched file", "touch", Some(value), "")?),
+        };
+        if let Some(touched) = &touch {
+            if !touched.starts_with(&context) {
+                let span = raw.touch.as_ref().map(Spanned::span).unwrap_or_default();
+                return Err(self.invalid("touch", "must be a file of the build context", span));
+            }
+        }
+        let port = match &raw.port {
+            None => None,
+            Some(value) => Some(
+                u16::try_from(*value.get_ref())
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| self.invalid("port", "must be between 1 and 65535", value.span()))?,
+            ),
+        };
+        let checks = match checks {
+            None => ImageChecks::default(),
+            Some(raw) => self.image_checks(raw)?,
+        };
+        if checks.http.is_some() && port.is_none() {
+            return Err(self.missing("port", "the http check needs `[image] port`"));
+        }
+        Ok(ImageSpec { context, touch, port, checks })
+    }
+
+    fn image_checks(&self, raw: &RawChecks) -> Result<ImageChecks, ChallengeError> {
+        let duration = |key: &'static str, value: &Option<Spanned<String>>| -> Result<Option<Duration>, ChallengeError> {
+            value
+                .as_ref()
+                .map(|v| parse_duration(v.get_ref()).map_err(|message| self.invalid(key, &message, v.span())))
+                .transpose()
+        };
+        let max_size = raw
+            .max_size
+            .as_ref()
+            .map(|v| image::parse_size(v.get_ref()).map_err(|message| self.invalid("max_size", &message, v.span())))
+            .transpose()?;
+        let max_layers = raw
+            .max_layers
+            .as_ref()
+            .map(|v| {
+                usize::try_from(*v.get_ref())
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| self.invalid("max_layers", "must be a positive number", v.span()))
+            })
+            .transpose()?;
+        let mut hints = std::collections::BTreeMap::new();
+        for (name, hint) in &raw.hints {
+            if !CHECK_NAMES.contains(&name.get_ref().as_str()) {
+                let message = format!("not a check: expected one of {}", CHECK_NAMES.join(", "));
+                return Err(self.invalid("hints", &message, name.span()));
+            }
+            hints.insert(name.get_ref().clone(), hint.clone());
+        }
+        Ok(ImageChecks {
+            http: raw.http.clone(),
+            non_root: raw.non_root,
+            healthy_within: duration("healthy_within", &raw.healthy_within)?,
+            max_size,
+            max_layers,
+            secrets: raw.secrets.clone(),
+            stops_within: duration("stops_within", &raw.stops_within)?,
+            cached: raw.cached.clone(),
+            exposed: raw.exposed.clone(),
+            labels: raw.labels.clone(),
+            env: raw.env.clone(),
+            hints,
+        })
+    }
+
+    /// The learner's file and the reference solution, each track with its own defaults.
+    fn starter_and_solution(&self, raw: &RawChallenge, track: &Track) -> Result<(PathBuf, PathBuf), ChallengeError> {
+        match track {
+            Track::Ansible => Ok((
+                self.file_in_challenge("playbook", "playbook", raw.playbook.as_ref(), "playbook.yml")?,
+                self.file_in_challenge("solution", "solution", raw.solution.as_ref(), "solution/playbook.yml")?,
+            )),
+            Track::Docker(_) => Ok((
+                self.file_in_challenge("Dockerfile", "dockerfile", raw.dockerfile.as_ref(), "Dockerfile")?,
+                self.file_in_challenge("solution", "solution", raw.solution.as_ref(), "solution/Dockerfile")?,
+            )),
+        }
+    }
+
+    /// A key the manifest lacks (or has in the wrong kind of challenge), pointed at the top.
+    fn missing(&self, key: &'static str, message: &str) -> ChallengeError {
+        self.invalid(key, message, 0..0)
+    }
+
+    /// A directory named in the manifest (or its default), inside the challenge.
+    fn dir_in_challenge(
+        &self,
+        what: &'static str,
+        value: Option<&Spanned<String>>,
+        default: &str,
+    ) -> Result<PathBuf, ChallengeError> {
+        let text = value.map_or(default, |v| v.get_ref().as_str());
+        let span = value.map(Spanned::span).unwrap_or(0..0);
+        let relative = PathBuf::from(text);
+        let inside = relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+            && self.dir.join(&relative).canonicalize().is_ok_and(|real| real.starts_with(&self.dir));
+        if !inside && self.dir.join(&relative).exists() {
+            return Err(ChallengeError::PathOutside {
+                what,
+                value: text.to_string(),
+                src: self.src(),
+                span: span.into(),
+                dir: self.dir.clone(),
+            });
+        }
+        if !inside || !self.dir.join(&relative).is_dir() {
+            return Err(ChallengeError::MissingFile {
+                what,
+                value: text.to_string(),
+                src: self.src(),
+                span: span.into(),
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(relative)
     }
 
     /// Catalog distros, each once, at least one.
@@ -689,7 +859,7 @@ mod tests {
         let dir = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
         let challenge = Challenge::load(dir.path(), &Allowed::default()).unwrap();
         assert_eq!(challenge.distros[0].name, "debian-12");
-        assert_eq!(challenge.playbook, PathBuf::from("playbook.yml"));
+        assert_eq!(challenge.starter, PathBuf::from("playbook.yml"));
         assert_eq!(challenge.run.timeout, Duration::from_secs(600));
         assert!(challenge.run.idempotent);
         assert_eq!(challenge.limits, Limits::default());

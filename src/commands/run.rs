@@ -1,11 +1,13 @@
 //! `sandbox run` and `sandbox shell`: one run of a challenge, reported as it goes.
 
-use crate::challenge::Challenge;
+use crate::challenge::image::ImageSpec;
+use crate::challenge::{Challenge, Track};
+use crate::dockerfile::run::{ImageRun, ImageRunOptions};
 use crate::cli::{RunArgs, RunSetup, ShellArgs};
 use crate::docker::Engine;
 use crate::printer::terminal::Terminal;
 use crate::report::Reporter;
-use crate::run::{PlaybookChoice, Run, RunOptions};
+use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
@@ -13,6 +15,9 @@ use super::session;
 
 pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
     let challenge = Challenge::load(&args.dir, &settings.allowed)?;
+    if let Track::Docker(spec) = &challenge.track {
+        return run_image(&args, &challenge, spec, settings, terminal).await;
+    }
     let runtime = settings.runtime(args.setup.runtime.clone());
     let options = RunOptions {
         distros: args.scope.distros.clone(),
@@ -26,6 +31,35 @@ pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal)
     let result = run.execute().await;
     terminal.finish();
     let report = result?;
+    terminal.summary(&report);
+    if args.timings {
+        terminal.timings(&report.timings);
+    }
+    if args.json {
+        Terminal::json(&report);
+    }
+    Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+/// `sandbox run` of a Docker challenge: two builds, their checks, the verdict.
+async fn run_image(
+    args: &RunArgs,
+    challenge: &Challenge,
+    spec: &ImageSpec,
+    settings: &Settings,
+    terminal: &Terminal,
+) -> Result<ExitStatus, Error> {
+    let options = ImageRunOptions {
+        dockerfile: run_options(&args.setup, settings, String::new(), terminal, 2).playbook,
+        timeout: args.scope.timeout,
+        guard: settings.guard,
+        builder_socket: settings.builder.clone(),
+    };
+    let run = ImageRun::new(challenge, spec, options, terminal).await.map_err(RunError::from)?;
+    terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
+    let result = run.execute().await;
+    terminal.finish();
+    let report = result.map_err(RunError::from)?;
     terminal.summary(&report);
     if args.timings {
         terminal.timings(&report.timings);

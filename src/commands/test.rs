@@ -60,6 +60,7 @@ pub(crate) async fn test(args: TestArgs, settings: &Settings, terminal: &Termina
         guard: settings.guard,
         color: progress.wants_color(),
         pool: settings.pool.clone(),
+        builder: settings.builder.clone(),
     };
     let engine = Engine::connect().await?;
     progress.general().notice(&format!(

@@ -150,6 +150,31 @@ pub enum EngineError {
         source: BollardError,
     },
 
+    #[error("failed to save image {image}")]
+    #[diagnostic(code(sandbox::engine::save_image))]
+    SaveImage {
+        image: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to write the saved image {image} to {}", path.display())]
+    #[diagnostic(code(sandbox::engine::save_image_file))]
+    SaveImageFile {
+        image: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("failed to stop {what}")]
+    #[diagnostic(code(sandbox::engine::stop))]
+    Stop {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
     #[error("failed to remove image {image}")]
     #[diagnostic(code(sandbox::engine::remove_image))]
     RemoveImage {
@@ -243,6 +268,8 @@ pub struct Confinement {
     pub cap_drop: Vec<String>,
     /// Mount point → mount options.
     pub tmpfs: HashMap<String, String>,
+    /// Nothing but the tmpfs mounts is writable.
+    pub read_only_root: bool,
     /// The json-file log's cap (one file), e.g. `10m`.
     pub log_max_size: String,
 }
@@ -256,6 +283,26 @@ pub struct BuildLimits {
     pub cpus: Option<f64>,
     /// The Dockerfile's path inside the context (default `Dockerfile`).
     pub dockerfile: Option<String>,
+}
+
+/// What an image is, as its configuration says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageFacts {
+    pub id: String,
+    pub size: u64,
+    /// Layers of its root filesystem (diff ids, oldest first).
+    pub layers: Vec<String>,
+    /// `USER` (empty: root).
+    pub user: String,
+    /// `EXPOSE`d ports as Docker writes them (`8080/tcp`).
+    pub exposed: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// `KEY=value`
+    pub env: Vec<String>,
+    /// A `HEALTHCHECK` other than `NONE`.
+    pub healthcheck: bool,
+    /// What made each history entry, newest first (`RUN …` command lines included).
+    pub history: Vec<String>,
 }
 
 /// What a daemon does unless told otherwise.
@@ -438,6 +485,69 @@ impl Engine {
         Ok(history.into_iter().map(|layer| (layer.created_by, layer.size)).collect())
     }
 
+    /// The image's configuration and history.
+    pub async fn image_facts(&self, image: &str) -> Result<ImageFacts, EngineError> {
+        let failed = |source| EngineError::InspectImage { image: image.to_string(), source };
+        let inspect = self.docker.inspect_image(image).await.map_err(failed)?;
+        let history = self.image_layers(image).await?;
+        let config = inspect.config.unwrap_or_default();
+        let healthcheck = config
+            .healthcheck
+            .and_then(|h| h.test)
+            .is_some_and(|test| test.first().is_some_and(|kind| kind != "NONE"));
+        Ok(ImageFacts {
+            id: inspect.id.unwrap_or_default(),
+            size: inspect.size.unwrap_or(0).max(0) as u64,
+            layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+            user: config.user.unwrap_or_default(),
+            exposed: config.exposed_ports.unwrap_or_default().into_iter().collect(),
+            labels: config.labels.unwrap_or_default(),
+            env: config.env.unwrap_or_default(),
+            healthcheck,
+            history: history.into_iter().map(|(created_by, _)| created_by).collect(),
+        })
+    }
+
+    /// Writes `image` as `docker save` would (its layers as tars) to `path`.
+    pub async fn save_image(&self, image: &str, path: &std::path::Path) -> Result<(), EngineError> {
+        use tokio::io::AsyncWriteExt;
+        let file_error = |source| EngineError::SaveImageFile { image: image.to_string(), path: path.into(), source };
+        let mut file = tokio::fs::File::create(path).await.map_err(file_error)?;
+        let mut stream = self.docker.export_image(image);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| EngineError::SaveImage { image: image.to_string(), source })?;
+            file.write_all(&chunk).await.map_err(file_error)?;
+        }
+        file.flush().await.map_err(file_error)
+    }
+
+    /// Removes a tag, keeping its untagged parents: they are the builder's layer cache.
+    pub async fn untag_image(&self, image: &str) -> Result<(), EngineError> {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).noprune(true).build();
+        match self.docker.remove_image(image, Some(options), None).await {
+            Ok(_) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(source) => Err(EngineError::RemoveImage { image: image.to_string(), source }),
+        }
+    }
+
+    /// An upper bound of the bytes untagged images (a builder's layer cache) hold: each one's
+    /// size counts the layers it shares with others again. (The daemon's own figure,
+    /// `/system/df`'s LayersSize, is not in bollard's model of the newer API.)
+    pub async fn dangling_images_size(&self) -> Result<u64, EngineError> {
+        let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
+        let options = bollard::query_parameters::ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
+        let images = self.docker.list_images(Some(options)).await.map_err(EngineError::Info)?;
+        Ok(images.iter().map(|image| image.size.max(0) as u64).sum())
+    }
+
+    /// Removes images no tag and no container uses (the builder's older cache layers).
+    pub async fn prune_dangling_images(&self) -> Result<(), EngineError> {
+        let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
+        let options = bollard::query_parameters::PruneImagesOptionsBuilder::default().filters(&filters).build();
+        self.docker.prune_images(Some(options)).await.map_err(EngineError::Info)?;
+        Ok(())
+    }
+
     /// Removes an image (and its untagged parents); gone already is fine.
     pub async fn remove_image(&self, image: &str) -> Result<(), EngineError> {
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
@@ -554,6 +664,7 @@ impl Engine {
                 confinement.no_new_privileges.then(|| "no-new-privileges".to_string()).into_iter().collect(),
             ),
             cap_drop: Some(confinement.cap_drop.clone()),
+            readonly_rootfs: Some(confinement.read_only_root),
             tmpfs: Some(confinement.tmpfs.clone()),
             network_mode: Some(spec.network.clone()),
             log_config: Some(HostConfigLogConfig {
@@ -566,19 +677,23 @@ impl Engine {
             init: Some(false),
             ..Default::default()
         };
+        // `none` and `container:ID` are modes, not networks: no alias, and a container that
+        // joins another's namespace takes its host name too.
+        let named_network = !matches!(spec.network.as_str(), "none" | "host") && !spec.network.starts_with("container:");
+        let endpoints = named_network.then(|| {
+            HashMap::from([(
+                spec.network.clone(),
+                EndpointSettings { aliases: Some(vec![spec.hostname.clone()]), ..Default::default() },
+            )])
+        });
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
-            hostname: Some(spec.hostname.clone()),
+            hostname: (!spec.network.starts_with("container:")).then(|| spec.hostname.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone()),
             host_config: Some(host_config),
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(
-                    spec.network.clone(),
-                    EndpointSettings { aliases: Some(vec![spec.hostname.clone()]), ..Default::default() },
-                )])),
-            }),
+            networking_config: Some(NetworkingConfig { endpoints_config: endpoints }),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
@@ -890,9 +1005,35 @@ impl Engine {
         Ok(stats.and_then(|s| s.pids_stats).and_then(|p| p.current).unwrap_or(0))
     }
 
+    /// `docker stop`: SIGTERM (or the image's STOPSIGNAL), SIGKILL after `grace`.
+    pub async fn stop_container(&self, id: &str, what: &str, grace: Duration) -> Result<(), EngineError> {
+        let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = bollard::query_parameters::StopContainerOptionsBuilder::default().t(seconds).build();
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(source) => Err(EngineError::Stop { what: what.to_string(), source }),
+        }
+    }
+
+    /// The container's health (`starting`, `healthy`, `unhealthy`); None without a HEALTHCHECK.
+    pub async fn health(&self, id: &str, what: &str) -> Result<Option<String>, EngineError> {
+        let state = self.inspect(id, what).await?.state.unwrap_or_default();
+        Ok(state.health.and_then(|h| h.status).map(|status| status.to_string()).filter(|s| s != "none" && !s.is_empty()))
+    }
+
     pub async fn kill_container(&self, id: &str) {
         // Best effort: the container may already be gone, which is what we wanted.
         let _ = self.docker.kill_container(id, None).await;
+    }
+
+    /// The ids of every running container.
+    pub async fn running_containers(&self) -> Result<Vec<String>, EngineError> {
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().build()))
+            .await
+            .map_err(|source| EngineError::ListContainers { label: "(running)".into(), source })?;
+        Ok(containers.into_iter().filter_map(|c| c.id).collect())
     }
 
     /// Every container (running or not) carrying `label` (`key` or `key=value`).

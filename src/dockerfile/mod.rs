@@ -5,7 +5,10 @@
 //! kernel). `scripts/setup.sh` starts the builder; see ARCHITECTURE.md for what is to come
 //! (running and checking the image).
 
+pub mod checks;
+pub mod layers;
 pub mod parse;
+pub mod run;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,6 +58,10 @@ pub enum BuildError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Engine(#[from] EngineError),
+
+    #[error("interrupted; everything the attempt created was removed")]
+    #[diagnostic(code(sandbox::build::interrupted))]
+    Interrupted,
 }
 
 /// One step of a build, as the classic builder reports it.
@@ -96,26 +103,19 @@ impl Builder {
         &self.engine
     }
 
-    /// Checks `dockerfile` against `allowed` base images, then builds `context` (a directory)
-    /// with it as `tag`, within `limits`; `on_step` hears of each step as it ends.
-    pub async fn build(
-        &self,
-        context: &Path,
-        dockerfile: &Path,
-        tag: &str,
-        allowed: &[&str],
-        limits: &BuildLimits,
-        on_line: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<Vec<Step>, BuildError> {
+    /// Checks the request's Dockerfile against its allowed base images, then builds its
+    /// context with it; `on_line` hears the build log as it comes.
+    pub async fn build(&self, request: &BuildRequest<'_>, on_line: &mut (dyn FnMut(&str) + Send)) -> Result<Vec<Step>, BuildError> {
+        let dockerfile = request.dockerfile;
         let text = std::fs::read_to_string(dockerfile)
             .map_err(|source| BuildError::Io { path: dockerfile.to_path_buf(), source })?;
-        parse::check(&text, &dockerfile.display().to_string(), allowed)?;
-        let archive =
-            context_archive(context, &text).map_err(|source| BuildError::Io { path: context.to_path_buf(), source })?;
-        let limits = BuildLimits { dockerfile: Some(DOCKERFILE_IN_CONTEXT.into()), ..limits.clone() };
+        parse::check(&text, &dockerfile.display().to_string(), request.allowed)?;
+        let archive = context_archive(request.context, &text, request.touched)
+            .map_err(|source| BuildError::Io { path: request.context.to_path_buf(), source })?;
+        let limits = BuildLimits { dockerfile: Some(DOCKERFILE_IN_CONTEXT.into()), ..request.limits.clone() };
         let mut log = BuildLog::default();
         self.engine
-            .build_image_with(tag, archive, &HashMap::new(), &limits, &mut |line| {
+            .build_image_with(request.tag, archive, &request.labels, &limits, &mut |line| {
                 on_line(line);
                 log.push(line);
             })
@@ -124,20 +124,50 @@ impl Builder {
     }
 }
 
+/// One build: what, from where, as what, within what.
+pub struct BuildRequest<'a> {
+    /// The build context, a directory.
+    pub context: &'a Path,
+    pub dockerfile: &'a Path,
+    pub tag: &'a str,
+    /// The base images `FROM` may name.
+    pub allowed: &'a [&'a str],
+    pub limits: BuildLimits,
+    pub labels: HashMap<String, String>,
+    /// A file of the context (relative to it) sent with a newline appended: the source change
+    /// a second build sees.
+    pub touched: Option<&'a Path>,
+}
+
 /// Where the learner's Dockerfile is put in the context (so a file named `Dockerfile` in the
 /// app's own directory cannot stand in for it).
 const DOCKERFILE_IN_CONTEXT: &str = ".sandbox.Dockerfile";
 
-/// The context directory as a tar, the Dockerfile beside it.
-fn context_archive(context: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>> {
+/// The context directory as a tar, the Dockerfile beside it, `touched` with a newline more.
+fn context_archive(context: &Path, dockerfile: &str, touched: Option<&Path>) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
-    builder.append_dir_all(".", context)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(dockerfile.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder.append_data(&mut header, DOCKERFILE_IN_CONTEXT, dockerfile.as_bytes())?;
+    let mut extra = vec![(PathBuf::from(DOCKERFILE_IN_CONTEXT), dockerfile.as_bytes().to_vec())];
+    if let Some(relative) = touched {
+        let mut changed = std::fs::read(context.join(relative))?;
+        changed.push(b'\n');
+        extra.push((relative.to_path_buf(), changed));
+    }
+    for entry in walkdir::WalkDir::new(context).min_depth(1).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let relative = entry.path().strip_prefix(context).map_err(std::io::Error::other)?;
+        if extra.iter().any(|(path, _)| path == relative) {
+            continue;
+        }
+        builder.append_path_with_name(entry.path(), relative)?;
+    }
+    for (path, contents) in extra {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, contents.as_slice())?;
+    }
     builder.into_inner()
 }
 

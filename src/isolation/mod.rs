@@ -82,7 +82,25 @@ fn confine(limits: &Limits, gvisor: bool) -> Confinement {
         // What a container prints to its own stdout lands in a log file on the host's
         // disk: capped, so a learner's `yes > /proc/1/fd/1` cannot fill it.
         log_max_size: "10m".into(),
+        read_only_root: false,
     }
+}
+
+/// How a learner's image runs in the Docker track: as a hardened production container
+/// would, read-only but for its tmpfs, with no capability at all. A target needs its
+/// capabilities (Ansible installs packages and adds users there); an app does not.
+pub fn app_confinement(limits: &Limits, gvisor: bool) -> Confinement {
+    Confinement {
+        cap_drop: vec!["ALL".to_string()],
+        read_only_root: true,
+        tmpfs: HashMap::from([("/tmp".to_string(), "rw,nosuid,nodev,size=64m".to_string())]),
+        ..confine(limits, gvisor)
+    }
+}
+
+/// The probe that runs check.sh beside an app: the targets' confinement.
+pub fn probe_confinement(limits: &Limits, gvisor: bool) -> Confinement {
+    confine(limits, gvisor)
 }
 
 /// The pids cgroup limit for a container whose guest may run `guest_pids` processes.

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::report::changes::PlatformChange;
 use crate::report::timeline::Timings;
-use crate::report::{table, Check, Reporter, RunReport, Verdict};
+use crate::report::{image_table, table, Check, ImageReport, Reporter, RunReport, Verdict};
 
 pub struct Terminal {
     /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.
@@ -54,6 +54,10 @@ impl Terminal {
 
     /// Prints the final table and verdict.
     pub fn summary(&self, report: &RunReport) {
+        if let Some(image) = &report.image {
+            self.image_summary(report, image);
+            return;
+        }
         let rows = table(report);
         self.line("");
         let style = |row: usize, col: usize, cell: &str| {
@@ -75,6 +79,39 @@ impl Terminal {
             if let Some(reason) = &platform.reason {
                 let name = self.styled(Style::new().bold()).apply_to(&platform.distro);
                 self.line(&format!("{name}: {reason}"));
+            }
+        }
+        let verdict = if report.passed {
+            self.styled(Style::new().green().bold()).apply_to("PASSED")
+        } else {
+            self.styled(Style::new().red().bold()).apply_to("FAILED")
+        };
+        self.line(&format!("{verdict} {} in {:.1}s", report.challenge, report.duration_seconds));
+    }
+
+    /// The Docker track's ending: steps each build rebuilt, the checks, hints, the verdict.
+    fn image_summary(&self, report: &RunReport, image: &ImageReport) {
+        self.line("");
+        for build in &image.builds {
+            let cached = build.steps.iter().filter(|s| s.cached).count();
+            self.line(&format!("build {}: {} steps, {cached} from cache, {:.1}s", build.build, build.steps.len(), build.seconds));
+        }
+        let rows = image_table(image);
+        let style = |row: usize, col: usize, cell: &str| match (row, col) {
+            (0, _) => Style::new().bold(),
+            (_, 2) if cell == "failed" => Style::new().red().bold(),
+            (_, 2) => Style::new().green(),
+            _ => Style::new(),
+        };
+        self.line("");
+        for line in aligned(&rows, style, self.color) {
+            self.line(&line);
+        }
+        self.line("");
+        // The reason names the first failed check and its hint.
+        for platform in report.platforms.iter().filter(|p| p.verdict != Verdict::Passed) {
+            if let Some(reason) = &platform.reason {
+                self.line(&format!("{}: {reason}", platform.verdict.as_str()));
             }
         }
         let verdict = if report.passed {

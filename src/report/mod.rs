@@ -103,15 +103,58 @@ pub struct PlatformReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub challenge: String,
+    /// `ansible` or `docker`.
+    pub track: &'static str,
+    /// The learner's file that ran: a playbook, or a Dockerfile in the Docker track.
     pub playbook: String,
     pub runtime: String,
-    /// The Ansible strategy the passes ran with.
-    pub strategy: Strategy,
+    /// The Ansible strategy the passes ran with (Ansible track only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
     pub passed: bool,
     pub duration_seconds: f64,
     /// Seconds per phase of the run, in order; they add up to `duration_seconds`.
     pub timings: Timings,
+    /// Ansible: one per distro. Docker: one, `image`, its passes the two builds.
     pub platforms: Vec<PlatformReport>,
+    /// The Docker track's builds and checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageReport>,
+}
+
+/// What the Docker track saw of the image: each build's steps, each check's result.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageReport {
+    pub builds: Vec<BuildReport>,
+    pub checks: Vec<CheckReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub build: u8,
+    pub seconds: f64,
+    pub steps: Vec<StepReport>,
+    /// The image's size in bytes, when it built.
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub number: usize,
+    pub instruction: String,
+    pub cached: bool,
+}
+
+/// One built-in check (or check.sh) after one build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub build: u8,
+    pub name: String,
+    pub passed: bool,
+    /// What was seen: "uid 0 (root)", "healthy after 3.1s".
+    pub detail: String,
+    /// The author's hint, on a failed check.
+    pub hint: Option<String>,
 }
 
 /// Progress and live output of a run. Implementations decide how (and whether) to show it.
@@ -130,6 +173,16 @@ pub trait Reporter: Send + Sync {
     fn build_line(&self, line: &str);
     /// Plain text the user asked for (e.g. the inventory).
     fn output(&self, text: &str);
+}
+
+/// The Docker track's table: each check after each build.
+pub fn image_table(image: &ImageReport) -> Vec<[String; 4]> {
+    let mut rows = vec![["build".to_string(), "check".to_string(), "result".to_string(), "detail".to_string()]];
+    for check in &image.checks {
+        let result = if check.passed { "ok" } else { "failed" };
+        rows.push([check.build.to_string(), check.name.clone(), result.to_string(), check.detail.clone()]);
+    }
+    rows
 }
 
 /// The final table, plain text (colour is added by the terminal reporter).
@@ -171,9 +224,10 @@ mod tests {
     fn json_names_are_the_documented_contract() {
         let report = RunReport {
             challenge: "c".into(),
+            track: "ansible",
             playbook: "playbook.yml".into(),
             runtime: "runsc".into(),
-            strategy: Strategy::Mitogen,
+            strategy: Some(Strategy::Mitogen),
             passed: false,
             duration_seconds: 1.0,
             timings: Timings::default(),
@@ -184,6 +238,7 @@ mod tests {
                 passes: vec![PassReport::skipped(1)],
                 notes: vec![],
             }],
+            image: None,
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["passed"], false);

@@ -130,6 +130,10 @@ pub enum RunError {
     #[diagnostic(transparent)]
     Pool(#[from] PoolError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Build(#[from] crate::dockerfile::BuildError),
+
     #[error("interrupted; everything the run created was removed")]
     #[diagnostic(code(sandbox::run::interrupted))]
     Interrupted,
@@ -256,7 +260,9 @@ impl<'a> Run<'a> {
             challenge: self.challenge.id.clone(),
             playbook: self.playbook_display(),
             runtime: self.options.runtime.clone(),
-            strategy: self.strategy(),
+            track: "ansible",
+            strategy: Some(self.strategy()),
+            image: None,
             // A platform skipped for want of its image proves nothing either way; a run where
             // nothing ran did not pass.
             passed: platforms.iter().all(|p| matches!(p.verdict, Verdict::Passed | Verdict::Skipped))
@@ -269,7 +275,7 @@ impl<'a> Run<'a> {
 
     fn playbook_display(&self) -> String {
         match &self.options.playbook {
-            PlaybookChoice::Starter => self.challenge.playbook.display().to_string(),
+            PlaybookChoice::Starter => self.challenge.starter.display().to_string(),
             PlaybookChoice::Solution => self.challenge.solution.display().to_string(),
             PlaybookChoice::File(path) => path.display().to_string(),
         }
@@ -1001,7 +1007,7 @@ fn round_tenths(seconds: f64) -> f64 {
 }
 
 /// Short, unique enough across concurrent runs on one host: time and pid mixed.
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
     let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 40) ^ ((nanos >> 64) as u64);
     let mixed = mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -1009,7 +1015,7 @@ fn new_run_id() -> String {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing a SIGTERM handler cannot fail on Unix");
     tokio::select! {

@@ -12,9 +12,10 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::challenge::Challenge;
+use crate::challenge::{Challenge, Track};
 use crate::distro::Distro;
 use crate::docker::Engine;
+use crate::dockerfile::run::{ImageRun, ImageRunOptions};
 use crate::images::packages;
 use crate::images::{self, ImageKind};
 use crate::isolation::guard::GuardSettings;
@@ -86,6 +87,8 @@ pub struct SuiteOptions {
     pub color: bool,
     /// The warm pool runs take targets from when it is up.
     pub pool: Location,
+    /// The Docker track's builder socket.
+    pub builder: String,
 }
 
 /// How one challenge came out; ordered from best to worst.
@@ -245,7 +248,11 @@ fn kind(playbook: &PlaybookChoice) -> &'static str {
 /// same distro would otherwise build the same image twice at once.
 async fn prepare_images(engine: &Engine, challenges: &[Challenge], reporter: &dyn Reporter) -> Result<(), RunError> {
     let mut targets: Vec<(&'static Distro, String)> = Vec::new();
-    for distro in challenges.iter().flat_map(|c| c.distros.iter().copied()) {
+    let ansible = || challenges.iter().filter(|c| c.track == Track::Ansible);
+    if ansible().next().is_none() {
+        return Ok(());
+    }
+    for distro in ansible().flat_map(|c| c.distros.iter().copied()) {
         // A distro without a base image here is skipped by each run, which says so.
         if targets.iter().any(|(d, _)| *d == distro) || engine.image_id(distro.base_image).await?.is_none() {
             continue;
@@ -287,6 +294,15 @@ async fn run_one(
     options: &SuiteOptions,
     reporter: &dyn Reporter,
 ) -> Result<RunReport, RunError> {
+    if let Track::Docker(spec) = &challenge.track {
+        let image_options = ImageRunOptions {
+            dockerfile: playbook,
+            timeout: None,
+            guard: options.guard,
+            builder_socket: options.builder.clone(),
+        };
+        return Ok(ImageRun::new(challenge, spec, image_options, reporter).await?.execute().await?);
+    }
     let run_options = RunOptions {
         playbook,
         distros: Vec::new(),
@@ -416,7 +432,9 @@ mod tests {
             challenge: "c".into(),
             playbook: "p".into(),
             runtime: "runsc".into(),
-            strategy: crate::challenge::Strategy::Mitogen,
+            track: "ansible",
+            strategy: Some(crate::challenge::Strategy::Mitogen),
+            image: None,
             passed: false,
             duration_seconds: 10.0,
             timings: Default::default(),

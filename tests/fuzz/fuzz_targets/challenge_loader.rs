@@ -158,7 +158,7 @@ fuzz_target!(|data: &[u8]| {
             // The contract of a validated challenge: files inside its directory, limits
             // within the ceilings, at least one distro.
             assert!(!challenge.distros.is_empty());
-            for relative in [&challenge.playbook, &challenge.solution, &challenge.check] {
+            for relative in [&challenge.starter, &challenge.solution, &challenge.check] {
                 assert!(relative.is_relative(), "{relative:?} is absolute");
                 let real = challenge.file(relative).canonicalize().expect("a validated file exists");
                 assert!(real.starts_with(&challenge.dir), "{real:?} is outside {:?}", challenge.dir);

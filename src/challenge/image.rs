@@ -1,0 +1,144 @@
+//! The Docker track's part of `challenge.toml`: the build context, the file a second build
+//! changes, the app's port and the checks the image must pass (docs/docker-track.md).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Which kind of challenge a directory holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Track {
+    /// A playbook applied twice to one container per distro.
+    Ansible,
+    /// A Dockerfile built twice under gVisor, its image run and checked.
+    Docker(ImageSpec),
+}
+
+impl Track {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Track::Ansible => "ansible",
+            Track::Docker(_) => "docker",
+        }
+    }
+
+    pub fn image(&self) -> Option<&ImageSpec> {
+        match self {
+            Track::Ansible => None,
+            Track::Docker(spec) => Some(spec),
+        }
+    }
+}
+
+/// What a Docker challenge builds and how its image is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageSpec {
+    /// The build context, a directory of the challenge.
+    pub context: PathBuf,
+    /// Changed before the second build (the cache lesson); None: built again unchanged.
+    pub touch: Option<PathBuf>,
+    /// The port the app listens on.
+    pub port: Option<u16>,
+    pub checks: ImageChecks,
+}
+
+/// The built-in checks a challenge declares; unset ones are not run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageChecks {
+    pub http: Option<HttpCheck>,
+    pub non_root: bool,
+    pub healthy_within: Option<Duration>,
+    pub max_size: Option<u64>,
+    pub max_layers: Option<usize>,
+    /// Strings no layer, history entry, environment variable or label may contain.
+    pub secrets: Vec<String>,
+    pub stops_within: Option<Duration>,
+    /// The second build must take each step whose instruction contains one of these from cache.
+    pub cached: Vec<String>,
+    pub exposed: Vec<u16>,
+    pub labels: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+    /// The author's hint per check name.
+    pub hints: BTreeMap<String, String>,
+}
+
+/// An HTTP request the app must answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    #[serde(default = "root_path")]
+    pub path: String,
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    /// A substring of the response body.
+    pub body: Option<String>,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+/// The names checks are reported and hinted under.
+pub const CHECK_NAMES: &[&str] = &[
+    "build", "http", "non_root", "healthy", "size", "layers", "secrets", "stop", "cache", "exposed", "labels", "env",
+    "check.sh",
+];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawImage {
+    pub context: Option<Spanned<String>>,
+    pub touch: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChecks {
+    pub http: Option<HttpCheck>,
+    #[serde(default)]
+    pub non_root: bool,
+    pub healthy_within: Option<Spanned<String>>,
+    pub max_size: Option<Spanned<String>>,
+    pub max_layers: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    pub stops_within: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cached: Vec<String>,
+    #[serde(default)]
+    pub exposed: Vec<u16>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub hints: BTreeMap<Spanned<String>, String>,
+}
+
+/// `150MB`, `1.5 GiB`, `80m`: sizes as people write them (bytesize reads both SI and IEC).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|_| format!("`{text}` is not a size like 150MB or 1GiB"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_written() {
+        assert_eq!(parse_size("150MB").unwrap(), 150_000_000);
+        assert_eq!(parse_size("1 GiB").unwrap(), 1 << 30);
+        assert!(parse_size("huge").is_err());
+    }
+}

@@ -1,0 +1,498 @@
+//! One attempt at a Docker challenge: the Dockerfile built twice in the builder (the second
+//! time after a source change), each image checked, run hardened beside a probe that shares
+//! only its loopback, and judged; everything the attempt made is removed at the end.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::challenge::image::ImageSpec;
+use crate::challenge::Challenge;
+use crate::docker::{BuildLimits, ContainerSpec, EngineError};
+use crate::dockerfile::checks::{self, Outcome};
+use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
+use crate::isolation::guard::GuardSettings;
+use crate::isolation::{self, host_pids_limit};
+use crate::labels;
+use crate::report::timeline::{Phase, Timings};
+use crate::report::{
+    Apply, BuildReport, CheckReport, ImageReport, PassReport, PlatformReport, Reporter, RunReport, StepReport, Verdict,
+};
+use crate::run::PlaybookChoice;
+
+/// The probe's image: a plain base image the builder holds (bash, no curl).
+const PROBE_IMAGE: &str = "debian:12";
+/// Where the probe keeps check.sh and its `http` helper.
+const PROBE_DIR: &str = "/sandbox";
+/// How long an app may take to listen on its port.
+const STARTUP_BOUND: Duration = Duration::from_secs(20);
+/// The builder's layer cache is pruned past this (an upper bound, see `dangling_images_size`).
+const CACHE_BOUND: u64 = 20 * 1000 * 1000 * 1000;
+
+/// `http PATH`: GET over bash's /dev/tcp, printing the raw answer (the probe has no curl).
+const HTTP_HELPER: &str = r#"#!/bin/bash
+# usage: http PATH  (GET http://$APP_HOST:$APP_PORT/PATH; prints the status line, headers and body)
+exec 3<>"/dev/tcp/${APP_HOST:-127.0.0.1}/${APP_PORT:?}" || exit 7
+printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "${1:-/}" "${APP_HOST:-127.0.0.1}" >&3
+timeout 10 cat <&3
+"#;
+
+#[derive(Debug, Clone)]
+pub struct ImageRunOptions {
+    pub dockerfile: PlaybookChoice,
+    /// Overrides the challenge's timeout.
+    pub timeout: Option<Duration>,
+    pub guard: GuardSettings,
+    pub builder_socket: String,
+}
+
+/// How the attempt ended early, if it did.
+enum Stop {
+    Killed(String),
+    Timeout,
+}
+
+/// One attempt in progress.
+pub struct ImageRun<'a> {
+    builder: Builder,
+    challenge: &'a Challenge,
+    spec: &'a ImageSpec,
+    options: ImageRunOptions,
+    reporter: &'a dyn Reporter,
+    id: String,
+    runtime: String,
+    report: std::sync::Mutex<ImageReport>,
+    /// check.sh's exit code and output per build.
+    check_outputs: std::sync::Mutex<Vec<(u8, i64, String)>>,
+    kills: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl<'a> ImageRun<'a> {
+    pub async fn new(
+        challenge: &'a Challenge,
+        spec: &'a ImageSpec,
+        options: ImageRunOptions,
+        reporter: &'a dyn Reporter,
+    ) -> Result<ImageRun<'a>, BuildError> {
+        if let PlaybookChoice::File(path) = &options.dockerfile {
+            if !path.is_file() {
+                return Err(BuildError::Io { path: path.clone(), source: std::io::ErrorKind::NotFound.into() });
+            }
+        }
+        let builder = Builder::connect(&options.builder_socket).await?;
+        let runtime = builder.engine().defaults().await?.default_runtime;
+        Ok(ImageRun {
+            builder,
+            challenge,
+            spec,
+            options,
+            reporter,
+            id: crate::run::new_run_id(),
+            runtime,
+            report: std::sync::Mutex::new(ImageReport::default()),
+            check_outputs: Default::default(),
+            kills: Default::default(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Builds, checks, builds again, checks again; ends early on a failed build, the
+    /// guard, the timeout or Ctrl-C (`Interrupted`). Removes what it made in every case.
+    pub async fn execute(self) -> Result<RunReport, BuildError> {
+        let started = Instant::now();
+        let timeout = self.options.timeout.unwrap_or(self.challenge.run.timeout);
+        let guard = self.spawn_guard();
+        let result = tokio::select! {
+            result = self.attempt() => result.map(|()| None),
+            () = tokio::time::sleep(timeout) => Ok(Some(Stop::Timeout)),
+            () = crate::run::shutdown_signal() => Err(BuildError::Interrupted),
+        };
+        guard.abort();
+        let teardown = Instant::now();
+        self.cleanup().await;
+        let stop = result?.or_else(|| self.kills.lock().unwrap().first().cloned().map(Stop::Killed));
+        Ok(self.finish(stop, started.elapsed(), teardown.elapsed(), timeout))
+    }
+
+    async fn attempt(&self) -> Result<(), BuildError> {
+        for build in 1..=2u8 {
+            let Some(steps) = self.build(build).await? else { return Ok(()) };
+            if build == 2 && !self.spec.checks.cached.is_empty() {
+                self.record(build, checks::cache(&self.spec.checks.cached, &steps));
+            }
+            self.check_image(build).await?;
+            if self.failed() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn tag(&self, build: u8) -> String {
+        format!("sandbox-image-{}:{build}", self.id)
+    }
+
+    fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([(labels::RUN.to_string(), self.id.clone())])
+    }
+
+    fn dockerfile(&self) -> PathBuf {
+        match &self.options.dockerfile {
+            PlaybookChoice::Starter => self.challenge.file(&self.challenge.starter),
+            PlaybookChoice::Solution => self.challenge.file(&self.challenge.solution),
+            PlaybookChoice::File(path) => path.clone(),
+        }
+    }
+
+    /// One build; None when it failed (recorded as the `build` check).
+    async fn build(&self, build: u8) -> Result<Option<Vec<Step>>, BuildError> {
+        self.reporter.step(&format!("build {build} of {}", self.dockerfile_display()));
+        let started = Instant::now();
+        let allowed: Vec<&str> = self.challenge.distros.iter().map(|d| d.base_image).collect();
+        let context = self.challenge.file(&self.spec.context);
+        let touched = self.spec.touch.as_ref().and_then(|t| t.strip_prefix(&self.spec.context).ok()).filter(|_| build == 2);
+        let limits = &self.challenge.limits;
+        let request = BuildRequest {
+            context: &context,
+            dockerfile: &self.dockerfile(),
+            tag: &self.tag(build),
+            allowed: &allowed,
+            limits: BuildLimits {
+                network: Some("none".into()),
+                memory_bytes: Some(limits.memory_bytes),
+                cpus: Some(limits.cpus),
+                dockerfile: None,
+            },
+            // No build labels: the classic builder adds them as a last LABEL step, which
+            // the learner did not write and which a per-run value would never cache.
+            labels: HashMap::new(),
+            touched,
+        };
+        let reporter = self.reporter;
+        let result = self.builder.build(&request, &mut |line| reporter.build_line(&format!("[build {build}] {line}"))).await;
+        let seconds = started.elapsed().as_secs_f64();
+        self.reporter.step_done(&format!("build {build} ({seconds:.1}s)"));
+        match result {
+            Ok(steps) => {
+                let size = self.builder.engine().image_facts(&self.tag(build)).await.ok().map(|f| f.size);
+                self.report.lock().unwrap().builds.push(build_report(build, seconds, &steps, size));
+                Ok(Some(steps))
+            }
+            Err(BuildError::Engine(EngineError::Build { message, .. })) => {
+                self.report.lock().unwrap().builds.push(build_report(build, seconds, &[], None));
+                self.record(build, Outcome { name: "build", passed: false, detail: message });
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn dockerfile_display(&self) -> String {
+        match &self.options.dockerfile {
+            PlaybookChoice::Starter => self.challenge.starter.display().to_string(),
+            PlaybookChoice::Solution => self.challenge.solution.display().to_string(),
+            PlaybookChoice::File(path) => path.display().to_string(),
+        }
+    }
+
+    fn record(&self, build: u8, outcome: Outcome) {
+        let hint = (!outcome.passed).then(|| self.spec.checks.hints.get(outcome.name).cloned()).flatten();
+        let check = CheckReport { build, name: outcome.name.to_string(), passed: outcome.passed, detail: outcome.detail, hint };
+        // check.sh's own output is already shown as it verified.
+        if check.name != "check.sh" {
+            let result = if check.passed { "ok" } else { "FAILED" };
+            self.reporter.notice(&format!("build {build}: {result} {}: {}", check.name, check.detail));
+        }
+        self.report.lock().unwrap().checks.push(check);
+    }
+
+    fn failed(&self) -> bool {
+        self.report.lock().unwrap().checks.iter().any(|c| !c.passed)
+    }
+
+    /// The image's configuration and layers, then the image running.
+    async fn check_image(&self, build: u8) -> Result<(), BuildError> {
+        let engine = self.builder.engine();
+        let tag = self.tag(build);
+        let facts = engine.image_facts(&tag).await?;
+        for outcome in checks::configuration(&self.spec.checks, &facts) {
+            self.record(build, outcome);
+        }
+        if !self.spec.checks.secrets.is_empty() {
+            let findings = self.secrets_in_layers(&tag, &facts.layers).await?;
+            self.record(build, checks::secrets(&self.spec.checks.secrets, &facts, &findings));
+        }
+        self.check_running(build, &tag, facts.healthcheck).await
+    }
+
+    async fn secrets_in_layers(&self, tag: &str, diff_ids: &[String]) -> Result<Vec<layers::Finding>, BuildError> {
+        let engine = self.builder.engine();
+        let mut base_layers = HashSet::new();
+        for distro in &self.challenge.distros {
+            if let Ok(facts) = engine.image_facts(distro.base_image).await {
+                base_layers.extend(facts.layers);
+            }
+        }
+        let dir = tempfile::tempdir().map_err(|source| BuildError::Io { path: std::env::temp_dir(), source })?;
+        let saved = dir.path().join("image.tar");
+        engine.save_image(tag, &saved).await?;
+        let secrets = self.spec.checks.secrets.clone();
+        let ids = diff_ids.to_vec();
+        let path = saved.clone();
+        tokio::task::spawn_blocking(move || layers::find_secrets(&path, &ids, &base_layers, &secrets))
+            .await
+            .map_err(|err| BuildError::Io { path: saved.clone(), source: std::io::Error::other(err) })?
+            .map_err(|source| BuildError::Io { path: saved, source })
+    }
+
+    /// Runs the image and its probe, checks what is declared, runs check.sh, stops it.
+    async fn check_running(&self, build: u8, tag: &str, healthcheck: bool) -> Result<(), BuildError> {
+        let engine = self.builder.engine();
+        let app = self.start_app(build, tag).await?;
+        let probe = self.start_probe(build, &app).await?;
+        let port = self.spec.port;
+        if let Some(port) = port {
+            if let Err(detail) = self.wait_for_port(&app, &probe, port).await {
+                self.record(build, Outcome { name: "http", passed: false, detail });
+                return Ok(());
+            }
+        }
+        if let Some(http) = &self.spec.checks.http {
+            let answer = engine.exec(&probe, "probe", &["http", &http.path], &self.probe_env(), None, &mut |_| {}).await?;
+            self.record(build, checks::http(http, Some(&answer.output)));
+        }
+        if self.spec.checks.non_root {
+            let status = engine.exec(&app, "app", &["cat", "/proc/1/status"], &[], None, &mut |_| {}).await;
+            let status = status.ok().filter(|s| s.exit_code == 0).map(|s| s.output);
+            self.record(build, checks::non_root(status.as_deref()));
+        }
+        if let (Some(within), true) = (self.spec.checks.healthy_within, healthcheck) {
+            self.record(build, self.wait_healthy(&app, within).await?);
+        }
+        self.run_check_script(build, &probe).await?;
+        if let Some(within) = self.spec.checks.stops_within {
+            let started = Instant::now();
+            engine.stop_container(&app, "app", within + Duration::from_secs(5)).await?;
+            let took = started.elapsed();
+            let detail = format!("stopped in {:.1}s (limit {}s)", took.as_secs_f64(), within.as_secs());
+            self.record(build, Outcome { name: "stop", passed: took < within, detail });
+        }
+        for id in [&probe, &app] {
+            engine.remove_container(id).await?;
+        }
+        Ok(())
+    }
+
+    fn container(&self, build: u8, role: &str, image: &str, network: String) -> ContainerSpec {
+        let gvisor = true;
+        let limits = &self.challenge.limits;
+        let confinement = match role {
+            "app" => isolation::app_confinement(limits, gvisor),
+            _ => isolation::probe_confinement(limits, gvisor),
+        };
+        ContainerSpec {
+            name: format!("sandbox-{}-{role}-{build}", self.id),
+            what: role.to_string(),
+            image: image.to_string(),
+            hostname: role.to_string(),
+            cmd: if role == "app" { Vec::new() } else { vec!["sleep".into(), "infinity".into()] },
+            env: Vec::new(),
+            labels: self.labels(),
+            network,
+            runtime: self.runtime.clone(),
+            confinement,
+        }
+    }
+
+    async fn start_app(&self, build: u8, tag: &str) -> Result<String, BuildError> {
+        let engine = self.builder.engine();
+        let id = engine.create_container(&self.container(build, "app", tag, "none".into())).await?;
+        engine.start_container(&id, "app").await?;
+        Ok(id)
+    }
+
+    async fn start_probe(&self, build: u8, app: &str) -> Result<String, BuildError> {
+        let engine = self.builder.engine();
+        let spec = self.container(build, "probe", PROBE_IMAGE, format!("container:{app}"));
+        let id = engine.create_container(&spec).await?;
+        let check = std::fs::read(self.challenge.file(&self.challenge.check))
+            .map_err(|source| BuildError::Io { path: self.challenge.file(&self.challenge.check), source })?;
+        let files: [(&str, &[u8], u32); 2] =
+            [("sandbox/check.sh", check.as_slice(), 0o755), ("usr/local/bin/http", HTTP_HELPER.as_bytes(), 0o755)];
+        engine.upload_before_start(&id, "probe", "/", crate::docker::tar_of(&files)).await?;
+        engine.start_container(&id, "probe").await?;
+        Ok(id)
+    }
+
+    fn probe_env(&self) -> Vec<String> {
+        let mut env = vec!["APP_HOST=127.0.0.1".to_string()];
+        if let Some(port) = self.spec.port {
+            env.push(format!("APP_PORT={port}"));
+        }
+        env
+    }
+
+    /// Polls until the app accepts a connection on `port`; Err says why it never did.
+    async fn wait_for_port(&self, app: &str, probe: &str, port: u16) -> Result<(), String> {
+        let engine = self.builder.engine();
+        let deadline = Instant::now() + STARTUP_BOUND;
+        let connect = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+        loop {
+            let state = engine.container_state(app, "app").await.map_err(|e| e.to_string())?;
+            if !state.running {
+                let log = engine.log_tail(app, 5).await;
+                return Err(format!("the container exited with code {} before listening on {port}: {}", state.exit_code, log.trim()));
+            }
+            let tried = engine.exec_quiet(probe, "probe", &["bash", "-c", &connect], &[]).await;
+            if tried.is_ok_and(|out| out.exit_code == 0) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("nothing listens on port {port} after {}s", STARTUP_BOUND.as_secs()));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn wait_healthy(&self, app: &str, within: Duration) -> Result<Outcome, BuildError> {
+        let engine = self.builder.engine();
+        let started = Instant::now();
+        loop {
+            let health = engine.health(app, "app").await?;
+            let seconds = started.elapsed().as_secs_f64();
+            match health.as_deref() {
+                Some("healthy") => return Ok(Outcome { name: "healthy", passed: true, detail: format!("healthy after {seconds:.1}s") }),
+                Some("unhealthy") => return Ok(Outcome { name: "healthy", passed: false, detail: format!("unhealthy after {seconds:.1}s") }),
+                _ if started.elapsed() >= within => {
+                    let state = health.unwrap_or_else(|| "no health status".into());
+                    return Ok(Outcome { name: "healthy", passed: false, detail: format!("still {state} after {}s", within.as_secs()) });
+                }
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+
+    async fn run_check_script(&self, build: u8, probe: &str) -> Result<(), BuildError> {
+        let engine = self.builder.engine();
+        let script = format!("{PROBE_DIR}/check.sh");
+        let out = engine.exec(probe, "probe", &["bash", &script], &self.probe_env(), None, &mut |_| {}).await?;
+        self.reporter.verified(build, "image", out.exit_code, &out.output);
+        let detail = match out.output.lines().rev().find(|l| !l.trim().is_empty()) {
+            Some(line) => format!("exit {}: {}", out.exit_code, line.trim()),
+            None => format!("exit {}", out.exit_code),
+        };
+        self.record(build, Outcome { name: "check.sh", passed: out.exit_code == 0, detail });
+        self.check_outputs.lock().unwrap().push((build, out.exit_code, out.output));
+        Ok(())
+    }
+
+    /// Kills any build or app container of the builder about to exhaust its limits (build
+    /// containers carry no label of ours, so the guard watches them all; a bomb is a bomb).
+    fn spawn_guard(&self) -> tokio::task::JoinHandle<()> {
+        let engine = self.builder.engine().clone();
+        let settings = self.options.guard;
+        let kill_at_host = settings.kill_at_host(host_pids_limit(true, self.challenge.limits.pids));
+        let kills = self.kills.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(settings.interval);
+            loop {
+                ticker.tick().await;
+                for id in engine.running_containers().await.unwrap_or_default() {
+                    let tasks = engine.host_task_count(&id, "build step").await.unwrap_or(0);
+                    if tasks >= kill_at_host {
+                        kills.lock().unwrap().push(format!(
+                            "fork bomb guard: {tasks} host tasks in a build or app container (limit {kill_at_host})"
+                        ));
+                        engine.kill_container(&id).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Removes the attempt's containers and tags (the layer cache stays, within its bound).
+    async fn cleanup(&self) {
+        let engine = self.builder.engine();
+        let label = format!("{}={}", labels::RUN, self.id);
+        if let Err(err) = engine.remove_labelled(&label).await {
+            self.reporter.notice(&err.to_string());
+        }
+        for build in 1..=2 {
+            if let Err(err) = engine.untag_image(&self.tag(build)).await {
+                self.reporter.notice(&err.to_string());
+            }
+        }
+        if engine.dangling_images_size().await.is_ok_and(|size| size > CACHE_BOUND) {
+            let _ = engine.prune_dangling_images().await;
+        }
+    }
+
+    fn finish(&self, stop: Option<Stop>, elapsed: Duration, teardown: Duration, timeout: Duration) -> RunReport {
+        let image = self.report.lock().unwrap().clone();
+        let outputs = self.check_outputs.lock().unwrap().clone();
+        let (verdict, reason) = judge(&image, stop, timeout);
+        let passes = (1..=2u8).map(|build| pass_report(build, &image, &outputs)).collect();
+        let mut timings = Timings::default();
+        timings.add(Phase::Teardown, teardown.as_secs_f64());
+        RunReport {
+            challenge: self.challenge.id.clone(),
+            track: "docker",
+            playbook: self.dockerfile_display(),
+            runtime: self.runtime.clone(),
+            strategy: None,
+            passed: verdict == Verdict::Passed,
+            duration_seconds: (elapsed.as_secs_f64() * 10.0).round() / 10.0,
+            timings,
+            platforms: vec![PlatformReport { distro: "image".into(), verdict, reason, passes, notes: Vec::new() }],
+            image: Some(image),
+        }
+    }
+}
+
+fn build_report(build: u8, seconds: f64, steps: &[Step], size: Option<u64>) -> BuildReport {
+    let steps = steps
+        .iter()
+        .map(|s| StepReport { number: s.number, instruction: s.instruction.clone(), cached: s.cached })
+        .collect();
+    BuildReport { build, seconds: (seconds * 10.0).round() / 10.0, steps, size }
+}
+
+/// The verdict: the guard's or the clock's word first, then the first failed check.
+fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration) -> (Verdict, Option<String>) {
+    match stop {
+        Some(Stop::Killed(reason)) => return (Verdict::Killed, Some(reason)),
+        Some(Stop::Timeout) => {
+            return (Verdict::Timeout, Some(format!("the attempt exceeded its {}s timeout", timeout.as_secs())))
+        }
+        None => {}
+    }
+    match image.checks.iter().find(|c| !c.passed) {
+        Some(check) => {
+            let hint = check.hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default();
+            (Verdict::Failed, Some(format!("build {}: {}: {}{hint}", check.build, check.name, check.detail)))
+        }
+        None if image.builds.len() == 2 => (Verdict::Passed, None),
+        None => (Verdict::Error, Some("the attempt ended before its second build".into())),
+    }
+}
+
+/// A build as a pass of the shared report: the build, what it rebuilt, check.sh's answer.
+fn pass_report(build: u8, image: &ImageReport, outputs: &[(u8, i64, String)]) -> PassReport {
+    let Some(built) = image.builds.iter().find(|b| b.build == build) else { return PassReport::skipped(build) };
+    let failed_build = image.checks.iter().find(|c| c.build == build && c.name == "build");
+    let rebuilt: Vec<String> =
+        built.steps.iter().filter(|s| !s.cached && !s.instruction.starts_with("FROM")).map(|s| s.instruction.clone()).collect();
+    let output = outputs.iter().find(|(b, _, _)| *b == build);
+    PassReport {
+        pass: build,
+        apply: if failed_build.is_some() { Apply::Failed } else { Apply::Ok },
+        apply_error: failed_build.map(|c| c.detail.clone()),
+        changed: (build == 2 && failed_build.is_none()).then_some(rebuilt.len() as u32),
+        changed_tasks: rebuilt,
+        verify_exit: output.map(|(_, code, _)| *code),
+        verify_output: output.map(|(_, _, text)| text.clone()).unwrap_or_default(),
+    }
+}
