@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::challenge::{Allowed, Challenge, ChallengeError};
+use crate::challenge::{Allowed, Challenge, ChallengeError, Track};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Finding {
@@ -68,6 +68,10 @@ pub enum Finding {
     )]
     NoReadme { dir: PathBuf },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dockerfile(Box<super::dockerfile::DockerfileError>),
+
     #[error("challenge.toml in {} sets no `{key}`", dir.display())]
     #[diagnostic(code(sandbox::lint::no_metadata), severity(Warning), help("listings and the README table show it"))]
     NoMetadata { dir: PathBuf, key: &'static str },
@@ -88,8 +92,12 @@ pub fn lint(dir: &Path, allowed: &Allowed) -> Vec<Finding> {
     let mut findings = Vec::new();
     // Diagnostics name files as the user named the challenge, not canonicalized.
     findings.extend(lint_check_script(&challenge.file(&challenge.check), &dir.join(&challenge.check)));
-    for playbook in [&challenge.starter, &challenge.solution] {
-        findings.extend(lint_playbook(&challenge.file(playbook), &dir.join(playbook)));
+    for learner_file in [&challenge.starter, &challenge.solution] {
+        let (path, shown) = (challenge.file(learner_file), dir.join(learner_file));
+        findings.extend(match &challenge.track {
+            Track::Ansible => lint_playbook(&path, &shown),
+            Track::Docker(_) => lint_dockerfile(&path, &shown, &challenge),
+        });
     }
     if !challenge.dir.join("README.md").is_file() {
         findings.push(Finding::NoReadme { dir: dir.to_path_buf() });
@@ -120,6 +128,15 @@ fn lint_check_script(path: &Path, shown: &Path) -> Vec<Finding> {
         });
     }
     findings
+}
+
+/// A Dockerfile must name only allowed base images and stay inside its context, as a build
+/// would refuse it.
+fn lint_dockerfile(path: &Path, shown: &Path, challenge: &Challenge) -> Option<Finding> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let allowed: Vec<&str> = challenge.distros.iter().map(|d| d.base_image).collect();
+    let err = super::dockerfile::check(&text, &shown.display().to_string(), &allowed).err()?;
+    Some(Finding::Dockerfile(Box::new(err)))
 }
 
 /// A playbook must parse and hold at least one play (`hosts:`) or an `import_playbook`.

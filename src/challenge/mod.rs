@@ -4,6 +4,7 @@
 //! `Challenge` is the validated form with resolved paths and parsed limits. Every semantic
 //! error points at the span of the value that caused it, so an author sees the line to fix.
 
+pub mod dockerfile;
 pub mod image;
 pub mod lint;
 pub mod scaffold;

@@ -49,12 +49,8 @@ async fn run_image(
     settings: &Settings,
     terminal: &Terminal,
 ) -> Result<ExitStatus, Error> {
-    let options = ImageRunOptions {
-        dockerfile: run_options(&args.setup, settings, String::new(), terminal, 2).playbook,
-        timeout: args.scope.timeout,
-        guard: settings.guard,
-        builder_socket: settings.builder.clone(),
-    };
+    let options = RunOptions { timeout: args.scope.timeout, ..run_options(&args.setup, settings, String::new(), terminal, 2) };
+    let options = image_options(settings, &options);
     let run = ImageRun::new(challenge, spec, options, terminal).await.map_err(RunError::from)?;
     terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
     let result = run.execute().await;
@@ -70,10 +66,26 @@ async fn run_image(
     Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
 }
 
+/// What a Docker attempt takes of a run's options: the Dockerfile, the timeout.
+pub(super) fn image_options(settings: &Settings, options: &RunOptions) -> ImageRunOptions {
+    ImageRunOptions {
+        dockerfile: options.playbook.clone(),
+        timeout: options.timeout,
+        guard: settings.guard,
+        builder_socket: settings.builder.clone(),
+    }
+}
+
 /// `sandbox shell`: one pass of the playbook, then a login shell in the chosen target; the
 /// run's containers are removed when the shell exits.
 pub(crate) async fn shell(args: ShellArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
     let challenge = Challenge::load(&args.dir, &settings.allowed)?;
+    if challenge.track != Track::Ansible {
+        return Err(Error::Usage(format!(
+            "{} is a Docker challenge: `sandbox shell` opens a shell in an Ansible target; `sandbox run` builds and checks the image",
+            challenge.id
+        )));
+    }
     let runtime = settings.runtime(args.setup.runtime.clone());
     let distro = match &args.distro {
         Some(name) => name.clone(),

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, EventKind};
 
-use crate::challenge::Challenge;
+use crate::challenge::image::ImageSpec;
+use crate::challenge::{Challenge, Track};
 use crate::cli::WatchArgs;
 use crate::docker::Engine;
+use crate::dockerfile::run::ImageRun;
+use crate::dockerfile::BuildError;
 use crate::images::ImageKind;
 use crate::pool::{Location, Pool};
 use crate::printer::terminal::Terminal;
@@ -19,7 +22,7 @@ use crate::run::{Run, RunError, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
-use super::run::run_options;
+use super::run::{image_options, run_options};
 
 /// `sandbox watch`: a pool of its own for the challenge's platforms, an attempt now and one
 /// after each change (never two at once), and everything removed however it ends.
@@ -35,7 +38,8 @@ pub(crate) async fn watch(args: WatchArgs, settings: &Settings, terminal: &Termi
         timeout: args.scope.timeout,
         ..run_options(&args.setup, settings, runtime, terminal, 2)
     };
-    options.pool = options.pool.map(|_| location);
+    // A Docker challenge needs no targets: its builder keeps the layer cache warm instead.
+    options.pool = options.pool.filter(|_| challenge.track == Track::Ansible).map(|_| location);
     let result = tokio::select! {
         result = watch_attempts(&engine, &pool, &challenge, &args, settings, &options, terminal) => result,
         _ = tokio::signal::ctrl_c() => Err(RunError::Interrupted.into()),
@@ -154,17 +158,30 @@ async fn watch_attempt(
             return Ok(None);
         }
     };
-    let run = Run::new(engine.clone(), &challenge, options.clone(), terminal)?;
-    let result = run.execute().await;
+    let result = match &challenge.track {
+        Track::Docker(spec) => attempt_image(&challenge, spec, settings, options, terminal).await,
+        Track::Ansible => Run::new(engine.clone(), &challenge, options.clone(), terminal)?.execute().await,
+    };
     terminal.finish();
     match result {
         Ok(report) => Ok(Some(report)),
-        Err(RunError::Interrupted) => Err(RunError::Interrupted.into()),
+        Err(RunError::Interrupted | RunError::Build(BuildError::Interrupted)) => Err(RunError::Interrupted.into()),
         Err(err) => {
             terminal.error(&format!("{:?}", miette::Report::new(err)));
             Ok(None)
         }
     }
+}
+
+async fn attempt_image(
+    challenge: &Challenge,
+    spec: &ImageSpec,
+    settings: &Settings,
+    options: &RunOptions,
+    terminal: &Terminal,
+) -> Result<RunReport, RunError> {
+    let options = image_options(settings, options);
+    Ok(ImageRun::new(challenge, spec, options, terminal).await?.execute().await?)
 }
 
 /// Whether a file-system event is a write. Reads count as events too (inotify's OPEN, which

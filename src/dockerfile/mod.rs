@@ -7,7 +7,6 @@
 
 pub mod checks;
 pub mod layers;
-pub mod parse;
 pub mod run;
 
 use std::collections::HashMap;
@@ -18,7 +17,8 @@ use miette::Diagnostic;
 use crate::docker::{BuildLimits, Endpoint, Engine, EngineError, RegisteredRuntime};
 use crate::isolation::RuntimePolicy;
 
-pub use self::parse::DockerfileError;
+// Reading a Dockerfile is part of reading a challenge (lint does it too); building is here.
+pub use crate::challenge::dockerfile::{self as parse, DockerfileError};
 
 /// Where `scripts/setup.sh` starts the builder.
 pub const DEFAULT_SOCKET: &str = "/run/sandbox/builder.sock";
@@ -110,7 +110,7 @@ impl Builder {
         let text = std::fs::read_to_string(dockerfile)
             .map_err(|source| BuildError::Io { path: dockerfile.to_path_buf(), source })?;
         parse::check(&text, &dockerfile.display().to_string(), request.allowed)?;
-        let archive = context_archive(request.context, &text, request.touched)
+        let archive = context_archive(request.context, &text, request.touched.as_ref())
             .map_err(|source| BuildError::Io { path: request.context.to_path_buf(), source })?;
         let limits = BuildLimits { dockerfile: Some(DOCKERFILE_IN_CONTEXT.into()), ..request.limits.clone() };
         let mut log = BuildLog::default();
@@ -134,23 +134,23 @@ pub struct BuildRequest<'a> {
     pub allowed: &'a [&'a str],
     pub limits: BuildLimits,
     pub labels: HashMap<String, String>,
-    /// A file of the context (relative to it) sent with a newline appended: the source change
-    /// a second build sees.
-    pub touched: Option<&'a Path>,
+    /// A file of the context (relative to it) sent with these bytes appended: the source
+    /// change a second build sees.
+    pub touched: Option<(&'a Path, Vec<u8>)>,
 }
 
 /// Where the learner's Dockerfile is put in the context (so a file named `Dockerfile` in the
 /// app's own directory cannot stand in for it).
 const DOCKERFILE_IN_CONTEXT: &str = ".sandbox.Dockerfile";
 
-/// The context directory as a tar, the Dockerfile beside it, `touched` with a newline more.
-fn context_archive(context: &Path, dockerfile: &str, touched: Option<&Path>) -> std::io::Result<Vec<u8>> {
+/// The context directory as a tar, the Dockerfile beside it, the touched file changed.
+fn context_archive(context: &Path, dockerfile: &str, touched: Option<&(&Path, Vec<u8>)>) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
     let mut extra = vec![(PathBuf::from(DOCKERFILE_IN_CONTEXT), dockerfile.as_bytes().to_vec())];
-    if let Some(relative) = touched {
+    if let Some((relative, appended)) = touched {
         let mut changed = std::fs::read(context.join(relative))?;
-        changed.push(b'\n');
+        changed.extend_from_slice(appended);
         extra.push((relative.to_path_buf(), changed));
     }
     for entry in walkdir::WalkDir::new(context).min_depth(1).sort_by_file_name() {

@@ -338,21 +338,26 @@ pub fn judge(
     }
 
     let mut platforms = Vec::new();
-    for distro in &challenge.distros {
+    // A Docker challenge's one platform is its image; its distros are the bases it may use.
+    let names: Vec<&str> = match challenge.track {
+        Track::Ansible => challenge.distros.iter().map(|d| d.name).collect(),
+        Track::Docker(_) => vec!["image"],
+    };
+    for name in names {
         let platform_of = |report: &Result<RunReport, String>| {
-            report.as_ref().ok().and_then(|r| {
+            report.as_ref().ok().map(|r| {
                 let seconds = r.duration_seconds / r.platforms.len().max(1) as f64;
-                r.platforms.iter().find(|p| p.distro == distro.name).map(|p| (p.clone(), seconds))
+                r.platforms.iter().find(|p| p.distro == name).map(|p| (p.clone(), seconds))
             })
         };
-        let (solution_case, solution_problem) = case_of(&PlaybookChoice::Solution, distro.name, platform_of(&solution));
-        let (starter_case, starter_problem) = case_of(&PlaybookChoice::Starter, distro.name, platform_of(&starter));
+        let (solution_case, solution_problem) = case_of(&PlaybookChoice::Solution, name, platform_of(&solution));
+        let (starter_case, starter_problem) = case_of(&PlaybookChoice::Starter, name, platform_of(&starter));
         for (raised, reason) in [solution_problem, starter_problem].into_iter().flatten() {
             reasons.push(reason);
             status = status.max(raised);
         }
         platforms.push(PlatformCase {
-            distro: distro.name.to_string(),
+            distro: name.to_string(),
             solution: solution_case,
             starter: starter_case,
         });
@@ -373,17 +378,22 @@ pub fn judge(
     }
 }
 
-/// The case of the solution's or the starter's run on one platform (`ran`: its report there
-/// and its share of the run's time) and, when the case is a problem for the challenge, the
-/// status it raises with why.
+/// The case of the solution's or the starter's run on one platform (`ran`: None when the
+/// run itself failed, already a reason; else its report there, if any, and its share of the
+/// run's time) and, when the case is a problem for the challenge, the status it raises with why.
 fn case_of(
     playbook: &PlaybookChoice,
     distro: &str,
-    ran: Option<(PlatformReport, f64)>,
+    ran: Option<Option<(PlatformReport, f64)>>,
 ) -> (CaseResult, Option<(Status, String)>) {
     let case = |outcome, message, seconds| CaseResult { outcome, message, seconds };
-    let Some((platform, seconds)) = ran else {
+    let Some(ran) = ran else {
         return (case(CaseOutcome::Error, Some("did not run".into()), 0.0), None);
+    };
+    let Some((platform, seconds)) = ran else {
+        // A report without this platform: the run never got to it, which proves nothing.
+        let problem = (Status::Error, format!("{distro}: {} did not run here", kind(playbook)));
+        return (case(CaseOutcome::Error, Some("did not run".into()), 0.0), Some(problem));
     };
     let reason = platform.reason.clone().unwrap_or_default();
     let which = kind(playbook);

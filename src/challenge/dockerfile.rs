@@ -1,4 +1,4 @@
-//! A learner's Dockerfile read before anything is built: its instructions with their spans,
+//! The Docker track's Dockerfile read before anything is built: its instructions with their spans,
 //! and the refusals a build must not get as far as (a `FROM` outside the catalog's images,
 //! a `COPY` or `ADD` that leaves the build context, an `ADD` of a URL).
 
