@@ -189,6 +189,17 @@ pub struct Fixture {
 
 pub const PASSING_CHECK: &str = "#!/bin/sh\necho checked\n";
 
+/// A Docker fixture's app: perl-base only, `hello` on 8080, exits on SIGTERM.
+pub const DOCKER_APP: &str = r#"use IO::Socket::INET;
+$SIG{TERM} = sub { exit 0 };
+my $server = IO::Socket::INET->new(LocalAddr => "0.0.0.0:8080", Listen => 5, ReuseAddr => 1) or die "listen: $!";
+while (my $client = $server->accept) {
+    <$client>;
+    print $client "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello\n";
+    close $client;
+}
+"#;
+
 impl Fixture {
     /// A challenge with the given manifest, starter playbook and check; the solution is the
     /// starter unless written separately.
@@ -199,6 +210,20 @@ impl Fixture {
         fixture.write("playbook.yml", playbook);
         fixture.write("solution/playbook.yml", playbook);
         fixture.write("check.sh", check);
+        fixture.chmod("check.sh", 0o755);
+        fixture
+    }
+
+    /// A Docker challenge: the manifest after `track = "docker"`, the learner's Dockerfile
+    /// (also the solution), an app context with `server.pl`, and a passing check.sh.
+    pub fn docker(manifest: &str, dockerfile: &str) -> Fixture {
+        let dir = tempfile::Builder::new().prefix("sandbox-docker-fixture-").tempdir().unwrap();
+        let fixture = Fixture { dir };
+        fixture.write("challenge.toml", &format!("track = \"docker\"\ntitle = \"fixture\"\n{manifest}"));
+        fixture.write("Dockerfile", dockerfile);
+        fixture.write("solution/Dockerfile", dockerfile);
+        fixture.write("app/server.pl", DOCKER_APP);
+        fixture.write("check.sh", "#!/bin/bash\necho checked\n");
         fixture.chmod("check.sh", 0o755);
         fixture
     }
@@ -228,9 +253,43 @@ impl Fixture {
     }
 }
 
-/// Containers and networks still carrying the run's label, asked of Docker through bollard.
+/// Containers and networks still carrying the run's label, asked of Docker through bollard;
+/// on the builder too (a Docker challenge's containers and image tags live there).
 pub fn leftovers(run: &str) -> (usize, usize) {
-    labelled(&format!("io.sandbox.run={run}"))
+    let (containers, networks) = labelled(&format!("io.sandbox.run={run}"));
+    let (on_builder, tags) = builder_leftovers(run);
+    (containers + on_builder + tags, networks)
+}
+
+pub const BUILDER_SOCKET: &str = "/run/sandbox/builder.sock";
+
+/// The builder's containers labelled with the run, and its images tagged for it.
+pub fn builder_leftovers(run: &str) -> (usize, usize) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
+    if !Path::new(BUILDER_SOCKET).exists() {
+        return (0, 0);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_unix(BUILDER_SOCKET, 120, bollard::API_DEFAULT_VERSION).unwrap();
+        let docker = docker.negotiate_version().await.unwrap();
+        let label = HashMap::from([("label".to_string(), vec![format!("io.sandbox.run={run}")])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&label).build();
+        let containers = docker.list_containers(Some(options)).await.unwrap();
+        let reference = HashMap::from([("reference".to_string(), vec![format!("sandbox-image-{run}")])]);
+        let images = docker.list_images(Some(ListImagesOptionsBuilder::default().filters(&reference).build())).await.unwrap();
+        (containers.len(), images.len())
+    })
+}
+
+/// Whether the builder still has container `id` (a build step's).
+pub fn builder_has_container(id: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_unix(BUILDER_SOCKET, 120, bollard::API_DEFAULT_VERSION).unwrap();
+        let docker = docker.negotiate_version().await.unwrap();
+        docker.inspect_container(id, None).await.is_ok()
+    })
 }
 
 /// Containers and networks carrying `label` (`key=value`).

@@ -9,6 +9,7 @@ mod build;
 mod ci;
 mod completions;
 mod defense;
+mod docker_track;
 mod input;
 mod lint;
 mod offline;

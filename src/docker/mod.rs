@@ -610,7 +610,14 @@ impl Engine {
         let options = options.build();
         let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|err| EngineError::Build { tag: tag.to_string(), message: err.to_string() })?;
+            let info = item.map_err(|err| {
+                // The daemon's own words, without bollard's "Docker stream error:" in front.
+                let message = match err {
+                    BollardError::DockerStreamError { error } => error,
+                    other => other.to_string(),
+                };
+                EngineError::Build { tag: tag.to_string(), message }
+            })?;
             if let Some(detail) = info.error_detail {
                 let message = detail.message.unwrap_or_else(|| "unknown error".into());
                 return Err(EngineError::Build { tag: tag.to_string(), message });

@@ -33,7 +33,9 @@ const CACHE_BOUND: u64 = 20 * 1000 * 1000 * 1000;
 const HTTP_HELPER: &str = r#"#!/bin/bash
 # usage: http PATH  (GET http://$APP_HOST:$APP_PORT/PATH; prints the status line, headers and body)
 exec 3<>"/dev/tcp/${APP_HOST:-127.0.0.1}/${APP_PORT:?}" || exit 7
-printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "${1:-/}" "${APP_HOST:-127.0.0.1}" >&3
+# One write, its errors silenced: a server may answer and close after the request line.
+request=$(printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close' "${1:-/}" "${APP_HOST:-127.0.0.1}")
+printf '%s\r\n\r\n' "$request" >&3 2>/dev/null
 timeout 10 cat <&3
 "#;
 
@@ -65,6 +67,8 @@ pub struct ImageRun<'a> {
     /// check.sh's exit code and output per build.
     check_outputs: std::sync::Mutex<Vec<(u8, i64, String)>>,
     kills: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The build steps' containers: a timeout or Ctrl-C leaves one running in the builder.
+    build_containers: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> ImageRun<'a> {
@@ -92,6 +96,7 @@ impl<'a> ImageRun<'a> {
             report: std::sync::Mutex::new(ImageReport::default()),
             check_outputs: Default::default(),
             kills: Default::default(),
+            build_containers: Default::default(),
         })
     }
 
@@ -178,7 +183,17 @@ impl<'a> ImageRun<'a> {
             touched,
         };
         let reporter = self.reporter;
-        let result = self.builder.build(&request, &mut |line| reporter.build_line(&format!("[build {build}] {line}"))).await;
+        let steps_running = &self.build_containers;
+        let result = self
+            .builder
+            .build(&request, &mut |line| {
+                // A build step's container carries no label of ours; its id is in the log.
+                if let Some(id) = line.trim().strip_prefix("---> Running in ") {
+                    steps_running.lock().unwrap().push(id.trim().to_string());
+                }
+                reporter.build_line(&format!("[build {build}] {line}"));
+            })
+            .await;
         let seconds = started.elapsed().as_secs_f64();
         self.reporter.step_done(&format!("build {build} ({seconds:.1}s)"));
         match result {
@@ -423,6 +438,11 @@ impl<'a> ImageRun<'a> {
     async fn cleanup(&self) {
         let engine = self.builder.engine();
         let label = format!("{}={}", labels::RUN, self.id);
+        let steps: Vec<String> = self.build_containers.lock().unwrap().drain(..).collect();
+        for id in steps {
+            // Gone already, once a step ended: the builder removes its containers itself.
+            let _ = engine.remove_container(&id).await;
+        }
         if let Err(err) = engine.remove_labelled(&label).await {
             self.reporter.notice(&err.to_string());
         }

@@ -1,0 +1,154 @@
+//! The Docker track end to end: `sandbox run` and `sandbox test` of Dockerfile challenges,
+//! built by the builder under gVisor, run hardened, checked; nothing left behind.
+
+use std::time::Duration;
+
+use crate::harness::{
+    builder_has_container, lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Sandbox,
+};
+
+const APP: &str = "FROM debian:12\nCOPY server.pl /app/server.pl\nCMD [\"perl\", \"/app/server.pl\"]\n";
+
+#[test]
+fn every_bundled_docker_challenge_passes_as_solved_and_its_starter_fails_for_its_lesson() {
+    let dirs: Vec<String> = ["non-root", "healthcheck", "multi-stage", "layer-cache", "no-secrets", "graceful-stop"]
+        .iter()
+        .map(|name| format!("challenges/docker-{name}"))
+        .collect();
+    let mut args = vec!["test".to_string(), "--json".to_string(), "--jobs".to_string(), "2".to_string()];
+    args.extend(dirs);
+    let out = Sandbox::new(args).status(0).run();
+    let json = out.json();
+    // The lesson each starter must fail on, in its platform's reason.
+    for (challenge, lesson) in [
+        ("docker-non-root", "non_root: PID 1 runs as uid 0"),
+        ("docker-healthcheck", "healthy: the image has no HEALTHCHECK"),
+        ("docker-multi-stage", "size:"),
+        ("docker-layer-cache", "cache: step"),
+        ("docker-no-secrets", "deleted by a later layer but still in this one"),
+        ("docker-graceful-stop", "stop: stopped in"),
+    ] {
+        let outcome = json["challenges"].as_array().unwrap().iter().find(|c| c["challenge"] == challenge).unwrap();
+        assert_eq!(outcome["status"], "passed", "{outcome}");
+        let reason = outcome["starter"]["platforms"][0]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(lesson), "{challenge}: starter failed for another reason: {reason}");
+        assert_eq!(outcome["solution"]["track"], "docker");
+    }
+}
+
+#[test]
+fn a_passing_image_reports_both_builds_and_its_checks_in_json() {
+    let fixture = Fixture::docker("[image]\nport = 8080\ntouch = \"app/server.pl\"\n[checks]\nhttp = { body = \"hello\" }\nstops_within = \"5s\"\n", APP);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).stderr_has("[build 1] Step 1/3 : FROM debian:12").run();
+    let json = out.json();
+    assert_eq!(json["track"], "docker");
+    let builds = json["image"]["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 2);
+    // The touched file changed: its COPY and what follows ran again, FROM's layer did not.
+    let second: Vec<bool> = builds[1]["steps"].as_array().unwrap().iter().map(|s| s["cached"].as_bool().unwrap()).collect();
+    assert_eq!(second, [false, false, false], "{}", builds[1]);
+    let checks: Vec<(u64, String)> = json["image"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["build"].as_u64().unwrap(), c["name"].as_str().unwrap().to_string()))
+        .collect();
+    for build in [1, 2] {
+        for name in ["http", "check.sh", "stop"] {
+            assert!(checks.contains(&(build, name.to_string())), "{checks:?}");
+        }
+    }
+    assert_eq!(json["platforms"][0]["passes"][1]["changed"], 2, "COPY and CMD rebuilt: {}", json["platforms"][0]);
+}
+
+/// What the app learns about its own container, served on 8080 for check.sh to judge.
+const INTROSPECTING_APP: &str = r#"FROM debian:12
+COPY server.pl /app/server.pl
+CMD ["bash", "-c", "{ touch /etc/x 2>/dev/null && echo root=writable || echo root=read-only; timeout 3 bash -c 'echo > /dev/tcp/10.231.0.1/80' 2>/dev/null && echo host=reached || echo host=unreachable; grep CapEff /proc/self/status; echo uid=$(id -u); } > /tmp/facts; exec perl /app/server.pl"]
+"#;
+
+/// Serves /tmp/facts.
+const FACTS_SERVER: &str = r#"use IO::Socket::INET;
+$SIG{TERM} = sub { exit 0 };
+my $server = IO::Socket::INET->new(LocalAddr => "0.0.0.0:8080", Listen => 5, ReuseAddr => 1) or die;
+while (my $client = $server->accept) {
+    <$client>;
+    open(my $f, "<", "/tmp/facts"); local $/; my $facts = <$f>;
+    print $client "HTTP/1.0 200 OK\r\n\r\n$facts";
+    close $client;
+}
+"#;
+
+#[test]
+fn the_app_runs_read_only_without_capabilities_or_a_network_and_the_probe_reaches_only_it() {
+    let fixture = Fixture::docker("[image]\nport = 8080\n", INTROSPECTING_APP);
+    fixture.write("app/server.pl", FACTS_SERVER);
+    let check = "#!/bin/bash\nfacts=$(http /)\nfor want in root=read-only host=unreachable 'CapEff:\t0000000000000000'; do\n  grep -qF \"$want\" <<<\"$facts\" || { echo \"missing $want in: $facts\"; exit 1; }\ndone\ntimeout 3 bash -c 'echo > /dev/tcp/10.231.0.1/80' 2>/dev/null && { echo 'the probe reached the host'; exit 1; }\necho hardened\n";
+    fixture.write("check.sh", check);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).run();
+    let json = out.json();
+    assert_eq!(json["passed"], true, "{}\n{}", json["platforms"][0], out.stderr);
+    assert!(json["platforms"][0]["passes"][0]["verify_output"].as_str().unwrap().contains("hardened"));
+}
+
+#[test]
+fn a_fork_bomb_in_a_run_step_is_killed_by_the_guard() {
+    let fixture = Fixture::docker("", "FROM debian:12\nRUN bomb() { bomb | bomb & }; bomb; sleep 60\n");
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
+    let platform = out.platform("image");
+    assert_eq!(platform["verdict"], "killed", "{platform}");
+    assert!(platform["reason"].as_str().unwrap().contains("fork bomb guard"), "{platform}");
+}
+
+#[test]
+fn a_run_step_past_the_timeout_ends_in_timeout_and_its_container_goes() {
+    let fixture = Fixture::docker("", "FROM debian:12\nRUN sleep 300\n");
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json", "--timeout", "8s"]).status(1).run();
+    assert_eq!(out.platform("image")["verdict"], "timeout");
+    let step = out.stderr.lines().find_map(|l| l.split("---> Running in ").nth(1)).expect("the step started");
+    assert!(!builder_has_container(step.trim()), "the sleeping step's container is still in the builder");
+}
+
+#[test]
+fn ctrl_c_during_a_build_removes_everything_and_exits_130() {
+    let fixture = Fixture::docker("", "FROM debian:12\nRUN sleep 300\n");
+    let mut child = Sandbox::new(["run", &fixture.path_str()]).spawn();
+    let lines = lines_of(child.stderr.take().unwrap());
+    let (_, seen) = wait_for_line(&lines, "---> Running in", Duration::from_secs(60)).expect("the step starts");
+    let step = seen.iter().find_map(|l| l.split("---> Running in ").nth(1)).unwrap().trim().to_string();
+    let run = seen.iter().find_map(|l| run_id_in(l)).expect("the run announced its id");
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = wait_with_bound(&mut child, Duration::from_secs(60)).expect("it ends after Ctrl-C");
+    assert_eq!(status.code(), Some(130));
+    assert!(!builder_has_container(&step));
+    assert_eq!(crate::harness::leftovers(&run), (0, 0));
+}
+
+#[test]
+fn refused_dockerfiles_point_at_the_line_and_exit_2() {
+    let outside = Fixture::docker("", "FROM python:3.12-slim\nCMD [\"python3\"]\n");
+    Sandbox::new(["run", &outside.path_str()]).status(2).stderr_has("not one of the images this host builds from").stderr_has("python:3.12-slim").run();
+    let leaving = Fixture::docker("", "FROM debian:12\nCOPY ../../etc/passwd /x\n");
+    Sandbox::new(["run", &leaving.path_str()]).status(2).stderr_has("leaves the build context").run();
+    Sandbox::new(["lint", &leaving.path_str()]).status(2).stderr_has("leaves the build context").run();
+}
+
+#[test]
+fn a_bad_docker_manifest_is_refused_at_its_span() {
+    let fixture = Fixture::docker("[image]\nport = 70000\n", APP);
+    Sandbox::new(["run", &fixture.path_str()]).status(2).stderr_has("must be between 1 and 65535").run();
+    let fixture = Fixture::docker("[checks]\nhints = { nonroot = \"x\" }\n", APP);
+    Sandbox::new(["run", &fixture.path_str()]).status(2).stderr_has("not a check").run();
+}
+
+#[test]
+fn an_ansible_run_and_a_docker_run_at_the_same_time_both_pass() {
+    let ansible = Fixture::debian12("- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: { content: hi, dest: /tmp/hi }\n");
+    let docker = Fixture::docker("[image]\nport = 8080\n[checks]\nhttp = { body = \"hello\" }\n", APP);
+    let both = std::thread::scope(|scope| {
+        let first = scope.spawn(|| Sandbox::new(["run", &ansible.path_str(), "--json"]).status(0).run());
+        let second = scope.spawn(|| Sandbox::new(["run", &docker.path_str(), "--json"]).status(0).run());
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    assert!(both.0.json()["passed"].as_bool().unwrap() && both.1.json()["passed"].as_bool().unwrap());
+}
