@@ -7,3 +7,12 @@ pub const RUN: &str = "io.sandbox.run";
 pub const DEADLINE: &str = "io.sandbox.deadline";
 /// `target`, `controller`, `network`.
 pub const ROLE: &str = "io.sandbox.role";
+
+/// A new run id (the value of `RUN`): 10 hex digits from the clock and the process id.
+pub fn new_run_id() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 40) ^ ((nanos >> 64) as u64);
+    let mixed = mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{:010x}", mixed >> 24)
+}

@@ -22,6 +22,7 @@ pub mod printer;
 pub mod report;
 pub mod run;
 pub mod settings;
+pub mod shutdown;
 pub mod suite;
 
 use miette::Diagnostic;

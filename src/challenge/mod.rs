@@ -330,6 +330,14 @@ pub struct Challenge {
     pub track: Track,
 }
 
+/// Which of the learner's files an attempt runs: a playbook, or a Dockerfile in the Docker track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaybookChoice {
+    Starter,
+    Solution,
+    File(PathBuf),
+}
+
 /// Limits no challenge can raise (the operator's `[ceilings]`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ceilings {

@@ -18,7 +18,7 @@ use crate::report::timeline::{Phase, Timings};
 use crate::report::{
     Apply, BuildReport, CheckReport, ImageReport, PassReport, PlatformReport, Reporter, RunReport, StepReport, Verdict,
 };
-use crate::run::PlaybookChoice;
+use crate::challenge::PlaybookChoice;
 
 /// The probe's image: a plain base image the builder holds (bash, no curl).
 const PROBE_IMAGE: &str = "debian:12";
@@ -91,7 +91,7 @@ impl<'a> ImageRun<'a> {
             spec,
             options,
             reporter,
-            id: crate::run::new_run_id(),
+            id: labels::new_run_id(),
             runtime,
             report: std::sync::Mutex::new(ImageReport::default()),
             check_outputs: Default::default(),
@@ -113,7 +113,7 @@ impl<'a> ImageRun<'a> {
         let result = tokio::select! {
             result = self.attempt() => result.map(|()| None),
             () = tokio::time::sleep(timeout) => Ok(Some(Stop::Timeout)),
-            () = crate::run::shutdown_signal() => Err(BuildError::Interrupted),
+            () = crate::shutdown::signal() => Err(BuildError::Interrupted),
         };
         guard.abort();
         let teardown = Instant::now();

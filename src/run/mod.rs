@@ -46,12 +46,7 @@ const OUTSIDE_PLAYBOOK_NAME: &str = ".sandbox-playbook.yml";
 /// How long a run's teardown may take before it gives up and says what to remove by hand.
 const CLEANUP_BOUND: Duration = Duration::from_secs(180);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlaybookChoice {
-    Starter,
-    Solution,
-    File(PathBuf),
-}
+pub use crate::challenge::PlaybookChoice;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -179,7 +174,7 @@ impl<'a> Run<'a> {
                 return Err(RunError::MissingPlaybook { path: path.clone() });
             }
         }
-        let id = new_run_id();
+        let id = labels::new_run_id();
         let guard = options.guard;
         let timeout = options.timeout.unwrap_or(challenge.run.timeout);
         let platforms = Platforms::new(&distros);
@@ -221,7 +216,7 @@ impl<'a> Run<'a> {
         let outcome = tokio::select! {
             result = self.stages() => Some(result),
             _ = tokio::time::sleep(self.timeout) => None,
-            _ = shutdown_signal() => {
+            _ = crate::shutdown::signal() => {
                 self.cleanup().await;
                 return Err(RunError::Interrupted);
             }
@@ -1007,22 +1002,7 @@ fn round_tenths(seconds: f64) -> f64 {
 }
 
 /// Short, unique enough across concurrent runs on one host: time and pid mixed.
-pub(crate) fn new_run_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 40) ^ ((nanos >> 64) as u64);
-    let mixed = mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    format!("{:010x}", mixed >> 24)
-}
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler cannot fail on Unix");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -1030,9 +1010,9 @@ mod tests {
 
     #[test]
     fn run_ids_differ() {
-        let a = new_run_id();
+        let a = labels::new_run_id();
         std::thread::sleep(Duration::from_millis(1));
-        let b = new_run_id();
+        let b = labels::new_run_id();
         assert_ne!(a, b);
         assert_eq!(a.len(), 10);
     }
