@@ -565,7 +565,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__new)
-            opts="-h --distro --help"
+            opts="-h --distro --track --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -573,6 +573,10 @@ _sandbox() {
             case "${prev}" in
                 --distro)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --track)
+                    COMPREPLY=($(compgen -W "ansible docker" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -65,7 +65,9 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l json -d 'Print 
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -l list -d 'Print the selected challenges\' directories, one a line (with --json, the selection and why), and run nothing: no Docker needed'
 complete -c sandbox -n "__fish_sandbox_using_subcommand test" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand lint" -s h -l help -d 'Print help'
-complete -c sandbox -n "__fish_sandbox_using_subcommand new" -l distro -d 'Platforms (repeatable; default debian-12)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand new" -l distro -d 'Platforms (repeatable; default debian-12); for a Docker challenge, the base images its Dockerfile may use (default: every one)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand new" -l track -d 'What the learner writes: a playbook (ansible) or a Dockerfile (docker)' -r -f -a "ansible\t''
+docker\t''"
 complete -c sandbox -n "__fish_sandbox_using_subcommand new" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l distro -d 'The target to open the shell in (default: the challenge\'s first distro)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F

@@ -159,9 +159,20 @@ pub struct LintArgs {
 pub struct NewArgs {
     /// Directory to create; its name becomes the challenge's id and title
     pub name: PathBuf,
-    /// Platforms (repeatable; default debian-12)
+    /// Platforms (repeatable; default debian-12); for a Docker challenge, the base images
+    /// its Dockerfile may use (default: every one)
     #[arg(long = "distro", value_name = "NAME")]
     pub distros: Vec<String>,
+    /// What the learner writes: a playbook (ansible) or a Dockerfile (docker)
+    #[arg(long, value_enum, default_value = "ansible")]
+    pub track: TrackName,
+}
+
+/// The tracks `sandbox new` scaffolds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrackName {
+    Ansible,
+    Docker,
 }
 
 #[derive(Debug, Args)]

@@ -27,8 +27,9 @@ pub enum ScaffoldError {
     },
 }
 
-/// Creates the challenge directory `dir` for `distros` of `catalog` (default debian-12).
-pub fn create(dir: &Path, distro_names: &[String], catalog: &Catalog) -> Result<(), ScaffoldError> {
+/// Creates the challenge directory `dir` for `distros` of `catalog` (default debian-12), a
+/// Docker challenge when `docker` (its distros: the base images it may build from).
+pub fn create(dir: &Path, distro_names: &[String], catalog: &Catalog, docker: bool) -> Result<(), ScaffoldError> {
     if dir.exists() {
         return Err(ScaffoldError::Exists { dir: dir.to_path_buf() });
     }
@@ -42,20 +43,40 @@ pub fn create(dir: &Path, distro_names: &[String], catalog: &Catalog) -> Result<
             distros.push(found);
         }
     }
-    if distros.is_empty() {
+    if distros.is_empty() && !docker {
         distros.push(crate::distro::builtin("debian-12").expect("debian-12 is in the catalog"));
     }
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "challenge".into());
     let title = title_of(&name);
     let distro_list = distros.iter().map(|d| format!("\"{}\"", d.name)).collect::<Vec<_>>().join(", ");
+    let files = if docker { docker_files(&title, &name, &distro_list) } else { ansible_files(&title, &name, &distro_list) };
+    write_all(dir, files)
+}
 
-    let files: [(&str, String, u32); 5] = [
-        ("challenge.toml", manifest(&title, &distro_list), 0o644),
-        ("README.md", readme(&title, &name), 0o644),
+fn ansible_files(title: &str, name: &str, distro_list: &str) -> Vec<(&'static str, String, u32)> {
+    vec![
+        ("challenge.toml", manifest(title, distro_list), 0o644),
+        ("README.md", readme(title, name), 0o644),
         ("playbook.yml", STARTER.to_string(), 0o644),
         ("solution/playbook.yml", SOLUTION.to_string(), 0o644),
         ("check.sh", CHECK.to_string(), 0o755),
-    ];
+    ]
+}
+
+/// A Docker challenge whose starter runs as root and whose solution does not.
+fn docker_files(title: &str, name: &str, distro_list: &str) -> Vec<(&'static str, String, u32)> {
+    let distros = if distro_list.is_empty() { String::new() } else { format!("distros = [{distro_list}]\n") };
+    vec![
+        ("challenge.toml", docker_manifest(title, &distros), 0o644),
+        ("README.md", docker_readme(title, name), 0o644),
+        ("Dockerfile", DOCKER_STARTER.to_string(), 0o644),
+        ("solution/Dockerfile", DOCKER_SOLUTION.to_string(), 0o644),
+        ("app/server.pl", DOCKER_APP.replace("NAME", name), 0o644),
+        ("check.sh", DOCKER_CHECK.replace("NAME", name), 0o755),
+    ]
+}
+
+fn write_all(dir: &Path, files: Vec<(&'static str, String, u32)>) -> Result<(), ScaffoldError> {
     for (relative, contents, mode) in files {
         let path = dir.join(relative);
         let io = |source| ScaffoldError::Io { path: path.clone(), source };
@@ -121,6 +142,91 @@ fn readme(title: &str, name: &str) -> String {
     )
 }
 
+fn docker_manifest(title: &str, distros: &str) -> String {
+    format!(
+        "track = \"docker\"\n\
+         title = \"{title}\"\n\
+         topic = \"USER\"\n\
+         difficulty = \"easy\"\n\
+         {distros}\
+         \n\
+         # Optional; the defaults are shown.\n\
+         # dockerfile = \"Dockerfile\"\n\
+         # solution = \"solution/Dockerfile\"\n\
+         # check = \"check.sh\"\n\
+         \n\
+         [image]\n\
+         context = \"app\"\n\
+         touch = \"app/server.pl\"   # changed before the second build\n\
+         port = 8080\n\
+         \n\
+         [checks]\n\
+         http = {{ path = \"/\", status = 200, body = \"hello\" }}\n\
+         non_root = true\n\
+         # healthy_within = \"20s\"\n\
+         # max_size = \"150MB\"\n\
+         # max_layers = 12\n\
+         # secrets = [\"a-token-the-context-holds\"]\n\
+         # stops_within = \"5s\"\n\
+         # cached = [\"install\"]\n\
+         \n\
+         [checks.hints]\n\
+         non_root = \"add a user with useradd and switch to it with USER before CMD\"\n"
+    )
+}
+
+fn docker_readme(title: &str, name: &str) -> String {
+    format!(
+        "# {title}\n\
+         \n\
+         Describe the goal here: what the learner's Dockerfile must build.\n\
+         \n\
+         ## Requirements\n\
+         \n\
+         1. The app (`app/server.pl`) answers `GET /` on port 8080.\n\
+         2. Its process does not run as root.\n\
+         \n\
+         Builds have no network and start from the local base images (`debian:12` …).\n\
+         \n\
+         Run it with `sandbox run {name}`; `sandbox test {name}` proves the reference solution\n\
+         passes and the starter does not.\n"
+    )
+}
+
+const DOCKER_STARTER: &str = "# Starter: it builds and answers, but runs as root. Edit me.
+FROM debian:12
+COPY server.pl /app/server.pl
+EXPOSE 8080
+CMD [\"perl\", \"/app/server.pl\"]
+";
+
+const DOCKER_SOLUTION: &str = "FROM debian:12
+RUN useradd --system --no-create-home app
+COPY server.pl /app/server.pl
+USER app
+EXPOSE 8080
+CMD [\"perl\", \"/app/server.pl\"]
+";
+
+const DOCKER_APP: &str = "# A tiny HTTP server with perl-base only (the base images have no python or curl).
+use IO::Socket::INET;
+$SIG{TERM} = sub { exit 0 };
+my $server = IO::Socket::INET->new(LocalAddr => '0.0.0.0:8080', Listen => 5, ReuseAddr => 1) or die \"listen: $!\";
+while (my $client = $server->accept) {
+    while (my $line = <$client>) { last if $line =~ /^\\r?$/ }
+    print $client \"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from NAME\\n\";
+    close $client;
+}
+";
+
+const DOCKER_CHECK: &str = "#!/bin/bash
+# Runs in a probe beside the app after each build: 127.0.0.1:$APP_PORT is the app.
+# `http PATH` prints the raw answer (status line, headers, body).
+answer=$(http /) || { echo \"FAIL: nothing answers on port $APP_PORT\"; exit 1; }
+grep -q 'hello from NAME' <<<\"$answer\" || { echo \"FAIL: GET / did not say hello: $answer\"; exit 1; }
+echo \"ok: the app answers\"
+";
+
 const STARTER: &str = "---
 # Starter: it runs, but it does not solve the task yet. Edit me.
 - name: Challenge
@@ -165,7 +271,7 @@ mod tests {
     fn the_scaffold_loads_and_lints_clean() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("log-rotation");
-        create(&dir, &["debian-12".into(), "debian-13".into()], &Catalog::builtin()).unwrap();
+        create(&dir, &["debian-12".into(), "debian-13".into()], &Catalog::builtin(), false).unwrap();
         let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
         assert_eq!(challenge.title, "Log rotation");
         assert_eq!(challenge.distros.len(), 2);
@@ -174,15 +280,26 @@ mod tests {
     }
 
     #[test]
+    fn the_docker_scaffold_loads_and_lints_clean() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("non-root-app");
+        create(&dir, &[], &Catalog::builtin(), true).unwrap();
+        let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
+        assert_eq!(challenge.track.name(), "docker");
+        let findings = crate::challenge::lint::lint(&dir, &Allowed::default());
+        assert!(findings.is_empty(), "{findings:?}");
+    }
+
+    #[test]
     fn an_existing_directory_is_never_overwritten() {
         let root = tempfile::tempdir().unwrap();
-        assert!(matches!(create(root.path(), &[], &Catalog::builtin()), Err(ScaffoldError::Exists { .. })));
+        assert!(matches!(create(root.path(), &[], &Catalog::builtin(), false), Err(ScaffoldError::Exists { .. })));
     }
 
     #[test]
     fn unknown_distros_are_refused() {
         let root = tempfile::tempdir().unwrap();
-        let result = create(&root.path().join("x"), &["fedora-40".into()], &Catalog::builtin());
+        let result = create(&root.path().join("x"), &["fedora-40".into()], &Catalog::builtin(), false);
         assert!(matches!(result, Err(ScaffoldError::UnknownDistro { .. })));
     }
 }

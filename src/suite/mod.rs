@@ -431,6 +431,7 @@ mod tests {
             &dir,
             &["debian-12".into(), "ubuntu-22.04".into()],
             &crate::distro::Catalog::builtin(),
+            false,
         )
         .unwrap();
         let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
