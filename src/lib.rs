@@ -103,7 +103,9 @@ impl Error {
             | Error::InvalidChallenges { .. } => ExitStatus::Usage,
             Error::Run(RunError::Interrupted | RunError::Build(BuildError::Interrupted)) => ExitStatus::Interrupted,
             // A Dockerfile refused before it builds is the learner's input, like a bad manifest.
-            Error::Run(RunError::Build(BuildError::Dockerfile(_) | BuildError::Io { .. })) => ExitStatus::Usage,
+            Error::Run(RunError::Build(
+                BuildError::Dockerfile(_) | BuildError::Io { .. } | BuildError::ContextTooLarge { .. },
+            )) => ExitStatus::Usage,
             Error::Run(RunError::DistroNotInChallenge { .. } | RunError::MissingPlaybook { .. }) => ExitStatus::Usage,
             Error::Run(_) | Error::Engine(_) | Error::Image(_) | Error::Pool(_) => ExitStatus::Infrastructure,
         }

@@ -152,3 +152,11 @@ fn an_ansible_run_and_a_docker_run_at_the_same_time_both_pass() {
     });
     assert!(both.0.json()["passed"].as_bool().unwrap() && both.1.json()["passed"].as_bool().unwrap());
 }
+
+#[test]
+fn a_build_context_past_its_limit_is_refused_before_it_is_sent() {
+    let fixture = Fixture::docker("", APP);
+    let big = std::fs::File::create(fixture.path().join("app/artifact.bin")).unwrap();
+    big.set_len(70 * 1024 * 1024).unwrap();
+    Sandbox::new(["run", &fixture.path_str()]).status(2).stderr_has("more than the 67108864 a build may send").run();
+}

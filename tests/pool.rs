@@ -180,7 +180,7 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
 
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("warm");
-    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin()).unwrap();
+    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), false).unwrap();
     let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
         .output();
     assert_eq!(run.code, 0, "{}", run.stderr);

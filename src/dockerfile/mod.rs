@@ -59,6 +59,13 @@ pub enum BuildError {
     #[diagnostic(transparent)]
     Engine(#[from] EngineError),
 
+    #[error("the build context {} holds {size} bytes, more than the {limit} a build may send", dir.display())]
+    #[diagnostic(
+        code(sandbox::build::context_too_large),
+        help("a challenge's app directory is its source, not its artifacts: leave build outputs out of it")
+    )]
+    ContextTooLarge { dir: PathBuf, size: usize, limit: usize },
+
     #[error("interrupted; everything the attempt created was removed")]
     #[diagnostic(code(sandbox::build::interrupted))]
     Interrupted,
@@ -112,6 +119,10 @@ impl Builder {
         parse::check(&text, &dockerfile.display().to_string(), request.allowed)?;
         let archive = context_archive(request.context, &text, request.touched.as_ref())
             .map_err(|source| BuildError::Io { path: request.context.to_path_buf(), source })?;
+        if archive.len() > CONTEXT_LIMIT {
+            let dir = request.context.to_path_buf();
+            return Err(BuildError::ContextTooLarge { dir, size: archive.len(), limit: CONTEXT_LIMIT });
+        }
         let limits = BuildLimits { dockerfile: Some(DOCKERFILE_IN_CONTEXT.into()), ..request.limits.clone() };
         let mut log = BuildLog::default();
         self.engine
@@ -139,6 +150,9 @@ pub struct BuildRequest<'a> {
     pub touched: Option<(&'a Path, Vec<u8>)>,
 }
 
+/// The most a build context may hold (it is sent in memory, and it is source, not artifacts).
+const CONTEXT_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Where the learner's Dockerfile is put in the context (so a file named `Dockerfile` in the
 /// app's own directory cannot stand in for it).
 const DOCKERFILE_IN_CONTEXT: &str = ".sandbox.Dockerfile";
@@ -147,6 +161,8 @@ const DOCKERFILE_IN_CONTEXT: &str = ".sandbox.Dockerfile";
 fn context_archive(context: &Path, dockerfile: &str, touched: Option<&(&Path, Vec<u8>)>) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
+    // Docker's tar reader refuses GNU sparse entries ("unhandled tar header type 83").
+    builder.sparse(false);
     let mut extra = vec![(PathBuf::from(DOCKERFILE_IN_CONTEXT), dockerfile.as_bytes().to_vec())];
     if let Some((relative, appended)) = touched {
         let mut changed = std::fs::read(context.join(relative))?;
