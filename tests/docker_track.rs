@@ -42,6 +42,9 @@ fn a_passing_image_reports_both_builds_and_its_checks_in_json() {
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).stderr_has("[build 1] Step 1/3 : FROM debian:12").run();
     let json = out.json();
     assert_eq!(json["track"], "docker");
+    for phase in ["build_1", "checks_1", "build_2", "checks_2", "teardown"] {
+        assert!(json["timings"][phase].is_number(), "no {phase} in {}", json["timings"]);
+    }
     let builds = json["image"]["builds"].as_array().unwrap();
     assert_eq!(builds.len(), 2);
     // The touched file changed: its COPY and what follows ran again, FROM's layer did not.

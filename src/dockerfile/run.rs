@@ -14,7 +14,7 @@ use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
 use crate::isolation::guard::GuardSettings;
 use crate::isolation::{self, host_pids_limit};
 use crate::labels;
-use crate::report::timeline::{Phase, Timings};
+use crate::report::timeline::{Phase, Timeline};
 use crate::report::{
     Apply, BuildReport, CheckReport, ImageReport, PassReport, PlatformReport, Reporter, RunReport, StepReport, Verdict,
 };
@@ -69,6 +69,7 @@ pub struct ImageRun<'a> {
     kills: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// The build steps' containers: a timeout or Ctrl-C leaves one running in the builder.
     build_containers: std::sync::Mutex<Vec<String>>,
+    timeline: std::sync::Mutex<Timeline>,
 }
 
 impl<'a> ImageRun<'a> {
@@ -97,6 +98,7 @@ impl<'a> ImageRun<'a> {
             check_outputs: Default::default(),
             kills: Default::default(),
             build_containers: Default::default(),
+            timeline: std::sync::Mutex::new(Timeline::start(Phase::Build(1))),
         })
     }
 
@@ -116,10 +118,12 @@ impl<'a> ImageRun<'a> {
             () = crate::shutdown::signal() => Err(BuildError::Interrupted),
         };
         guard.abort();
-        let teardown = Instant::now();
+        // What a timeout names: the phase it cut short, not the teardown after it.
+        let during = self.timeline.lock().unwrap().current().during();
+        self.timeline.lock().unwrap().enter(Phase::Teardown);
         self.cleanup().await;
         let stop = result?.or_else(|| self.kills.lock().unwrap().first().cloned().map(Stop::Killed));
-        Ok(self.finish(stop, started.elapsed(), teardown.elapsed(), timeout))
+        Ok(self.finish(stop, started.elapsed(), &during, timeout))
     }
 
     async fn attempt(&self) -> Result<(), BuildError> {
@@ -154,6 +158,7 @@ impl<'a> ImageRun<'a> {
 
     /// One build; None when it failed (recorded as the `build` check).
     async fn build(&self, build: u8) -> Result<Option<Vec<Step>>, BuildError> {
+        self.timeline.lock().unwrap().enter(Phase::Build(build));
         self.reporter.step(&format!("build {build} of {}", self.dockerfile_display()));
         let started = Instant::now();
         let allowed: Vec<&str> = self.challenge.distros.iter().map(|d| d.base_image).collect();
@@ -236,6 +241,7 @@ impl<'a> ImageRun<'a> {
 
     /// The image's configuration and layers, then the image running.
     async fn check_image(&self, build: u8) -> Result<(), BuildError> {
+        self.timeline.lock().unwrap().enter(Phase::ImageChecks(build));
         let engine = self.builder.engine();
         let tag = self.tag(build);
         let facts = engine.image_facts(&tag).await?;
@@ -456,13 +462,12 @@ impl<'a> ImageRun<'a> {
         }
     }
 
-    fn finish(&self, stop: Option<Stop>, elapsed: Duration, teardown: Duration, timeout: Duration) -> RunReport {
+    fn finish(&self, stop: Option<Stop>, elapsed: Duration, during: &str, timeout: Duration) -> RunReport {
         let image = self.report.lock().unwrap().clone();
         let outputs = self.check_outputs.lock().unwrap().clone();
-        let (verdict, reason) = judge(&image, stop, timeout);
+        let (verdict, reason) = judge(&image, stop, timeout, during);
         let passes = (1..=2u8).map(|build| pass_report(build, &image, &outputs)).collect();
-        let mut timings = Timings::default();
-        timings.add(Phase::Teardown, teardown.as_secs_f64());
+        let timings = self.timeline.lock().unwrap().timings();
         RunReport {
             challenge: self.challenge.id.clone(),
             track: "docker",
@@ -499,11 +504,12 @@ fn build_report(build: u8, seconds: f64, steps: &[Step], size: Option<u64>) -> B
 }
 
 /// The verdict: the guard's or the clock's word first, then the first failed check.
-fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration) -> (Verdict, Option<String>) {
+fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during: &str) -> (Verdict, Option<String>) {
     match stop {
         Some(Stop::Killed(reason)) => return (Verdict::Killed, Some(reason)),
         Some(Stop::Timeout) => {
-            return (Verdict::Timeout, Some(format!("the attempt exceeded its {}s timeout", timeout.as_secs())))
+            let reason = format!("the attempt exceeded its {}s timeout during {during}", timeout.as_secs());
+            return (Verdict::Timeout, Some(reason));
         }
         None => {}
     }

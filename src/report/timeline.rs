@@ -25,6 +25,10 @@ pub enum Phase {
     Check(u8),
     /// Leftover package managers killed, the mock restored.
     BetweenPasses,
+    /// Docker track: one build of the Dockerfile.
+    Build(u8),
+    /// Docker track: the image's checks, its run and check.sh after one build.
+    ImageChecks(u8),
     /// Everything the run created removed.
     Teardown,
 }
@@ -41,6 +45,8 @@ impl Phase {
             Phase::Tasks(pass) => format!("pass_{pass}_tasks"),
             Phase::Check(pass) => format!("check_{pass}"),
             Phase::BetweenPasses => "between_passes".into(),
+            Phase::Build(build) => format!("build_{build}"),
+            Phase::ImageChecks(build) => format!("checks_{build}"),
             Phase::Teardown => "teardown".into(),
         }
     }
@@ -65,6 +71,8 @@ impl Phase {
             Phase::AnsibleStart(pass) | Phase::Facts(pass) | Phase::Tasks(pass) => format!("pass {pass}"),
             Phase::Check(pass) => format!("verify {pass}"),
             Phase::BetweenPasses => "cleanup between passes".into(),
+            Phase::Build(build) => format!("build {build}"),
+            Phase::ImageChecks(build) => format!("the checks of build {build}"),
             Phase::Teardown => "teardown".into(),
         }
     }
