@@ -384,6 +384,16 @@ impl Challenge {
     pub fn file(&self, relative: &Path) -> PathBuf {
         self.dir.join(relative)
     }
+
+    /// The learner's file an attempt runs, as the user named it (relative to the challenge for
+    /// the starter and the solution).
+    pub fn chosen(&self, choice: &PlaybookChoice) -> PathBuf {
+        match choice {
+            PlaybookChoice::Starter => self.starter.clone(),
+            PlaybookChoice::Solution => self.solution.clone(),
+            PlaybookChoice::File(path) => path.clone(),
+        }
+    }
 }
 
 /// Where `sandbox test` and `lint` look when given no directory.

@@ -149,10 +149,10 @@ impl<'a> ImageRun<'a> {
     }
 
     fn dockerfile(&self) -> PathBuf {
+        // A --playbook FILE given relative stays relative to where sandbox runs (join keeps an absolute one).
         match &self.options.dockerfile {
-            PlaybookChoice::Starter => self.challenge.file(&self.challenge.starter),
-            PlaybookChoice::Solution => self.challenge.file(&self.challenge.solution),
             PlaybookChoice::File(path) => path.clone(),
+            choice => self.challenge.file(&self.challenge.chosen(choice)),
         }
     }
 
@@ -217,11 +217,7 @@ impl<'a> ImageRun<'a> {
     }
 
     fn dockerfile_display(&self) -> String {
-        match &self.options.dockerfile {
-            PlaybookChoice::Starter => self.challenge.starter.display().to_string(),
-            PlaybookChoice::Solution => self.challenge.solution.display().to_string(),
-            PlaybookChoice::File(path) => path.display().to_string(),
-        }
+        self.challenge.chosen(&self.options.dockerfile).display().to_string()
     }
 
     fn record(&self, build: u8, outcome: Outcome) {
@@ -314,6 +310,7 @@ impl<'a> ImageRun<'a> {
     }
 
     fn container(&self, build: u8, role: &str, image: &str, network: String) -> ContainerSpec {
+        // Builder::connect refused a builder whose default runtime is not gVisor.
         let gvisor = true;
         let limits = &self.challenge.limits;
         let confinement = match role {

@@ -269,11 +269,7 @@ impl<'a> Run<'a> {
     }
 
     fn playbook_display(&self) -> String {
-        match &self.options.playbook {
-            PlaybookChoice::Starter => self.challenge.starter.display().to_string(),
-            PlaybookChoice::Solution => self.challenge.solution.display().to_string(),
-            PlaybookChoice::File(path) => path.display().to_string(),
-        }
+        self.challenge.chosen(&self.options.playbook).display().to_string()
     }
 
     /// The playbook's path inside the controller, relative to the challenge directory.
