@@ -29,7 +29,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 
 : > "$work/cold.txt"; : > "$work/cached.txt"; : > "$work/rebuild.txt"; : > "$work/attempt.txt"
 for i in $(seq 1 "$N"); do
-    printf 'FROM debian:12\nRUN echo %s-%s > /nonce\nCOPY x /x\n' "$$" "$i" > "$work/cold/Dockerfile"
+    printf 'FROM debian:12\nRUN echo %s-%s > /nonce\nCOPY x /x\nCMD ["sleep", "infinity"]\n' "$$" "$i" > "$work/cold/Dockerfile"
     cp "$work/cold/Dockerfile" "$work/cold/solution/Dockerfile"
     "$SANDBOX" run "$work/cold" --json 2>/dev/null | json_field 'd["image"]["builds"][0]["seconds"]' >> "$work/cold.txt"
     out=$("$SANDBOX" run --solution challenges/docker-non-root --json 2>/dev/null)

@@ -163,3 +163,11 @@ fn a_build_context_past_its_limit_is_refused_before_it_is_sent() {
     big.set_len(70 * 1024 * 1024).unwrap();
     Sandbox::new(["run", &fixture.path_str()]).status(2).stderr_has("more than the 67108864 a build may send").run();
 }
+
+#[test]
+fn an_image_that_exits_at_once_fails_with_its_exit_code_not_an_engine_error() {
+    let fixture = Fixture::docker("", "FROM debian:12\nCMD [\"bash\", \"-c\", \"echo cannot start; exit 3\"]\n");
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
+    let reason = out.platform("image")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("run: the container exited with code 3") && reason.contains("cannot start"), "{reason}");
+}

@@ -87,7 +87,7 @@ fn ok_status() -> u16 {
 
 /// The names checks are reported and hinted under.
 pub const CHECK_NAMES: &[&str] = &[
-    "build", "http", "non_root", "healthy", "size", "layers", "secrets", "stop", "cache", "exposed", "labels", "env",
+    "build", "run", "http", "non_root", "healthy", "size", "layers", "secrets", "stop", "cache", "exposed", "labels", "env",
     "check.sh",
 ];
 

@@ -275,7 +275,17 @@ impl<'a> ImageRun<'a> {
     async fn check_running(&self, build: u8, tag: &str, healthcheck: bool) -> Result<(), BuildError> {
         let engine = self.builder.engine();
         let app = self.start_app(build, tag).await?;
-        let probe = self.start_probe(build, &app).await?;
+        let probe = match self.start_probe(build, &app).await {
+            Ok(probe) => probe,
+            // The probe joins the app's network namespace, which ends with the app.
+            Err(err) => match self.exited(&app).await {
+                Some(detail) => {
+                    self.record(build, Outcome { name: "run", passed: false, detail });
+                    return Ok(());
+                }
+                None => return Err(err),
+            },
+        };
         let port = self.spec.port;
         if let Some(port) = port {
             if let Err(detail) = self.wait_for_port(&app, &probe, port).await {
@@ -349,6 +359,19 @@ impl<'a> ImageRun<'a> {
         engine.upload_before_start(&id, "probe", "/", crate::docker::tar_of(&files)).await?;
         engine.start_container(&id, "probe").await?;
         Ok(id)
+    }
+
+    /// How the app ended, if it is no longer running: its exit code and last lines.
+    async fn exited(&self, app: &str) -> Option<String> {
+        let engine = self.builder.engine();
+        let state = engine.container_state(app, "app").await.ok()?;
+        if state.running {
+            return None;
+        }
+        let log = engine.log_tail(app, 5).await;
+        let log = log.trim();
+        let said = if log.is_empty() { String::new() } else { format!(": {log}") };
+        Some(format!("the container exited with code {} as soon as it started{said}", state.exit_code))
     }
 
     fn probe_env(&self) -> Vec<String> {
