@@ -166,8 +166,15 @@ fn a_build_context_past_its_limit_is_refused_before_it_is_sent() {
 
 #[test]
 fn an_image_that_exits_at_once_fails_with_its_exit_code_not_an_engine_error() {
-    let fixture = Fixture::docker("", "FROM debian:12\nCMD [\"bash\", \"-c\", \"echo cannot start; exit 3\"]\n");
+    let exiting = "FROM debian:12\nCMD [\"bash\", \"-c\", \"echo cannot start; exit 3\"]\n";
+    let fixture = Fixture::docker("", exiting);
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
     let reason = out.platform("image")["reason"].as_str().unwrap().to_string();
     assert!(reason.contains("run: the container exited with code 3") && reason.contains("cannot start"), "{reason}");
+    // With a port to wait for, the same (whether the app ended before the probe joined it or
+    // while the probe waited), not a wait out to the startup bound.
+    let fixture = Fixture::docker("[image]\nport = 8080\n", exiting);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
+    let reason = out.platform("image")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("exited with code 3") && reason.contains("cannot start"), "{reason}");
 }

@@ -361,7 +361,7 @@ impl<'a> ImageRun<'a> {
         Ok(id)
     }
 
-    /// How the app ended, if it is no longer running: its exit code and last lines.
+    /// How the app ended, if it is no longer running (or gone): its exit code and last lines.
     async fn exited(&self, app: &str) -> Option<String> {
         let engine = self.builder.engine();
         let state = engine.container_state(app, "app").await.ok()?;
@@ -370,8 +370,8 @@ impl<'a> ImageRun<'a> {
         }
         let log = engine.log_tail(app, 5).await;
         let log = log.trim();
-        let said = if log.is_empty() { String::new() } else { format!(": {log}") };
-        Some(format!("the container exited with code {} as soon as it started{said}", state.exit_code))
+        let said = if log.is_empty() { String::new() } else { format!(" (it printed: {log})") };
+        Some(format!("the container exited with code {}{said}", state.exit_code))
     }
 
     fn probe_env(&self) -> Vec<String> {
@@ -388,10 +388,8 @@ impl<'a> ImageRun<'a> {
         let deadline = Instant::now() + STARTUP_BOUND;
         let connect = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
         loop {
-            let state = engine.container_state(app, "app").await.map_err(|e| e.to_string())?;
-            if !state.running {
-                let log = engine.log_tail(app, 5).await;
-                return Err(format!("the container exited with code {} before listening on {port}: {}", state.exit_code, log.trim()));
+            if let Some(ended) = self.exited(app).await {
+                return Err(format!("{ended}, before listening on {port}"));
             }
             let tried = engine.exec_quiet(probe, "probe", &["bash", "-c", &connect], &[]).await;
             if tried.is_ok_and(|out| out.exit_code == 0) {
