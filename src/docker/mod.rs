@@ -1033,16 +1033,6 @@ impl Engine {
         let _ = self.docker.kill_container(id, None).await;
     }
 
-    /// The ids of every running container.
-    pub async fn running_containers(&self) -> Result<Vec<String>, EngineError> {
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptionsBuilder::default().build()))
-            .await
-            .map_err(|source| EngineError::ListContainers { label: "(running)".into(), source })?;
-        Ok(containers.into_iter().filter_map(|c| c.id).collect())
-    }
-
     /// Every container (running or not) carrying `label` (`key` or `key=value`).
     pub async fn list_labelled(&self, label: &str) -> Result<Vec<ListedContainer>, EngineError> {
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);

@@ -67,8 +67,10 @@ pub struct ImageRun<'a> {
     /// check.sh's exit code and output per build.
     check_outputs: std::sync::Mutex<Vec<(u8, i64, String)>>,
     kills: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    /// The build steps' containers: a timeout or Ctrl-C leaves one running in the builder.
-    build_containers: std::sync::Mutex<Vec<String>>,
+    /// This attempt's containers (build steps, app, probe): what the guard watches (the
+    /// builder is shared, and another attempt's bomb is not this one's verdict) and what a
+    /// timeout or Ctrl-C may leave running.
+    containers: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     timeline: std::sync::Mutex<Timeline>,
 }
 
@@ -97,7 +99,7 @@ impl<'a> ImageRun<'a> {
             report: std::sync::Mutex::new(ImageReport::default()),
             check_outputs: Default::default(),
             kills: Default::default(),
-            build_containers: Default::default(),
+            containers: Default::default(),
             timeline: std::sync::Mutex::new(Timeline::start(Phase::Build(1))),
         })
     }
@@ -188,7 +190,7 @@ impl<'a> ImageRun<'a> {
             touched,
         };
         let reporter = self.reporter;
-        let steps_running = &self.build_containers;
+        let steps_running = &self.containers;
         let result = self
             .builder
             .build(&request, &mut |line| {
@@ -344,6 +346,7 @@ impl<'a> ImageRun<'a> {
     async fn start_app(&self, build: u8, tag: &str) -> Result<String, BuildError> {
         let engine = self.builder.engine();
         let id = engine.create_container(&self.container(build, "app", tag, "none".into())).await?;
+        self.containers.lock().unwrap().push(id.clone());
         engine.start_container(&id, "app").await?;
         Ok(id)
     }
@@ -352,6 +355,7 @@ impl<'a> ImageRun<'a> {
         let engine = self.builder.engine();
         let spec = self.container(build, "probe", PROBE_IMAGE, format!("container:{app}"));
         let id = engine.create_container(&spec).await?;
+        self.containers.lock().unwrap().push(id.clone());
         let check = std::fs::read(self.challenge.file(&self.challenge.check))
             .map_err(|source| BuildError::Io { path: self.challenge.file(&self.challenge.check), source })?;
         let files: [(&str, &[u8], u32); 2] =
@@ -434,10 +438,10 @@ impl<'a> ImageRun<'a> {
         Ok(())
     }
 
-    /// Kills any build or app container of the builder about to exhaust its limits (build
-    /// containers carry no label of ours, so the guard watches them all; a bomb is a bomb).
+    /// Kills a container of this attempt about to exhaust its limits.
     fn spawn_guard(&self) -> tokio::task::JoinHandle<()> {
         let engine = self.builder.engine().clone();
+        let watched = self.containers.clone();
         let settings = self.options.guard;
         let kill_at_host = settings.kill_at_host(host_pids_limit(true, self.challenge.limits.pids));
         let kills = self.kills.clone();
@@ -445,7 +449,8 @@ impl<'a> ImageRun<'a> {
             let mut ticker = tokio::time::interval(settings.interval);
             loop {
                 ticker.tick().await;
-                for id in engine.running_containers().await.unwrap_or_default() {
+                let ids: Vec<String> = watched.lock().unwrap().clone();
+                for id in ids {
                     let tasks = engine.host_task_count(&id, "build step").await.unwrap_or(0);
                     if tasks >= kill_at_host {
                         kills.lock().unwrap().push(format!(
@@ -462,9 +467,9 @@ impl<'a> ImageRun<'a> {
     async fn cleanup(&self) {
         let engine = self.builder.engine();
         let label = format!("{}={}", labels::RUN, self.id);
-        let steps: Vec<String> = self.build_containers.lock().unwrap().drain(..).collect();
+        let steps: Vec<String> = self.containers.lock().unwrap().drain(..).collect();
         for id in steps {
-            // Gone already, once a step ended: the builder removes its containers itself.
+            // A step's container is gone already once it ended (the builder removes it).
             let _ = engine.remove_container(&id).await;
         }
         if let Err(err) = engine.remove_labelled(&label).await {
