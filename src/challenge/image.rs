@@ -24,13 +24,6 @@ impl Track {
             Track::Docker(_) => "docker",
         }
     }
-
-    pub fn image(&self) -> Option<&ImageSpec> {
-        match self {
-            Track::Ansible => None,
-            Track::Docker(spec) => Some(spec),
-        }
-    }
 }
 
 /// What a Docker challenge builds and how its image is judged.

@@ -48,6 +48,24 @@ pub struct ImageRunOptions {
     pub builder_socket: String,
 }
 
+/// The two containers an image's run has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The learner's image.
+    App,
+    /// Ours, beside it, for check.sh and the http check.
+    Probe,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::App => "app",
+            Role::Probe => "probe",
+        }
+    }
+}
+
 /// How the attempt ended early, if it did.
 enum Stop {
     Killed(String),
@@ -321,20 +339,22 @@ impl<'a> ImageRun<'a> {
         Ok(())
     }
 
-    fn container(&self, build: u8, role: &str, image: &str, network: String) -> ContainerSpec {
+    fn container(&self, build: u8, role: Role, image: &str, network: String) -> ContainerSpec {
         // Builder::connect refused a builder whose default runtime is not gVisor.
         let gvisor = true;
         let limits = &self.challenge.limits;
-        let confinement = match role {
-            "app" => isolation::app_confinement(limits, gvisor),
-            _ => isolation::probe_confinement(limits, gvisor),
+        let (confinement, cmd) = match role {
+            // The image's own CMD, hardened.
+            Role::App => (isolation::app_confinement(limits, gvisor), Vec::new()),
+            Role::Probe => (isolation::probe_confinement(limits, gvisor), vec!["sleep".into(), "infinity".into()]),
         };
+        let name = role.name();
         ContainerSpec {
-            name: format!("sandbox-{}-{role}-{build}", self.id),
-            what: role.to_string(),
+            name: format!("sandbox-{}-{name}-{build}", self.id),
+            what: name.to_string(),
             image: image.to_string(),
-            hostname: role.to_string(),
-            cmd: if role == "app" { Vec::new() } else { vec!["sleep".into(), "infinity".into()] },
+            hostname: name.to_string(),
+            cmd,
             env: Vec::new(),
             labels: self.labels(),
             network,
@@ -345,7 +365,7 @@ impl<'a> ImageRun<'a> {
 
     async fn start_app(&self, build: u8, tag: &str) -> Result<String, BuildError> {
         let engine = self.builder.engine();
-        let id = engine.create_container(&self.container(build, "app", tag, "none".into())).await?;
+        let id = engine.create_container(&self.container(build, Role::App, tag, "none".into())).await?;
         self.containers.lock().unwrap().push(id.clone());
         engine.start_container(&id, "app").await?;
         Ok(id)
@@ -353,7 +373,7 @@ impl<'a> ImageRun<'a> {
 
     async fn start_probe(&self, build: u8, app: &str) -> Result<String, BuildError> {
         let engine = self.builder.engine();
-        let spec = self.container(build, "probe", PROBE_IMAGE, format!("container:{app}"));
+        let spec = self.container(build, Role::Probe, PROBE_IMAGE, format!("container:{app}"));
         let id = engine.create_container(&spec).await?;
         self.containers.lock().unwrap().push(id.clone());
         let check = std::fs::read(self.challenge.file(&self.challenge.check))
@@ -493,7 +513,7 @@ impl<'a> ImageRun<'a> {
         let timings = self.timeline.lock().unwrap().timings();
         RunReport {
             challenge: self.challenge.id.clone(),
-            track: "docker",
+            track: self.challenge.track.name(),
             playbook: self.dockerfile_display(),
             runtime: self.runtime.clone(),
             strategy: None,

@@ -255,7 +255,7 @@ impl<'a> Run<'a> {
             challenge: self.challenge.id.clone(),
             playbook: self.playbook_display(),
             runtime: self.options.runtime.clone(),
-            track: "ansible",
+            track: self.challenge.track.name(),
             strategy: Some(self.strategy()),
             image: None,
             // A platform skipped for want of its image proves nothing either way; a run where
