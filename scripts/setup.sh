@@ -211,7 +211,7 @@ if ! ip link show "$builder_bridge" >/dev/null 2>&1; then
     ip link set "$builder_bridge" up
 fi
 mkdir -p "$builder_dir/data" "$builder_dir/exec" /run/sandbox /etc/sandbox
-python3 - "$builder_config" "$runsc_path" "$platform" "$builder_dir" "$builder_sock" "$builder_bridge" <<'PYEOF'
+python3 - "$builder_config.new" "$runsc_path" "$platform" "$builder_dir" "$builder_sock" "$builder_bridge" <<'PYEOF'
 import json, sys
 path, runsc, platform, root, sock, bridge = sys.argv[1:]
 conf = {
@@ -228,9 +228,25 @@ conf = {
     "runtimes": {"runsc-build": {"path": runsc, "runtimeArgs": ["--network=host", "--platform=" + platform, "--overlay2=none"]}},
     "log-driver": "json-file",
     "log-opts": {"max-size": "10m", "max-file": "1"},
+    # Build steps get no ulimits of their own through the classic builder's API: every
+    # container of this daemon gets RLIMIT_NPROC, which gVisor enforces in the guest (the
+    # fork bomb guard and the host pids cgroup stay behind it). 256: a challenge's default.
+    "default-ulimits": {"nproc": {"Name": "nproc", "Soft": 256, "Hard": 256}},
 }
 json.dump(conf, open(path, "w"), indent=2)
 PYEOF
+# A configuration this script changed takes effect on a restart of the builder (its own
+# daemon, nothing else runs on it between attempts).
+if ! cmp -s "$builder_config.new" "$builder_config" && builder_up; then
+    say "restarting the builder dockerd: its configuration changed"
+    builder_pid=$(cat "$builder_dir/dockerd.pid" 2>/dev/null || true)
+    if [ -n "$builder_pid" ]; then
+        kill "$builder_pid" 2>/dev/null || true
+        # Gone, not only silent: a daemon still shutting down holds its pid file.
+        for _ in $(seq 1 60); do kill -0 "$builder_pid" 2>/dev/null || break; sleep 0.5; done
+    fi
+fi
+mv "$builder_config.new" "$builder_config"
 if ! builder_up; then
     say "starting the builder dockerd (log: /var/log/sandbox-builder.log)"
     setsid nohup dockerd --config-file "$builder_config" >/var/log/sandbox-builder.log 2>&1 </dev/null &

@@ -33,21 +33,20 @@ fn build(dockerfile: &str, files: &[(&str, &str)]) -> Result<Built, BuildError> 
             cpus: Some(1.0),
             dockerfile: None,
         };
-        let steps =
-            builder
-                .build(
-                    &sandbox::dockerfile::BuildRequest {
-                        context: &context,
-                        dockerfile: &dir.path().join("Dockerfile"),
-                        tag: &tag,
-                        allowed: &allowed(),
-                        limits,
-                        labels: Default::default(),
-                        touched: None,
-                    },
-                    &mut |_| {},
-                )
-                .await;
+        let steps = builder
+            .build(
+                &sandbox::dockerfile::BuildRequest {
+                    context: &context,
+                    dockerfile: &dir.path().join("Dockerfile"),
+                    tag: &tag,
+                    allowed: &allowed(),
+                    limits,
+                    labels: Default::default(),
+                    touched: None,
+                },
+                &mut |_| {},
+            )
+            .await;
         let layers = match &steps {
             Ok(_) => builder.engine().image_layers(&tag).await.unwrap(),
             Err(_) => Vec::new(),
@@ -72,6 +71,16 @@ fn run_steps_execute_under_gvisor_and_their_layers_are_not_empty() {
     // Under runsc's default overlay the builder committed RUN layers empty (gvisor#11559).
     let (_, size) = layers.iter().find(|(by, _)| by.contains("useradd app")).expect("the useradd layer");
     assert!(*size > 0, "the useradd layer is empty: {layers:?}");
+}
+
+#[test]
+fn a_run_step_may_run_no_more_processes_than_a_challenge() {
+    // Cached steps print nothing: the id makes this one new on every run.
+    let nonce = std::process::id();
+    let dockerfile = format!("FROM debian:12\nRUN echo {nonce} >/dev/null && bash -c 'ulimit -u'\n");
+    let (steps, _) = build(&dockerfile, &[]).unwrap();
+    let run = steps.iter().find(|s| s.instruction.starts_with("RUN echo")).expect("the RUN step is reported");
+    assert_eq!(run.output, ["256"], "{steps:?}");
 }
 
 #[test]

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{
-    builder_has_container, lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Sandbox,
-};
+use crate::harness::{builder_has_container, lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Sandbox};
 
 const APP: &str = "FROM debian:12\nCOPY server.pl /app/server.pl\nCMD [\"perl\", \"/app/server.pl\"]\n";
 
@@ -39,7 +37,10 @@ fn every_bundled_docker_challenge_passes_as_solved_and_its_starter_fails_for_its
 #[test]
 fn a_passing_image_reports_both_builds_and_its_checks_in_json() {
     let fixture = Fixture::docker("[image]\nport = 8080\ntouch = \"app/server.pl\"\n[checks]\nhttp = { body = \"hello\" }\nstops_within = \"5s\"\n", APP);
-    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).stderr_has("[build 1] Step 1/3 : FROM debian:12").run();
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"])
+        .status(0)
+        .stderr_has("[build 1] Step 1/3 : FROM debian:12")
+        .run();
     let json = out.json();
     assert_eq!(json["track"], "docker");
     for phase in ["build_1", "checks_1", "build_2", "checks_2", "teardown"] {
@@ -48,7 +49,8 @@ fn a_passing_image_reports_both_builds_and_its_checks_in_json() {
     let builds = json["image"]["builds"].as_array().unwrap();
     assert_eq!(builds.len(), 2);
     // The touched file changed: its COPY and what follows ran again, FROM's layer did not.
-    let second: Vec<bool> = builds[1]["steps"].as_array().unwrap().iter().map(|s| s["cached"].as_bool().unwrap()).collect();
+    let second: Vec<bool> =
+        builds[1]["steps"].as_array().unwrap().iter().map(|s| s["cached"].as_bool().unwrap()).collect();
     assert_eq!(second, [false, false, false], "{}", builds[1]);
     let checks: Vec<(u64, String)> = json["image"]["checks"]
         .as_array()
@@ -130,7 +132,11 @@ fn ctrl_c_during_a_build_removes_everything_and_exits_130() {
 #[test]
 fn refused_dockerfiles_point_at_the_line_and_exit_2() {
     let outside = Fixture::docker("", "FROM python:3.12-slim\nCMD [\"python3\"]\n");
-    Sandbox::new(["run", &outside.path_str()]).status(2).stderr_has("not one of the images this host builds from").stderr_has("python:3.12-slim").run();
+    Sandbox::new(["run", &outside.path_str()])
+        .status(2)
+        .stderr_has("not one of the images this host builds from")
+        .stderr_has("python:3.12-slim")
+        .run();
     let leaving = Fixture::docker("", "FROM debian:12\nCOPY ../../etc/passwd /x\n");
     Sandbox::new(["run", &leaving.path_str()]).status(2).stderr_has("leaves the build context").run();
     Sandbox::new(["lint", &leaving.path_str()]).status(2).stderr_has("leaves the build context").run();
@@ -146,7 +152,9 @@ fn a_bad_docker_manifest_is_refused_at_its_span() {
 
 #[test]
 fn an_ansible_run_and_a_docker_run_at_the_same_time_both_pass() {
-    let ansible = Fixture::debian12("- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: { content: hi, dest: /tmp/hi }\n");
+    let ansible = Fixture::debian12(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: { content: hi, dest: /tmp/hi }\n",
+    );
     let docker = Fixture::docker("[image]\nport = 8080\n[checks]\nhttp = { body = \"hello\" }\n", APP);
     let both = std::thread::scope(|scope| {
         let first = scope.spawn(|| Sandbox::new(["run", &ansible.path_str(), "--json"]).status(0).run());
@@ -177,4 +185,114 @@ fn an_image_that_exits_at_once_fails_with_its_exit_code_not_an_engine_error() {
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
     let reason = out.platform("image")["reason"].as_str().unwrap().to_string();
     assert!(reason.contains("exited with code 3") && reason.contains("cannot start"), "{reason}");
+}
+
+/// A container-structure-test file using each kind of test the Docker track accepts.
+const STRUCTURE_TESTS: &str = r#"schemaVersion: "2.0.0"
+globalEnvVars:
+  - key: GREETING
+    value: hello
+commandTests:
+  - name: global variables reach the command
+    command: printenv
+    args: ["GREETING"]
+    expectedOutput: ["^hello\n$"]
+  - name: arguments expand the image's variables
+    command: ls
+    args: ["$APP_HOME/server.pl", "/nowhere"]
+    expectedOutput: ["^/app/server.pl\\n$"]
+    expectedError: ["/nowhere.*No such file"]
+    excludedError: ["server.pl"]
+    exitCode: 2
+  - name: setup commits its changes
+    setup: [["bash", "-c", "echo prepared > /etc/marker"]]
+    command: cat
+    args: ["/etc/marker"]
+    expectedOutput: ["prepared"]
+  - name: a missing program fails as in a shell
+    command: /no/such/program
+    exitCode: 127
+fileExistenceTests:
+  - name: the server
+    path: $APP_HOME/server.pl
+    permissions: "-rw-r--r--"
+    uid: 0
+  - name: no private key
+    path: /app/key.pem
+    shouldExist: false
+fileContentTests:
+  - name: the server listens on 8080
+    path: /app/server.pl
+    expectedContents: ["8080"]
+    excludedContents: ["password"]
+metadataTest:
+  env:
+    - key: APP_HOME
+      value: /app
+  exposedPorts: ["8080"]
+  cmd: ["perl", "/app/server.pl"]
+  workdir: /app
+"#;
+
+const STRUCTURED_APP: &str = "FROM debian:12\nENV APP_HOME=/app\nWORKDIR /app\nCOPY server.pl /app/server.pl\nEXPOSE 8080\nCMD [\"perl\", \"/app/server.pl\"]\n";
+
+#[test]
+fn a_structure_test_file_runs_each_of_its_tests_on_both_builds() {
+    let fixture = Fixture::docker("[checks]\nstructure = \"structure.yaml\"\n", STRUCTURED_APP);
+    fixture.write("structure.yaml", STRUCTURE_TESTS);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).run();
+    let json = out.json();
+    let checks = json["image"]["checks"].as_array().unwrap();
+    let structure: Vec<&serde_json::Value> = checks.iter().filter(|c| c["name"] == "structure").collect();
+    // 4 command tests, 2 existence tests, 1 content test, the metadata test: per build.
+    assert_eq!(structure.len(), 16, "{checks:#?}\n{}", out.stderr);
+    let failed: Vec<&&serde_json::Value> = structure.iter().filter(|c| c["passed"] != true).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(json["passed"], true, "{}", json["platforms"][0]);
+}
+
+#[test]
+fn a_structure_test_file_names_each_test_an_image_fails() {
+    // Runs as root from / with the key copied in and no ENV: every kind of test has a failure.
+    let wrong = "FROM debian:12\nCOPY server.pl /app/server.pl\nCOPY server.pl /app/key.pem\nCMD [\"perl\", \"/app/server.pl\"]\n";
+    let fixture = Fixture::docker(
+        "[checks]\nstructure = \"structure.yaml\"\n[checks.hints]\nstructure = \"read the structure tests\"\n",
+        wrong,
+    );
+    fixture.write("structure.yaml", STRUCTURE_TESTS);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
+    let json = out.json();
+    let details: Vec<String> = json["image"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "structure" && c["passed"] == false)
+        .map(|c| c["detail"].as_str().unwrap().to_string())
+        .collect();
+    for expected in [
+        "metadata test: env var APP_HOME is not set",
+        "command test `arguments expand the image's variables`: expected `^/app/server.pl\\n$` not found in output",
+        "file existence test `no private key`: /app/key.pem should not exist but does",
+        "file existence test `the server`: /server.pl does not exist",
+    ] {
+        assert!(details.iter().any(|d| d.contains(expected)), "no `{expected}` in {details:#?}");
+    }
+    let reason = out.platform("image")["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("build 1: structure: metadata test") && reason.contains("hint: read the structure tests"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_broken_structure_test_file_is_refused_at_its_line() {
+    let fixture = Fixture::docker("[checks]\nstructure = \"structure.yaml\"\n", APP);
+    fixture.write("structure.yaml", "schemaVersion: \"2.0.0\"\ncommandTests:\n  - name: typo\n    comand: ls\n");
+    Sandbox::new(["run", &fixture.path_str()])
+        .status(2)
+        .stderr_has("unknown key `comand`")
+        .stderr_has("structure.yaml:4")
+        .run();
+    let outside = Fixture::docker("[checks]\nstructure = \"../structure.yaml\"\n", APP);
+    Sandbox::new(["lint", &outside.path_str()]).status(2).stderr_has("leaves the challenge directory").run();
 }

@@ -263,7 +263,7 @@ pub fn leftovers(run: &str) -> (usize, usize) {
 
 pub const BUILDER_SOCKET: &str = "/run/sandbox/builder.sock";
 
-/// The builder's containers labelled with the run, and its images tagged for it.
+/// The builder's containers labelled with the run, and its images tagged or labelled for it.
 pub fn builder_leftovers(run: &str) -> (usize, usize) {
     use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
     if !Path::new(BUILDER_SOCKET).exists() {
@@ -277,8 +277,12 @@ pub fn builder_leftovers(run: &str) -> (usize, usize) {
         let options = ListContainersOptionsBuilder::default().all(true).filters(&label).build();
         let containers = docker.list_containers(Some(options)).await.unwrap();
         let reference = HashMap::from([("reference".to_string(), vec![format!("sandbox-image-{run}")])]);
-        let images = docker.list_images(Some(ListImagesOptionsBuilder::default().filters(&reference).build())).await.unwrap();
-        (containers.len(), images.len())
+        let images =
+            docker.list_images(Some(ListImagesOptionsBuilder::default().filters(&reference).build())).await.unwrap();
+        // Images a run committed (structure tests' setup commands) carry its label.
+        let committed =
+            docker.list_images(Some(ListImagesOptionsBuilder::default().filters(&label).build())).await.unwrap();
+        (containers.len(), images.len() + committed.len())
     })
 }
 

@@ -12,7 +12,8 @@ use crate::harness::Sandbox;
 /// A scaffolded challenge (lint-clean), changed by `edit`.
 fn challenge(edit: impl FnOnce(&Path)) -> tempfile::TempDir {
     let root = tempfile::Builder::new().prefix("sandbox-lint-").tempdir().unwrap();
-    sandbox::challenge::scaffold::create(&root.path().join("c"), &[], &sandbox::distro::Catalog::builtin(), false).unwrap();
+    sandbox::challenge::scaffold::create(&root.path().join("c"), &[], &sandbox::distro::Catalog::builtin(), false)
+        .unwrap();
     edit(&root.path().join("c"));
     root
 }

@@ -278,7 +278,10 @@ fn binary_needs_no_external_tools() {
     let out = s.run_as("systemctl", &["start", "tool"]);
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(s.read("/ran"), "ran\n", "commands are exec'd by absolute path, whatever PATH is");
-    assert_eq!(s.ok(&["list-unit-files", "--no-legend"]), "nginx.service disabled enabled\ntool.service  disabled enabled\n");
+    assert_eq!(
+        s.ok(&["list-unit-files", "--no-legend"]),
+        "nginx.service disabled enabled\ntool.service  disabled enabled\n"
+    );
     assert!(s.journal(&["-u", "tool"]).stdout.contains("Started tool.service - Test service."));
     assert_eq!(fs::read_dir(s.bin.path()).unwrap().count(), 2, "PATH has only systemctl and journalctl");
 }
@@ -2005,7 +2008,10 @@ const MAIL: &str = "[Unit]\nDescription=Mail\n[Service]\nType=oneshot\nRemainAft
 fn wants_start_and_part_of_stops_and_restarts() {
     each_shell(|s| {
         s.unit("mail.service", MAIL);
-        s.unit("mail@.service", "[Unit]\nDescription=Mail instance %i\nPartOf=mail.service\n[Service]\nType=forking\nExecStart=/bin/true\n");
+        s.unit(
+            "mail@.service",
+            "[Unit]\nDescription=Mail instance %i\nPartOf=mail.service\n[Service]\nType=forking\nExecStart=/bin/true\n",
+        );
         s.link("/run/systemd/generator/mail.service.wants/mail@-.service", "/lib/systemd/system/mail@.service");
         s.unit("web.target", "[Unit]\nDescription=Web\nWants=cache.service missing.service\n");
         s.unit("cache.service", "[Service]\nExecStart=/bin/true\n");
@@ -2030,7 +2036,11 @@ fn supervised_generators_and_daemons_that_clear_their_environment() {
             "/lib/systemd/system-generators/mail-instance-generator",
             "#!/bin/sh\nmkdir -p \"$1/mail.service.wants\" && ln -s /lib/systemd/system/mail@.service \"$1/mail.service.wants/mail@-.service\"\n",
         );
-        fs::set_permissions(s.p("/lib/systemd/system-generators/mail-instance-generator"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(
+            s.p("/lib/systemd/system-generators/mail-instance-generator"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         s.unit("mail.service", MAIL);
         // The daemon drops SANDBOX_UNIT with the rest of its environment, as postfix's master does.
         s.write("/daemon.sh", "while :; do /bin/sleep 1; done\n");

@@ -8,7 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::structure::StructureTests;
+
 /// Which kind of challenge a directory holds.
+// One per loaded challenge: the size of the Docker variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Track {
     /// A playbook applied twice to one container per distro.
@@ -54,6 +58,8 @@ pub struct ImageChecks {
     pub exposed: Vec<u16>,
     pub labels: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
+    /// A container-structure-test file's tests (`[checks] structure`).
+    pub structure: Option<StructureTests>,
     /// The author's hint per check name.
     pub hints: BTreeMap<String, String>,
 }
@@ -80,7 +86,20 @@ fn ok_status() -> u16 {
 
 /// The names checks are reported and hinted under.
 pub const CHECK_NAMES: &[&str] = &[
-    "build", "run", "http", "non_root", "healthy", "size", "layers", "secrets", "stop", "cache", "exposed", "labels", "env",
+    "build",
+    "run",
+    "http",
+    "non_root",
+    "healthy",
+    "size",
+    "layers",
+    "secrets",
+    "stop",
+    "cache",
+    "exposed",
+    "labels",
+    "env",
+    "structure",
     "check.sh",
 ];
 
@@ -112,6 +131,8 @@ pub(super) struct RawChecks {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// A container-structure-test YAML file of the challenge.
+    pub structure: Option<Spanned<String>>,
     #[serde(default)]
     pub hints: BTreeMap<Spanned<String>, String>,
 }

@@ -8,6 +8,7 @@ pub mod dockerfile;
 pub mod image;
 pub mod lint;
 pub mod scaffold;
+pub mod structure;
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -99,6 +100,20 @@ pub enum ChallengeError {
     #[diagnostic(code(sandbox::challenge::invalid_value))]
     InvalidValue {
         key: &'static str,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+
+    #[error("{}: {message}", path.display())]
+    #[diagnostic(
+        code(sandbox::challenge::structure_tests),
+        help("the file is container-structure-test's YAML (schemaVersion 2.0.0): commandTests, fileExistenceTests, fileContentTests, metadataTest")
+    )]
+    StructureTests {
+        path: PathBuf,
         message: String,
         #[source_code]
         src: NamedSource<String>,
@@ -495,16 +510,24 @@ impl Parsed {
             },
         };
         if !docker {
-            if let Some(key) = [("dockerfile", raw.dockerfile.is_some()), ("image", raw.image.is_some()), ("checks", raw.checks.is_some())]
-                .into_iter()
-                .find_map(|(key, set)| set.then_some(key))
+            if let Some(key) = [
+                ("dockerfile", raw.dockerfile.is_some()),
+                ("image", raw.image.is_some()),
+                ("checks", raw.checks.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(key, set)| set.then_some(key))
             {
                 return Err(self.missing(key, "only a `track = \"docker\"` challenge has this"));
             }
             return Ok(Track::Ansible);
         }
         if let Some(playbook) = &raw.playbook {
-            return Err(self.invalid("playbook", "a Docker challenge has a `dockerfile`, not a playbook", playbook.span()));
+            return Err(self.invalid(
+                "playbook",
+                "a Docker challenge has a `dockerfile`, not a playbook",
+                playbook.span(),
+            ));
         }
         let image = raw.image.clone().unwrap_or_default();
         Ok(Track::Docker(self.image_spec(&image, raw.checks.as_ref())?))
@@ -542,12 +565,13 @@ impl Parsed {
     }
 
     fn image_checks(&self, raw: &RawChecks) -> Result<ImageChecks, ChallengeError> {
-        let duration = |key: &'static str, value: &Option<Spanned<String>>| -> Result<Option<Duration>, ChallengeError> {
-            value
-                .as_ref()
-                .map(|v| parse_duration(v.get_ref()).map_err(|message| self.invalid(key, &message, v.span())))
-                .transpose()
-        };
+        let duration =
+            |key: &'static str, value: &Option<Spanned<String>>| -> Result<Option<Duration>, ChallengeError> {
+                value
+                    .as_ref()
+                    .map(|v| parse_duration(v.get_ref()).map_err(|message| self.invalid(key, &message, v.span())))
+                    .transpose()
+            };
         let max_size = raw
             .max_size
             .as_ref()
@@ -571,7 +595,9 @@ impl Parsed {
             }
             hints.insert(name.get_ref().clone(), hint.clone());
         }
+        let structure = raw.structure.as_ref().map(|path| self.structure_tests(path)).transpose()?;
         Ok(ImageChecks {
+            structure,
             http: raw.http.clone(),
             non_root: raw.non_root,
             healthy_within: duration("healthy_within", &raw.healthy_within)?,
@@ -584,6 +610,20 @@ impl Parsed {
             labels: raw.labels.clone(),
             env: raw.env.clone(),
             hints,
+        })
+    }
+
+    /// A container-structure-test file named by `[checks] structure`, read and typed.
+    fn structure_tests(&self, value: &Spanned<String>) -> Result<structure::StructureTests, ChallengeError> {
+        let relative = self.file_in_challenge("structure tests", "structure", Some(value), "")?;
+        let path = self.dir.join(relative);
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ChallengeError::Io { path: path.clone(), source })?;
+        structure::parse(&text).map_err(|err| ChallengeError::StructureTests {
+            message: err.message,
+            src: NamedSource::new(path.display().to_string(), text.clone()),
+            span: err.span.into(),
+            path,
         })
     }
 

@@ -49,7 +49,8 @@ pub fn create(dir: &Path, distro_names: &[String], catalog: &Catalog, docker: bo
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "challenge".into());
     let title = title_of(&name);
     let distro_list = distros.iter().map(|d| format!("\"{}\"", d.name)).collect::<Vec<_>>().join(", ");
-    let files = if docker { docker_files(&title, &name, &distro_list) } else { ansible_files(&title, &name, &distro_list) };
+    let files =
+        if docker { docker_files(&title, &name, &distro_list) } else { ansible_files(&title, &name, &distro_list) };
     write_all(dir, files)
 }
 

@@ -2,9 +2,9 @@
 
 use crate::challenge::image::ImageSpec;
 use crate::challenge::{Challenge, Track};
-use crate::dockerfile::run::{ImageRun, ImageRunOptions};
 use crate::cli::{RunArgs, RunSetup, ShellArgs};
 use crate::docker::Engine;
+use crate::dockerfile::run::{ImageRun, ImageRunOptions};
 use crate::printer::terminal::Terminal;
 use crate::report::Reporter;
 use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
@@ -49,7 +49,8 @@ async fn run_image(
     settings: &Settings,
     terminal: &Terminal,
 ) -> Result<ExitStatus, Error> {
-    let options = RunOptions { timeout: args.scope.timeout, ..run_options(&args.setup, settings, String::new(), terminal, 2) };
+    let options =
+        RunOptions { timeout: args.scope.timeout, ..run_options(&args.setup, settings, String::new(), terminal, 2) };
     let options = image_options(settings, &options);
     let run = ImageRun::new(challenge, spec, options, terminal).await.map_err(RunError::from)?;
     terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));

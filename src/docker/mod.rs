@@ -226,6 +226,43 @@ pub enum EngineError {
         source: BollardError,
     },
 
+    #[error("failed to read {path} from {what}")]
+    #[diagnostic(code(sandbox::engine::read_path))]
+    ReadPath {
+        what: String,
+        path: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("the archive of {path} from {what} ended before its first entry")]
+    #[diagnostic(code(sandbox::engine::read_path))]
+    TruncatedArchive { what: String, path: String },
+
+    #[error("failed to wait for {what} to exit")]
+    #[diagnostic(code(sandbox::engine::wait))]
+    Wait {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to read what {what} printed")]
+    #[diagnostic(code(sandbox::engine::logs))]
+    Logs {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to commit {what} to an image")]
+    #[diagnostic(code(sandbox::engine::commit))]
+    Commit {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+
     #[error("failed to remove what is labelled {label}")]
     #[diagnostic(
         code(sandbox::engine::cleanup),
@@ -248,6 +285,8 @@ pub struct ContainerSpec {
     pub hostname: String,
     /// Empty: the image's CMD.
     pub cmd: Vec<String>,
+    /// None: the image's ENTRYPOINT; an empty list clears it.
+    pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
     pub labels: HashMap<String, String>,
     pub network: String,
@@ -303,6 +342,38 @@ pub struct ImageFacts {
     pub healthcheck: bool,
     /// What made each history entry, newest first (`RUN …` command lines included).
     pub history: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    /// `WORKDIR` (empty: none).
+    pub workdir: String,
+    /// `VOLUME`s declared.
+    pub volumes: Vec<String>,
+}
+
+/// What kind of file a path is, as its tar header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// A regular file (or a hard link to one).
+    Regular,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+/// A path of a container's filesystem, as the first entry of its archive describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathEntry {
+    pub kind: PathKind,
+    /// Permission and special bits (`0o4755`).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// A symlink's target.
+    pub link: Option<String>,
+    /// A regular file's bytes, when they were asked for and within the limit.
+    pub contents: Option<Vec<u8>>,
 }
 
 /// What a daemon does unless told otherwise.
@@ -491,10 +562,8 @@ impl Engine {
         let inspect = self.docker.inspect_image(image).await.map_err(failed)?;
         let history = self.image_layers(image).await?;
         let config = inspect.config.unwrap_or_default();
-        let healthcheck = config
-            .healthcheck
-            .and_then(|h| h.test)
-            .is_some_and(|test| test.first().is_some_and(|kind| kind != "NONE"));
+        let healthcheck =
+            config.healthcheck.and_then(|h| h.test).is_some_and(|test| test.first().is_some_and(|kind| kind != "NONE"));
         Ok(ImageFacts {
             id: inspect.id.unwrap_or_default(),
             size: inspect.size.unwrap_or(0).max(0) as u64,
@@ -505,6 +574,10 @@ impl Engine {
             env: config.env.unwrap_or_default(),
             healthcheck,
             history: history.into_iter().map(|(created_by, _)| created_by).collect(),
+            entrypoint: config.entrypoint.unwrap_or_default(),
+            cmd: config.cmd.unwrap_or_default(),
+            workdir: config.working_dir.unwrap_or_default(),
+            volumes: config.volumes.unwrap_or_default(),
         })
     }
 
@@ -535,7 +608,8 @@ impl Engine {
     /// `/system/df`'s LayersSize, is not in bollard's model of the newer API.)
     pub async fn dangling_images_size(&self) -> Result<u64, EngineError> {
         let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
-        let options = bollard::query_parameters::ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
+        let options =
+            bollard::query_parameters::ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
         let images = self.docker.list_images(Some(options)).await.map_err(EngineError::Info)?;
         Ok(images.iter().map(|image| image.size.max(0) as u64).sum())
     }
@@ -686,7 +760,8 @@ impl Engine {
         };
         // `none` and `container:ID` are modes, not networks: no alias, and a container that
         // joins another's namespace takes its host name too.
-        let named_network = !matches!(spec.network.as_str(), "none" | "host") && !spec.network.starts_with("container:");
+        let named_network =
+            !matches!(spec.network.as_str(), "none" | "host") && !spec.network.starts_with("container:");
         let endpoints = named_network.then(|| {
             HashMap::from([(
                 spec.network.clone(),
@@ -697,6 +772,7 @@ impl Engine {
             image: Some(spec.image.clone()),
             hostname: (!spec.network.starts_with("container:")).then(|| spec.hostname.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+            entrypoint: spec.entrypoint.clone(),
             env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone()),
             host_config: Some(host_config),
@@ -996,6 +1072,76 @@ impl Engine {
         Ok(top.processes.map(|p| p.len()).unwrap_or(0))
     }
 
+    /// Waits until the container has exited; its exit code.
+    pub async fn wait_exit(&self, id: &str, what: &str) -> Result<i64, EngineError> {
+        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        match self.docker.wait_container(id, Some(options)).next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            // bollard reports a non-zero exit status as an error.
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(source)) => Err(EngineError::Wait { what: what.to_string(), source }),
+            None => Ok(self.container_state(id, what).await?.exit_code),
+        }
+    }
+
+    /// Everything a container's PID 1 printed, as (stdout, stderr).
+    pub async fn output(&self, id: &str, what: &str) -> Result<(String, String), EngineError> {
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
+        let mut logs = self.docker.logs(id, Some(options));
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        while let Some(chunk) = logs.next().await {
+            match chunk.map_err(|source| EngineError::Logs { what: what.to_string(), source })? {
+                bollard::container::LogOutput::StdErr { message } => {
+                    stderr.push_str(&String::from_utf8_lossy(&message))
+                }
+                other => stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+            }
+        }
+        Ok((stdout, stderr))
+    }
+
+    /// `docker commit`: the container's filesystem as a new untagged image; its id.
+    pub async fn commit(&self, id: &str, what: &str) -> Result<String, EngineError> {
+        let options = bollard::query_parameters::CommitContainerOptionsBuilder::default().container(id).build();
+        let committed = self
+            .docker
+            .commit_container(options, bollard::models::ContainerConfig::default())
+            .await
+            .map_err(|source| EngineError::Commit { what: what.to_string(), source })?;
+        Ok(committed.id)
+    }
+
+    /// The path's entry in the container's filesystem (a created container will do: nothing
+    /// has to run), None when it does not exist. With `read_up_to`, a regular file's bytes
+    /// come too, up to that many. Only as much of the archive is read as that takes: a
+    /// directory's whole tree is never fetched.
+    pub async fn read_path(
+        &self,
+        id: &str,
+        what: &str,
+        path: &str,
+        read_up_to: Option<usize>,
+    ) -> Result<Option<PathEntry>, EngineError> {
+        let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let mut archive = self.docker.download_from_container(id, Some(options));
+        let mut received = Vec::new();
+        loop {
+            match first_entry(&received, read_up_to) {
+                Parsed::Entry(entry) => return Ok(Some(entry)),
+                Parsed::Empty => return Ok(None),
+                Parsed::NeedMore => {}
+            }
+            match archive.next().await {
+                Some(Ok(chunk)) => received.extend_from_slice(&chunk),
+                Some(Err(BollardError::DockerResponseServerError { status_code: 404, .. })) => return Ok(None),
+                Some(Err(source)) => {
+                    return Err(EngineError::ReadPath { what: what.to_string(), path: path.to_string(), source })
+                }
+                None => return Err(EngineError::TruncatedArchive { what: what.to_string(), path: path.to_string() }),
+            }
+        }
+    }
+
     /// The last lines a container printed (its PID 1's output), for explaining a death.
     pub async fn log_tail(&self, id: &str, lines: usize) -> String {
         let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
@@ -1025,7 +1171,11 @@ impl Engine {
     /// The container's health (`starting`, `healthy`, `unhealthy`); None without a HEALTHCHECK.
     pub async fn health(&self, id: &str, what: &str) -> Result<Option<String>, EngineError> {
         let state = self.inspect(id, what).await?.state.unwrap_or_default();
-        Ok(state.health.and_then(|h| h.status).map(|status| status.to_string()).filter(|s| s != "none" && !s.is_empty()))
+        Ok(state
+            .health
+            .and_then(|h| h.status)
+            .map(|status| status.to_string())
+            .filter(|s| s != "none" && !s.is_empty()))
     }
 
     pub async fn kill_container(&self, id: &str) {
@@ -1123,7 +1273,84 @@ impl Engine {
         for network in networks.into_iter().filter_map(|n| n.name) {
             self.remove_network(&network).await?;
         }
+        self.remove_labelled_images(label).await
+    }
+
+    /// Images carrying `label` (committed from a run's containers, which hand theirs on).
+    /// An image with a child cannot go before the child: each pass removes what it can, and
+    /// a chain of images needs as many passes as it is long.
+    async fn remove_labelled_images(&self, label: &str) -> Result<(), EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options =
+            bollard::query_parameters::ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
+        for _ in 0..LABELLED_IMAGE_PASSES {
+            let images = self
+                .docker
+                .list_images(Some(options.clone()))
+                .await
+                .map_err(|source| EngineError::Cleanup { label: label.to_string(), source })?;
+            if images.is_empty() {
+                return Ok(());
+            }
+            for image in images {
+                let _ = self.remove_image(&image.id).await;
+            }
+        }
         Ok(())
+    }
+}
+
+/// How far the first entry of an archive has arrived.
+enum Parsed {
+    Entry(PathEntry),
+    /// The archive holds no entry.
+    Empty,
+    NeedMore,
+}
+
+/// The first entry of a tar archive received so far, skipping the long-name and PAX records
+/// that describe it.
+fn first_entry(received: &[u8], read_up_to: Option<usize>) -> Parsed {
+    let mut offset = 0;
+    loop {
+        let Some(block) = received.get(offset..offset + 512) else { return Parsed::NeedMore };
+        if block.iter().all(|byte| *byte == 0) {
+            return Parsed::Empty;
+        }
+        let header = tar::Header::from_byte_slice(block);
+        let size = header.entry_size().unwrap_or(0) as usize;
+        let entry_type = header.entry_type();
+        if entry_type.is_pax_local_extensions()
+            || entry_type.is_pax_global_extensions()
+            || entry_type.is_gnu_longname()
+            || entry_type.is_gnu_longlink()
+        {
+            offset += 512 + size.div_ceil(512) * 512;
+            continue;
+        }
+        let kind = match entry_type {
+            tar::EntryType::Directory => PathKind::Directory,
+            tar::EntryType::Symlink => PathKind::Symlink,
+            tar::EntryType::Char => PathKind::CharDevice,
+            tar::EntryType::Block => PathKind::BlockDevice,
+            tar::EntryType::Fifo => PathKind::Fifo,
+            _ => PathKind::Regular,
+        };
+        let contents = match read_up_to.filter(|limit| kind == PathKind::Regular && size <= *limit) {
+            None => None,
+            Some(_) => match received.get(offset + 512..offset + 512 + size) {
+                Some(bytes) => Some(bytes.to_vec()),
+                None => return Parsed::NeedMore,
+            },
+        };
+        return Parsed::Entry(PathEntry {
+            kind,
+            mode: header.mode().unwrap_or(0) & 0o7777,
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+            link: header.link_name().ok().flatten().map(|link| link.to_string_lossy().into_owned()),
+            contents,
+        });
     }
 }
 
@@ -1137,6 +1364,9 @@ pub struct InteractiveExec {
 
 /// How often an exec the runtime failed to start is tried.
 const EXEC_ATTEMPTS: u32 = 3;
+
+/// Passes over a run's labelled images at cleanup: no run commits a longer chain.
+const LABELLED_IMAGE_PASSES: usize = 8;
 
 /// The runtime could not start an exec, so its command never ran and trying again is safe.
 /// Seen under load with runsc: "OCI runtime exec failed: … runsc did not terminate

@@ -25,7 +25,8 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
     let mut found = Vec::new();
     if let Some(limit) = checks.max_size {
         // SI units, as `docker images` prints sizes and as authors write the limit.
-        let (size, max) = (bytesize::ByteSize::b(facts.size).display().si(), bytesize::ByteSize::b(limit).display().si());
+        let (size, max) =
+            (bytesize::ByteSize::b(facts.size).display().si(), bytesize::ByteSize::b(limit).display().si());
         found.push(outcome("size", facts.size <= limit, format!("{size} (limit {max})")));
     }
     if let Some(limit) = checks.max_layers {
@@ -39,7 +40,8 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
             .filter(|port| !facts.exposed.iter().any(|e| e.split('/').next() == Some(&port.to_string())))
             .map(u16::to_string)
             .collect();
-        let detail = if missing.is_empty() { "all exposed".to_string() } else { format!("not exposed: {}", missing.join(", ")) };
+        let detail =
+            if missing.is_empty() { "all exposed".to_string() } else { format!("not exposed: {}", missing.join(", ")) };
         found.push(outcome("exposed", missing.is_empty(), detail));
     }
     if !checks.labels.is_empty() {
@@ -49,7 +51,11 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
             .filter(|(key, value)| facts.labels.get(*key) != Some(value))
             .map(|(key, value)| format!("{key}={value}"))
             .collect();
-        let detail = if wrong.is_empty() { "all set".to_string() } else { format!("missing or different: {}", wrong.join(", ")) };
+        let detail = if wrong.is_empty() {
+            "all set".to_string()
+        } else {
+            format!("missing or different: {}", wrong.join(", "))
+        };
         found.push(outcome("labels", wrong.is_empty(), detail));
     }
     if !checks.env.is_empty() {
@@ -59,7 +65,11 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
             .map(|(key, value)| format!("{key}={value}"))
             .filter(|pair| !facts.env.contains(pair))
             .collect();
-        let detail = if wrong.is_empty() { "all set".to_string() } else { format!("missing or different: {}", wrong.join(", ")) };
+        let detail = if wrong.is_empty() {
+            "all set".to_string()
+        } else {
+            format!("missing or different: {}", wrong.join(", "))
+        };
         found.push(outcome("env", wrong.is_empty(), detail));
     }
     if checks.healthy_within.is_some() && !facts.healthcheck {
@@ -70,25 +80,22 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
 
 /// No secret in any layer's files, the history's command lines, the environment or labels.
 pub fn secrets(secrets: &[String], facts: &ImageFacts, in_layers: &[Finding]) -> Outcome {
-    let mut places: Vec<String> = in_layers
-        .iter()
-        .map(|f| {
-            let deleted = if f.deleted_later { ", deleted by a later layer but still in this one" } else { "" };
-            format!("{} in layer {}{deleted}", f.path, f.layer)
-        })
-        .collect();
-    for secret in secrets {
-        if facts.history.iter().any(|line| line.contains(secret.as_str())) {
-            places.push("the image history (a build step's command line)".into());
-        }
-        if facts.env.iter().any(|pair| pair.contains(secret.as_str())) {
-            places.push("the image's environment".into());
-        }
-        if facts.labels.iter().any(|(k, v)| k.contains(secret.as_str()) || v.contains(secret.as_str())) {
-            places.push("the image's labels".into());
+    let mut places: Vec<String> = Vec::new();
+    for finding in in_layers {
+        let deleted = if finding.deleted_later { ", deleted by a later layer but still in this one" } else { "" };
+        let place = format!("{} in layer {}{deleted}", finding.path, finding.layer);
+        // Two secrets in one file are one place to fix.
+        if !places.contains(&place) {
+            places.push(place);
         }
     }
-    places.dedup();
+    let holds = |text: &str| secrets.iter().any(|secret| text.contains(secret.as_str()));
+    let in_configuration = [
+        ("the image history (a build step's command line)", facts.history.iter().any(|line| holds(line))),
+        ("the image's environment", facts.env.iter().any(|pair| holds(pair))),
+        ("the image's labels", facts.labels.iter().any(|(key, value)| holds(key) || holds(value))),
+    ];
+    places.extend(in_configuration.iter().filter(|(_, found)| *found).map(|(place, _)| place.to_string()));
     if places.is_empty() {
         outcome("secrets", true, "no secret in any layer, the history, env or labels")
     } else {
@@ -167,9 +174,11 @@ mod tests {
     #[test]
     fn the_cache_check_fails_a_dependency_step_that_ran_again() {
         let patterns = ["install-deps".to_string()];
-        let good = [step(1, "FROM debian:12", true), step(2, "RUN ./install-deps.sh", true), step(3, "COPY . /app", false)];
+        let good =
+            [step(1, "FROM debian:12", true), step(2, "RUN ./install-deps.sh", true), step(3, "COPY . /app", false)];
         assert!(cache(&patterns, &good).passed);
-        let bad = [step(1, "FROM debian:12", true), step(2, "COPY . /app", false), step(3, "RUN ./install-deps.sh", false)];
+        let bad =
+            [step(1, "FROM debian:12", true), step(2, "COPY . /app", false), step(3, "RUN ./install-deps.sh", false)];
         let failed = cache(&patterns, &bad);
         assert!(!failed.passed && failed.detail.contains("step 3"), "{failed:?}");
         assert!(!cache(&["pip".to_string()], &good).passed, "a pattern nothing matches is the author's error");
@@ -200,7 +209,12 @@ mod tests {
             healthy_within: Some(std::time::Duration::from_secs(5)),
             ..ImageChecks::default()
         };
-        let facts = ImageFacts { size: 150, layers: vec!["a".into(); 3], exposed: vec!["9090/tcp".into()], ..Default::default() };
+        let facts = ImageFacts {
+            size: 150,
+            layers: vec!["a".into(); 3],
+            exposed: vec!["9090/tcp".into()],
+            ..Default::default()
+        };
         let found = configuration(&checks, &facts);
         assert_eq!(found.iter().filter(|o| !o.passed).count(), 4, "{found:?}");
         assert!(found.iter().any(|o| o.name == "exposed" && o.detail.contains("8080")));
@@ -216,5 +230,22 @@ mod tests {
         let finding = Finding { layer: 3, path: "/app/t".into(), secret: "tok-1".into(), deleted_later: true };
         let failed = secrets(&secret, &clean, &[finding]);
         assert!(failed.detail.contains("layer 3, deleted by a later layer"), "{failed:?}");
+    }
+
+    #[test]
+    fn each_place_a_secret_is_in_is_named_once() {
+        let tokens = ["tok-1".to_string(), "tok-2".to_string()];
+        let facts = ImageFacts {
+            history: vec!["RUN echo tok-1".into(), "RUN echo tok-2".into()],
+            env: vec!["T=tok-1".into()],
+            ..Default::default()
+        };
+        let file =
+            |secret: &str| Finding { layer: 2, path: "/app/t".into(), secret: secret.into(), deleted_later: false };
+        let failed = secrets(&tokens, &facts, &[file("tok-1"), file("tok-2")]);
+        assert_eq!(
+            failed.detail,
+            "a secret is in /app/t in layer 2; the image history (a build step's command line); the image's environment"
+        );
     }
 }

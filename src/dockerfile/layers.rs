@@ -92,7 +92,12 @@ fn scan_layer(
         for secret in secrets {
             let needle = secret.as_bytes();
             if path.contains(secret.as_str()) || memchr::memmem::find(&contents, needle).is_some() {
-                findings.push(Finding { layer: number, path: path.clone(), secret: secret.clone(), deleted_later: false });
+                findings.push(Finding {
+                    layer: number,
+                    path: path.clone(),
+                    secret: secret.clone(),
+                    deleted_later: false,
+                });
             }
         }
     }

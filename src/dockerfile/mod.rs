@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod layers;
 pub mod run;
+pub mod structure;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -112,7 +113,11 @@ impl Builder {
 
     /// Checks the request's Dockerfile against its allowed base images, then builds its
     /// context with it; `on_line` hears the build log as it comes.
-    pub async fn build(&self, request: &BuildRequest<'_>, on_line: &mut (dyn FnMut(&str) + Send)) -> Result<Vec<Step>, BuildError> {
+    pub async fn build(
+        &self,
+        request: &BuildRequest<'_>,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Vec<Step>, BuildError> {
         let dockerfile = request.dockerfile;
         let text = std::fs::read_to_string(dockerfile)
             .map_err(|source| BuildError::Io { path: dockerfile.to_path_buf(), source })?;

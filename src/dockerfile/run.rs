@@ -7,9 +7,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::challenge::image::ImageSpec;
+use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
 use crate::challenge::Challenge;
-use crate::docker::{BuildLimits, ContainerSpec, EngineError};
+use crate::challenge::PlaybookChoice;
+use crate::docker::{BuildLimits, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
+use crate::dockerfile::structure::{self, CommandRun};
 use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
 use crate::isolation::guard::GuardSettings;
 use crate::isolation::{self, host_pids_limit};
@@ -18,7 +21,6 @@ use crate::report::timeline::{Phase, Timeline};
 use crate::report::{
     Apply, BuildReport, CheckReport, ImageReport, PassReport, PlatformReport, Reporter, RunReport, StepReport, Verdict,
 };
-use crate::challenge::PlaybookChoice;
 
 /// The probe's image: a plain base image the builder holds (bash, no curl).
 const PROBE_IMAGE: &str = "debian:12";
@@ -26,6 +28,10 @@ const PROBE_IMAGE: &str = "debian:12";
 const PROBE_DIR: &str = "/sandbox";
 /// How long an app may take to listen on its port.
 const STARTUP_BOUND: Duration = Duration::from_secs(20);
+/// The most of a file a structure test's `fileContentTests` reads.
+const CONTENT_LIMIT: usize = 8 * 1024 * 1024;
+/// How long one of a structure test's commands may run.
+const COMMAND_BOUND: Duration = Duration::from_secs(60);
 /// The builder's layer cache is pruned past this (an upper bound, see `dangling_images_size`).
 const CACHE_BOUND: u64 = 20 * 1000 * 1000 * 1000;
 
@@ -50,13 +56,17 @@ pub struct ImageRunOptions {
     pub builder_socket: String,
 }
 
-/// The two containers an image's run has.
+/// The containers an image's checks make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     /// The learner's image.
     App,
     /// Ours, beside it, for check.sh and the http check.
     Probe,
+    /// The image created, never started, for structure tests to read its files.
+    Files,
+    /// The image running one of a structure test's commands (its entrypoint cleared).
+    Command,
 }
 
 impl Role {
@@ -64,6 +74,8 @@ impl Role {
         match self {
             Role::App => "app",
             Role::Probe => "probe",
+            Role::Files => "files",
+            Role::Command => "command",
         }
     }
 }
@@ -244,7 +256,8 @@ impl<'a> ImageRun<'a> {
 
     fn record(&self, build: u8, outcome: Outcome) {
         let hint = (!outcome.passed).then(|| self.spec.checks.hints.get(outcome.name).cloned()).flatten();
-        let check = CheckReport { build, name: outcome.name.to_string(), passed: outcome.passed, detail: outcome.detail, hint };
+        let check =
+            CheckReport { build, name: outcome.name.to_string(), passed: outcome.passed, detail: outcome.detail, hint };
         // check.sh's own output is already shown as it verified.
         if check.name != "check.sh" {
             let result = if check.passed { "ok" } else { "FAILED" };
@@ -270,7 +283,128 @@ impl<'a> ImageRun<'a> {
             let findings = self.secrets_in_layers(&tag, &facts.layers).await?;
             self.record(build, checks::secrets(&self.spec.checks.secrets, &facts, &findings));
         }
+        if let Some(tests) = &self.spec.checks.structure {
+            self.structure_tests(build, &tag, tests, &facts).await?;
+        }
         self.check_running(build, &tag, facts.healthcheck).await
+    }
+
+    /// A container-structure-test file's tests, run as that tool runs them.
+    async fn structure_tests(
+        &self,
+        build: u8,
+        tag: &str,
+        tests: &StructureTests,
+        facts: &ImageFacts,
+    ) -> Result<(), BuildError> {
+        if let Some(metadata) = &tests.metadata {
+            self.record(build, structure::metadata(metadata, facts));
+        }
+        if !tests.files.is_empty() || !tests.contents.is_empty() {
+            self.file_tests(build, tag, tests, &facts.env).await?;
+        }
+        for test in &tests.commands {
+            let outcome = self.command_test(build, tag, test, &tests.global_env, &facts.env).await?;
+            self.record(build, outcome);
+        }
+        Ok(())
+    }
+
+    async fn file_tests(&self, build: u8, tag: &str, tests: &StructureTests, env: &[String]) -> Result<(), BuildError> {
+        let engine = self.builder.engine();
+        let mut spec = self.container(build, Role::Files, tag, "none".into());
+        // Never started: the command only has to exist for the container to be created.
+        (spec.entrypoint, spec.cmd) = (Some(Vec::new()), vec!["true".into()]);
+        let id = engine.create_container(&spec).await?;
+        self.containers.lock().unwrap().push(id.clone());
+        for test in &tests.files {
+            let path = structure::expand(&test.path, env);
+            let entry = engine.read_path(&id, "the image", &path, None).await?;
+            self.record(build, structure::file_existence(test, &path, entry.as_ref()));
+        }
+        for test in &tests.contents {
+            let contents = self.file_contents(&id, structure::expand(&test.path, env)).await?;
+            self.record(build, structure::file_content(test, contents.as_deref().map_err(String::clone)));
+        }
+        engine.remove_container(&id).await?;
+        Ok(())
+    }
+
+    /// A file's bytes through up to 8 symlinks, or why there are none.
+    async fn file_contents(&self, id: &str, mut path: String) -> Result<Result<Vec<u8>, String>, BuildError> {
+        let engine = self.builder.engine();
+        for _ in 0..8 {
+            match engine.read_path(id, "the image", &path, Some(CONTENT_LIMIT)).await? {
+                None => return Ok(Err(format!("{path} does not exist"))),
+                Some(PathEntry { contents: Some(bytes), .. }) => return Ok(Ok(bytes)),
+                Some(PathEntry { kind: PathKind::Symlink, link: Some(link), .. }) => path = link_target(&path, &link),
+                Some(PathEntry { kind: PathKind::Directory, .. }) => return Ok(Err(format!("{path} is a directory"))),
+                Some(_) => return Ok(Err(format!("{path} is not a regular file of at most {CONTENT_LIMIT} bytes"))),
+            }
+        }
+        Ok(Err(format!("{path}: too many levels of symbolic links")))
+    }
+
+    /// Setup commands each committed to an image, then the test's command run in the last one.
+    async fn command_test(
+        &self,
+        build: u8,
+        tag: &str,
+        test: &CommandTest,
+        global_env: &[EnvVar],
+        image_env: &[String],
+    ) -> Result<Outcome, BuildError> {
+        let engine = self.builder.engine();
+        let env: Vec<String> = global_env
+            .iter()
+            .chain(&test.env)
+            .map(|v| format!("{}={}", v.key, structure::expand(&v.value, image_env)))
+            .collect();
+        let mut image = tag.to_string();
+        for setup in &test.setup {
+            let (_, id) = self.run_command(build, &image, setup.clone(), &env).await?;
+            // The image carries the run's label (from its container): cleanup removes it.
+            image = engine.commit(&id, "a setup command's container").await?;
+            engine.remove_container(&id).await?;
+        }
+        let command =
+            std::iter::once(&test.command).chain(&test.args).map(|word| structure::expand(word, image_env)).collect();
+        let (run, id) = self.run_command(build, &image, command, &env).await?;
+        engine.remove_container(&id).await?;
+        Ok(structure::command(test, &run))
+    }
+
+    /// Runs `command` in a fresh container of `image` until it exits (or COMMAND_BOUND ends
+    /// it); what it printed and its exit code, and the container, still there.
+    async fn run_command(
+        &self,
+        build: u8,
+        image: &str,
+        command: Vec<String>,
+        env: &[String],
+    ) -> Result<(CommandRun, String), BuildError> {
+        let engine = self.builder.engine();
+        let mut spec = self.container(build, Role::Command, image, "none".into());
+        spec.name = format!("{}-{}", spec.name, self.containers.lock().unwrap().len());
+        (spec.entrypoint, spec.cmd, spec.env) = (Some(Vec::new()), command, env.to_vec());
+        let what = "a structure test's command";
+        let id = engine.create_container(&spec).await?;
+        self.containers.lock().unwrap().push(id.clone());
+        if let Err(EngineError::StartContainer { source, .. }) = engine.start_container(&id, what).await {
+            // The runtime could not exec it (no such file, not executable): a shell says 127.
+            let run = CommandRun { stdout: String::new(), stderr: source.to_string(), exit_code: 127 };
+            return Ok((run, id));
+        }
+        let exit_code = match tokio::time::timeout(COMMAND_BOUND, engine.wait_exit(&id, what)).await {
+            Ok(code) => code?,
+            Err(_) => {
+                engine.kill_container(&id).await;
+                let stderr = format!("still running after {}s; killed", COMMAND_BOUND.as_secs());
+                return Ok((CommandRun { stdout: String::new(), stderr, exit_code: 137 }, id));
+            }
+        };
+        let (stdout, stderr) = engine.output(&id, what).await?;
+        Ok((CommandRun { stdout, stderr, exit_code }, id))
     }
 
     async fn secrets_in_layers(&self, tag: &str, diff_ids: &[String]) -> Result<Vec<layers::Finding>, BuildError> {
@@ -316,7 +450,8 @@ impl<'a> ImageRun<'a> {
             }
         }
         if let Some(http) = &self.spec.checks.http {
-            let answer = engine.exec(&probe, "probe", &["http", &http.path], &self.probe_env(), None, &mut |_| {}).await?;
+            let answer =
+                engine.exec(&probe, "probe", &["http", &http.path], &self.probe_env(), None, &mut |_| {}).await?;
             self.record(build, checks::http(http, Some(&answer.output)));
         }
         if self.spec.checks.non_root {
@@ -349,6 +484,8 @@ impl<'a> ImageRun<'a> {
             // The image's own CMD, hardened.
             Role::App => (isolation::app_confinement(limits, gvisor), Vec::new()),
             Role::Probe => (isolation::probe_confinement(limits, gvisor), vec!["sleep".into(), "infinity".into()]),
+            // The caller sets the command.
+            Role::Files | Role::Command => (isolation::structure_test_confinement(limits, gvisor), Vec::new()),
         };
         let name = role.name();
         ContainerSpec {
@@ -357,6 +494,7 @@ impl<'a> ImageRun<'a> {
             image: image.to_string(),
             hostname: name.to_string(),
             cmd,
+            entrypoint: None,
             env: Vec::new(),
             labels: self.labels(),
             network,
@@ -435,11 +573,27 @@ impl<'a> ImageRun<'a> {
             let health = engine.health(app, "app").await?;
             let seconds = started.elapsed().as_secs_f64();
             match health.as_deref() {
-                Some("healthy") => return Ok(Outcome { name: "healthy", passed: true, detail: format!("healthy after {seconds:.1}s") }),
-                Some("unhealthy") => return Ok(Outcome { name: "healthy", passed: false, detail: format!("unhealthy after {seconds:.1}s") }),
+                Some("healthy") => {
+                    return Ok(Outcome {
+                        name: "healthy",
+                        passed: true,
+                        detail: format!("healthy after {seconds:.1}s"),
+                    })
+                }
+                Some("unhealthy") => {
+                    return Ok(Outcome {
+                        name: "healthy",
+                        passed: false,
+                        detail: format!("unhealthy after {seconds:.1}s"),
+                    })
+                }
                 _ if started.elapsed() >= within => {
                     let state = health.unwrap_or_else(|| "no health status".into());
-                    return Ok(Outcome { name: "healthy", passed: false, detail: format!("still {state} after {}s", within.as_secs()) });
+                    return Ok(Outcome {
+                        name: "healthy",
+                        passed: false,
+                        detail: format!("still {state} after {}s", within.as_secs()),
+                    });
                 }
                 _ => tokio::time::sleep(Duration::from_millis(250)).await,
             }
@@ -528,6 +682,15 @@ impl<'a> ImageRun<'a> {
     }
 }
 
+/// Where a symlink at `path` pointing to `link` leads.
+fn link_target(path: &str, link: &str) -> String {
+    if link.starts_with('/') {
+        return link.to_string();
+    }
+    let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    format!("{parent}/{link}")
+}
+
 /// What the second build appends to the touched file: a change no earlier attempt made (the
 /// builder's cache outlives attempts, and a change it has seen would come from the cache),
 /// written as trailing whitespace, which no language minds: the attempt's id in spaces and tabs.
@@ -572,8 +735,12 @@ fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during: &st
 fn pass_report(build: u8, image: &ImageReport, outputs: &[(u8, i64, String)]) -> PassReport {
     let Some(built) = image.builds.iter().find(|b| b.build == build) else { return PassReport::skipped(build) };
     let failed_build = image.checks.iter().find(|c| c.build == build && c.name == "build");
-    let rebuilt: Vec<String> =
-        built.steps.iter().filter(|s| !s.cached && !s.instruction.starts_with("FROM")).map(|s| s.instruction.clone()).collect();
+    let rebuilt: Vec<String> = built
+        .steps
+        .iter()
+        .filter(|s| !s.cached && !s.instruction.starts_with("FROM"))
+        .map(|s| s.instruction.clone())
+        .collect();
     let output = outputs.iter().find(|(b, _, _)| *b == build);
     PassReport {
         pass: build,

@@ -98,6 +98,13 @@ pub fn app_confinement(limits: &Limits, gvisor: bool) -> Confinement {
     }
 }
 
+/// A structure test's command, as container-structure-test runs one: a writable root with
+/// nothing mounted over it (what a setup command writes is committed for the test after it),
+/// with every other container's limits and missing privileges.
+pub fn structure_test_confinement(limits: &Limits, gvisor: bool) -> Confinement {
+    Confinement { tmpfs: HashMap::new(), ..confine(limits, gvisor) }
+}
+
 /// The probe that runs check.sh beside an app: the targets' confinement.
 pub fn probe_confinement(limits: &Limits, gvisor: bool) -> Confinement {
     confine(limits, gvisor)

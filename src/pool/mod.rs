@@ -271,6 +271,7 @@ impl Pool {
             image: image.to_string(),
             hostname: kind.hostname(),
             cmd: Vec::new(),
+            entrypoint: None,
             env: Vec::new(),
             labels: [
                 (LABEL_POOL.to_string(), self.namespace.clone()),

@@ -94,7 +94,12 @@ impl Terminal {
         self.line("");
         for build in &image.builds {
             let cached = build.steps.iter().filter(|s| s.cached).count();
-            self.line(&format!("build {}: {} steps, {cached} from cache, {:.1}s", build.build, build.steps.len(), build.seconds));
+            self.line(&format!(
+                "build {}: {} steps, {cached} from cache, {:.1}s",
+                build.build,
+                build.steps.len(),
+                build.seconds
+            ));
         }
         let rows = image_table(image);
         let style = |row: usize, col: usize, cell: &str| match (row, col) {

@@ -693,6 +693,7 @@ impl<'a> Run<'a> {
             hostname: distro.name.replace('.', "-"),
             // The image's own CMD: the init that Ansible takes for systemd.
             cmd: Vec::new(),
+            entrypoint: None,
             env: Vec::new(),
             labels,
             network: self.network.clone(),
@@ -711,6 +712,7 @@ impl<'a> Run<'a> {
             image: image.to_string(),
             hostname: "controller".into(),
             cmd: vec!["sleep".into(), "infinity".into()],
+            entrypoint: None,
             env: Vec::new(),
             labels: self.labels("controller"),
             network: self.network.clone(),
@@ -996,9 +998,6 @@ fn select_distros(challenge: &Challenge, wanted: &[String]) -> Result<Vec<&'stat
 fn round_tenths(seconds: f64) -> f64 {
     (seconds * 10.0).round() / 10.0
 }
-
-/// Short, unique enough across concurrent runs on one host: time and pid mixed.
-
 
 #[cfg(test)]
 mod tests {

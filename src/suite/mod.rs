@@ -356,11 +356,7 @@ pub fn judge(
             reasons.push(reason);
             status = status.max(raised);
         }
-        platforms.push(PlatformCase {
-            distro: name.to_string(),
-            solution: solution_case,
-            starter: starter_case,
-        });
+        platforms.push(PlatformCase { distro: name.to_string(), solution: solution_case, starter: starter_case });
     }
     if status == Status::Passed && platforms.iter().all(|p| p.solution.outcome == CaseOutcome::Skipped) {
         reasons.push("no platform of this challenge can run here".into());
