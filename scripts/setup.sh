@@ -210,6 +210,19 @@ if ! ip link show "$builder_bridge" >/dev/null 2>&1; then
     ip addr add 10.231.0.1/24 dev "$builder_bridge"
     ip link set "$builder_bridge" up
 fi
+# Egress for the builds of a challenge that allows it (`[run] network = "egress"`; builds run
+# on network none otherwise): NAT for the builder's bridge, set here because its daemon runs
+# without iptables, so that it never rewrites the main daemon's rules.
+builder_subnet=10.231.0.0/24
+iptables -t nat -C POSTROUTING -s "$builder_subnet" ! -o "$builder_bridge" -j MASQUERADE 2>/dev/null \
+    || iptables -t nat -A POSTROUTING -s "$builder_subnet" ! -o "$builder_bridge" -j MASQUERADE
+forward_chain=DOCKER-USER
+iptables -L "$forward_chain" -n >/dev/null 2>&1 || forward_chain=FORWARD
+iptables -C "$forward_chain" -i "$builder_bridge" ! -o "$builder_bridge" -j ACCEPT 2>/dev/null \
+    || iptables -I "$forward_chain" -i "$builder_bridge" ! -o "$builder_bridge" -j ACCEPT
+iptables -C "$forward_chain" -o "$builder_bridge" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null \
+    || iptables -I "$forward_chain" -o "$builder_bridge" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+sysctl -qw net.ipv4.ip_forward=1
 mkdir -p "$builder_dir/data" "$builder_dir/exec" /run/sandbox /etc/sandbox
 python3 - "$builder_config.new" "$runsc_path" "$platform" "$builder_dir" "$builder_sock" "$builder_bridge" <<'PYEOF'
 import json, sys

@@ -296,3 +296,20 @@ fn a_broken_structure_test_file_is_refused_at_its_line() {
     let outside = Fixture::docker("[checks]\nstructure = \"../structure.yaml\"\n", APP);
     Sandbox::new(["lint", &outside.path_str()]).status(2).stderr_has("leaves the challenge directory").run();
 }
+
+#[test]
+fn run_steps_reach_out_only_when_the_challenge_allows_egress() {
+    // A new step each time (the id), so the cache cannot answer for it; what it prints is
+    // computed, so that the command line quoted in an error does not count.
+    let reach = format!(
+        "FROM debian:12\nRUN echo {} >/dev/null && timeout 10 bash -c 'echo > /dev/tcp/1.1.1.1/80' && echo reached-$((40 + 2))\n{}",
+        std::process::id(),
+        &APP["FROM debian:12\n".len()..]
+    );
+    let closed = Fixture::docker("", &reach);
+    let out = Sandbox::new(["run", &closed.path_str(), "--json"]).status(1).run();
+    let reason = out.platform("image")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("build 1: build:") && !out.stderr.contains("reached-42"), "{reason}");
+    let open = Fixture::docker("[run]\nnetwork = \"egress\"\n", &reach);
+    Sandbox::new(["run", &open.path_str()]).status(0).stderr_has("reached-42").run();
+}

@@ -471,7 +471,7 @@ impl Parsed {
         let (starter, solution) = self.starter_and_solution(&raw, &track)?;
         let check = self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?;
         reject_outward_symlinks(&self.dir)?;
-        let run = self.run_settings(&raw.run)?;
+        let run = self.run_settings(&raw.run, &track)?;
         let prepare = match &raw.prepare.packages {
             None => Prepare::default(),
             Some(value) => self.prepare_packages(value)?,
@@ -700,7 +700,7 @@ impl Parsed {
     }
 
     /// `[run]`: the timeout within the ceiling, the network, services and strategy.
-    fn run_settings(&self, raw: &RawRun) -> Result<RunSettings, ChallengeError> {
+    fn run_settings(&self, raw: &RawRun, track: &Track) -> Result<RunSettings, ChallengeError> {
         let timeout = match &raw.timeout {
             None => Duration::from_secs(600),
             Some(value) => {
@@ -714,6 +714,9 @@ impl Parsed {
             }
         };
         let network = match &raw.network {
+            // Targets install packages from mirrors; a Dockerfile's dependencies ship in its
+            // context unless the author opens the way out.
+            None if matches!(track, Track::Docker(_)) => Network::None,
             None => Network::Egress,
             Some(value) => match value.get_ref().as_str() {
                 "egress" => Network::Egress,
@@ -911,6 +914,21 @@ mod tests {
         std::fs::write(dir.path().join("solution/playbook.yml"), "- hosts: all\n  tasks: []\n").unwrap();
         std::fs::write(dir.path().join("check.sh"), "#!/bin/sh\n").unwrap();
         dir
+    }
+
+    #[test]
+    fn a_docker_challenge_builds_without_a_route_out_unless_it_asks() {
+        let docker = |extra: &str| {
+            let dir = challenge_dir(&format!("track = \"docker\"\ntitle = \"t\"\n{extra}"));
+            std::fs::write(dir.path().join("Dockerfile"), "FROM debian:12\n").unwrap();
+            std::fs::write(dir.path().join("solution/Dockerfile"), "FROM debian:12\n").unwrap();
+            std::fs::create_dir(dir.path().join("app")).unwrap();
+            Challenge::load(dir.path(), &Allowed::default()).unwrap().run.network
+        };
+        assert_eq!(docker(""), Network::None);
+        assert_eq!(docker("[run]\nnetwork = \"egress\"\n"), Network::Egress);
+        let ansible = challenge_dir("title = \"t\"\ndistros = [\"debian-12\"]\n");
+        assert_eq!(Challenge::load(ansible.path(), &Allowed::default()).unwrap().run.network, Network::Egress);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::challenge::image::ImageSpec;
 use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
-use crate::challenge::Challenge;
 use crate::challenge::PlaybookChoice;
+use crate::challenge::{Challenge, Network};
 use crate::docker::{BuildLimits, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::structure::{self, CommandRun};
@@ -211,7 +211,7 @@ impl<'a> ImageRun<'a> {
             tag: &self.tag(build),
             allowed: &allowed,
             limits: BuildLimits {
-                network: Some("none".into()),
+                network: Some(build_network(self.challenge.run.network).into()),
                 memory_bytes: Some(limits.memory_bytes),
                 cpus: Some(limits.cpus),
                 dockerfile: None,
@@ -679,6 +679,15 @@ impl<'a> ImageRun<'a> {
             platforms: vec![PlatformReport { distro: "image".into(), verdict, reason, passes, notes: Vec::new() }],
             image: Some(image),
         }
+    }
+}
+
+/// The network RUN steps join: the builder's own bridge, whose NAT setup.sh sets up, when
+/// the challenge allows egress; none (loopback only) otherwise.
+fn build_network(network: Network) -> &'static str {
+    match network {
+        Network::Egress => "bridge",
+        Network::None => "none",
     }
 }
 
