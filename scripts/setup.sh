@@ -17,7 +17,7 @@ build_binary=1
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts dockerd)"
 if ! command -v apt-get >/dev/null 2>&1; then
-    die "this script supports Debian/Ubuntu hosts. Elsewhere install: a Docker engine, gVisor runsc (2024 or newer) registered as runtime 'runsc' with runtimeArgs [\"--network=host\", \"--platform=ptrace\", \"--overlay2=root:memory\"], debootstrap, dash, busybox; then run 'cargo build --release'."
+    die "this script supports Debian/Ubuntu hosts. Elsewhere install: a Docker engine, gVisor runsc (2024 or newer) registered as runtime 'runsc' with runtimeArgs [\"--network=host\", \"--platform=ptrace\", \"--overlay2=root:memory\"], debootstrap; then run 'cargo build --release'."
 fi
 
 . /etc/os-release
@@ -40,9 +40,9 @@ apt_install() {
 }
 
 # --- packages ---------------------------------------------------------------------------
-# dash and busybox run the systemctl mock's unit tests, socat the daemon-loss test, xmllint
-# (libxml2-utils) validates JUnit reports; debootstrap builds base images.
-apt_install docker.io debootstrap dash busybox socat libxml2-utils ca-certificates python3 procps
+# socat runs the daemon-loss test, xmllint (libxml2-utils) validates JUnit reports;
+# debootstrap builds base images.
+apt_install docker.io debootstrap socat libxml2-utils ca-certificates python3 procps
 
 # gVisor: bookworm's own runsc (2022) fails statx on this kernel; the backports build works.
 # Version strings look like `runsc version release-20240729.0` or `0.0~20240729.0` (Debian).

@@ -158,8 +158,8 @@ fn changed_since_selects_the_changed_challenge_and_everything_after_a_mock_chang
     for id in ["one", "two", "three"] {
         scaffold(&challenges, id);
     }
-    std::fs::create_dir_all(top.join("mocks")).unwrap();
-    std::fs::write(top.join("mocks/systemctl"), "#!/bin/sh\n").unwrap();
+    std::fs::create_dir_all(top.join("mocks/sandbox-systemctl/src")).unwrap();
+    std::fs::write(top.join("mocks/sandbox-systemctl/src/main.rs"), "fn main() {}\n").unwrap();
     std::fs::write(top.join("README.md"), "challenges\n").unwrap();
     git(top, &["add", "-A"]);
     git(top, &["commit", "-q", "-m", "base"]);
@@ -184,7 +184,7 @@ fn changed_since_selects_the_changed_challenge_and_everything_after_a_mock_chang
     assert_eq!(listed(&[&root_arg, "--changed-since", "HEAD"]), vec!["three"]);
 
     // The mock every target is built with: every challenge.
-    std::fs::write(top.join("mocks/systemctl"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::write(top.join("mocks/sandbox-systemctl/src/main.rs"), "fn main() { std::process::exit(0) }\n").unwrap();
     git(top, &["commit", "-q", "-am", "mock"]);
     assert_eq!(listed(&[&root_arg, "--changed-since", "HEAD~1"]), vec!["one", "three", "two"]);
     // A --shared path does the same; a share of the selection still splits it.

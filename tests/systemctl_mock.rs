@@ -16,10 +16,6 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-/// How the tests run the stand-in: the one static binary (the POSIX-sh program it replaced
-/// ran under dash and busybox sh).
-const SHELLS: [&str; 1] = ["static binary"];
-
 const NGINX: &str = "\
 [Unit]
 Description=A high performance web server and a reverse proxy server
@@ -110,23 +106,22 @@ impl fmt::Display for Out {
 /// One scratch target: a SYSTEMCTL_ROOT plus a PATH holding only `systemctl` and
 /// `journalctl`, both links to the binary (it answers by the name it is called with).
 struct Sys {
-    shell: &'static str,
     root: TempDir,
     bin: TempDir,
 }
 
 impl Sys {
-    fn new(shell: &'static str) -> Sys {
+    fn new() -> Sys {
         let bin = tempfile::tempdir().unwrap();
         for name in ["systemctl", "journalctl"] {
             symlink(mock_binary(), bin.path().join(name)).unwrap();
         }
-        Sys { shell, root: tempfile::tempdir().unwrap(), bin }
+        Sys { root: tempfile::tempdir().unwrap(), bin }
     }
 
     /// A target whose /etc/sandbox/services says `supervised`: services really run, on this host.
-    fn supervised(shell: &'static str) -> Sys {
-        let sys = Sys::new(shell);
+    fn supervised() -> Sys {
+        let sys = Sys::new();
         sys.write("/etc/sandbox/services", "supervised\n");
         // A service running as `nobody` must reach its files under the root.
         fs::set_permissions(sys.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -188,7 +183,7 @@ impl Sys {
     /// `journalctl ARGS` on this target.
     fn journal(&self, args: &[&str]) -> Out {
         let out = self.run_as("journalctl", args);
-        assert_eq!(out.code, 0, "[{}] journalctl {}\n{out}", self.shell, args.join(" "));
+        assert_eq!(out.code, 0, "journalctl {}\n{out}", args.join(" "));
         out
     }
 
@@ -213,7 +208,7 @@ impl Sys {
 
     fn expect(&self, args: &[&str], code: i32) -> Out {
         let out = self.run(args);
-        assert_eq!(out.code, code, "[{}] systemctl {}: expected exit {code}\n{out}", self.shell, args.join(" "));
+        assert_eq!(out.code, code, "systemctl {}: expected exit {code}\n{out}", args.join(" "));
         out
     }
 
@@ -231,12 +226,9 @@ fn props(text: &str) -> HashMap<String, String> {
     text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// Runs TEST once per shell, each time on a fresh target.
-fn each_shell(test: impl Fn(&Sys)) {
-    for shell in SHELLS {
-        eprintln!("--- running under {shell}");
-        test(&Sys::new(shell));
-    }
+/// Runs TEST on a fresh target.
+fn on_a_fresh_target(test: impl Fn(&Sys)) {
+    test(&Sys::new());
 }
 
 fn lines(s: &str) -> Vec<&str> {
@@ -271,7 +263,7 @@ fn binary_is_static_and_says_why_it_exists() {
 /// Nothing outside the binary is run, in mock or supervised mode: PATH holds no tool at all.
 #[test]
 fn binary_needs_no_external_tools() {
-    let s = Sys::supervised("static binary");
+    let s = Sys::supervised();
     let root = s.root_str();
     s.nginx();
     s.unit("tool.service", &service(&format!("Type=oneshot\nExecStart=/bin/sh -c 'echo ran > {root}/ran'")));
@@ -290,7 +282,7 @@ fn binary_needs_no_external_tools() {
 
 #[test]
 fn start_makes_unit_active() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         assert_eq!(s.expect(&["is-active", "nginx"], 3).stdout, "inactive\n");
         let out = s.ok(&["start", "nginx"]);
@@ -307,7 +299,7 @@ fn start_makes_unit_active() {
 
 #[test]
 fn stop_makes_unit_inactive() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["start", "nginx"]);
         s.ok(&["stop", "nginx"]);
@@ -322,7 +314,7 @@ fn stop_makes_unit_inactive() {
 
 #[test]
 fn restart_and_friends() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         // try-restart only acts on running units
@@ -346,7 +338,7 @@ fn restart_and_friends() {
 
 #[test]
 fn several_units_in_one_call() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         s.ok(&["start", "nginx", "cron.service"]);
@@ -362,7 +354,7 @@ fn several_units_in_one_call() {
 
 #[test]
 fn reload_needs_an_active_unit_with_exec_reload() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         let out = s.expect(&["reload", "nginx"], 1);
@@ -384,7 +376,7 @@ fn reload_needs_an_active_unit_with_exec_reload() {
 
 #[test]
 fn kill_stops_the_unit() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["start", "nginx"]);
         s.ok(&["kill", "nginx"]);
@@ -399,7 +391,7 @@ fn kill_stops_the_unit() {
 
 #[test]
 fn oneshot_units() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         // RemainAfterExit=yes: active (exited)
         s.unit("setup.service", STATIC);
         s.ok(&["start", "setup"]);
@@ -414,7 +406,7 @@ fn oneshot_units() {
 
 #[test]
 fn failed_units_is_failed_and_reset_failed() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         s.expect(&["is-failed", "nginx"], 1);
@@ -446,7 +438,7 @@ fn failed_units_is_failed_and_reset_failed() {
 
 #[test]
 fn unwritable_state_fails_like_an_unprivileged_caller() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         // a file where the state directory should be: nothing can be recorded
         s.write("/var/lib/sandbox-systemctl", "");
@@ -462,7 +454,7 @@ fn unwritable_state_fails_like_an_unprivileged_caller() {
 
 #[test]
 fn is_active_exit_codes_and_quiet() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         assert_eq!(s.expect(&["is-active", "-q", "nginx"], 3).stdout, "");
@@ -477,7 +469,7 @@ fn is_active_exit_codes_and_quiet() {
 
 #[test]
 fn is_enabled_states_and_quiet() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("helper.service", STATIC);
         let out = s.expect(&["is-enabled", "nginx"], 1);
@@ -502,7 +494,7 @@ fn is_enabled_states_and_quiet() {
 
 #[test]
 fn enable_creates_the_wants_symlink() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         let out = s.ok(&["enable", "nginx"]);
         assert_eq!(out, "");
@@ -528,7 +520,7 @@ fn enable_creates_the_wants_symlink() {
 
 #[test]
 fn enable_follows_the_install_section() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.unit(
             "multi.service",
             "[Unit]\nDescription=Multi\n[Service]\nExecStart=/bin/true\n\
@@ -566,7 +558,7 @@ fn enable_follows_the_install_section() {
 
 #[test]
 fn disable_removes_every_link() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["enable", "nginx"]);
         // a link a package (deb-systemd-helper) or an admin made elsewhere
@@ -586,7 +578,7 @@ fn disable_removes_every_link() {
 
 #[test]
 fn links_made_by_packages_count_as_enabled() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         // What deb-systemd-helper leaves behind when a package is installed without systemd.
         s.nginx();
         s.link("/etc/systemd/system/multi-user.target.wants/nginx.service", "/lib/systemd/system/nginx.service");
@@ -600,7 +592,7 @@ fn links_made_by_packages_count_as_enabled() {
 
 #[test]
 fn enable_now_and_disable_now() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["enable", "--now", "nginx"]);
         assert_eq!(s.ok(&["is-enabled", "nginx"]), "enabled\n");
@@ -613,7 +605,7 @@ fn enable_now_and_disable_now() {
 
 #[test]
 fn reenable_and_preset() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         s.ok(&["reenable", "nginx"]);
@@ -635,7 +627,7 @@ fn reenable_and_preset() {
 
 #[test]
 fn runtime_enable() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["enable", "--runtime", "nginx"]);
         assert!(s.exists("/run/systemd/system/multi-user.target.wants/nginx.service"));
@@ -648,7 +640,7 @@ fn runtime_enable() {
 
 #[test]
 fn mask_and_unmask() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["enable", "nginx"]);
         let out = s.expect(&["mask", "nginx"], 0);
@@ -682,7 +674,7 @@ fn mask_and_unmask() {
 
 #[test]
 fn mask_now_and_masking_units_not_installed() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["start", "nginx"]);
         s.ok(&["mask", "--now", "nginx"]);
@@ -715,7 +707,7 @@ fn mask_now_and_masking_units_not_installed() {
 
 #[test]
 fn static_units() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.unit("helper.service", STATIC);
         assert_eq!(s.ok(&["is-enabled", "helper"]), "static\n");
         let out = s.expect(&["enable", "helper"], 0);
@@ -736,7 +728,7 @@ fn static_units() {
 
 #[test]
 fn unknown_units_fail_like_systemd() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         for (verb, msg) in [
             ("start", "Failed to start nginxx.service: Unit nginxx.service not found.\n"),
@@ -783,7 +775,7 @@ fn unknown_units_fail_like_systemd() {
 
 #[test]
 fn show_reports_unit_properties() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         let p = s.show("nginx");
         let expect = [
@@ -830,7 +822,7 @@ fn show_reports_unit_properties() {
 
 #[test]
 fn show_property_filters_and_value() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         s.ok(&["start", "nginx"]);
@@ -861,7 +853,7 @@ fn show_property_filters_and_value() {
 
 #[test]
 fn show_without_unit_describes_the_manager() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         let p = props(&s.ok(&["show"]));
         assert_eq!(p["Version"], "252.30-1~deb12u2");
         assert!(p["Features"].starts_with("+PAM +AUDIT"));
@@ -872,7 +864,7 @@ fn show_without_unit_describes_the_manager() {
 
 #[test]
 fn show_and_status_follow_drop_ins() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.write(
             "/etc/systemd/system/nginx.service.d/override.conf",
@@ -897,7 +889,7 @@ fn show_and_status_follow_drop_ins() {
 
 #[test]
 fn status_output_and_exit_codes() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         let out = s.expect(&["status", "nginx"], 3).stdout;
         assert_eq!(
@@ -936,7 +928,7 @@ fn status_output_and_exit_codes() {
 
 #[test]
 fn status_of_several_units_and_of_the_system() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("helper.service", STATIC);
         s.ok(&["start", "nginx", "helper"]);
@@ -959,7 +951,7 @@ fn status_of_several_units_and_of_the_system() {
 
 #[test]
 fn list_unit_files_scans_the_unit_directories() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("helper.service", STATIC);
         s.unit("fstrim.timer", "[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n");
@@ -1004,7 +996,7 @@ fn list_unit_files_scans_the_unit_directories() {
 
 #[test]
 fn list_unit_files_patterns() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("nginx-debug.service", CRON);
         s.unit("cron.service", CRON);
@@ -1027,7 +1019,7 @@ fn list_unit_files_patterns() {
 
 #[test]
 fn list_unit_files_shows_masked_aliases_and_templates() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.unit("ssh.service", "[Unit]\nDescription=OpenBSD Secure Shell server\n[Service]\nExecStart=/usr/sbin/sshd -D\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n");
         s.unit("getty@.service", GETTY_TEMPLATE);
         s.unit("cron.service", CRON);
@@ -1050,7 +1042,7 @@ fn list_unit_files_shows_masked_aliases_and_templates() {
 
 #[test]
 fn list_units_active_only_unless_all() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         s.unit("helper.service", STATIC);
@@ -1101,7 +1093,7 @@ fn list_units_active_only_unless_all() {
 
 #[test]
 fn list_units_types_and_substates() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.unit("fstrim.timer", "[Unit]\nDescription=Discard unused blocks once a week\n[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n");
         s.unit(
             "fstrim.service",
@@ -1143,7 +1135,7 @@ fn list_units_types_and_substates() {
 /// What Ansible's service_facts does with list-units and list-unit-files.
 #[test]
 fn service_facts_parsing() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         s.unit("helper.service", STATIC);
@@ -1189,7 +1181,7 @@ fn service_facts_parsing() {
 
 #[test]
 fn template_units() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.unit("getty@.service", GETTY_TEMPLATE);
         let p = s.show("getty@tty1.service");
         assert_eq!(p["Id"], "getty@tty1.service");
@@ -1231,7 +1223,7 @@ fn template_units() {
 
 #[test]
 fn init_d_scripts_are_units() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.initd("legacyd", INIT_SCRIPT);
         let p = s.show("legacyd");
         assert_eq!(p["Id"], "legacyd.service");
@@ -1271,7 +1263,7 @@ fn init_d_scripts_are_units() {
 
 #[test]
 fn unit_file_wins_over_init_script_and_both_are_kept_in_sync() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.initd("nginx", INIT_SCRIPT);
         let p = s.show("nginx");
@@ -1288,7 +1280,7 @@ fn unit_file_wins_over_init_script_and_both_are_kept_in_sync() {
 
 #[test]
 fn unit_directories_and_aliases() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         // /etc overrides /lib
         s.nginx();
         s.write(
@@ -1318,7 +1310,7 @@ fn unit_directories_and_aliases() {
 
 #[test]
 fn specifiers_and_odd_unit_files() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.unit(
             "odd.service",
             "# comment\r\n; other comment\r\n[Unit]\r\n  Description = Odd %n unit \\\r\n  continued\r\n[Service]\r\nExecStart=/bin/true\r\n",
@@ -1334,7 +1326,7 @@ fn specifiers_and_odd_unit_files() {
 
 #[test]
 fn version() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         let out = s.ok(&["--version"]);
         let l = lines(&out);
         assert_eq!(l[0], "systemd 252 (252.30-1~deb12u2)");
@@ -1345,7 +1337,7 @@ fn version() {
 
 #[test]
 fn unknown_verbs_and_options() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         let out = s.expect(&["frobnicate", "nginx"], 1);
         assert_eq!(out.stderr, "Unknown command verb 'frobnicate'.\n");
         assert_eq!(out.stdout, "");
@@ -1358,7 +1350,7 @@ fn unknown_verbs_and_options() {
 
 #[test]
 fn options_anywhere_on_the_line() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.ok(&["--no-pager", "--system", "--no-block", "start", "--no-ask-password", "nginx", "-q"]);
         s.ok(&["--quiet", "--system", "is-active", "--", "nginx"]);
@@ -1375,7 +1367,7 @@ fn options_anywhere_on_the_line() {
 
 #[test]
 fn system_wide_verbs() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         assert_eq!(s.ok(&["daemon-reload"]), "");
         assert_eq!(s.ok(&["daemon-reexec"]), "");
         assert_eq!(s.ok(&["is-system-running"]), "running\n");
@@ -1392,7 +1384,7 @@ fn system_wide_verbs() {
 
 #[test]
 fn cat_prints_the_unit_file() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         s.unit("cron.service", CRON);
         assert_eq!(s.ok(&["cat", "nginx"]), format!("# /lib/systemd/system/nginx.service\n{NGINX}"));
@@ -1461,7 +1453,7 @@ fn ansible_systemd(s: &Sys, unit: &str, state: Option<&str>, enabled: Option<boo
 /// them masked, and a second pass that must change nothing.
 #[test]
 fn ansible_masks_units_written_to_etc() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         let unit = |name: &str| {
             format!(
                 "[Unit]\nDescription={name} service\n[Service]\nExecStart=/bin/sleep infinity\n\
@@ -1505,7 +1497,7 @@ fn ansible_masks_units_written_to_etc() {
 
 #[test]
 fn ansible_systemd_module_is_idempotent() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.nginx();
         assert!(ansible_systemd(s, "nginx", Some("started"), Some(true), None));
         assert!(!ansible_systemd(s, "nginx", Some("started"), Some(true), None));
@@ -1589,16 +1581,12 @@ fn eventually(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-/// Runs TEST once per shell, each time on a fresh supervised target.
-#[allow(clippy::print_stderr)] // which shell a failure happened under, in the test's output
-fn each_shell_supervised(test: impl Fn(&Sys)) {
-    for shell in SHELLS {
-        eprintln!("--- running under {shell} (supervised)");
-        let sys = Sys::supervised(shell);
-        test(&sys);
-        // A wrapper may take a moment to record how its service ended, then it goes too.
-        eventually("no process of the target left", || processes_of(&sys.root_str()).is_empty());
-    }
+/// Runs TEST on a fresh supervised target, then waits for every process it started to end.
+fn on_a_fresh_supervised_target(test: impl Fn(&Sys)) {
+    let sys = Sys::supervised();
+    test(&sys);
+    // A wrapper may take a moment to record how its service ended, then it goes too.
+    eventually("no process of the target left", || processes_of(&sys.root_str()).is_empty());
 }
 
 impl Sys {
@@ -1621,7 +1609,7 @@ fn service(body: &str) -> String {
 
 #[test]
 fn supervised_simple_unit_runs_restarts_and_stops() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         s.unit("sleeper.service", &service("ExecStart=/bin/sleep 300"));
         assert_eq!(s.ok(&["start", "sleeper"]), "");
         assert_eq!(s.ok(&["is-active", "sleeper"]), "active\n");
@@ -1664,7 +1652,7 @@ fn supervised_simple_unit_runs_restarts_and_stops() {
 
 #[test]
 fn supervised_forking_unit_follows_its_pid_file() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         let root = s.root_str();
         s.unit(
             "forker.service",
@@ -1702,7 +1690,7 @@ fn supervised_forking_unit_follows_its_pid_file() {
 
 #[test]
 fn supervised_oneshot_runs_and_remains_only_when_asked() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         let root = s.root_str();
         s.unit(
             "setup.service",
@@ -1735,7 +1723,7 @@ fn supervised_oneshot_runs_and_remains_only_when_asked() {
 
 #[test]
 fn supervised_main_process_exiting_1_is_failed_with_its_status() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         s.unit("crash.service", &service("ExecStart=/bin/sh -c 'echo about to crash >&2; exit 1'"));
         // Type=simple: the start itself succeeds, as with systemd; the unit fails right after.
         s.ok(&["start", "crash"]);
@@ -1786,7 +1774,7 @@ fn supervised_main_process_exiting_1_is_failed_with_its_status() {
 
 #[test]
 fn supervised_failing_exec_start_pre_fails_the_start_before_exec_start() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         let root = s.root_str();
         s.unit(
             "web.service",
@@ -1831,7 +1819,7 @@ fn supervised_failing_exec_start_pre_fails_the_start_before_exec_start() {
 
 #[test]
 fn supervised_environment_working_directory_and_drop_ins() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         let root = s.root_str();
         fs::create_dir_all(s.p("/srv/app")).unwrap();
         s.write("/etc/default/app", "# settings\nC=\"three four\"\nexport D=4\n\nB=from-file\n");
@@ -1876,7 +1864,7 @@ fn supervised_environment_working_directory_and_drop_ins() {
 
 #[test]
 fn supervised_user_group_reload_and_exec_stop() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         let root = s.root_str();
         s.write(
             "/etc/passwd",
@@ -1915,7 +1903,7 @@ fn supervised_user_group_reload_and_exec_stop() {
 
 #[test]
 fn journalctl_prints_the_unit_logs() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         s.unit("talker.service", &service("Type=oneshot\nExecStart=/bin/sh -c 'echo line one; echo line two >&2'"));
         s.unit("other.service", &service("Type=oneshot\nExecStart=/bin/echo other says hi"));
         assert_eq!(s.journal(&["-u", "talker"]).stdout, "-- No entries --\n");
@@ -1937,7 +1925,7 @@ fn journalctl_prints_the_unit_logs() {
 
 #[test]
 fn supervised_boot_starts_enabled_services() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         s.unit("wanted.service", &service("ExecStart=/bin/sleep 300"));
         s.unit("unwanted.service", &service("ExecStart=/bin/sleep 301"));
         s.ok(&["enable", "wanted"]);
@@ -1950,7 +1938,7 @@ fn supervised_boot_starts_enabled_services() {
 
 #[test]
 fn mock_mode_never_runs_anything() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         let root = s.root_str();
         s.write("/etc/sandbox/services", "mock\n");
         s.unit(
@@ -1969,7 +1957,7 @@ fn mock_mode_never_runs_anything() {
 
 #[test]
 fn supervised_restart_on_failure_brings_a_killed_service_back() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         s.unit("phoenix.service", &service("Restart=on-failure\nRestartSec=0\nExecStart=/bin/sleep 300"));
         s.ok(&["start", "phoenix"]);
         let first = s.main_pid("phoenix");
@@ -2006,7 +1994,7 @@ const MAIL: &str = "[Unit]\nDescription=Mail\n[Service]\nType=oneshot\nRemainAft
 
 #[test]
 fn wants_start_and_part_of_stops_and_restarts() {
-    each_shell(|s| {
+    on_a_fresh_target(|s| {
         s.unit("mail.service", MAIL);
         s.unit(
             "mail@.service",
@@ -2030,7 +2018,7 @@ fn wants_start_and_part_of_stops_and_restarts() {
 
 #[test]
 fn supervised_generators_and_daemons_that_clear_their_environment() {
-    each_shell_supervised(|s| {
+    on_a_fresh_supervised_target(|s| {
         let root = s.root_str();
         s.write(
             "/lib/systemd/system-generators/mail-instance-generator",

@@ -520,7 +520,7 @@ mod tests {
             "challenges/one/playbook.yml",
             "challenges/one-more/check.sh",
             "README.md",
-            "mocks/systemctl",
+            "mocks/sandbox-systemctl/src/main.rs",
             "challenges/roles/common/tasks/main.yml",
             "lib/helper.sh",
         ]
@@ -534,7 +534,9 @@ mod tests {
         assert_eq!(attribution.per_challenge[1], vec![PathBuf::from("challenges/one-more/check.sh")]);
         assert_eq!(
             attribution.shared,
-            ["mocks/systemctl", "challenges/roles/common/tasks/main.yml", "lib/helper.sh"].map(PathBuf::from).to_vec()
+            ["mocks/sandbox-systemctl/src/main.rs", "challenges/roles/common/tasks/main.yml", "lib/helper.sh"]
+                .map(PathBuf::from)
+                .to_vec()
         );
         assert_eq!(attribution.ignored, vec![PathBuf::from("README.md")]);
     }

@@ -578,7 +578,10 @@ impl Watch {
 
     /// Restart= applies, the unit was not stopped meanwhile, and the start limit is not hit.
     fn restart_due(&self, status: i32, starts: &mut Vec<std::time::Instant>) -> bool {
-        if !self.restart.applies(status) || !self.still(&Active::Active) {
+        // Still activating: the main process ended before the `start` that spawned it had
+        // recorded the unit active (`exit 3` at once); systemd restarts it all the same.
+        let running = self.still(&Active::Active) || self.still(&Active::Activating);
+        if !self.restart.applies(status) || !running {
             return false;
         }
         starts.retain(|t| t.elapsed() < START_LIMIT_INTERVAL);
