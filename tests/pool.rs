@@ -164,6 +164,44 @@ fn two_concurrent_multi_distro_runs_never_share_a_container() {
     assert!(third.iter().all(Option::is_none), "nothing is handed out twice");
 }
 
+#[test]
+fn a_run_takes_a_container_still_warming_and_its_boot_leaves_it_to_the_run() {
+    let t = TestPool::new("warming");
+    let d12 = debian("12");
+    let kind = ImageKind::Target(d12);
+    let image = t.image(d12);
+    let label = format!("{LABEL_POOL}={}", t.namespace);
+    let sizes = [(kind, 1)];
+    let claimed = t.runtime.block_on(async {
+        let up = t.pool.up(&sizes, &Quiet);
+        let claim = async {
+            // As soon as the warming container runs (its sshd is not up yet), a run asks.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                for c in t.engine.list_labelled(&label).await.unwrap() {
+                    let state = t.engine.container_state(&c.id, "pooled").await.unwrap();
+                    if c.name.contains("-warming-") && state.running {
+                        return t.pool.claim("run1", u64::MAX / 2, &[(kind, image.clone())], &Limits::default()).await;
+                    }
+                }
+                assert!(std::time::Instant::now() < deadline, "no warming container came up");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let (up, claimed) = tokio::join!(up, claim);
+        up.unwrap();
+        claimed.unwrap()
+    });
+    let claim = claimed[0].clone().expect("the warming container was handed out");
+    assert!(claim.warming);
+    // Its boot finished after the claim: the container kept the run's name, and it boots on.
+    let state = t.runtime.block_on(t.engine.container_state(&claim.id, "claimed")).unwrap();
+    assert_eq!(state.name, claim.name);
+    assert!(state.running);
+    let status = t.runtime.block_on(t.pool.status(&sandbox::distro::Catalog::builtin())).unwrap();
+    assert_eq!((status[0].ready, status[0].warming), (0, 0), "the claimed one is no longer the pool's");
+}
+
 /// Across invocations: `pool up` keeps targets and a controller, `run` takes both and says
 /// so, replacements warm, `pool down` removes them all.
 #[test]
@@ -204,4 +242,38 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
     let down = env(Sandbox::new(["pool", "down"])).output();
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(down.stdout.contains("removed 2 warm target(s) and controller(s)"), "{}", down.stdout);
+}
+
+/// A run that starts while `pool up` is still warming takes what is warming (a cold start
+/// already under way) rather than starting more beside it, and passes.
+#[test]
+fn a_run_during_the_pools_warm_up_takes_the_warming_containers() {
+    let state = tempfile::tempdir().unwrap();
+    let namespace = format!("test-cli-warming-{}", std::process::id());
+    let env = |sandbox: Sandbox| {
+        sandbox.env("SANDBOX_STATE_DIR", &state.path().display().to_string()).env("SANDBOX_POOL_NAMESPACE", &namespace)
+    };
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("warming");
+    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), false).unwrap();
+    // The images first: a warm-up that builds them would outlast the window this test needs.
+    let images = env(Sandbox::new(["images", "build", "debian-12"])).output();
+    assert_eq!(images.code, 0, "{}", images.stderr);
+
+    let mut up = env(Sandbox::new(["pool", "up", "--size", "1", "--distro", "debian-12"])).spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let warming =
+        |stdout: &str| stdout.lines().any(|l| l.starts_with("controller") && l.split_whitespace().nth(2) == Some("1"));
+    while !warming(&env(Sandbox::new(["pool", "status"])).output().stdout) {
+        assert!(std::time::Instant::now() < deadline, "the controller never showed as warming");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
+        .output();
+    assert!(up.wait().unwrap().success());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("(2 warm from the pool in "), "{}", run.stderr);
+    assert!(run.platform("debian-12")["notes"].to_string().contains("from the pool"));
+    let down = env(Sandbox::new(["pool", "down"])).output();
+    assert_eq!(down.code, 0, "{}", down.stderr);
 }

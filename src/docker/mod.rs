@@ -397,6 +397,8 @@ pub struct ContainerState {
     pub exit_code: i64,
     /// The image it was created from (`sha256:…`).
     pub image_id: String,
+    /// Its name now, without the leading `/`.
+    pub name: String,
 }
 
 /// A container as the engine lists it.
@@ -1058,6 +1060,7 @@ impl Engine {
             oom_killed: state.oom_killed.unwrap_or(false),
             exit_code: state.exit_code.unwrap_or(0),
             image_id: inspect.image.unwrap_or_default(),
+            name: inspect.name.unwrap_or_default().trim_start_matches('/').to_string(),
         })
     }
 

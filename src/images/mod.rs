@@ -196,10 +196,13 @@ pub const CONTROLLER_KEY: &str =
 /// What a pooled controller does while it warms: its key pair (`CONTROLLER_KEY`, which the
 /// run then only reads), and Ansible once against itself, so the run's first
 /// `ansible-playbook` finds Python's modules in gVisor's file cache instead of reading them
-/// through the gofer.
+/// through the gofer. Then `CONTROLLER_WARM`, for a run that claimed it while it warmed.
 pub fn controller_warm_up() -> String {
-    format!("{{ {CONTROLLER_KEY}; }} >/dev/null && ansible localhost -c local -m ping >/dev/null")
+    format!("{{ {CONTROLLER_KEY}; }} >/dev/null && ansible localhost -c local -m ping >/dev/null && touch {CONTROLLER_WARM}")
 }
+
+/// Exists in a pooled controller once its warm-up is done.
+pub const CONTROLLER_WARM: &str = "/run/sandbox-warm";
 
 /// The tag an image would have for the given base image id.
 pub fn tag_for(kind: ImageKind, base_id: &str) -> String {

@@ -88,6 +88,9 @@ pub struct SlotStatus {
 pub struct Claimed {
     pub id: String,
     pub name: String,
+    /// Taken while it still booted: the run waits for what the warm-up does (a target's sshd
+    /// through its SSH wait, a controller's `images::CONTROLLER_WARM`).
+    pub warming: bool,
 }
 
 /// Where a pool is: its namespace on the daemon and the directory holding its state.
@@ -306,22 +309,24 @@ impl Pool {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         };
-        match tokio::time::timeout(WARM_BOUND, ready).await {
-            Ok(Ok(true)) => {
-                let ready_name = self.names.ready(&name, kind);
-                self.engine.rename_container(&id, &ready_name).await?;
-                Ok(())
+        let warmed = matches!(tokio::time::timeout(WARM_BOUND, ready).await, Ok(Ok(true)));
+        // Under the lock, and only while it still has its warming name: a run may have
+        // claimed it meanwhile, and then it is that run's.
+        let _lock = self.lock().await?;
+        let still_warming = self.engine.container_state(&id, &what).await.is_ok_and(|state| state.name == name);
+        match (still_warming, warmed) {
+            (false, _) => {}
+            (true, true) => {
+                self.engine.rename_container(&id, &self.names.ready(&name, kind)).await?;
             }
             // A container that does not come up is not pooled; the next refill tries again.
-            Ok(Ok(false)) | Ok(Err(_)) | Err(_) => {
-                self.engine.remove_container(&id).await?;
-                Ok(())
-            }
+            (true, false) => self.engine.remove_container(&id).await?,
         }
+        Ok(())
     }
 
-    /// Takes one ready container per wanted kind (distros, the controller) for `run`, all
-    /// under one lock. Each is inspected first: running, not OOM-killed, created from `image`
+    /// Takes one ready container per wanted kind (distros, the controller) for `run`, or one
+    /// still warming where none is ready, all under one lock. Each is inspected first: running, not OOM-killed, created from `image`
     /// with the same runtime and limits; anything else is removed, silently. A kind the pool
     /// cannot serve gets None (the run starts that one cold). Claimed containers are renamed
     /// `sandbox-<run>-<kind>-until-<deadline>`: the deadline lets a later run sweep them if
@@ -343,16 +348,24 @@ impl Pool {
         for (kind, image) in wanted {
             let image_id = self.engine.image_id(image).await?.unwrap_or_default();
             let mut found = None;
-            let mut candidates: Vec<_> =
-                pooled.iter().filter(|c| self.names.is_in(&c.name, Slot::Ready, *kind)).collect();
-            candidates.sort_by(|a, b| a.name.cmp(&b.name));
-            for candidate in candidates {
+            // Ready ones first; then one still warming: its boot is a cold start already under
+            // way, where starting another beside it would only compete with it for the CPUs.
+            let in_slot = |slot| {
+                let mut names: Vec<_> = pooled.iter().filter(|c| self.names.is_in(&c.name, slot, *kind)).collect();
+                names.sort_by(|a, b| a.name.cmp(&b.name));
+                names.into_iter().map(move |c| (c, slot == Slot::Warming))
+            };
+            for (candidate, warming) in in_slot(Slot::Ready).chain(in_slot(Slot::Warming)) {
                 let state = match self.engine.container_state(&candidate.id, "pooled container").await {
                     Ok(state) => state,
                     Err(_) => continue,
                 };
                 // Made for another runtime: someone else's to take.
                 if candidate.labels.get(LABEL_KEY) != Some(&self.key(*kind)) {
+                    continue;
+                }
+                // Created but not started yet: its boot is about to; leave it to that.
+                if warming && !state.running && !state.oom_killed && state.exit_code == 0 {
                     continue;
                 }
                 // Dead, killed, or from an image that has since been rebuilt: never handed out.
@@ -362,7 +375,7 @@ impl Pool {
                 }
                 let name = names::claimed(run, *kind, deadline);
                 if self.engine.rename_container(&candidate.id, &name).await? {
-                    found = Some(Claimed { id: candidate.id.clone(), name });
+                    found = Some(Claimed { id: candidate.id.clone(), name, warming });
                     break;
                 }
             }

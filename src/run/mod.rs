@@ -30,7 +30,7 @@ use crate::images::{self, ImageError, ImageKind};
 use crate::isolation::guard::{self, GuardSettings};
 use crate::isolation::{self, RuntimePolicy, WriteBound};
 use crate::labels;
-use crate::pool::{Location, Pool, PoolError};
+use crate::pool::{Claimed, Location, Pool, PoolError};
 use crate::report::timeline::{Phase, Timeline};
 use crate::report::{Reporter, RunReport, Verdict};
 
@@ -45,6 +45,9 @@ const OUTSIDE_PLAYBOOK_NAME: &str = ".sandbox-playbook.yml";
 
 /// How long a run's teardown may take before it gives up and says what to remove by hand.
 const CLEANUP_BOUND: Duration = Duration::from_secs(180);
+/// How long a run waits for a controller it claimed while warming to finish its warm-up (the
+/// pool gives a warm-up as long).
+const WARM_UP_BOUND: Duration = Duration::from_secs(30);
 
 pub use crate::challenge::PlaybookChoice;
 
@@ -398,7 +401,7 @@ impl<'a> Run<'a> {
         &self,
         targets: &[(&'static Distro, String)],
         controller_image: &str,
-        claimed: &[Option<String>],
+        claimed: &[Option<Claimed>],
         starting: Instant,
     ) -> Result<(String, Vec<String>), RunError> {
         let warm = claimed.iter().flatten().count();
@@ -412,10 +415,15 @@ impl<'a> Run<'a> {
         let started = futures_util::future::try_join_all(targets.iter().zip(pooled_targets).map(
             |((distro, image), pooled)| async move {
                 match pooled {
-                    Some(id) => {
-                        self.join_run_network(id, ImageKind::Target(distro)).await?;
-                        self.platform_mut(distro, |p| p.note("warm target from the pool"));
-                        Ok(id.clone())
+                    Some(claim) => {
+                        self.join_run_network(&claim.id, ImageKind::Target(distro)).await?;
+                        let note = if claim.warming {
+                            "target from the pool, still warming"
+                        } else {
+                            "warm target from the pool"
+                        };
+                        self.platform_mut(distro, |p| p.note(note));
+                        Ok(claim.id.clone())
                     }
                     None => self.start_target(distro, image).await,
                 }
@@ -423,7 +431,7 @@ impl<'a> Run<'a> {
         ));
         let controller = async {
             match pooled_controller {
-                Some(id) => self.take_pooled_controller(id).await,
+                Some(claim) => self.take_pooled_controller(claim).await,
                 None => self.start_controller(controller_image).await,
             }
         };
@@ -437,7 +445,7 @@ impl<'a> Run<'a> {
     /// Takes warm containers from the pool when it is up: the controller, and each target
     /// whose image is the plain prepared one (a package layer is per challenge; those start
     /// cold). Returns the claimed ids in `needed`'s order; they are the run's to remove.
-    async fn claim_from_pool(&self, needed: &[(ImageKind, &str)]) -> Result<Vec<Option<String>>, RunError> {
+    async fn claim_from_pool(&self, needed: &[(ImageKind, &str)]) -> Result<Vec<Option<Claimed>>, RunError> {
         let mut result = vec![None; needed.len()];
         let Some(pool) = &self.pool else { return Ok(result) };
         let poolable = |kind: ImageKind| match kind {
@@ -455,7 +463,7 @@ impl<'a> Run<'a> {
         for (index, claim) in positions.into_iter().zip(claimed) {
             if let Some(claim) = claim {
                 self.claimed.lock().unwrap().push(claim.id.clone());
-                result[index] = Some(claim.id);
+                result[index] = Some(claim);
             }
         }
         Ok(result)
@@ -470,12 +478,31 @@ impl<'a> Run<'a> {
     }
 
     /// A warm controller joins the run and gets the challenge's files, through an exec: it is
-    /// already running.
-    async fn take_pooled_controller(&self, id: &str) -> Result<String, RunError> {
+    /// already running. One claimed while it warmed is waited for first: its key pair and
+    /// Ansible's first start are under way.
+    async fn take_pooled_controller(&self, claim: &Claimed) -> Result<String, RunError> {
+        let id = claim.id.as_str();
         self.join_run_network(id, ImageKind::Controller).await?;
+        if claim.warming {
+            self.wait_for_warm_up(id).await?;
+        }
         let archive = self.challenge_archive()?;
         self.engine.extract_into_running(id, "controller", CONTROLLER_WORK_DIR, &archive).await?;
         Ok(id.to_string())
+    }
+
+    /// Polls (bounded) until a controller claimed while warming has finished its warm-up.
+    async fn wait_for_warm_up(&self, id: &str) -> Result<(), RunError> {
+        let deadline = Instant::now() + WARM_UP_BOUND;
+        loop {
+            let warm = self.engine.exec_quiet(id, "controller", &["test", "-e", images::CONTROLLER_WARM], &[]).await?;
+            if warm.exit_code == 0 || Instant::now() >= deadline {
+                // Past the bound the run goes on: its own key generation and Ansible start
+                // work on a controller that never finished warming, only more slowly.
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Tops the pool up again after a claim (with the images the claimed containers were made
