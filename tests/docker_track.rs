@@ -37,11 +37,14 @@ fn every_bundled_docker_challenge_passes_as_solved_and_its_starter_fails_for_its
 #[test]
 fn a_passing_image_reports_both_builds_and_its_checks_in_json() {
     let fixture = Fixture::docker("[image]\nport = 8080\ntouch = \"app/server.pl\"\n[checks]\nhttp = { body = \"hello\" }\nstops_within = \"5s\"\n", APP);
+    fixture.write("check.sh", "#!/bin/bash\necho \"app=$APP_CONTAINER at $APP_HOST:$APP_PORT\"\n");
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"])
         .status(0)
         .stderr_has("[build 1] Step 1/3 : FROM debian:12")
         .run();
     let json = out.json();
+    let told = json["platforms"][0]["passes"][0]["verify_output"].as_str().unwrap().to_string();
+    assert!(told.contains(&format!("app=sandbox-{}-app-1 at 127.0.0.1:8080", out.run_id())), "{told}");
     assert_eq!(json["track"], "docker");
     for phase in ["build_1", "checks_1", "build_2", "checks_2", "teardown"] {
         assert!(json["timings"][phase].is_number(), "no {phase} in {}", json["timings"]);

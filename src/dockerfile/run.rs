@@ -451,7 +451,7 @@ impl<'a> ImageRun<'a> {
         }
         if let Some(http) = &self.spec.checks.http {
             let answer =
-                engine.exec(&probe, "probe", &["http", &http.path], &self.probe_env(), None, &mut |_| {}).await?;
+                engine.exec(&probe, "probe", &["http", &http.path], &self.probe_env(build), None, &mut |_| {}).await?;
             self.record(build, checks::http(http, Some(&answer.output)));
         }
         if self.spec.checks.non_root {
@@ -489,7 +489,7 @@ impl<'a> ImageRun<'a> {
         };
         let name = role.name();
         ContainerSpec {
-            name: format!("sandbox-{}-{name}-{build}", self.id),
+            name: self.container_name(build, role),
             what: name.to_string(),
             image: image.to_string(),
             hostname: name.to_string(),
@@ -501,6 +501,10 @@ impl<'a> ImageRun<'a> {
             runtime: self.runtime.clone(),
             confinement,
         }
+    }
+
+    fn container_name(&self, build: u8, role: Role) -> String {
+        format!("sandbox-{}-{}-{build}", self.id, role.name())
     }
 
     async fn start_app(&self, build: u8, tag: &str) -> Result<String, BuildError> {
@@ -538,8 +542,11 @@ impl<'a> ImageRun<'a> {
         Some(format!("the container exited with code {}{said}", state.exit_code))
     }
 
-    fn probe_env(&self) -> Vec<String> {
-        let mut env = vec!["APP_HOST=127.0.0.1".to_string()];
+    /// What check.sh and the http helper are told: where the app listens (its loopback, which
+    /// the probe shares) and which container it is.
+    fn probe_env(&self, build: u8) -> Vec<String> {
+        let mut env =
+            vec!["APP_HOST=127.0.0.1".to_string(), format!("APP_CONTAINER={}", self.container_name(build, Role::App))];
         if let Some(port) = self.spec.port {
             env.push(format!("APP_PORT={port}"));
         }
@@ -603,7 +610,7 @@ impl<'a> ImageRun<'a> {
     async fn run_check_script(&self, build: u8, probe: &str) -> Result<(), BuildError> {
         let engine = self.builder.engine();
         let script = format!("{PROBE_DIR}/check.sh");
-        let out = engine.exec(probe, "probe", &["bash", &script], &self.probe_env(), None, &mut |_| {}).await?;
+        let out = engine.exec(probe, "probe", &["bash", &script], &self.probe_env(build), None, &mut |_| {}).await?;
         self.reporter.verified(build, "image", out.exit_code, &out.output);
         let detail = match out.output.lines().rev().find(|l| !l.trim().is_empty()) {
             Some(line) => format!("exit {}: {}", out.exit_code, line.trim()),

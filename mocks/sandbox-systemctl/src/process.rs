@@ -203,15 +203,16 @@ pub fn signal(pid: i32, sig: i32) {
     }
 }
 
-/// Sleeps a short while: the state of processes that are not our children can only be
-/// polled.
-pub fn nap() {
-    std::thread::sleep(Duration::from_millis(10));
-}
+/// The longest pause between two looks at something polled for.
+const NAP: Duration = Duration::from_millis(10);
 
-/// Polls COND until it holds or DEADLINE passes.
+/// Polls COND until it holds or DEADLINE passes (the state of processes that are not our
+/// children can only be polled).
 pub fn poll_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + deadline;
+    // Short naps first: what is polled for (a daemon's PID file, a supervisor's record) is
+    // usually a millisecond or two away, and each call of a start pays the wait.
+    let mut pause = Duration::from_millis(1);
     loop {
         if cond() {
             return true;
@@ -219,7 +220,8 @@ pub fn poll_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
         if Instant::now() >= end {
             return false;
         }
-        nap();
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(NAP);
     }
 }
 
