@@ -4,13 +4,18 @@
 #  (b) hand-out latency from a warm pool
 #  (c) end-to-end `sandbox run --solution` of the smallest bundled challenge, cold vs pooled
 #  (d) the same playbook's two passes with plain ansible-playbook in running containers (floor)
+#  (e) a run started while `pool up` is still warming, against a cold run, side by side
+# PARTS picks figures (default "abcde"); BIN picks the binary (default target/release/sandbox).
 # (a) and (b) are what `sandbox run` itself reports ("ready for Ansible in", "warm from the
 # pool in"). Not a test: figures depend on the machine and its load. Run as root after setup.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-5}
-bin=target/release/sandbox
+bin=${BIN:-target/release/sandbox}
 [ -x "$bin" ] || cargo build --release --quiet
+parts=${PARTS:-abcde}
+part() { [[ $parts == *"$1"* ]]; }
+duration() { python3 -c 'import json,sys; print(json.load(sys.stdin)["duration_seconds"])'; }
 challenge=challenges/vault-secrets
 export SANDBOX_STATE_DIR=$(mktemp -d /tmp/sandbox-bench-state.XXXX) SANDBOX_POOL_NAMESPACE=bench
 work=$(mktemp -d /tmp/sandbox-bench.XXXX)
@@ -27,6 +32,7 @@ field() { # regex with one group, from stderr of a run
 }
 
 "$bin" new "$work/probe" --distro debian-11 --distro debian-12 --distro debian-13 >/dev/null
+if part a; then
 echo "(a) cold start until Ansible reaches the target (s), median of $runs"
 for distro in debian-11 debian-12 debian-13; do
     values=$(for _ in $(seq "$runs"); do
@@ -43,8 +49,8 @@ done)
 echo "    debian-12: $(echo "$values" | median)   [$(echo $values)]"
 
 echo "(c) end-to-end run --solution of $challenge (s), median of $runs"
-cold=$(for _ in $(seq "$runs"); do "$bin" run "$challenge" --solution --no-pool --distro debian-12 --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["duration_seconds"])'; done)
-pooled=$(for _ in $(seq "$runs"); do "$bin" run "$challenge" --solution --distro debian-12 --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["duration_seconds"])'; done)
+cold=$(for _ in $(seq "$runs"); do "$bin" run "$challenge" --solution --no-pool --distro debian-12 --json 2>/dev/null | duration; done)
+pooled=$(for _ in $(seq "$runs"); do "$bin" run "$challenge" --solution --distro debian-12 --json 2>/dev/null | duration; done)
 echo "    cold:   $(echo "$cold" | median)   [$(echo $cold)]"
 echo "    pooled: $(echo "$pooled" | median)   [$(echo $pooled)]"
 "$bin" pool down >/dev/null
@@ -73,3 +79,21 @@ values=$(for _ in $(seq "$runs"); do
     echo "scale=3; ($(date +%s%N) - $start) / 1000000000" | bc
 done)
 echo "    debian-12: $(echo "$values" | median)   [$(echo $values)]"
+fi
+if part e; then
+echo "(e) run --solution of $challenge started while the pool is still warming vs cold (s), median of $runs"
+"$bin" pool down >/dev/null 2>&1 || true
+cold=() warming=()
+for _ in $(seq "$runs"); do
+    cold+=("$("$bin" run "$challenge" --solution --no-pool --distro debian-12 --json 2>/dev/null | duration)")
+    "$bin" pool up --size 1 --distro debian-12 >/dev/null 2>&1 &
+    up=$!
+    # The run starts once the warm-up has begun (a container exists), as a learner's would.
+    until "$bin" pool status 2>/dev/null | grep -Eq '^controller +[0-9]+ +[1-9]'; do sleep 0.1; done
+    warming+=("$("$bin" run "$challenge" --solution --distro debian-12 --json 2>/dev/null | duration)")
+    wait "$up" || true
+    "$bin" pool down >/dev/null
+done
+echo "    cold:                $(printf '%s\n' "${cold[@]}" | median)   [${cold[*]}]"
+echo "    during the warm-up:  $(printf '%s\n' "${warming[@]}" | median)   [${warming[*]}]"
+fi

@@ -1247,9 +1247,16 @@ impl Engine {
     /// Removes one container (and its anonymous volumes); gone already is fine.
     pub async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(()),
-            Err(source) => Err(EngineError::RemoveContainer { id: id.to_string(), source }),
+        let mut attempt = 1;
+        loop {
+            match self.docker.remove_container(id, Some(options.clone())).await {
+                Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404 | 409, .. }) => return Ok(()),
+                // The daemon is still at it: a gVisor sandbox killed mid fork bomb has thousands
+                // of host tasks to reap, which took longer than a request may on a loaded host.
+                // Asked again, it answers once the container is gone.
+                Err(BollardError::RequestTimeoutError) if attempt < REMOVE_ATTEMPTS => attempt += 1,
+                Err(source) => return Err(EngineError::RemoveContainer { id: id.to_string(), source }),
+            }
         }
     }
 
@@ -1367,6 +1374,9 @@ pub struct InteractiveExec {
 
 /// How often an exec the runtime failed to start is tried.
 const EXEC_ATTEMPTS: u32 = 3;
+
+/// Requests for one container's removal, each up to REQUEST_TIMEOUT.
+const REMOVE_ATTEMPTS: u32 = 3;
 
 /// Passes over a run's labelled images at cleanup: no run commits a longer chain.
 const LABELLED_IMAGE_PASSES: usize = 8;

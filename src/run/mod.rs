@@ -44,7 +44,7 @@ const CONTROLLER_INVENTORY: &str = "/work/inventory.ini";
 const OUTSIDE_PLAYBOOK_NAME: &str = ".sandbox-playbook.yml";
 
 /// How long a run's teardown may take before it gives up and says what to remove by hand.
-const CLEANUP_BOUND: Duration = Duration::from_secs(180);
+const CLEANUP_BOUND: Duration = Duration::from_secs(300);
 /// How long a run waits for a controller it claimed while warming to finish its warm-up (the
 /// pool gives a warm-up as long).
 const WARM_UP_BOUND: Duration = Duration::from_secs(30);
