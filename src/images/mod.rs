@@ -196,13 +196,27 @@ pub const CONTROLLER_KEY: &str =
 /// What a pooled controller does while it warms: its key pair (`CONTROLLER_KEY`, which the
 /// run then only reads), and Ansible once against itself, so the run's first
 /// `ansible-playbook` finds Python's modules in gVisor's file cache instead of reading them
-/// through the gofer. Then `CONTROLLER_WARM`, for a run that claimed it while it warmed.
+/// through the gofer. That Ansible runs in a session of its own whose id is in
+/// `CONTROLLER_WARM_UP_PID`: a run that claims the controller before it is done ends it
+/// (`end_controller_warm_up`) rather than compete with it for the CPUs.
 pub fn controller_warm_up() -> String {
-    format!("{{ {CONTROLLER_KEY}; }} >/dev/null && ansible localhost -c local -m ping >/dev/null && touch {CONTROLLER_WARM}")
+    format!(
+        "{{ {CONTROLLER_KEY}; }} >/dev/null && \
+         {{ setsid ansible localhost -c local -m ping >/dev/null & echo $! > {CONTROLLER_WARM_UP_PID}; wait $!; }}"
+    )
 }
 
-/// Exists in a pooled controller once its warm-up is done.
-pub const CONTROLLER_WARM: &str = "/run/sandbox-warm";
+/// The session of a pooled controller's warm-up Ansible.
+const CONTROLLER_WARM_UP_PID: &str = "/run/sandbox-warm-up.pid";
+
+/// For a run that claimed a controller still warming: exits 0 once the key pair is there
+/// (polling, bounded by the caller), having ended the warm-up's Ansible if it runs.
+pub fn end_controller_warm_up() -> String {
+    format!(
+        "[ -s /root/.ssh/id_ed25519.pub ] || exit 1; \
+         [ -s {CONTROLLER_WARM_UP_PID} ] && kill -TERM -- -\"$(cat {CONTROLLER_WARM_UP_PID})\" 2>/dev/null; exit 0"
+    )
+}
 
 /// The tag an image would have for the given base image id.
 pub fn tag_for(kind: ImageKind, base_id: &str) -> String {

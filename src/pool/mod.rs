@@ -88,8 +88,8 @@ pub struct SlotStatus {
 pub struct Claimed {
     pub id: String,
     pub name: String,
-    /// Taken while it still booted: the run waits for what the warm-up does (a target's sshd
-    /// through its SSH wait, a controller's `images::CONTROLLER_WARM`).
+    /// Taken while it still booted: a target's SSH wait covers the rest of its boot; a
+    /// controller's warm-up is ended once its key exists (`images::end_controller_warm_up`).
     pub warming: bool,
 }
 
@@ -301,19 +301,21 @@ impl Pool {
                     self.engine.exec_quiet(&id, &what, &["sh", "-c", &images::controller_warm_up()], &[]).await?;
                 return Ok::<bool, EngineError>(warm_up.exit_code == 0);
             }
-            loop {
+            // Until a run claims it: then every exec here would only take CPU from that run.
+            while self.still_named(&id, &name).await {
                 let probe = self.engine.exec_quiet(&id, &what, &["test", "-s", "/run/sshd.pid"], &[]).await?;
                 if probe.exit_code == 0 {
                     return Ok(true);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            Ok(false)
         };
         let warmed = matches!(tokio::time::timeout(WARM_BOUND, ready).await, Ok(Ok(true)));
         // Under the lock, and only while it still has its warming name: a run may have
         // claimed it meanwhile, and then it is that run's.
         let _lock = self.lock().await?;
-        let still_warming = self.engine.container_state(&id, &what).await.is_ok_and(|state| state.name == name);
+        let still_warming = self.still_named(&id, &name).await;
         match (still_warming, warmed) {
             (false, _) => {}
             (true, true) => {
@@ -323,6 +325,11 @@ impl Pool {
             (true, false) => self.engine.remove_container(&id).await?,
         }
         Ok(())
+    }
+
+    /// Whether container `id` still has `name` (a claim renames it).
+    async fn still_named(&self, id: &str, name: &str) -> bool {
+        self.engine.container_state(id, "pooled container").await.is_ok_and(|state| state.name == name)
     }
 
     /// Takes one ready container per wanted kind (distros, the controller) for `run`, or one
