@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::challenge::image::ImageSpec;
 use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
-use crate::challenge::PlaybookChoice;
-use crate::challenge::{Challenge, Network};
+use crate::challenge::{Challenge, Network, PlaybookChoice};
 use crate::docker::{BuildLimits, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::structure::{self, CommandRun};
