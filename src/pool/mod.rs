@@ -333,8 +333,9 @@ impl Pool {
     }
 
     /// Takes one ready container per wanted kind (distros, the controller) for `run`, or one
-    /// still warming where none is ready, all under one lock. Each is inspected first: running, not OOM-killed, created from `image`
-    /// with the same runtime and limits; anything else is removed, silently. A kind the pool
+    /// still warming where none is ready, all under one lock. Each is inspected first:
+    /// running, not OOM-killed, created from `image` with the same runtime and limits;
+    /// anything else is removed, silently. A kind the pool
     /// cannot serve gets None (the run starts that one cold). Claimed containers are renamed
     /// `sandbox-<run>-<kind>-until-<deadline>`: the deadline lets a later run sweep them if
     /// this process dies.

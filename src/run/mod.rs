@@ -481,10 +481,11 @@ impl<'a> Run<'a> {
     /// already running. One claimed while it warmed has its warm-up ended first.
     async fn take_pooled_controller(&self, claim: &Claimed) -> Result<String, RunError> {
         let id = claim.id.as_str();
-        self.join_run_network(id, ImageKind::Controller).await?;
+        // First: every moment its warm-up Ansible runs on is CPU the run does not get.
         if claim.warming {
             self.end_warm_up(id).await?;
         }
+        self.join_run_network(id, ImageKind::Controller).await?;
         let archive = self.challenge_archive()?;
         self.engine.extract_into_running(id, "controller", CONTROLLER_WORK_DIR, &archive).await?;
         Ok(id.to_string())
