@@ -202,6 +202,59 @@ fn a_run_takes_a_container_still_warming_and_its_boot_leaves_it_to_the_run() {
     assert_eq!((status[0].ready, status[0].warming), (0, 0), "the claimed one is no longer the pool's");
 }
 
+#[test]
+fn a_controller_claimed_while_warming_has_its_warm_up_ansible_ended() {
+    let t = TestPool::new("warm-up");
+    let kind = ImageKind::Controller;
+    let image = t.runtime.block_on(images::ensure(&t.engine, kind, &Quiet)).unwrap();
+    let label = format!("{LABEL_POOL}={}", t.namespace);
+    let sizes = [(kind, 1)];
+    let ansible_running = |id: String| {
+        let engine = t.engine.clone();
+        async move {
+            let script = "for c in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $c 2>/dev/null; echo; done | grep -c '[a]nsible localhost'";
+            let out = engine.exec_quiet(&id, "controller", &["sh", "-c", script], &[]).await.unwrap();
+            out.output.trim().parse::<u32>().unwrap_or(0) > 0
+        }
+    };
+    t.runtime.block_on(async {
+        let up = t.pool.up(&sizes, &Quiet);
+        // While `up` still waits for the warm-up: once its Ansible runs, a run claims the
+        // controller and ends the warm-up as a run does.
+        let claim_and_end = async {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let claim = 'claimed: loop {
+                for c in t.engine.list_labelled(&label).await.unwrap() {
+                    if c.name.contains("-warming-") && ansible_running(c.id.clone()).await {
+                        let (wanted, limits) = ([(kind, image.clone())], Limits::default());
+                        let claimed = t.pool.claim("run1", u64::MAX / 2, &wanted, &limits).await;
+                        break 'claimed claimed.unwrap()[0].clone().expect("the warming controller was handed out");
+                    }
+                }
+                assert!(std::time::Instant::now() < deadline, "no warm-up Ansible started");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert!(claim.warming);
+            // As a run does: polled until the warm-up's session id is there, then it ends it.
+            let end = images::end_controller_warm_up();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while t.engine.exec_quiet(&claim.id, "controller", &["sh", "-c", &end], &[]).await.unwrap().exit_code != 0 {
+                assert!(std::time::Instant::now() < deadline, "the warm-up never wrote its session id");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // SIGTERM to its process group ends it within moments; left alone it runs on
+            // for about 2 s more (Ansible's start under gVisor), which this bound tells apart.
+            let deadline = std::time::Instant::now() + Duration::from_millis(500);
+            while ansible_running(claim.id.clone()).await {
+                assert!(std::time::Instant::now() < deadline, "the warm-up's Ansible still runs");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let (up, ()) = tokio::join!(up, claim_and_end);
+        up.unwrap();
+    });
+}
+
 /// Across invocations: `pool up` keeps targets and a controller, `run` takes both and says
 /// so, replacements warm, `pool down` removes them all.
 #[test]

@@ -209,13 +209,13 @@ pub fn controller_warm_up() -> String {
 /// The session of a pooled controller's warm-up Ansible.
 const CONTROLLER_WARM_UP_PID: &str = "/run/sandbox-warm-up.pid";
 
-/// For a run that claimed a controller still warming: exits 0 once the key pair is there
-/// (polling, bounded by the caller), having ended the warm-up's Ansible if it runs (its
-/// process group: `kill -SIG -PGID`, without `--`, which dash's kill does not take).
+/// For a run that claimed a controller still warming: exits 1 until the key pair and the
+/// warm-up's session id are there (the caller polls, bounded), then ends that session's
+/// Ansible if it still runs (`kill -SIG -PGID`, without `--`, which dash's kill does not take).
 pub fn end_controller_warm_up() -> String {
     format!(
-        "[ -s /root/.ssh/id_ed25519.pub ] || exit 1; \
-         [ -s {CONTROLLER_WARM_UP_PID} ] && kill -TERM -\"$(cat {CONTROLLER_WARM_UP_PID})\" 2>/dev/null; exit 0"
+        "[ -s /root/.ssh/id_ed25519.pub ] && [ -s {CONTROLLER_WARM_UP_PID} ] || exit 1; \
+         kill -TERM -\"$(cat {CONTROLLER_WARM_UP_PID})\" 2>/dev/null; exit 0"
     )
 }
 
