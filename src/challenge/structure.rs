@@ -166,7 +166,7 @@ pub fn parse(text: &str) -> Result<StructureTests, StructureError> {
         }
         Some(_) => {}
     }
-    let each = |key: &str| fields.get(key).map_or(Ok(&[][..]), |node| node.list(key));
+    let each = |key: &str| optional_list(&fields, key);
     Ok(StructureTests {
         global_env: each("globalEnvVars")?.iter().map(|n| env_var(n, "globalEnvVars")).collect::<Result<_, _>>()?,
         commands: each("commandTests")?.iter().map(command_test).collect::<Result<_, _>>()?,
