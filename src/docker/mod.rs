@@ -609,11 +609,20 @@ impl Engine {
     /// size counts the layers it shares with others again. (The daemon's own figure,
     /// `/system/df`'s LayersSize, is not in bollard's model of the newer API.)
     pub async fn dangling_images_size(&self) -> Result<u64, EngineError> {
-        let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
+        let images = self.images_where("dangling", "true").await.map_err(EngineError::Info)?;
+        Ok(images.iter().map(|image| image.size.max(0) as u64).sum())
+    }
+
+    /// Every image (intermediate ones included) matching one `docker images --filter`.
+    async fn images_where(
+        &self,
+        filter: &str,
+        value: &str,
+    ) -> Result<Vec<bollard::models::ImageSummary>, BollardError> {
+        let filters = HashMap::from([(filter.to_string(), vec![value.to_string()])]);
         let options =
             bollard::query_parameters::ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
-        let images = self.docker.list_images(Some(options)).await.map_err(EngineError::Info)?;
-        Ok(images.iter().map(|image| image.size.max(0) as u64).sum())
+        self.docker.list_images(Some(options)).await
     }
 
     /// Removes images no tag and no container uses (the builder's older cache layers).
@@ -1290,13 +1299,9 @@ impl Engine {
     /// An image with a child cannot go before the child: each pass removes what it can, and
     /// a chain of images needs as many passes as it is long.
     async fn remove_labelled_images(&self, label: &str) -> Result<(), EngineError> {
-        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let options =
-            bollard::query_parameters::ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
         for _ in 0..LABELLED_IMAGE_PASSES {
             let images = self
-                .docker
-                .list_images(Some(options.clone()))
+                .images_where("label", label)
                 .await
                 .map_err(|source| EngineError::Cleanup { label: label.to_string(), source })?;
             if images.is_empty() {
