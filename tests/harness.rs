@@ -317,7 +317,11 @@ pub fn labelled(label: &str) -> (usize, usize) {
 pub fn remove_run(run: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let engine = sandbox::docker::Engine::connect().await.unwrap();
+        let engine = sandbox::docker::Engine::connect(
+            &sandbox::docker::Endpoint::from_docker_variables(|name| std::env::var(name).ok()).unwrap(),
+        )
+        .await
+        .unwrap();
         engine.remove_labelled(&format!("{}={run}", sandbox::labels::RUN)).await.unwrap();
     });
 }

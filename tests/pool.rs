@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sandbox::challenge::Limits;
 use sandbox::distro::{self, Distro};
-use sandbox::docker::Engine;
+use sandbox::docker::{Endpoint, Engine};
 use sandbox::images::{self, ImageKind};
 use sandbox::pool::{Pool, LABEL_POOL};
 use sandbox::report::Reporter;
@@ -38,7 +38,9 @@ struct TestPool {
 impl TestPool {
     fn new(name: &str) -> TestPool {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let engine = runtime.block_on(Engine::connect()).unwrap();
+        let engine = runtime
+            .block_on(Engine::connect(&Endpoint::from_docker_variables(|name| std::env::var(name).ok()).unwrap()))
+            .unwrap();
         let state = tempfile::tempdir().unwrap();
         let namespace = format!("test-{name}-{}", std::process::id());
         let pool = Pool::new(engine.clone(), &namespace, "runsc", state.path());

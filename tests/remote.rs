@@ -195,7 +195,9 @@ fn a_run_through_docker_host_with_tls_uses_that_daemon_and_not_the_default_one()
     }
     // One runtime for every engine call: the clients' connections belong to it.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let local = runtime.block_on(Engine::connect()).expect("the default daemon answers");
+    let local = runtime
+        .block_on(Engine::connect(&Endpoint::from_docker_variables(|name| std::env::var(name).ok()).unwrap()))
+        .expect("the default daemon answers");
     let runtimes = runtime.block_on(local.runtimes()).unwrap().clone();
     let runsc = runtimes.get("runsc").expect("runsc is registered with the default daemon");
     let registered = serde_json::json!({ "runsc": { "path": runsc.path, "runtimeArgs": runsc.args } });
@@ -205,7 +207,7 @@ fn a_run_through_docker_host_with_tls_uses_that_daemon_and_not_the_default_one()
     let daemon = SecondDaemon::start(registered);
     let deadline = Instant::now() + Duration::from_secs(60);
     let remote = loop {
-        match runtime.block_on(Engine::connect_to(&daemon.endpoint())) {
+        match runtime.block_on(Engine::connect(&daemon.endpoint())) {
             Ok(engine) => break engine,
             Err(err) if Instant::now() > deadline => {
                 panic!("the second dockerd did not answer: {err:?}\n{}", daemon.log())

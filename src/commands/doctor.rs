@@ -1,6 +1,5 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
-use crate::distro::Catalog;
 use crate::docker::{Engine, RegisteredRuntime};
 use crate::images::{self, ImageKind};
 use crate::isolation::{RuntimePolicy, WriteBound};
@@ -23,9 +22,13 @@ const SETUP_FIX: &str = "sudo scripts/setup.sh";
 
 /// Runs every check. A run can work when every required check passed and at least one
 /// distro has its base image.
-pub async fn diagnose(runtime: &str, catalog: &Catalog) -> (Vec<Check>, bool) {
+pub async fn diagnose(runtime: &str, settings: &Settings) -> (Vec<Check>, bool) {
     let mut checks = Vec::new();
-    let engine = match Engine::connect().await {
+    let connected = match settings.engine() {
+        Ok(endpoint) => Engine::connect(&endpoint).await,
+        Err(err) => Err(err),
+    };
+    let engine = match connected {
         Ok(engine) => {
             checks.push(Check::pass("docker daemon", "answers"));
             engine
@@ -39,7 +42,7 @@ pub async fn diagnose(runtime: &str, catalog: &Catalog) -> (Vec<Check>, bool) {
     };
     checks.extend(runtime_checks(&engine, runtime).await);
     let mut any_distro = false;
-    for kind in ImageKind::all(catalog) {
+    for kind in ImageKind::all(&settings.allowed.catalog) {
         let check = image_check(&engine, kind).await;
         any_distro |= check.ok && matches!(kind, ImageKind::Target(_));
         checks.push(check);
@@ -131,7 +134,7 @@ fn write_bound_check(registered: &RegisteredRuntime) -> Check {
 
 /// `sandbox doctor`: what a run needs, each with its state and a fix.
 pub(crate) async fn doctor(runtime: &str, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
-    let (mut checks, ready) = diagnose(runtime, &settings.allowed.catalog).await;
+    let (mut checks, ready) = diagnose(runtime, settings).await;
     checks.push(builder_check(&settings.builder).await);
     terminal.checks(&checks);
     terminal.print(if ready { "ready: a run can start" } else { "not ready: see the fixes above" });

@@ -16,7 +16,7 @@ pub(crate) async fn images(
     terminal: &Terminal,
 ) -> Result<ExitStatus, Error> {
     let catalog = &settings.allowed.catalog;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&settings.engine()?).await?;
     match command {
         ImagesCommand::List => {
             for kind in ImageKind::all(catalog) {

@@ -16,7 +16,7 @@ use super::unknown_distro;
 pub(crate) async fn pool(command: PoolCommand, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
     let runtime = |flag: Option<String>| settings.runtime(flag);
     let catalog = &settings.allowed.catalog;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&settings.engine()?).await?;
     match command {
         PoolCommand::Up { size, distros, runtime: flag } => {
             let pool = Pool::at(engine.clone(), &runtime(flag), &settings.pool);

@@ -25,7 +25,7 @@ pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal)
         show_inventory: args.show_inventory,
         ..run_options(&args.setup, settings, runtime, terminal, 2)
     };
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&settings.engine()?).await?;
     let run = Run::new(engine, &challenge, options, terminal)?;
     terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
     let result = run.execute().await;
@@ -94,7 +94,7 @@ pub(crate) async fn shell(args: ShellArgs, settings: &Settings, terminal: &Termi
     };
     let options =
         RunOptions { distros: vec![distro.clone()], ..run_options(&args.setup, settings, runtime, terminal, 1) };
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&settings.engine()?).await?;
     let run = Run::new(engine, &challenge, options, terminal)?;
     terminal.step(&format!("run {} of {}: one pass, then a shell in {distro}", run.id(), challenge.id));
     let result = run

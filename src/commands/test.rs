@@ -62,7 +62,7 @@ pub(crate) async fn test(args: TestArgs, settings: &Settings, terminal: &Termina
         pool: settings.pool.clone(),
         builder: settings.builder.clone(),
     };
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&settings.engine()?).await?;
     progress.general().notice(&format!(
         "testing {} challenge(s), {jobs} run(s) at a time under {}",
         challenges.len(),

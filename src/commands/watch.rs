@@ -29,7 +29,7 @@ use super::run::{image_options, run_options};
 pub(crate) async fn watch(args: WatchArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
     let challenge = Challenge::load(&args.dir, &settings.allowed)?;
     let runtime = settings.runtime(args.setup.runtime.clone());
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&settings.engine()?).await?;
     // A pool of its own beside the CLI's (same state directory).
     let location = Location { namespace: format!("watch-{}", std::process::id()), ..settings.pool.clone() };
     let pool = Pool::at(engine.clone(), &runtime, &location);

@@ -480,17 +480,9 @@ impl Endpoint {
 }
 
 impl Engine {
-    /// Connects to the engine Docker's variables name (`Endpoint::from_docker_variables`:
-    /// the local socket unless DOCKER_HOST says otherwise) and agrees on an API version, so
-    /// a 20.10 daemon (API 1.41) works with a client that knows newer APIs.
-    pub async fn connect() -> Result<Engine, EngineError> {
-        // Docker's own variables, read here as every Docker client reads them (bollard did
-        // the same); sandbox's settings are resolved in `settings`.
-        let endpoint = Endpoint::from_docker_variables(|name| std::env::var(name).ok())?;
-        Engine::connect_to(&endpoint).await
-    }
-
-    pub async fn connect_to(endpoint: &Endpoint) -> Result<Engine, EngineError> {
+    /// Connects to `endpoint` (see `Endpoint::from_docker_variables`) and agrees on an API
+    /// version, so a 20.10 daemon (API 1.41) works with a client that knows newer APIs.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Engine, EngineError> {
         let host = endpoint.host().to_string();
         let unreachable = |source| EngineError::Unreachable { host: host.clone(), source };
         let docker = match endpoint {

@@ -94,7 +94,7 @@ impl Builder {
     /// Connects to the builder and makes sure its `RUN` steps run under gVisor.
     pub async fn connect(socket: &str) -> Result<Builder, BuildError> {
         let down = |source| BuildError::BuilderDown { socket: socket.to_string(), source };
-        let engine = Engine::connect_to(&Endpoint::Unix(format!("unix://{socket}"))).await.map_err(down)?;
+        let engine = Engine::connect(&Endpoint::Unix(format!("unix://{socket}"))).await.map_err(down)?;
         let runtime = engine.defaults().await.map_err(down)?.default_runtime;
         let registered: Option<&RegisteredRuntime> = engine.runtimes().await.map_err(down)?.get(&runtime);
         if !registered.is_some_and(|r| r.is_gvisor()) {

@@ -1,6 +1,7 @@
 //! The shell a run executes inside its containers: the SSH wait, the egress probe, the cleanup
 //! between passes, and check.sh.
 
+use crate::ansible::SSH_OPTIONS;
 use crate::distro::{Distro, Family};
 use crate::docker::{Engine, EngineError, ExecOutput};
 use crate::images::{MOCK_LOCATIONS, MOCK_MASTER};
@@ -16,12 +17,14 @@ pub const EGRESS_PROBE_HOST: &str = "deb.debian.org";
 pub const EGRESS_PROBE: &str = "import socket, sys; socket.create_connection((sys.argv[1], 80), 5)";
 
 /// Waits until every target accepts the run's key over SSH: 100 tries, 0.2 s apart, per
-/// host. Every host is waited for; each one that never answers is printed on a line of its
-/// own (`ADDRESS did not accept SSH within 20 s`, see `unreachable_hosts`) and the exit is 1.
+/// host. The first connection that succeeds stays as the master the passes' connections
+/// share (`ansible::SSH_OPTIONS`). Every host is waited for; each one that never answers is
+/// printed on a line of its own (`ADDRESS did not accept SSH within 20 s`, see
+/// `unreachable_hosts`) and the exit is 1.
 pub fn wait_for_ssh_script(addresses: &[&str]) -> String {
     format!(
         "failed=0; for host in {}; do tries=0; \
-         until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=2 root@$host true 2>/dev/null; do \
+         until ssh {SSH_OPTIONS} -o BatchMode=yes -o ConnectTimeout=2 root@$host true 2>/dev/null; do \
          tries=$((tries+1)); if [ $tries -ge 100 ]; then echo \"$host {UNREACHABLE}\"; failed=1; break; fi; sleep 0.2; done; done; exit $failed",
         addresses.join(" ")
     )

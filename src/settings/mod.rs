@@ -14,11 +14,15 @@ use serde::Deserialize;
 
 use crate::challenge::{parse_duration, parse_memory, Allowed, Ceilings};
 use crate::distro::{Catalog, Distro, Family};
+use crate::docker::{Endpoint, EngineError};
 use crate::isolation::guard::GuardSettings;
 use crate::isolation::DEFAULT_RUNTIME;
 use crate::pool::{self, Location};
 
 pub const DEFAULT_PATH: &str = "/etc/sandbox/config.toml";
+
+/// What `Endpoint::from_docker_variables` reads.
+const DOCKER_VARIABLES: [&str; 4] = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "HOME"];
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ConfigError {
@@ -105,6 +109,10 @@ pub struct Settings {
     pub pool_sizes: Option<Vec<(String, usize)>>,
     /// The Docker track's builder: the Unix socket of sandbox's own dockerd.
     pub builder: String,
+    /// Docker's own variables as read (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`,
+    /// `HOME`), parsed by `engine()` only when a command needs Docker: a bad DOCKER_HOST
+    /// does not stop `lint`.
+    pub docker_variables: Vec<(&'static str, String)>,
 }
 
 impl Settings {
@@ -140,7 +148,15 @@ impl Settings {
             pool,
             pool_sizes: config.pool_sizes,
             builder: env("SANDBOX_BUILDER_SOCKET").unwrap_or_else(|| crate::dockerfile::DEFAULT_SOCKET.into()),
+            docker_variables: DOCKER_VARIABLES.iter().filter_map(|&name| Some((name, env(name)?))).collect(),
         }
+    }
+
+    /// The Docker engine every command talks to, as Docker's own clients find it.
+    pub fn engine(&self) -> Result<Endpoint, EngineError> {
+        Endpoint::from_docker_variables(|name| {
+            self.docker_variables.iter().find(|(known, _)| *known == name).map(|(_, value)| value.clone())
+        })
     }
 
     /// The runtime of a command: its `--runtime`, else the configured one.
@@ -263,5 +279,23 @@ mod tests {
         assert_eq!(settings.runtime(None), "runc");
         assert_eq!(settings.runtime(Some("runsc".into())), "runsc");
         assert_eq!(Settings::resolve(Config::default(), |_| None).runtime, DEFAULT_RUNTIME);
+    }
+
+    #[test]
+    fn the_docker_engine_is_found_as_docker_finds_it_and_only_when_asked() {
+        let local = Settings::resolve(Config::default(), |_| None);
+        assert_eq!(local.engine().unwrap(), Endpoint::Unix("unix:///var/run/docker.sock".into()));
+        let env = |name: &str| match name {
+            "DOCKER_HOST" => Some("tcp://10.0.0.2:2376".to_string()),
+            "DOCKER_TLS_VERIFY" => Some("1".to_string()),
+            "HOME" => Some("/home/me".to_string()),
+            _ => None,
+        };
+        let remote = Settings::resolve(Config::default(), env).engine().unwrap();
+        assert_eq!(remote, Endpoint::Tls { host: "tcp://10.0.0.2:2376".into(), certs: "/home/me/.docker".into() });
+        // Resolving settings with an engine sandbox cannot reach succeeds; asking for it fails.
+        let ssh =
+            Settings::resolve(Config::default(), |name| (name == "DOCKER_HOST").then(|| "ssh://me@box".to_string()));
+        assert!(ssh.engine().is_err());
     }
 }
