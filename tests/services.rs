@@ -155,6 +155,28 @@ fn nginx_from_apt_with_a_template_handler_passes_both_passes() {
 }
 
 #[test]
+fn a_package_manager_left_running_by_pass_1_is_killed_between_passes_with_its_locks() {
+    // A process named dpkg (sleep under that name) outlives pass 1 and holds dpkg's lock file.
+    let playbook = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: leave a dpkg running (pass 1 only)
+      ansible.builtin.shell: |
+        if [ ! -e /root/left ]; then cp /bin/sleep /root/dpkg; touch /root/left /var/lib/dpkg/lock-frontend; nohup /root/dpkg 600 >/dev/null 2>&1 & fi
+      changed_when: false
+"#;
+    let check = "#!/bin/sh\n[ \"$SANDBOX_PASS\" = 1 ] && exit 0\n\
+                 if ps -eo comm= | grep -qx dpkg; then echo 'dpkg still running'; exit 1; fi\n\
+                 if [ -e /var/lib/dpkg/lock-frontend ]; then echo 'lock left'; exit 1; fi\n";
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\"]\n", playbook, check);
+    let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(0).run();
+    let notes = out.platform("debian-12")["notes"].clone();
+    let notes: Vec<&str> = notes.as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    assert!(notes.iter().any(|n| n.starts_with("killed leftover dpkg (pid ")), "{notes:?}");
+    assert!(notes.contains(&"removed package manager locks"), "{notes:?}");
+}
+
+#[test]
 fn a_replaced_systemctl_is_restored_between_passes_and_reported() {
     let playbook = r#"- hosts: all
   gather_facts: false

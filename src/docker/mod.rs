@@ -996,8 +996,16 @@ impl Engine {
         contents: &str,
         mode: u32,
     ) -> Result<(), EngineError> {
-        let relative = path.trim_start_matches('/');
-        self.extract_into_running(id, what, "/", &tar_of(&[(relative, contents.as_bytes(), mode)])).await
+        self.write_files(id, what, &[(path, contents, mode)]).await
+    }
+
+    /// Writes several files (absolute path, contents, mode) in one exec.
+    pub async fn write_files(&self, id: &str, what: &str, files: &[(&str, &str, u32)]) -> Result<(), EngineError> {
+        let entries: Vec<(&str, &[u8], u32)> = files
+            .iter()
+            .map(|(path, contents, mode)| (path.trim_start_matches('/'), contents.as_bytes(), *mode))
+            .collect();
+        self.extract_into_running(id, what, "/", &tar_of(&entries)).await
     }
 
     /// Unpacks a tar archive into `dest` of a running container through an exec reading the

@@ -785,9 +785,12 @@ impl<'a> Run<'a> {
         let mut hosts = Vec::new();
         for (distro, id) in distros.iter().zip(targets) {
             let what = format!("target {}", distro.name);
-            self.engine.write_file(id, &what, "/root/.ssh/authorized_keys", &key.output, 0o600).await?;
             let mode = format!("{}\n", self.services().as_str());
-            self.engine.write_file(id, &what, images::SERVICES_MODE_FILE, &mode, 0o644).await?;
+            let files = [
+                ("/root/.ssh/authorized_keys", key.output.as_str(), 0o600),
+                (images::SERVICES_MODE_FILE, &mode, 0o644),
+            ];
+            self.engine.write_files(id, &what, &files).await?;
             if self.offline() {
                 self.go_offline(distro, id).await?;
             }
@@ -798,10 +801,14 @@ impl<'a> Run<'a> {
         if self.options.show_inventory {
             self.reporter.output(&format!("# inventory of run {}\n{inventory}", self.id));
         }
-        self.engine.write_file(controller, "controller", CONTROLLER_INVENTORY, &inventory, 0o644).await?;
         let addresses: Vec<&str> = hosts.iter().map(|h| h.address.as_str()).collect();
-        let wait = scripts::wait_for_ssh_script(&addresses);
-        let result = self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait], &[]).await?;
+        let wait = scripts::wait_for_ssh_script(CONTROLLER_INVENTORY, &addresses);
+        let result =
+            self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait, "sh", &inventory], &[]).await?;
+        if result.exit_code == scripts::INVENTORY_NOT_WRITTEN {
+            let path = CONTROLLER_INVENTORY.to_string();
+            return Err(EngineError::WriteFile { what: "controller".into(), path, output: result.output }.into());
+        }
         if result.exit_code != 0 {
             let addressed: Vec<_> = hosts.iter().map(|h| (h.distro, h.address.as_str())).collect();
             let unreachable = scripts::unreachable_hosts(&result.output);
