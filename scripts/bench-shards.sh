@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `sandbox test` over the bundled challenges as CI shards would run it (issue 16), one after
 # the other on this machine, side by side in one run:
-#   1 shard                      every challenge in one `sandbox test` (its durations saved)
+#   1 shard                      every challenge in one `sandbox test`
 #   2 shards, by count           --partition 1/2 then 2/2
-#   2 shards, by --durations     the same, balanced by the first run's durations
+#   2 shards, by --durations     the same, balanced by an untimed warm-up run's durations
 # For each: the sum of the shards' wall times and the longest shard (what a CI matrix of two
 # runners would wait for). Not a test: one run each, figures depend on the machine's load.
 #
@@ -31,7 +31,12 @@ shard() {
 # Sum and longest of the shards' "seconds count" lines on stdin.
 totals() { awk '{sum += $1; if ($1 > max) max = $1; list = list sprintf("%s s (%d), ", $1, $2)} END {printf "%.1f %.1f %s\n", sum, max, substr(list, 1, length(list) - 2)}'; }
 
-one=$(shard --save-durations "$work/durations.json" | totals)
+# Untimed: fills every cache a first run builds (prepared images per distro, package layers,
+# the builder's layer cache), which would otherwise count against whichever layout ran first,
+# and records the durations the balanced layout reads.
+echo "warming up: one untimed sandbox test (its durations are saved for --durations)" >&2
+shard --save-durations "$work/durations.json" >/dev/null
+one=$(shard | totals)
 by_count=$(for k in 1 2; do shard --partition "$k/2"; done | totals)
 by_durations=$(for k in 1 2; do shard --partition "$k/2" --durations "$work/durations.json"; done | totals)
 

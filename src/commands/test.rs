@@ -13,14 +13,11 @@ use crate::suite::select::{self, Durations, Repository, Scheme, Selected, Select
 use crate::suite::{self, junit, SuiteOptions, SuiteReport, SuiteReporter};
 use crate::{Error, ExitStatus};
 
-/// `sandbox test`: validates every challenge first (nothing runs when one is invalid), then
-/// selects (`--changed-since`, then `--partition`) and runs solutions and starters in parallel.
-pub(crate) async fn test(args: TestArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
-    let progress = SuiteProgress::new(args.json);
-    let runtime = settings.runtime(args.runtime.clone());
+/// Every challenge under `dirs`, each invalid one's diagnostic printed: an error when any is.
+fn load_all(dirs: &[PathBuf], settings: &Settings, terminal: &Terminal) -> Result<Vec<Challenge>, Error> {
     let mut challenges = Vec::new();
     let mut invalid = 0;
-    for dir in challenge::discover(&args.dirs) {
+    for dir in challenge::discover(dirs) {
         match Challenge::load(&dir, &settings.allowed) {
             Ok(challenge) => challenges.push(challenge),
             Err(err) => {
@@ -32,6 +29,15 @@ pub(crate) async fn test(args: TestArgs, settings: &Settings, terminal: &Termina
     if invalid > 0 {
         return Err(Error::InvalidChallenges { challenges: invalid });
     }
+    Ok(challenges)
+}
+
+/// `sandbox test`: validates every challenge first (nothing runs when one is invalid), then
+/// selects (`--changed-since`, then `--partition`) and runs solutions and starters in parallel.
+pub(crate) async fn test(args: TestArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
+    let progress = SuiteProgress::new(args.json);
+    let runtime = settings.runtime(args.runtime.clone());
+    let challenges = load_all(&args.dirs, settings, terminal)?;
     let jobs = match args.jobs {
         Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
         Some(jobs) => jobs,
