@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The engine the tests' `sandbox` reaches: Docker's own variables, else the local socket.
+pub fn default_endpoint() -> sandbox::docker::Endpoint {
+    sandbox::docker::Endpoint::from_docker_variables(|name| std::env::var(name).ok()).unwrap()
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -317,11 +322,7 @@ pub fn labelled(label: &str) -> (usize, usize) {
 pub fn remove_run(run: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let engine = sandbox::docker::Engine::connect(
-            &sandbox::docker::Endpoint::from_docker_variables(|name| std::env::var(name).ok()).unwrap(),
-        )
-        .await
-        .unwrap();
+        let engine = sandbox::docker::Engine::connect(&default_endpoint()).await.unwrap();
         engine.remove_labelled(&format!("{}={run}", sandbox::labels::RUN)).await.unwrap();
     });
 }

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use sandbox::challenge::Limits;
 use sandbox::distro::{self, Distro};
-use sandbox::docker::{Endpoint, Engine};
+use sandbox::docker::Engine;
 use sandbox::images::{self, ImageKind};
 use sandbox::pool::{Pool, LABEL_POOL};
 use sandbox::report::Reporter;
 
-use crate::harness::Sandbox;
+use crate::harness::{default_endpoint, Sandbox};
 
 struct Quiet;
 
@@ -38,9 +38,7 @@ struct TestPool {
 impl TestPool {
     fn new(name: &str) -> TestPool {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let engine = runtime
-            .block_on(Engine::connect(&Endpoint::from_docker_variables(|name| std::env::var(name).ok()).unwrap()))
-            .unwrap();
+        let engine = runtime.block_on(Engine::connect(&default_endpoint())).unwrap();
         let state = tempfile::tempdir().unwrap();
         let namespace = format!("test-{name}-{}", std::process::id());
         let pool = Pool::new(engine.clone(), &namespace, "runsc", state.path());

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sandbox::docker::{Endpoint, Engine};
 
-use crate::harness::{finish, labelled, lines_of, run_id_in, wait_for_line, Sandbox};
+use crate::harness::{default_endpoint, finish, labelled, lines_of, run_id_in, wait_for_line, Sandbox};
 
 /// The second daemon's bridge and address ranges: none of the first daemon's.
 const BRIDGE: &str = "sbxci0";
@@ -195,9 +195,7 @@ fn a_run_through_docker_host_with_tls_uses_that_daemon_and_not_the_default_one()
     }
     // One runtime for every engine call: the clients' connections belong to it.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let local = runtime
-        .block_on(Engine::connect(&Endpoint::from_docker_variables(|name| std::env::var(name).ok()).unwrap()))
-        .expect("the default daemon answers");
+    let local = runtime.block_on(Engine::connect(&default_endpoint())).expect("the default daemon answers");
     let runtimes = runtime.block_on(local.runtimes()).unwrap().clone();
     let runsc = runtimes.get("runsc").expect("runsc is registered with the default daemon");
     let registered = serde_json::json!({ "runsc": { "path": runsc.path, "runtimeArgs": runsc.args } });
