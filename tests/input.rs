@@ -146,3 +146,26 @@ fn operator_config_sets_ceilings_runtime_and_extra_distros() {
     let out = Sandbox::new(["doctor"]).env("SANDBOX_CONFIG", &config_path).status(2).run();
     assert!(out.stderr.contains("unknown field `runtme`"), "{}", out.stderr);
 }
+
+/// Bad input needs no Docker, so `sandbox::run` refuses it in-process, with the binary's exit
+/// codes (the tests above read the diagnostics' text from the binary's stderr); `new` and
+/// `lint` work in-process too, and the scaffold they make is valid.
+#[test]
+fn bad_input_new_and_lint_work_in_process() {
+    use clap::Parser;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let run = |args: &[&str]| runtime.block_on(sandbox::run(sandbox::cli::Cli::parse_from(args)));
+    let malformed = Fixture::new("title = \"t\ndistros = [\"debian-12\"]\n", PLAY, PASSING_CHECK);
+    let unknown = Fixture::new("title = \"t\"\ndistros = [\"kali-2024\"]\n", PLAY, PASSING_CHECK);
+    for dir in [malformed.path_str(), unknown.path_str(), "/nonexistent/challenge".to_string()] {
+        let err = run(&["sandbox", "run", &dir]).unwrap_err();
+        assert!(matches!(err, sandbox::Error::Challenge(_)), "{dir}: {err:?}");
+        assert_eq!(err.exit_status(), sandbox::ExitStatus::Usage, "{dir}");
+    }
+    let root = tempfile::tempdir().unwrap();
+    let scaffold = root.path().join("fresh").display().to_string();
+    assert_eq!(run(&["sandbox", "new", &scaffold]).unwrap(), sandbox::ExitStatus::Success);
+    assert_eq!(run(&["sandbox", "lint", &scaffold]).unwrap(), sandbox::ExitStatus::Success);
+    let again = run(&["sandbox", "new", &scaffold]).unwrap_err();
+    assert_eq!(again.exit_status(), sandbox::ExitStatus::Usage, "{again:?}");
+}
