@@ -93,6 +93,14 @@ mod tests {
         assert!(script.starts_with("printf '%s' \"$1\" > /work/inventory.ini || exit 2;"), "{script}");
         assert!(script.contains("for host in 10.0.0.2 10.0.0.3;"));
         assert!(script.contains("break; fi") && script.ends_with("exit $failed"), "{script}");
+        // The wait's connection is the master the passes' connections share.
+        let ansible_ssh_args = crate::ansible::controller_env(false, crate::challenge::Strategy::Mitogen)
+            .into_iter()
+            .find_map(|var| var.strip_prefix("ANSIBLE_SSH_ARGS=").map(str::to_string))
+            .unwrap();
+        assert_eq!(ansible_ssh_args, SSH_OPTIONS);
+        assert!(SSH_OPTIONS.contains("-o ControlPath=/root/.ssh/sandbox-%C"), "{SSH_OPTIONS}");
+        assert!(script.contains(&format!("until ssh {SSH_OPTIONS} -o BatchMode=yes")), "{script}");
         let output = "10.0.0.3 did not accept SSH within 20 s\n";
         assert_eq!(unreachable_hosts(output), ["10.0.0.3"]);
         assert!(unreachable_hosts("").is_empty());
