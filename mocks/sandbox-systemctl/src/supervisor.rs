@@ -523,6 +523,10 @@ fn restart_delay(value: &str) -> Duration {
 const START_LIMIT_BURST: usize = 5;
 const START_LIMIT_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long a supervisor waits for the `start` that spawned its main process to end
+/// (systemd's default TimeoutStartSec=).
+const START_SETTLES_WITHIN: Duration = Duration::from_secs(90);
+
 /// What the forked supervisor needs to watch one main process (and start it again).
 struct Watch {
     root: Root,
@@ -578,10 +582,11 @@ impl Watch {
 
     /// Restart= applies, the unit was not stopped meanwhile, and the start limit is not hit.
     fn restart_due(&self, status: i32, starts: &mut Vec<std::time::Instant>) -> bool {
-        // Still activating: the main process ended before the `start` that spawned it had
-        // recorded the unit active (`exit 3` at once); systemd restarts it all the same.
-        let running = self.still(&Active::Active) || self.still(&Active::Activating);
-        if !self.restart.applies(status) || !running {
+        // Still activating: the main process ended before the `start` that spawned it was
+        // done (`exit 3` at once); systemd restarts it all the same, and so do we once that
+        // start has recorded the unit, so that its record cannot overwrite the restart's.
+        process::poll_until(START_SETTLES_WITHIN, || !self.still(&Active::Activating));
+        if !self.restart.applies(status) || !self.still(&Active::Active) {
             return false;
         }
         starts.retain(|t| t.elapsed() < START_LIMIT_INTERVAL);
@@ -750,6 +755,9 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
     };
     let job = Job::new(ctx, l, creds.clone());
     let deadline = timeout_start(l);
+    // As systemd: activating until the start is done. A main process that ends meanwhile is
+    // restarted only once the start has recorded it (`Watch::restart_due` waits for that).
+    set_state(ctx, l, Active::Activating);
     runtime_dirs(ctx, l, &creds, true);
     if let Err(f) = job.run_all(l, &l.file.exec.pre.clone(), deadline) {
         return failed_step(ctx, l, f, false, since);
@@ -760,13 +768,15 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
     if let Err(f) = job.run_all(l, &l.file.exec.post.clone(), deadline) {
         return failed_step(ctx, l, f, false, since);
     }
+    // The record before the state: a supervisor waiting for the start to end restarts (and
+    // records) only after both are written.
+    save_record(ctx, l);
     if l.file.is_oneshot() && !l.file.remains() {
         journal(ctx, &id, &format!("{id}: Deactivated successfully."));
         set_state(ctx, l, Active::Inactive);
     } else {
         set_state(ctx, l, Active::Active);
     }
-    save_record(ctx, l);
     journal(ctx, &id, &format!("Started {}.", l.desc_full()));
     0
 }
