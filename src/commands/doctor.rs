@@ -24,11 +24,8 @@ const SETUP_FIX: &str = "sudo scripts/setup.sh";
 /// distro has its base image.
 pub async fn diagnose(runtime: &str, settings: &Settings) -> (Vec<Check>, bool) {
     let mut checks = Vec::new();
-    let connected = match settings.engine() {
-        Ok(endpoint) => Engine::connect(&endpoint).await,
-        Err(err) => Err(err),
-    };
-    let engine = match connected {
+    let connected = async { Engine::connect(&settings.engine()?).await };
+    let engine = match connected.await {
         Ok(engine) => {
             checks.push(Check::pass("docker daemon", "answers"));
             engine

@@ -444,6 +444,9 @@ const LOCAL_SOCKET: &str = "unix:///var/run/docker.sock";
 const REQUEST_TIMEOUT: u64 = 120;
 
 impl Endpoint {
+    /// What `from_docker_variables` reads.
+    pub const VARIABLES: [&'static str; 4] = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "HOME"];
+
     /// Reads Docker's own variables the way the docker CLI does: `DOCKER_HOST` (default the
     /// local socket); `DOCKER_TLS_VERIFY` set to anything but the empty string means TLS with
     /// verification; `DOCKER_CERT_PATH` (default `~/.docker`) holds `ca.pem`, `cert.pem`,

@@ -21,9 +21,6 @@ use crate::pool::{self, Location};
 
 pub const DEFAULT_PATH: &str = "/etc/sandbox/config.toml";
 
-/// What `Endpoint::from_docker_variables` reads.
-const DOCKER_VARIABLES: [&str; 4] = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "HOME"];
-
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ConfigError {
     #[error("cannot read the sandbox config {}", path.display())]
@@ -148,7 +145,7 @@ impl Settings {
             pool,
             pool_sizes: config.pool_sizes,
             builder: env("SANDBOX_BUILDER_SOCKET").unwrap_or_else(|| crate::dockerfile::DEFAULT_SOCKET.into()),
-            docker_variables: DOCKER_VARIABLES.iter().filter_map(|&name| Some((name, env(name)?))).collect(),
+            docker_variables: Endpoint::VARIABLES.iter().filter_map(|&name| Some((name, env(name)?))).collect(),
         }
     }
 
