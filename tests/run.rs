@@ -191,3 +191,40 @@ fn mitogen_by_default_linear_on_request_and_timings_add_up() {
         assert_eq!(leftovers(&out.run_id()), (0, 0));
     }
 }
+
+/// Both passes are served by one Ansible process in the controller (`ansible/launcher.py`):
+/// pass 2 still starts as a fresh `ansible-playbook` would (no fact set by pass 1, its own
+/// SANDBOX_PASS, its own `--limit` without the host pass 1 failed, its warnings printed again),
+/// and it reuses the Mitogen interpreter pass 1 started on the target.
+#[test]
+fn pass_2_starts_fresh_but_reuses_pass_1_s_interpreter_on_the_target() {
+    let playbook = r#"- hosts: all:nosuchgroup
+  gather_facts: false
+  tasks:
+    - name: what the pass starts with
+      debug:
+        msg: "leaked={{ leaked | default('nothing') }} pass={{ lookup('env', 'SANDBOX_PASS') }}"
+    - set_fact:
+        leaked: "from pass {{ lookup('env', 'SANDBOX_PASS') }}"
+    - name: note the interpreters this pass ran on
+      shell: ps -eo pid=,args= | grep '[m]itogen:' | awk '{print $1}' | sort > /root/interpreters-{{ lookup('env', 'SANDBOX_PASS') }}
+      changed_when: false
+    - fail: { msg: trixie fails pass 1 }
+      when: inventory_hostname == 'debian-13'
+"#;
+    let check = "#!/bin/sh\n[ \"$SANDBOX_PASS\" = 1 ] && exit 0\ncmp /root/interpreters-1 /root/interpreters-2 && echo \"same interpreter: $(cat /root/interpreters-2)\"\n";
+    let fixture = Fixture::new("title = \"t\"\ndistros = [\"debian-12\", \"debian-13\"]\n", playbook, check);
+    let out = run_json(&fixture.path_str(), &[], 1);
+    assert_eq!(out.platform("debian-13")["passes"].as_array().unwrap().len(), 1, "{}", out.stderr);
+    let bookworm = out.platform("debian-12");
+    assert_eq!(bookworm["verdict"], "passed", "{}", out.stderr);
+    let same = bookworm["passes"][1]["verify_output"].as_str().unwrap();
+    assert!(same.starts_with("same interpreter: ") && same.trim().len() > "same interpreter:".len(), "{same}");
+
+    let pass_2: Vec<&str> = out.stderr.lines().filter_map(|l| l.strip_prefix("[pass 2] ")).collect();
+    let pass_2 = pass_2.join("\n");
+    assert!(pass_2.contains("\"msg\": \"leaked=nothing pass=2\""), "{pass_2}");
+    assert!(pass_2.contains("[WARNING]: Could not match supplied host pattern, ignoring: nosuchgroup"), "{pass_2}");
+    assert!(!pass_2.contains("debian-13"), "pass 2 is limited to the host still in play: {pass_2}");
+    assert_eq!(leftovers(&out.run_id()), (0, 0));
+}
