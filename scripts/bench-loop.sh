@@ -5,9 +5,11 @@
 #  (C) cold under runc                    (D) the floor: plain ansible-playbook (linear,
 #      pipelining) twice from the controller image against an already-running runc target;
 #      no checks, no isolation, no sandbox
-# and A/D. Not a test: figures depend on the machine and its load. Run as root after setup.
+# and A/D. With BASELINE=path/to/an/older/sandbox binary, (B0) is B with that binary, timed
+# in the same loop, for a before/after comparison. Not a test: figures depend on the machine
+# and its load. Run as root after setup.
 #
-# Usage: scripts/bench-loop.sh [N] [CHALLENGE...]
+# Usage: [BASELINE=BIN] scripts/bench-loop.sh [N] [CHALLENGE...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-5}
@@ -26,11 +28,11 @@ cleanup() {
 trap cleanup EXIT
 median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.stdin.read().split()]; print(f"{statistics.median(v):.1f}" if v else "nan")'; }
 duration() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["duration_seconds"] if d["passed"] else "nan")'; }
-sandbox_runs() { # challenge, extra args...
-    local challenge=$1
-    shift
+sandbox_runs() { # binary, challenge, extra args...
+    local binary=$1 challenge=$2
+    shift 2
     for _ in $(seq "$runs"); do
-        "$bin" run "$challenge" --solution --distro debian-12 --json "$@" 2>/dev/null | duration || echo nan
+        "$binary" run "$challenge" --solution --distro debian-12 --json "$@" 2>/dev/null | duration || echo nan
     done
 }
 # The pool refills in the background after each claim; a pooled run waits until it is warm.
@@ -76,15 +78,18 @@ floor_runs() {
 }
 
 "$bin" pool up --size 1 --distro debian-12 >/dev/null
-printf '%-28s %8s %8s %8s %8s %6s\n' challenge "A pool" "B cold" "C runc" "D floor" "A/D"
+printf '%-28s %8s %8s %8s %8s %6s %8s\n' challenge "A pool" "B cold" "C runc" "D floor" "A/D" "B0 base"
 for challenge in "${challenges[@]}"; do
     a=$(pooled_runs "$challenge")
-    b=$(sandbox_runs "$challenge" --no-pool)
-    c=$(sandbox_runs "$challenge" --no-pool --runtime runc)
+    b=$(sandbox_runs "$bin" "$challenge" --no-pool)
+    c=$(sandbox_runs "$bin" "$challenge" --no-pool --runtime runc)
     d=$(floor_runs "$challenge")
+    b0=
+    [ -z "${BASELINE:-}" ] || b0=$(sandbox_runs "$BASELINE" "$challenge" --no-pool)
     ma=$(echo "$a" | median) mb=$(echo "$b" | median) mc=$(echo "$c" | median) md=$(echo "$d" | median)
+    mb0=$([ -n "$b0" ] && echo "$b0" | median || echo -)
     ratio=$(python3 -c "print(f'{$ma / $md:.2f}')" 2>/dev/null || echo nan)
-    printf '%-28s %8s %8s %8s %8s %6s\n' "$(basename "$challenge")" "$ma" "$mb" "$mc" "$md" "$ratio"
-    echo "    A: $(echo $a)  B: $(echo $b)  C: $(echo $c)  D: $(echo $d)" >&2
+    printf '%-28s %8s %8s %8s %8s %6s %8s\n' "$(basename "$challenge")" "$ma" "$mb" "$mc" "$md" "$ratio" "$mb0"
+    echo "    A: $(echo $a)  B: $(echo $b)  C: $(echo $c)  D: $(echo $d)  B0: $(echo $b0)" >&2
 done
 echo "commit $(git rev-parse --short HEAD), $runs runs each, medians in seconds" >&2
