@@ -160,6 +160,8 @@ pub struct Run<'a> {
     pool: Option<Pool>,
     /// Containers taken from the pool: not labelled with this run, removed by id.
     claimed: Mutex<Vec<String>>,
+    /// What the pool lost to this run once its passes ran: refilled after the teardown.
+    taken: Mutex<Vec<(ImageKind, String)>>,
     /// Whether the runtime bounds what containers write; known once the runtime is checked.
     write_bound: std::sync::OnceLock<WriteBound>,
 }
@@ -195,6 +197,7 @@ impl<'a> Run<'a> {
             background: Mutex::new(Vec::new()),
             pool,
             claimed: Mutex::new(Vec::new()),
+            taken: Mutex::new(Vec::new()),
             write_bound: std::sync::OnceLock::new(),
         })
     }
@@ -242,9 +245,11 @@ impl<'a> Run<'a> {
         };
         let teardown = Instant::now();
         self.cleanup().await;
+        let teardown = teardown.elapsed();
+        self.refill_pool();
         // Teardown is part of what a learner waits for: the report counts it.
         result.map(|(mut report, after)| {
-            let seconds = teardown.elapsed().as_secs_f64();
+            let seconds = teardown.as_secs_f64();
             report.timings.add(Phase::Teardown, seconds);
             report.duration_seconds = round_tenths(report.duration_seconds + seconds);
             (report, after)
@@ -365,10 +370,13 @@ impl<'a> Run<'a> {
         let distros: Vec<&'static Distro> = targets.iter().map(|(distro, _)| *distro).collect();
         self.start_guard(&distros, &ids, &controller).await?;
         let result = self.connect_and_apply(&controller, &distros, &ids, starting).await;
-        // Taken containers are never reused: replacements warm up after the passes.
-        let taken: Vec<(ImageKind, &str)> =
-            needed.iter().zip(&claimed).filter(|(_, claim)| claim.is_some()).map(|(needed, _)| *needed).collect();
-        self.refill_pool(&taken);
+        // Taken containers are never reused: replacements warm up once the run is torn down.
+        *self.taken.lock().unwrap() = needed
+            .iter()
+            .zip(&claimed)
+            .filter(|(_, claim)| claim.is_some())
+            .map(|((kind, image), _)| (*kind, image.to_string()))
+            .collect();
         result
     }
 
@@ -507,12 +515,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Tops the pool up again after a claim (with the images the claimed containers were made
-    /// from); a failure to warm is not the run's failure.
-    fn refill_pool(&self, taken: &[(ImageKind, &str)]) {
+    /// Tops the pool up again after the run's claims (with the images the claimed containers
+    /// were made from), once its containers are removed: warming replacements beside the
+    /// teardown made it slower. A failure to warm is not the run's failure.
+    fn refill_pool(&self) {
         let Some(pool) = &self.pool else { return };
-        for (kind, image) in taken {
-            if let Err(err) = pool.refill_detached(*kind, image) {
+        for (kind, image) in self.taken.lock().unwrap().drain(..) {
+            if let Err(err) = pool.refill_detached(kind, &image) {
                 self.reporter.notice(&format!("could not warm a replacement {}: {err}", kind.name()));
             }
         }
