@@ -48,8 +48,8 @@ def prepare(strategy, mitogen):
     if strategy == "mitogen":
         sys.path.insert(0, mitogen)
         import ansible_mitogen.process
-        # Start the multiplexers now, off the critical path, with output that follows the
-        # pass under way instead of the first pass's stream (which they would hold open).
+        # Start the multiplexers now, off the critical path. What they print reaches the pass
+        # under way through a pipe this process forwards: they outlive every pass's stream.
         read, write = os.pipe()
         os.dup2(write, 1)
         os.dup2(write, 2)
@@ -96,6 +96,9 @@ def serve(listener, strategy, mitogen):
     while True:
         connection, _ = listener.accept()
         message, fds, _, _ = socket.recv_fds(connection, 16, 2)
+        if not message or len(fds) != 2:
+            connection.close()  # a launcher that went away before it asked
+            continue
         n = message.decode()
         while not os.path.exists(go_file(n)):
             time.sleep(0.005)
@@ -113,7 +116,10 @@ def serve(listener, strategy, mitogen):
             os.dup2(log, 2)
         for fd in fds:
             os.close(fd)
-        connection.sendall(str(code).encode())
+        try:
+            connection.sendall(str(code).encode())
+        except OSError:
+            pass  # its launcher went away: the next pass is served all the same
         connection.close()
 
 
