@@ -876,8 +876,8 @@ impl<'a> Run<'a> {
     async fn apply(&self, controller: &str, pass: u8) -> Result<(PlaybookLog, PlaybookEnd), RunError> {
         let launcher = ansible::launcher(pass, self.strategy());
         let cmd: Vec<&str> = launcher.iter().map(String::as_str).collect();
-        let mut env = ansible::controller_env(self.options.color, self.strategy());
-        env.push(format!("SANDBOX_PASS={pass}"));
+        // The run's Ansible process takes pass 1's environment and sets SANDBOX_PASS itself.
+        let env = ansible::controller_env(self.options.color, self.strategy());
         let mut log = PlaybookLog::default();
         let reporter = self.reporter;
         let shared = &self.shared;
