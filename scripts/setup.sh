@@ -42,7 +42,8 @@ apt_install() {
 # --- packages ---------------------------------------------------------------------------
 # socat runs the daemon-loss test, xmllint (libxml2-utils) validates JUnit reports;
 # debootstrap builds base images.
-apt_install docker.io debootstrap socat libxml2-utils ca-certificates python3 procps
+# btrfs-progs: the builder's store is a btrfs filesystem whose qgroups bound each build step.
+apt_install docker.io debootstrap socat libxml2-utils ca-certificates python3 procps btrfs-progs
 
 # gVisor: bookworm's own runsc (2022) fails statx on this kernel; the backports build works.
 # Version strings look like `runsc version release-20240729.0` or `0.0~20240729.0` (Debian).
@@ -199,7 +200,13 @@ for pid in "${pids[@]}"; do wait "$pid" || die "a base image failed to build"; d
 #   committed empty (gvisor issue 11559);
 # - BuildKit is off: it runs RUN on the host kernel whatever the default runtime;
 # - its own bridge and no iptables/NAT: it never touches docker0 (a second daemon with
-#   "bridge": "none" deletes the first one's docker0), and build steps have no route out.
+#   "bridge": "none" deletes the first one's docker0), and build steps have no route out;
+# - its store (data root) is a btrfs filesystem in a file of a fixed size, so the host's disk
+#   can lose at most that size whatever any number of builds write (pruning keeps the cache
+#   under it), and its runtime is scripts/runsc-build: runsc after a btrfs quota on the
+#   container's own layer, so each build step's writes are bounded while it writes. No
+#   other mechanism works on these hosts: the kernel has no XFS quotas (overlay2.size) nor
+#   ext4 quota formats, and gVisor's memory overlay commits RUN layers empty.
 builder_dir=/var/lib/sandbox/builder
 builder_sock=/run/sandbox/builder.sock
 builder_bridge=sbxbuild0
@@ -223,10 +230,39 @@ iptables -C "$forward_chain" -i "$builder_bridge" ! -o "$builder_bridge" -j ACCE
 iptables -C "$forward_chain" -o "$builder_bridge" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null \
     || iptables -I "$forward_chain" -o "$builder_bridge" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 sysctl -qw net.ipv4.ip_forward=1
-mkdir -p "$builder_dir/data" "$builder_dir/exec" /run/sandbox /etc/sandbox
-python3 - "$builder_config.new" "$runsc_path" "$platform" "$builder_dir" "$builder_sock" "$builder_bridge" <<'PYEOF'
+builder_store=$builder_dir/data
+builder_store_image=$builder_dir/store.btrfs
+builder_store_size=${SANDBOX_BUILDER_STORE_SIZE:-20G}
+builder_runtime=/usr/local/lib/sandbox/runsc-build
+stop_builder() {
+    builder_pid=$(cat "$builder_dir/dockerd.pid" 2>/dev/null || true)
+    if [ -n "$builder_pid" ]; then
+        kill "$builder_pid" 2>/dev/null || true
+        # Gone, not only silent: a daemon still shutting down holds its pid file.
+        for _ in $(seq 1 60); do kill -0 "$builder_pid" 2>/dev/null || break; sleep 0.5; done
+    fi
+}
+mkdir -p "$builder_store" "$builder_dir/exec" /run/sandbox /etc/sandbox "$(dirname "$builder_runtime")"
+install -m 0755 "$repo_root/scripts/runsc-build" "$builder_runtime"
+# (Not `mountpoint`: a daemon on overlay2 bind-mounts its own data root onto itself.)
+if [ "$(findmnt -n -o FSTYPE --target "$builder_store" | tail -n1)" != btrfs ]; then
+    # A builder from before the bounded store kept its layers on the host's disk: they are
+    # only a cache and the base images, which are copied in again below.
+    if builder_up; then say "stopping the builder dockerd: its store moves to a bounded filesystem"; stop_builder; fi
+    while findmnt -n --target "$builder_store" | grep -q " $builder_store "; do umount "$builder_store"; done
+    if [ ! -f "$builder_store_image" ]; then
+        say "creating the builder's store ($builder_store_size, btrfs) in $builder_store_image"
+        truncate -s "$builder_store_size" "$builder_store_image"
+        mkfs.btrfs -q "$builder_store_image" >/dev/null
+        rm -rf "${builder_store:?}"/*
+    fi
+    # discard: space the store frees (a removed layer) goes back to the host's disk.
+    mount -o loop,discard "$builder_store_image" "$builder_store"
+fi
+btrfs quota enable "$builder_store"
+python3 - "$builder_config.new" "$runsc_path" "$platform" "$builder_dir" "$builder_sock" "$builder_bridge" "$builder_runtime" <<'PYEOF'
 import json, sys
-path, runsc, platform, root, sock, bridge = sys.argv[1:]
+path, runsc, platform, root, sock, bridge, runtime = sys.argv[1:]
 conf = {
     "hosts": ["unix://" + sock],
     "data-root": root + "/data",
@@ -237,8 +273,11 @@ conf = {
     "ip-masq": False,
     "ip6tables": False,
     "features": {"buildkit": False},
+    "storage-driver": "btrfs",
     "default-runtime": "runsc-build",
-    "runtimes": {"runsc-build": {"path": runsc, "runtimeArgs": ["--network=host", "--platform=" + platform, "--overlay2=none"]}},
+    "runtimes": {"runsc-build": {"path": runtime, "runtimeArgs": [
+        "--sandbox-runsc=" + runsc, "--sandbox-store=" + root + "/data",
+        "--network=host", "--platform=" + platform, "--overlay2=none"]}},
     "log-driver": "json-file",
     "log-opts": {"max-size": "10m", "max-file": "1"},
     # Build steps get no ulimits of their own through the classic builder's API: every
@@ -252,12 +291,7 @@ PYEOF
 # daemon, nothing else runs on it between attempts).
 if ! cmp -s "$builder_config.new" "$builder_config" && builder_up; then
     say "restarting the builder dockerd: its configuration changed"
-    builder_pid=$(cat "$builder_dir/dockerd.pid" 2>/dev/null || true)
-    if [ -n "$builder_pid" ]; then
-        kill "$builder_pid" 2>/dev/null || true
-        # Gone, not only silent: a daemon still shutting down holds its pid file.
-        for _ in $(seq 1 60); do kill -0 "$builder_pid" 2>/dev/null || break; sleep 0.5; done
-    fi
+    stop_builder
 fi
 mv "$builder_config.new" "$builder_config"
 if ! builder_up; then

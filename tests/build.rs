@@ -31,6 +31,7 @@ fn build(dockerfile: &str, files: &[(&str, &str)]) -> Result<Built, BuildError> 
             network: Some("none".into()),
             memory_bytes: Some(512 << 20),
             cpus: Some(1.0),
+            write_bytes: Some(256 << 20),
             dockerfile: None,
         };
         let steps = builder
@@ -87,7 +88,10 @@ fn a_run_step_may_run_no_more_processes_than_a_challenge() {
 fn a_run_step_has_no_route_out() {
     let dockerfile = "FROM debian:12\nRUN timeout 5 bash -c 'echo > /dev/tcp/1.1.1.1/80' && echo reached\n";
     match build(dockerfile, &[]) {
-        Err(BuildError::Engine(err)) => assert!(err.to_string().contains("failed to build"), "{err}"),
+        Err(BuildError::Failed { message, steps }) => {
+            assert!(message.contains("returned a non-zero code"), "{message}");
+            assert!(steps.last().is_some_and(|s| s.instruction.starts_with("RUN timeout")), "{steps:?}");
+        }
         other => panic!("the step reached the network: {other:?}"),
     }
 }

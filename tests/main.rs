@@ -5,6 +5,7 @@ mod harness;
 
 mod architecture;
 mod authoring;
+mod bounded_builds;
 mod build;
 mod ci;
 mod completions;

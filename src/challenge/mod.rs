@@ -176,6 +176,7 @@ struct RawLimits {
     memory: Option<Spanned<String>>,
     cpus: Option<Spanned<f64>>,
     pids: Option<Spanned<i64>>,
+    build_writes: Option<Spanned<String>>,
 }
 
 /// Whether targets can reach package mirrors.
@@ -293,6 +294,8 @@ pub struct Limits {
     pub memory_bytes: u64,
     pub cpus: f64,
     pub pids: i64,
+    /// The most one build step may write (the Docker track's `RUN`, `COPY`…).
+    pub build_write_bytes: u64,
 }
 
 impl Default for Limits {
@@ -302,7 +305,7 @@ impl Default for Limits {
     /// 0.5 CPU, 102 s at 1, 83 s at 2, 85 s unlimited. A quota does not protect a host from a
     /// busy neighbour better than the scheduler's fair share does; it only idles CPUs.
     fn default() -> Self {
-        Limits { memory_bytes: 512 * 1024 * 1024, cpus: 2.0, pids: 256 }
+        Limits { memory_bytes: 512 * 1024 * 1024, cpus: 2.0, pids: 256, build_write_bytes: DEFAULT_BUILD_WRITES }
     }
 }
 
@@ -311,7 +314,7 @@ impl Limits {
     /// gVisor dominates a run's time (measured here: one task took 6-8 s with 0.5 CPU); it
     /// gets at least two CPUs and 1 GiB, or the targets' limits where those are higher.
     pub fn for_controller(&self) -> Limits {
-        Limits { memory_bytes: self.memory_bytes.max(1024 * 1024 * 1024), cpus: self.cpus.max(2.0), pids: self.pids }
+        Limits { memory_bytes: self.memory_bytes.max(1024 * 1024 * 1024), cpus: self.cpus.max(2.0), ..*self }
     }
 }
 
@@ -353,6 +356,17 @@ pub enum PlaybookChoice {
     File(PathBuf),
 }
 
+/// What one build step may write unless its challenge says otherwise: the bundled Docker
+/// challenges' largest step writes ~40 MB (a Debian package install), so a real install of a
+/// toolchain fits, and a runaway write stops at a size the builder's store absorbs.
+pub const DEFAULT_BUILD_WRITES: u64 = 1024 * 1024 * 1024;
+
+/// The most any ceiling allows: the build API carries the bound in 32 bits (see `BuildLimits`).
+pub const MAX_BUILD_WRITES: u64 = 2047 * 1024 * 1024;
+
+/// The least a challenge may lower a build step's write bound to.
+const MIN_BUILD_WRITES: u64 = 16 * 1024 * 1024;
+
 /// Limits no challenge can raise (the operator's `[ceilings]`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ceilings {
@@ -360,11 +374,18 @@ pub struct Ceilings {
     pub cpus: f64,
     pub pids: i64,
     pub timeout: Duration,
+    pub build_write_bytes: u64,
 }
 
 impl Default for Ceilings {
     fn default() -> Self {
-        Ceilings { memory_bytes: 4 * 1024 * 1024 * 1024, cpus: 2.0, pids: 4096, timeout: Duration::from_secs(2 * 3600) }
+        Ceilings {
+            memory_bytes: 4 * 1024 * 1024 * 1024,
+            cpus: 2.0,
+            pids: 4096,
+            timeout: Duration::from_secs(2 * 3600),
+            build_write_bytes: MAX_BUILD_WRITES,
+        }
     }
 }
 
@@ -764,6 +785,18 @@ impl Parsed {
                 return Err(self.invalid("pids", &message, pids.span()));
             }
         }
+        if let Some(writes) = &raw.build_writes {
+            let invalid = |message: &str| self.invalid("build_writes", message, writes.span());
+            limits.build_write_bytes = parse_memory(writes.get_ref()).map_err(|message| invalid(&message))?;
+            if !(MIN_BUILD_WRITES..=ceilings.build_write_bytes).contains(&limits.build_write_bytes) {
+                let mib = |bytes: u64| bytes / (1024 * 1024);
+                return Err(invalid(&format!(
+                    "must be between {}m and {}m",
+                    mib(MIN_BUILD_WRITES),
+                    mib(ceilings.build_write_bytes)
+                )));
+            }
+        }
         Ok(limits)
     }
 
@@ -885,6 +918,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A size as a limit is written (`1 GiB`, `512 MiB`), or to a tenth (`470.8 MiB`).
+pub fn format_size(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    const GIB: u64 = 1024 * MIB;
+    match bytes {
+        _ if bytes >= GIB && bytes % GIB == 0 => format!("{} GiB", bytes / GIB),
+        _ if bytes >= MIB && bytes % MIB == 0 => format!("{} MiB", bytes / MIB),
+        _ if bytes >= GIB => format!("{:.1} GiB", bytes as f64 / GIB as f64),
+        _ => format!("{:.1} MiB", bytes as f64 / MIB as f64),
+    }
+}
+
 /// Docker-style sizes: `512m`, `1g`, `262144k`, bytes when bare.
 pub fn parse_memory(text: &str) -> Result<u64, String> {
     let lower = text.trim().to_ascii_lowercase();
@@ -1001,6 +1046,29 @@ mod tests {
             Challenge::load(dir.path(), &Allowed::default()).unwrap_err(),
             ChallengeError::InvalidValue { key: "memory", .. }
         ));
+    }
+
+    #[test]
+    fn a_build_write_bound_is_taken_within_its_ceiling() {
+        let load = |value: &str| {
+            let toml = format!("title = \"t\"\ndistros = [\"debian-12\"]\n[limits]\nbuild_writes = \"{value}\"\n");
+            Challenge::load(challenge_dir(&toml).path(), &Allowed::default())
+        };
+        assert_eq!(load("200m").unwrap().limits.build_write_bytes, 200 * 1024 * 1024);
+        for refused in ["4g", "1m", "lots"] {
+            assert!(
+                matches!(load(refused).unwrap_err(), ChallengeError::InvalidValue { key: "build_writes", .. }),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_read_as_limits_are_written() {
+        assert_eq!(format_size(DEFAULT_BUILD_WRITES), "1 GiB");
+        assert_eq!(format_size(MAX_BUILD_WRITES), "2047 MiB");
+        assert_eq!(format_size(493_658_112), "470.8 MiB");
+        assert_eq!(format_size(20_482_613_248), "19.1 GiB");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use crate::docker::{Engine, RegisteredRuntime};
 use crate::images::{self, ImageKind};
-use crate::isolation::{RuntimePolicy, WriteBound};
+use crate::challenge::{format_size, DEFAULT_BUILD_WRITES};
+use crate::isolation::{GvisorNetwork, RuntimePolicy, WriteBound};
 use crate::printer::terminal::Terminal;
 use crate::report::Check;
 use crate::settings::Settings;
@@ -70,6 +71,7 @@ async fn runtime_checks(engine: &Engine, runtime: &str) -> Vec<Check> {
     let mut checks = vec![Check::pass(format!("runtime {runtime}"), detail)];
     if registered.is_gvisor() {
         checks.push(Check::pass("gvisor platform", registered.platform().unwrap_or("systrap (default)")));
+        checks.push(Check::pass("gvisor network", network_mode(registered)));
     }
     checks.push(write_bound_check(registered));
     checks.push(Check::pass("services mock, supervised", "available"));
@@ -118,6 +120,7 @@ fn write_bound_check(registered: &RegisteredRuntime) -> Check {
         WriteBound::Memory => {
             Check::pass("write bound", "gVisor overlay in memory: writes count against the memory limit")
         }
+        WriteBound::LayerQuota => Check::pass("write bound", "a quota on each container's own layer"),
         WriteBound::HostDisk => {
             let fix = if registered.is_gvisor() {
                 format!("{SETUP_FIX} (registers runsc with --overlay2=root:memory)")
@@ -129,20 +132,54 @@ fn write_bound_check(registered: &RegisteredRuntime) -> Check {
     }
 }
 
+/// Which network stack serves the guest's sockets.
+fn network_mode(registered: &RegisteredRuntime) -> &'static str {
+    match registered.network() {
+        GvisorNetwork::Sandbox => "sandbox: gVisor's own network stack",
+        GvisorNetwork::Host => "host: the host kernel serves the sandbox's sockets, in the container's own network namespace",
+        GvisorNetwork::None => "none: loopback only",
+    }
+}
+
 /// `sandbox doctor`: what a run needs, each with its state and a fix.
 pub(crate) async fn doctor(runtime: &str, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
     let (mut checks, ready) = diagnose(runtime, settings).await;
-    checks.push(builder_check(&settings.builder).await);
+    checks.extend(builder_checks(settings).await);
     terminal.checks(&checks);
     terminal.print(if ready { "ready: a run can start" } else { "not ready: see the fixes above" });
     Ok(if ready { ExitStatus::Success } else { ExitStatus::Infrastructure })
 }
 
-/// The Docker track's builder: up, and running `RUN` steps under gVisor. Not required: the
-/// Ansible track does not use it.
-async fn builder_check(socket: &str) -> Check {
-    match crate::dockerfile::Builder::connect(socket).await {
-        Ok(_) => Check::pass("docker track builder", format!("{socket}: RUN steps under gVisor, no route out")),
-        Err(err) => Check::fail("docker track builder", err.to_string(), SETUP_FIX, false),
+/// The Docker track's builder: up, running `RUN` steps under gVisor, and what bounds their
+/// writes. Not required: the Ansible track does not use it.
+async fn builder_checks(settings: &Settings) -> Vec<Check> {
+    let socket = &settings.builder;
+    let builder = match crate::dockerfile::Builder::connect(socket).await {
+        Ok(builder) => builder,
+        Err(err) => return vec![Check::fail("docker track builder", err.to_string(), SETUP_FIX, false)],
+    };
+    let mut checks = vec![Check::pass("docker track builder", format!("{socket}: RUN steps under gVisor, no route out"))];
+    if let Some(registered) = builder.runtime().await {
+        checks.push(Check::pass("builder network", network_mode(&registered)));
     }
+    let ceiling = settings.allowed.ceilings.build_write_bytes;
+    let bound = format!(
+        "each build step writes at most {} (a challenge's [limits] build_writes: up to {})",
+        format_size(DEFAULT_BUILD_WRITES),
+        format_size(ceiling)
+    );
+    checks.push(Check::pass("build write bound", bound));
+    checks.push(match builder.store().await {
+        Ok(store) => Check::pass(
+            "builder store",
+            format!(
+                "bound {}: {} used, {} free (the layer cache is pruned before a build that lacks room)",
+                format_size(store.size),
+                format_size(store.used),
+                format_size(store.free)
+            ),
+        ),
+        Err(err) => Check::fail("builder store", err.to_string(), SETUP_FIX, false),
+    });
+    checks
 }

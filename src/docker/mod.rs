@@ -320,6 +320,11 @@ pub struct BuildLimits {
     pub network: Option<String>,
     pub memory_bytes: Option<u64>,
     pub cpus: Option<f64>,
+    /// The most each step may write (at most `i32::MAX`: the API's field is 32 bits). It
+    /// travels as the steps' shm size, the one field of the build API that reaches every
+    /// step's container and the runtime that starts it (the builder's `runsc-build` turns it
+    /// into a quota on the step's layer).
+    pub write_bytes: Option<u64>,
     /// The Dockerfile's path inside the context (default `Dockerfile`).
     pub dockerfile: Option<String>,
 }
@@ -380,6 +385,10 @@ pub struct PathEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonDefaults {
     pub default_runtime: String,
+    /// Where it keeps images and layers (`--data-root`).
+    pub root_dir: String,
+    /// `overlay2`, `btrfs`, …
+    pub storage_driver: String,
 }
 
 /// Output of a finished exec.
@@ -518,8 +527,11 @@ impl Engine {
     /// What the daemon does unless told otherwise (its default runtime).
     pub async fn defaults(&self) -> Result<DaemonDefaults, EngineError> {
         let info = self.docker.info().await.map_err(EngineError::Info)?;
-        let default_runtime = info.default_runtime.unwrap_or_default();
-        Ok(DaemonDefaults { default_runtime })
+        Ok(DaemonDefaults {
+            default_runtime: info.default_runtime.unwrap_or_default(),
+            root_dir: info.docker_root_dir.unwrap_or_default(),
+            storage_driver: info.driver.unwrap_or_default(),
+        })
     }
 
     /// Runtimes registered with the daemon (`runc`, `runsc`, …) by name.
@@ -683,6 +695,9 @@ impl Engine {
         }
         if let Some(cpus) = limits.cpus {
             options = options.cpuperiod(100_000).cpuquota((cpus * 100_000.0) as i32);
+        }
+        if let Some(bytes) = limits.write_bytes {
+            options = options.shmsize(i32::try_from(bytes).unwrap_or(i32::MAX));
         }
         if let Some(dockerfile) = &limits.dockerfile {
             options = options.dockerfile(dockerfile);

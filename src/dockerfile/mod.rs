@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod layers;
+pub mod log;
 pub mod run;
 pub mod structure;
 
@@ -16,7 +17,8 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 
 use crate::docker::{BuildLimits, Endpoint, Engine, EngineError, RegisteredRuntime};
-use crate::isolation::RuntimePolicy;
+use crate::isolation::{RuntimePolicy, WriteBound};
+pub use log::{BuildLog, Step};
 
 // Reading a Dockerfile is part of reading a challenge (lint does it too); building is here.
 pub use crate::challenge::dockerfile::{self as parse, DockerfileError};
@@ -44,6 +46,13 @@ pub enum BuildError {
     )]
     NotGvisor { socket: String, runtime: String },
 
+    #[error("the builder at {socket} runs RUN steps under `{runtime}`, which does not bound what a step writes")]
+    #[diagnostic(
+        code(sandbox::build::unbounded),
+        help("`sudo scripts/setup.sh` gives the builder its bounded store and runtime (scripts/runsc-build)")
+    )]
+    Unbounded { socket: String, runtime: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Dockerfile(#[from] DockerfileError),
@@ -67,21 +76,18 @@ pub enum BuildError {
     )]
     ContextTooLarge { dir: PathBuf, size: usize, limit: usize },
 
+    #[error("the build failed: {message}")]
+    #[diagnostic(code(sandbox::build::failed))]
+    Failed {
+        /// The builder's own words (`The command '/bin/sh -c …' returned a non-zero code: 1`).
+        message: String,
+        /// The steps it ran, the failed one last.
+        steps: Vec<Step>,
+    },
+
     #[error("interrupted; everything the attempt created was removed")]
     #[diagnostic(code(sandbox::build::interrupted))]
     Interrupted,
-}
-
-/// One step of a build, as the classic builder reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub number: usize,
-    /// `RUN apt-get install -y curl`
-    pub instruction: String,
-    /// Taken from the layer cache instead of run.
-    pub cached: bool,
-    /// What the step printed.
-    pub output: Vec<String>,
 }
 
 /// The builder: sandbox's own dockerd for learner Dockerfiles.
@@ -100,7 +106,16 @@ impl Builder {
         if !registered.is_some_and(|r| r.is_gvisor()) {
             return Err(BuildError::NotGvisor { socket: socket.to_string(), runtime });
         }
+        if registered.is_some_and(|r| r.write_bound() != WriteBound::LayerQuota) {
+            return Err(BuildError::Unbounded { socket: socket.to_string(), runtime });
+        }
         Ok(Builder { engine, socket: socket.to_string() })
+    }
+
+    /// The registration of the runtime that runs the builder's steps.
+    pub async fn runtime(&self) -> Option<RegisteredRuntime> {
+        let runtime = self.engine.defaults().await.ok()?.default_runtime;
+        self.engine.runtimes().await.ok()?.get(&runtime).cloned()
     }
 
     pub fn socket(&self) -> &str {
@@ -130,13 +145,62 @@ impl Builder {
         }
         let limits = BuildLimits { dockerfile: Some(DOCKERFILE_IN_CONTEXT.into()), ..request.limits.clone() };
         let mut log = BuildLog::default();
-        self.engine
+        let built = self
+            .engine
             .build_image_with(request.tag, archive, &request.labels, &limits, &mut |line| {
                 on_line(line);
                 log.push(line);
             })
-            .await?;
-        Ok(log.steps)
+            .await;
+        match built {
+            Ok(()) => Ok(log.into_steps()),
+            Err(EngineError::Build { message, .. }) => Err(BuildError::Failed { message, steps: log.into_steps() }),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// The builder's store (its data root): a filesystem of its own whose size is the most the
+/// host's disk can lose to builds (`scripts/setup.sh` makes it a btrfs file of fixed size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreUsage {
+    pub size: u64,
+    pub used: u64,
+    pub free: u64,
+}
+
+impl StoreUsage {
+    fn of(path: &Path) -> std::io::Result<StoreUsage> {
+        let stats = rustix::fs::statvfs(path)?;
+        let block = stats.f_frsize;
+        let size = stats.f_blocks * block;
+        Ok(StoreUsage { size, used: size - stats.f_bfree * block, free: stats.f_bavail * block })
+    }
+
+    /// Whether a build may start: room for one step at its bound twice (its layer, then the
+    /// image layer committed from it), and a quarter of the store kept free for the
+    /// attempts beside it; below that the layer cache goes first.
+    pub fn has_room_for(&self, step_bound: u64) -> bool {
+        self.free >= (2 * step_bound).max(self.size / 4)
+    }
+}
+
+impl Builder {
+    /// How big and how full the builder's store is.
+    pub async fn store(&self) -> Result<StoreUsage, BuildError> {
+        let root = PathBuf::from(self.engine.defaults().await?.root_dir);
+        StoreUsage::of(&root).map_err(|source| BuildError::Io { path: root, source })
+    }
+
+    /// Prunes the layer cache before a build whose steps may write `step_bound` each when
+    /// the store lacks room for it, so that the cache never crowds out a build.
+    pub async fn make_room(&self, step_bound: u64) -> Result<StoreUsage, BuildError> {
+        let store = self.store().await?;
+        if store.has_room_for(step_bound) {
+            return Ok(store);
+        }
+        self.engine.prune_dangling_images().await?;
+        self.store().await
     }
 }
 
@@ -192,59 +256,16 @@ fn context_archive(context: &Path, dockerfile: &str, touched: Option<&(&Path, Ve
     builder.into_inner()
 }
 
-/// The classic builder's log read into steps: `Step N/M : INSTRUCTION` opens one,
-/// ` ---> Using cache` marks it cached, the rest is what it printed.
-#[derive(Debug, Default)]
-struct BuildLog {
-    steps: Vec<Step>,
-}
-
-impl BuildLog {
-    fn push(&mut self, line: &str) {
-        if let Some(rest) = line.strip_prefix("Step ") {
-            if let Some((counter, instruction)) = rest.split_once(" : ") {
-                let number = counter.split('/').next().and_then(|n| n.parse().ok()).unwrap_or(self.steps.len() + 1);
-                let instruction = instruction.to_string();
-                self.steps.push(Step { number, instruction, cached: false, output: Vec::new() });
-                return;
-            }
-        }
-        let Some(step) = self.steps.last_mut() else { return };
-        let trimmed = line.trim();
-        if trimmed == "---> Using cache" {
-            step.cached = true;
-        } else if !["--->", "Removing intermediate container", "Successfully "].iter().any(|p| trimmed.starts_with(p)) {
-            step.output.push(line.to_string());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_log_becomes_steps_with_cache_marks_and_output() {
-        let mut log = BuildLog::default();
-        for line in [
-            "Step 1/3 : FROM debian:12",
-            " ---> 1c41325ab69e",
-            "Step 2/3 : RUN uname -r",
-            " ---> Running in d16c37d2a7de",
-            "4.4.0",
-            "Removing intermediate container d16c37d2a7de",
-            " ---> 4fb843e0909a",
-            "Step 3/3 : COPY app /app",
-            " ---> Using cache",
-            " ---> b0da0770f846",
-            "Successfully built b0da0770f846",
-        ] {
-            log.push(line);
-        }
-        let steps = log.steps;
-        assert_eq!(steps.len(), 3);
-        assert_eq!((steps[1].number, steps[1].instruction.as_str()), (2, "RUN uname -r"));
-        assert_eq!(steps[1].output, ["4.4.0"]);
-        assert!(!steps[1].cached && steps[2].cached);
+    fn a_build_needs_room_for_one_step_twice_and_a_quarter_of_the_store_free() {
+        const GIB: u64 = 1 << 30;
+        let store = |free| StoreUsage { size: 20 * GIB, used: 20 * GIB - free, free };
+        assert!(store(6 * GIB).has_room_for(GIB));
+        assert!(!store(4 * GIB).has_room_for(GIB), "under a quarter free: the cache goes first");
+        assert!(!store(6 * GIB).has_room_for(4 * GIB), "one step could write past what is free");
     }
 }

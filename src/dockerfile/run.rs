@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use crate::challenge::image::ImageSpec;
 use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
-use crate::challenge::{Challenge, Network, PlaybookChoice};
+use crate::challenge::{format_size, Challenge, Limits, Network, PlaybookChoice};
 use crate::docker::{BuildLimits, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::structure::{self, CommandRun};
+use crate::dockerfile::log::StepFailure;
 use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
 use crate::isolation::guard::GuardSettings;
 use crate::isolation::{self, host_pids_limit};
@@ -31,8 +32,6 @@ const STARTUP_BOUND: Duration = Duration::from_secs(20);
 const CONTENT_LIMIT: usize = 8 * 1024 * 1024;
 /// How long one of a structure test's commands may run.
 const COMMAND_BOUND: Duration = Duration::from_secs(60);
-/// The builder's layer cache is pruned past this (an upper bound, see `dangling_images_size`).
-const CACHE_BOUND: u64 = 20 * 1000 * 1000 * 1000;
 
 /// `http PATH`: GET over bash's /dev/tcp, printing the raw answer (the probe has no curl).
 const HTTP_HELPER: &str = r#"#!/bin/bash
@@ -213,6 +212,7 @@ impl<'a> ImageRun<'a> {
                 network: Some(build_network(self.challenge.run.network).into()),
                 memory_bytes: Some(limits.memory_bytes),
                 cpus: Some(limits.cpus),
+                write_bytes: Some(limits.build_write_bytes),
                 dockerfile: None,
             },
             // No build labels: the classic builder adds them as a last LABEL step, which
@@ -220,6 +220,7 @@ impl<'a> ImageRun<'a> {
             labels: HashMap::new(),
             touched,
         };
+        self.builder.make_room(limits.build_write_bytes).await?;
         let reporter = self.reporter;
         let steps_running = &self.containers;
         let result = self
@@ -240,9 +241,10 @@ impl<'a> ImageRun<'a> {
                 self.report.lock().unwrap().builds.push(build_report(build, seconds, &steps, size));
                 Ok(Some(steps))
             }
-            Err(BuildError::Engine(EngineError::Build { message, .. })) => {
-                self.report.lock().unwrap().builds.push(build_report(build, seconds, &[], None));
-                self.record(build, Outcome { name: "build", passed: false, detail: message });
+            Err(BuildError::Failed { message, steps }) => {
+                self.report.lock().unwrap().builds.push(build_report(build, seconds, &steps, None));
+                let detail = build_failure(&steps, &message, &self.challenge.limits, self.challenge.run.network);
+                self.record(build, Outcome { name: "build", passed: false, detail });
                 Ok(None)
             }
             Err(err) => Err(err),
@@ -645,7 +647,8 @@ impl<'a> ImageRun<'a> {
         })
     }
 
-    /// Removes the attempt's containers and tags (the layer cache stays, within its bound).
+    /// Removes the attempt's containers and tags (the layer cache stays: the next build
+    /// prunes it when the store lacks room, `Builder::make_room`).
     async fn cleanup(&self) {
         let engine = self.builder.engine();
         let label = format!("{}={}", labels::RUN, self.id);
@@ -661,9 +664,6 @@ impl<'a> ImageRun<'a> {
             if let Err(err) = engine.untag_image(&self.tag(build)).await {
                 self.reporter.notice(&err.to_string());
             }
-        }
-        if engine.dangling_images_size().await.is_ok_and(|size| size > CACHE_BOUND) {
-            let _ = engine.prune_dangling_images().await;
         }
     }
 
@@ -694,6 +694,33 @@ fn build_network(network: Network) -> &'static str {
     match network {
         Network::Egress => "bridge",
         Network::None => "none",
+    }
+}
+
+/// A failed build in the learner's terms: which step, and why when its output tells.
+fn build_failure(steps: &[Step], message: &str, limits: &Limits, network: Network) -> String {
+    let Some(step) = steps.last() else { return format!("failed: {message}") };
+    let which = format!("step {} ({})", step.number, shortened(&step.instruction));
+    match step.failure() {
+        StepFailure::WriteBound => {
+            format!("{which} wrote past its {} write bound", format_size(limits.build_write_bytes))
+        }
+        StepFailure::StoreFull => format!("{which} found the builder's store full ({message})"),
+        StepFailure::NoNetwork if network == Network::None => format!(
+            "{which} needs the network, and this challenge's builds have none: ship what it downloads in \
+             the build context, or set `[run] network = \"egress\"` in challenge.toml if the challenge \
+             teaches installing from the network"
+        ),
+        StepFailure::NoNetwork | StepFailure::Command => format!("{which} failed: {message}"),
+    }
+}
+
+/// An instruction cut to what a reason line can hold.
+fn shortened(instruction: &str) -> String {
+    const MOST: usize = 40;
+    match instruction.char_indices().nth(MOST) {
+        Some((end, _)) => format!("{} …", instruction[..end].trim_end()),
+        None => instruction.to_string(),
     }
 }
 
@@ -737,6 +764,8 @@ fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during: &st
         None => {}
     }
     match image.checks.iter().find(|c| !c.passed) {
+        // `build 1 step 2 (RUN …) wrote past its 1 GiB write bound`
+        Some(check) if check.name == "build" => (Verdict::Failed, Some(format!("build {} {}", check.build, check.detail))),
         Some(check) => {
             let hint = check.hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default();
             (Verdict::Failed, Some(format!("build {}: {}: {}{hint}", check.build, check.name, check.detail)))

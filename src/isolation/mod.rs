@@ -21,18 +21,44 @@ pub trait RuntimePolicy {
     fn platform(&self) -> Option<&str>;
     /// Where the root filesystem's writes of a container under this runtime end up.
     fn write_bound(&self) -> WriteBound;
+    /// gVisor's `--network=`: which network stack serves the guest's sockets.
+    fn network(&self) -> GvisorNetwork;
+}
+
+/// gVisor's network modes (runsc `--network=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GvisorNetwork {
+    /// gVisor's own network stack (netstack), runsc's default.
+    Sandbox,
+    /// The host kernel's stack, in the container's own network namespace.
+    Host,
+    /// Loopback only.
+    None,
 }
 
 impl RuntimePolicy for RegisteredRuntime {
     fn is_gvisor(&self) -> bool {
-        std::path::Path::new(&self.path).file_name().is_some_and(|name| name == "runsc")
+        let is_runsc = |path: &str| std::path::Path::new(path).file_name().is_some_and(|name| name == "runsc");
+        // The builder's runsc-build execs the runsc it is given.
+        is_runsc(&self.path) || self.args.iter().filter_map(|arg| arg.strip_prefix(WRAPPED_RUNSC)).any(is_runsc)
     }
 
     fn platform(&self) -> Option<&str> {
         self.args.iter().find_map(|arg| arg.strip_prefix("--platform="))
     }
 
+    fn network(&self) -> GvisorNetwork {
+        match self.args.iter().rev().find_map(|arg| arg.strip_prefix("--network=")) {
+            Some("host") => GvisorNetwork::Host,
+            Some("none") => GvisorNetwork::None,
+            _ => GvisorNetwork::Sandbox,
+        }
+    }
+
     fn write_bound(&self) -> WriteBound {
+        if self.is_gvisor() && self.args.iter().any(|arg| arg.starts_with(QUOTA_STORE)) {
+            return WriteBound::LayerQuota;
+        }
         let overlay = self.args.iter().find_map(|arg| arg.strip_prefix("--overlay2="));
         // `root:memory` (or `all:memory`): gVisor keeps the overlay's upper layer in the
         // sandbox's memory, which the container's cgroup charges; `root:self` and `none`
@@ -44,11 +70,19 @@ impl RuntimePolicy for RegisteredRuntime {
     }
 }
 
+/// `scripts/runsc-build`'s own arguments: the runsc it execs, and the store whose layers it
+/// bounds.
+const WRAPPED_RUNSC: &str = "--sandbox-runsc=";
+const QUOTA_STORE: &str = "--sandbox-store=";
+
 /// Whether what a container writes outside its tmpfs mounts is bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteBound {
     /// Held in the sandbox's memory and counted against the container's memory limit.
     Memory,
+    /// Written to the container's own layer, whose quota the runtime sets before it starts
+    /// (the builder's `scripts/runsc-build`: a btrfs qgroup limit, the container's shm size).
+    LayerQuota,
     /// Written to the Docker data root on the host's disk, without a bound.
     HostDisk,
 }

@@ -86,7 +86,8 @@ pub struct Key<'a> {
 impl std::fmt::Display for Key<'_> {
     /// The label value: `runtime/memory/cpus/pids`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Limits { memory_bytes, cpus, pids } = self.limits;
+        // The build write bound is the Docker track's: pooled targets never build.
+        let Limits { memory_bytes, cpus, pids, .. } = self.limits;
         write!(f, "{}/{memory_bytes}/{cpus}/{pids}", self.runtime)
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 
-use crate::challenge::{parse_duration, parse_memory, Allowed, Ceilings};
+use crate::challenge::{parse_duration, parse_memory, Allowed, Ceilings, MAX_BUILD_WRITES};
 use crate::distro::{Catalog, Distro, Family};
 use crate::docker::{Endpoint, EngineError};
 use crate::isolation::guard::GuardSettings;
@@ -63,6 +63,7 @@ struct RawCeilings {
     cpus: Option<f64>,
     pids: Option<i64>,
     timeout: Option<String>,
+    build_writes: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -188,6 +189,13 @@ impl Config {
         }
         if let Some(timeout) = raw.ceilings.timeout {
             ceilings.timeout = parse_duration(&timeout).map_err(|m| invalid(format!("ceilings.timeout: {m}"), None))?;
+        }
+        if let Some(writes) = raw.ceilings.build_writes {
+            ceilings.build_write_bytes =
+                parse_memory(&writes).map_err(|m| invalid(format!("ceilings.build_writes: {m}"), None))?;
+            if ceilings.build_write_bytes > MAX_BUILD_WRITES {
+                return Err(invalid("ceilings.build_writes: at most 2047m (the build API carries it in 32 bits)".into(), None));
+            }
         }
         ceilings.cpus = raw.ceilings.cpus.unwrap_or(ceilings.cpus);
         ceilings.pids = raw.ceilings.pids.unwrap_or(ceilings.pids);
