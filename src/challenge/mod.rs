@@ -137,6 +137,9 @@ struct RawChallenge {
     title: Spanned<String>,
     topic: Option<String>,
     difficulty: Option<Spanned<String>>,
+    /// Graduated hints, shown one at a time by `sandbox hint` (the last close to the answer).
+    #[serde(default)]
+    hints: Vec<String>,
     distros: Option<Spanned<Vec<Spanned<String>>>>,
     playbook: Option<Spanned<String>>,
     dockerfile: Option<Spanned<String>>,
@@ -335,6 +338,8 @@ pub struct Challenge {
     /// What the challenge practises (shown in listings).
     pub topic: Option<String>,
     pub difficulty: Option<Difficulty>,
+    /// `sandbox hint` shows them in order, one at a time.
+    pub hints: Vec<String>,
     pub dir: PathBuf,
     /// Ansible: the platforms a run covers. Docker: the base images `FROM` may name.
     pub distros: Vec<&'static Distro>,
@@ -508,6 +513,7 @@ impl Parsed {
             title: raw.title.into_inner(),
             topic: raw.topic,
             difficulty,
+            hints: raw.hints,
             dir: self.dir.clone(),
             distros,
             starter,
