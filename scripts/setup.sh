@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One-command host setup for sandbox: Docker engine, gVisor (runsc) registered as the
 # Docker runtime `runsc`, Debian base images built with debootstrap (no registry needed),
-# test tools, and the release binary. Idempotent: a second run changes nothing.
+# test tools, and the release binary, linked as /usr/local/bin/sandbox (an existing symlink
+# there is replaced, a regular file never). Idempotent: a second run changes nothing.
 #
-# Usage: scripts/setup.sh [--no-build]
+# Usage: scripts/setup.sh [--no-build]   (--no-build: neither builds nor links the binary)
 #   SANDBOX_RUNSC_PLATFORM=ptrace|systrap|kvm  the gVisor platform (default ptrace)
 #   SANDBOX_BASE_SUITES="bullseye bookworm trixie"  which Debian base images to build
 set -euo pipefail
@@ -330,5 +331,21 @@ fi
 if [ $build_binary -eq 1 ]; then
     say "building the release binary"
     (cd "$repo_root" && cargo build --release --quiet)
+    # Put `sandbox` on PATH: a symlink to this clone's binary. An existing symlink is
+    # replaced (another clone's, or a stale one); a regular file there is left alone.
+    link=/usr/local/bin/sandbox
+    binary=$repo_root/target/release/sandbox
+    if [ -L "$link" ]; then
+        if [ "$(readlink "$link")" != "$binary" ]; then
+            say "pointing $link at $binary (it pointed at $(readlink "$link"))"
+            ln -sfn "$binary" "$link"
+        fi
+    elif [ -e "$link" ]; then
+        say "$link exists and is not a symlink: left alone; run $binary, or put $(dirname "$binary") first on PATH"
+    else
+        say "linking $link -> $binary (sandbox is on PATH)"
+        mkdir -p "$(dirname "$link")"
+        ln -s "$binary" "$link"
+    fi
 fi
 say "host ready: dockerd up, runsc (platform=$platform) registered, base images present, builder up"
