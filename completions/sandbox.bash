@@ -25,11 +25,17 @@ _sandbox() {
             sandbox,help)
                 cmd="sandbox__subcmd__help"
                 ;;
+            sandbox,hint)
+                cmd="sandbox__subcmd__hint"
+                ;;
             sandbox,images)
                 cmd="sandbox__subcmd__images"
                 ;;
             sandbox,lint)
                 cmd="sandbox__subcmd__lint"
+                ;;
+            sandbox,list)
+                cmd="sandbox__subcmd__list"
                 ;;
             sandbox,new)
                 cmd="sandbox__subcmd__new"
@@ -37,11 +43,20 @@ _sandbox() {
             sandbox,pool)
                 cmd="sandbox__subcmd__pool"
                 ;;
+            sandbox,reset)
+                cmd="sandbox__subcmd__reset"
+                ;;
             sandbox,run)
                 cmd="sandbox__subcmd__run"
                 ;;
             sandbox,shell)
                 cmd="sandbox__subcmd__shell"
+                ;;
+            sandbox,show)
+                cmd="sandbox__subcmd__show"
+                ;;
+            sandbox,start)
+                cmd="sandbox__subcmd__start"
                 ;;
             sandbox,test)
                 cmd="sandbox__subcmd__test"
@@ -58,11 +73,17 @@ _sandbox() {
             sandbox__subcmd__help,help)
                 cmd="sandbox__subcmd__help__subcmd__help"
                 ;;
+            sandbox__subcmd__help,hint)
+                cmd="sandbox__subcmd__help__subcmd__hint"
+                ;;
             sandbox__subcmd__help,images)
                 cmd="sandbox__subcmd__help__subcmd__images"
                 ;;
             sandbox__subcmd__help,lint)
                 cmd="sandbox__subcmd__help__subcmd__lint"
+                ;;
+            sandbox__subcmd__help,list)
+                cmd="sandbox__subcmd__help__subcmd__list"
                 ;;
             sandbox__subcmd__help,new)
                 cmd="sandbox__subcmd__help__subcmd__new"
@@ -70,11 +91,20 @@ _sandbox() {
             sandbox__subcmd__help,pool)
                 cmd="sandbox__subcmd__help__subcmd__pool"
                 ;;
+            sandbox__subcmd__help,reset)
+                cmd="sandbox__subcmd__help__subcmd__reset"
+                ;;
             sandbox__subcmd__help,run)
                 cmd="sandbox__subcmd__help__subcmd__run"
                 ;;
             sandbox__subcmd__help,shell)
                 cmd="sandbox__subcmd__help__subcmd__shell"
+                ;;
+            sandbox__subcmd__help,show)
+                cmd="sandbox__subcmd__help__subcmd__show"
+                ;;
+            sandbox__subcmd__help,start)
+                cmd="sandbox__subcmd__help__subcmd__start"
                 ;;
             sandbox__subcmd__help,test)
                 cmd="sandbox__subcmd__help__subcmd__test"
@@ -155,7 +185,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-h -V --help --version run test lint new shell watch pool doctor images completions help"
+            opts="-h -V --help --version run test lint new shell watch pool list start show hint reset doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,7 +231,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help)
-            opts="run test lint new shell watch pool doctor images completions help"
+            opts="run test lint new shell watch pool list start show hint reset doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -243,6 +273,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__hint)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -299,6 +343,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__lint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -396,6 +454,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__help__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -411,6 +483,34 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__shell)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -441,6 +541,20 @@ _sandbox() {
         sandbox__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__hint)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -552,6 +666,20 @@ _sandbox() {
             ;;
         sandbox__subcmd__lint)
             opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__list)
+            opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -768,6 +896,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__reset)
+            opts="-y -h --yes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__run)
             opts="-h --solution --playbook --runtime --services --strategy --offline --no-pool --distro --timeout --json --show-inventory --timings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -831,6 +973,38 @@ _sandbox() {
                     ;;
                 --strategy)
                     COMPREPLY=($(compgen -W "mitogen linear" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__show)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__start)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -33,6 +33,16 @@ pub enum Command {
     /// Keep warm targets between runs: up, status, down
     #[command(subcommand)]
     Pool(PoolCommand),
+    /// List the library's challenges with your progress: new, attempted, solved
+    List(ListArgs),
+    /// Copy a challenge into a workspace of your own (without its solution) and say what next
+    Start(StartArgs),
+    /// Print a challenge's task
+    Show(TargetArgs),
+    /// Print a challenge's next hint (one more each time)
+    Hint(TargetArgs),
+    /// Put a workspace's starter files back (your edits are discarded)
+    Reset(ResetArgs),
     /// Check that Docker, the runtime and the images are ready
     Doctor(DoctorArgs),
     /// Build or list the prepared images
@@ -51,6 +61,7 @@ impl Command {
         match self {
             Command::Run(args) => args.json,
             Command::Test(args) => args.json,
+            Command::List(args) => args.json,
             _ => false,
         }
     }
@@ -58,7 +69,7 @@ impl Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The challenge directory (holds challenge.toml)
+    /// A challenge's name in the library, or a workspace or challenge directory
     pub dir: PathBuf,
     #[command(flatten)]
     pub setup: RunSetup,
@@ -188,7 +199,7 @@ pub struct ShellArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The challenge directory (holds challenge.toml)
+    /// A challenge's name in the library, or a workspace or challenge directory
     pub dir: PathBuf,
     #[command(flatten)]
     pub setup: RunSetup,
@@ -205,6 +216,38 @@ pub struct RunScope {
     /// Override the challenge's timeout (e.g. 90s, 10m)
     #[arg(long, value_name = "DURATION", value_parser = challenge::parse_duration)]
     pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The challenge's name in the library (`sandbox list`)
+    pub name: String,
+    /// Where to make the workspace (default: ./NAME); it must not exist
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// A challenge named by its library name, or a workspace or challenge directory.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// A challenge's name, or a workspace or challenge directory
+    pub target: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The workspace (its directory, or the challenge's name for ./NAME)
+    pub target: PathBuf,
+    /// Do not ask: discard the edits
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

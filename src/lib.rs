@@ -17,6 +17,7 @@ pub mod dockerfile;
 pub mod images;
 pub mod isolation;
 pub mod labels;
+pub mod learner;
 pub mod pool;
 pub mod printer;
 pub mod report;
@@ -33,6 +34,7 @@ use crate::cli::Cli;
 use crate::docker::EngineError;
 use crate::dockerfile::BuildError;
 use crate::images::ImageError;
+use crate::learner::LearnerError;
 use crate::printer::terminal::Terminal;
 use crate::run::RunError;
 use crate::settings::{ConfigError, Settings};
@@ -83,6 +85,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     Pool(#[from] crate::pool::PoolError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Learner(#[from] crate::learner::LearnerError),
+
     #[error("{0}")]
     #[diagnostic(code(sandbox::usage))]
     Usage(String),
@@ -101,6 +107,9 @@ impl Error {
             | Error::Usage(_)
             | Error::Scaffold(_)
             | Error::InvalidChallenges { .. } => ExitStatus::Usage,
+            // The learner's disk, not their input.
+            Error::Learner(LearnerError::Io { .. }) => ExitStatus::Infrastructure,
+            Error::Learner(_) => ExitStatus::Usage,
             Error::Run(RunError::Interrupted | RunError::Build(BuildError::Interrupted)) => ExitStatus::Interrupted,
             // A Dockerfile refused before it builds is the learner's input, like a bad manifest.
             Error::Run(RunError::Build(

@@ -50,7 +50,10 @@ fn a_step_writing_past_its_bound_fails_naming_it_and_leaves_the_host_disk_as_it_
 
 #[test]
 fn a_step_that_needs_the_network_says_the_build_has_none() {
-    let dockerfile = format!("FROM debian:12\nRUN echo {} >/dev/null && apt-get update && apt-get install -y curl\n", std::process::id());
+    let dockerfile = format!(
+        "FROM debian:12\nRUN echo {} >/dev/null && apt-get update && apt-get install -y curl\n",
+        std::process::id()
+    );
     let fixture = Fixture::docker("", &dockerfile);
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
     let reason = out.platform("image")["reason"].as_str().unwrap().to_string();

@@ -117,6 +117,17 @@ impl Sandbox {
         out
     }
 
+    /// Where it runs (default: the repository).
+    pub fn current_dir(mut self, dir: &Path) -> Sandbox {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Sandbox {
+        self.command.env_remove(key);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Sandbox {
         self.command.env(key, value);
         self

@@ -12,6 +12,7 @@ mod completions;
 mod defense;
 mod docker_track;
 mod input;
+mod journey;
 mod lint;
 mod offline;
 mod pool;

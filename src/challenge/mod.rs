@@ -405,6 +405,20 @@ impl Challenge {
     /// Reads and validates `dir/challenge.toml`; distros outside the catalog and limits
     /// above the ceilings are refused (a challenge is untrusted input too).
     pub fn load(dir: &Path, allowed: &Allowed) -> Result<Challenge, ChallengeError> {
+        Challenge::load_with_solution_in(dir, allowed, None)
+    }
+
+    /// A learner's workspace (`sandbox start`): its own files, with the solution of the
+    /// library's challenge it came from (`source`), which the workspace does not hold.
+    pub fn load_workspace(dir: &Path, allowed: &Allowed, source: &Path) -> Result<Challenge, ChallengeError> {
+        Challenge::load_with_solution_in(dir, allowed, Some(source))
+    }
+
+    fn load_with_solution_in(
+        dir: &Path,
+        allowed: &Allowed,
+        solution_in: Option<&Path>,
+    ) -> Result<Challenge, ChallengeError> {
         let manifest = dir.join(MANIFEST);
         if !manifest.is_file() {
             return Err(ChallengeError::NotFound { dir: dir.to_path_buf() });
@@ -412,7 +426,8 @@ impl Challenge {
         let text = std::fs::read_to_string(&manifest)
             .map_err(|source| ChallengeError::Io { path: manifest.clone(), source })?;
         let dir = dir.canonicalize().map_err(|source| ChallengeError::Io { path: dir.to_path_buf(), source })?;
-        let parsed = Parsed { text, name: manifest.display().to_string(), dir, allowed: allowed.clone() };
+        let solution_in = solution_in.map(Path::to_path_buf);
+        let parsed = Parsed { text, name: manifest.display().to_string(), dir, allowed: allowed.clone(), solution_in };
         parsed.validate()
     }
 
@@ -475,6 +490,8 @@ struct Parsed {
     name: String,
     dir: PathBuf,
     allowed: Allowed,
+    /// Where the solution is, when not in `dir` (a workspace's library challenge).
+    solution_in: Option<PathBuf>,
 }
 
 impl Parsed {
@@ -656,16 +673,30 @@ impl Parsed {
 
     /// The learner's file and the reference solution, each track with its own defaults.
     fn starter_and_solution(&self, raw: &RawChallenge, track: &Track) -> Result<(PathBuf, PathBuf), ChallengeError> {
-        match track {
-            Track::Ansible => Ok((
+        let (starter, solution) = match track {
+            Track::Ansible => (
                 self.file_in_challenge("playbook", "playbook", raw.playbook.as_ref(), "playbook.yml")?,
-                self.file_in_challenge("solution", "solution", raw.solution.as_ref(), "solution/playbook.yml")?,
-            )),
-            Track::Docker(_) => Ok((
+                ("solution/playbook.yml", raw.solution.as_ref()),
+            ),
+            Track::Docker(_) => (
                 self.file_in_challenge("Dockerfile", "dockerfile", raw.dockerfile.as_ref(), "Dockerfile")?,
-                self.file_in_challenge("solution", "solution", raw.solution.as_ref(), "solution/Dockerfile")?,
-            )),
-        }
+                ("solution/Dockerfile", raw.solution.as_ref()),
+            ),
+        };
+        let (default, value) = solution;
+        let solution = match &self.solution_in {
+            // The library's challenge was validated as a whole when the workspace was made;
+            // its solution, which the workspace lacks, is looked up there.
+            Some(source) => {
+                let path = source.join(value.map_or(default, |v| v.get_ref().as_str()));
+                if !path.is_file() {
+                    return Err(ChallengeError::MissingDefaultFile { what: "solution", key: "solution", path });
+                }
+                path
+            }
+            None => self.file_in_challenge("solution", "solution", value, default)?,
+        };
+        Ok((starter, solution))
     }
 
     /// A key the manifest lacks (or has in the wrong kind of challenge), pointed at the top.
@@ -929,8 +960,8 @@ pub fn format_size(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
     const GIB: u64 = 1024 * MIB;
     match bytes {
-        _ if bytes >= GIB && bytes % GIB == 0 => format!("{} GiB", bytes / GIB),
-        _ if bytes >= MIB && bytes % MIB == 0 => format!("{} MiB", bytes / MIB),
+        _ if bytes >= GIB && bytes.is_multiple_of(GIB) => format!("{} GiB", bytes / GIB),
+        _ if bytes >= MIB && bytes.is_multiple_of(MIB) => format!("{} MiB", bytes / MIB),
         _ if bytes >= GIB => format!("{:.1} GiB", bytes as f64 / GIB as f64),
         _ => format!("{:.1} MiB", bytes as f64 / MIB as f64),
     }

@@ -1,8 +1,8 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
+use crate::challenge::{format_size, DEFAULT_BUILD_WRITES};
 use crate::docker::{Engine, RegisteredRuntime};
 use crate::images::{self, ImageKind};
-use crate::challenge::{format_size, DEFAULT_BUILD_WRITES};
 use crate::isolation::{GvisorNetwork, RuntimePolicy, WriteBound};
 use crate::printer::terminal::Terminal;
 use crate::report::Check;
@@ -136,7 +136,9 @@ fn write_bound_check(registered: &RegisteredRuntime) -> Check {
 fn network_mode(registered: &RegisteredRuntime) -> &'static str {
     match registered.network() {
         GvisorNetwork::Sandbox => "sandbox: gVisor's own network stack",
-        GvisorNetwork::Host => "host: the host kernel serves the sandbox's sockets, in the container's own network namespace",
+        GvisorNetwork::Host => {
+            "host: the host kernel serves the sandbox's sockets, in the container's own network namespace"
+        }
         GvisorNetwork::None => "none: loopback only",
     }
 }
@@ -158,7 +160,8 @@ async fn builder_checks(settings: &Settings) -> Vec<Check> {
         Ok(builder) => builder,
         Err(err) => return vec![Check::fail("docker track builder", err.to_string(), SETUP_FIX, false)],
     };
-    let mut checks = vec![Check::pass("docker track builder", format!("{socket}: RUN steps under gVisor, no route out"))];
+    let mut checks =
+        vec![Check::pass("docker track builder", format!("{socket}: RUN steps under gVisor, no route out"))];
     if let Some(registered) = builder.runtime().await {
         checks.push(Check::pass("builder network", network_mode(&registered)));
     }

@@ -4,6 +4,7 @@
 mod author;
 pub mod doctor;
 mod images;
+mod learner;
 mod pool;
 mod run;
 mod session;
@@ -26,6 +27,11 @@ pub(crate) async fn dispatch(command: Command, settings: &Settings, terminal: &T
         Command::Shell(args) => run::shell(args, settings, terminal).await,
         Command::Watch(args) => watch::watch(args, settings, terminal).await,
         Command::Pool(command) => pool::pool(command, settings, terminal).await,
+        Command::List(args) => learner::list(&args, settings, terminal).await,
+        Command::Start(args) => learner::start(&args, settings, terminal),
+        Command::Show(args) => learner::show(&args, settings, terminal),
+        Command::Hint(args) => learner::hint(&args, settings, terminal),
+        Command::Reset(args) => learner::reset(&args, settings, terminal),
         Command::Doctor(args) => doctor::doctor(&settings.runtime(args.runtime), settings, terminal).await,
         Command::Images(command) => images::images(command, settings, terminal).await,
         Command::Completions { shell } => {

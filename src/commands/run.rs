@@ -5,19 +5,47 @@ use crate::challenge::{Challenge, Track};
 use crate::cli::{RunArgs, RunSetup, ShellArgs};
 use crate::docker::Engine;
 use crate::dockerfile::run::{ImageRun, ImageRunOptions};
+use crate::learner::Opened;
 use crate::printer::terminal::Terminal;
-use crate::report::Reporter;
+use crate::report::{Reporter, RunReport};
 use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
-use super::session;
+use super::{learner, session};
 
 pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
-    let challenge = Challenge::load(&args.dir, &settings.allowed)?;
-    if let Track::Docker(spec) = &challenge.track {
-        return run_image(&args, &challenge, spec, settings, terminal).await;
+    let opened = open(&args.dir, &args.setup, settings)?;
+    let challenge = opened.load(&settings.allowed)?;
+    let report = match &challenge.track {
+        Track::Docker(spec) => run_image(&args, &challenge, spec, settings, terminal).await?,
+        Track::Ansible => run_playbook(&args, &challenge, settings, terminal).await?,
+    };
+    terminal.summary(&report);
+    if args.timings {
+        terminal.timings(&report.timings);
     }
+    if args.json {
+        Terminal::json(&report);
+    }
+    learner::record_attempt(&opened, &report, settings, terminal);
+    Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+/// What a command's challenge argument names; with `--solution`, a workspace's library
+/// challenge (the workspace has no solution of its own).
+pub(super) fn open(target: &std::path::Path, setup: &RunSetup, settings: &Settings) -> Result<Opened, Error> {
+    let opened = Opened::open(target, &settings.library)?;
+    Ok(if setup.solution { opened.for_solution() } else { opened })
+}
+
+/// `sandbox run` of an Ansible challenge: the playbook twice on every platform.
+async fn run_playbook(
+    args: &RunArgs,
+    challenge: &Challenge,
+    settings: &Settings,
+    terminal: &Terminal,
+) -> Result<RunReport, Error> {
     let runtime = settings.runtime(args.setup.runtime.clone());
     let options = RunOptions {
         distros: args.scope.distros.clone(),
@@ -26,19 +54,11 @@ pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal)
         ..run_options(&args.setup, settings, runtime, terminal, 2)
     };
     let engine = Engine::connect(&settings.engine()?).await?;
-    let run = Run::new(engine, &challenge, options, terminal)?;
+    let run = Run::new(engine, challenge, options, terminal)?;
     terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
     let result = run.execute().await;
     terminal.finish();
-    let report = result?;
-    terminal.summary(&report);
-    if args.timings {
-        terminal.timings(&report.timings);
-    }
-    if args.json {
-        Terminal::json(&report);
-    }
-    Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
+    Ok(result?)
 }
 
 /// `sandbox run` of a Docker challenge: two builds, their checks, the verdict.
@@ -48,7 +68,7 @@ async fn run_image(
     spec: &ImageSpec,
     settings: &Settings,
     terminal: &Terminal,
-) -> Result<ExitStatus, Error> {
+) -> Result<RunReport, Error> {
     let options =
         RunOptions { timeout: args.scope.timeout, ..run_options(&args.setup, settings, String::new(), terminal, 2) };
     let options = image_options(settings, &options);
@@ -56,15 +76,7 @@ async fn run_image(
     terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
     let result = run.execute().await;
     terminal.finish();
-    let report = result.map_err(RunError::from)?;
-    terminal.summary(&report);
-    if args.timings {
-        terminal.timings(&report.timings);
-    }
-    if args.json {
-        Terminal::json(&report);
-    }
-    Ok(if report.passed { ExitStatus::Success } else { ExitStatus::Failure })
+    Ok(result.map_err(RunError::from)?)
 }
 
 /// What a Docker attempt takes of a run's options: the Dockerfile, the timeout.

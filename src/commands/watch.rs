@@ -14,6 +14,7 @@ use crate::docker::Engine;
 use crate::dockerfile::run::ImageRun;
 use crate::dockerfile::BuildError;
 use crate::images::ImageKind;
+use crate::learner::Opened;
 use crate::pool::{Location, Pool};
 use crate::printer::terminal::Terminal;
 use crate::report::changes;
@@ -22,12 +23,14 @@ use crate::run::{Run, RunError, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
+use super::learner;
 use super::run::{image_options, run_options};
 
 /// `sandbox watch`: a pool of its own for the challenge's platforms, an attempt now and one
 /// after each change (never two at once), and everything removed however it ends.
 pub(crate) async fn watch(args: WatchArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
-    let challenge = Challenge::load(&args.dir, &settings.allowed)?;
+    let opened = super::run::open(&args.dir, &args.setup, settings)?;
+    let challenge = opened.load(&settings.allowed)?;
     let runtime = settings.runtime(args.setup.runtime.clone());
     let engine = Engine::connect(&settings.engine()?).await?;
     // A pool of its own beside the CLI's (same state directory).
@@ -41,7 +44,7 @@ pub(crate) async fn watch(args: WatchArgs, settings: &Settings, terminal: &Termi
     // A Docker challenge needs no targets: its builder keeps the layer cache warm instead.
     options.pool = options.pool.filter(|_| challenge.track == Track::Ansible).map(|_| location);
     let result = tokio::select! {
-        result = watch_attempts(&engine, &pool, &challenge, &args, settings, &options, terminal) => result,
+        result = watch_attempts(&engine, &pool, &challenge, &opened, settings, &options, terminal) => result,
         _ = tokio::signal::ctrl_c() => Err(RunError::Interrupted.into()),
     };
     terminal.finish();
@@ -56,7 +59,7 @@ async fn watch_attempts(
     engine: &Engine,
     pool: &Pool,
     challenge: &Challenge,
-    args: &WatchArgs,
+    opened: &Opened,
     settings: &Settings,
     options: &RunOptions,
     terminal: &Terminal,
@@ -67,7 +70,7 @@ async fn watch_attempts(
         terminal.finish();
     }
     let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
-    let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+    let dir = std::fs::canonicalize(&opened.dir).unwrap_or_else(|_| opened.dir.clone());
     let cannot_watch = |err: notify::Error| Error::Usage(format!("cannot watch {}: {err}", dir.display()));
     let mut watcher = notify::recommended_watcher({
         let dir = dir.clone();
@@ -91,8 +94,9 @@ async fn watch_attempts(
     let mut cause = "first attempt".to_string();
     for attempt in 1.. {
         terminal.step(&format!("attempt {attempt} ({cause})"));
-        if let Some(report) = watch_attempt(engine, &args.dir, settings, options, terminal).await? {
+        if let Some(report) = watch_attempt(engine, opened, settings, options, terminal).await? {
             terminal.summary(&report);
+            learner::record_attempt(opened, &report, settings, terminal);
             if let Some(previous) = &previous {
                 terminal.changes(attempt - 1, &changes::changes(previous, &report));
             }
@@ -101,7 +105,7 @@ async fn watch_attempts(
         // Saves made while the attempt ran start exactly one more, right away.
         let mut changed: Vec<PathBuf> = std::iter::from_fn(|| changes.try_recv().ok()).collect();
         if changed.is_empty() {
-            terminal.notice(&format!("watching {} for changes (Ctrl-C to stop)", args.dir.display()));
+            terminal.notice(&format!("watching {} for changes (Ctrl-C to stop)", opened.dir.display()));
             changed.push(changes.recv().await.expect("the watcher lives as long as this loop"));
         }
         settle(&mut changes, &mut changed).await;
@@ -146,12 +150,12 @@ async fn watch_pool_sizes(
 /// out, not the end of the watch), run to its verdict.
 async fn watch_attempt(
     engine: &Engine,
-    dir: &std::path::Path,
+    opened: &Opened,
     settings: &Settings,
     options: &RunOptions,
     terminal: &Terminal,
 ) -> Result<Option<RunReport>, Error> {
-    let challenge = match Challenge::load(dir, &settings.allowed) {
+    let challenge = match opened.load(&settings.allowed) {
         Ok(challenge) => challenge,
         Err(err) => {
             terminal.error(&format!("{:?}", miette::Report::new(err)));

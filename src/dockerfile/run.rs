@@ -11,8 +11,8 @@ use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
 use crate::challenge::{format_size, Challenge, Limits, Network, PlaybookChoice};
 use crate::docker::{BuildLimits, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
-use crate::dockerfile::structure::{self, CommandRun};
 use crate::dockerfile::log::StepFailure;
+use crate::dockerfile::structure::{self, CommandRun};
 use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
 use crate::isolation::guard::GuardSettings;
 use crate::isolation::{self, host_pids_limit};
@@ -765,7 +765,9 @@ fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during: &st
     }
     match image.checks.iter().find(|c| !c.passed) {
         // `build 1 step 2 (RUN …) wrote past its 1 GiB write bound`
-        Some(check) if check.name == "build" => (Verdict::Failed, Some(format!("build {} {}", check.build, check.detail))),
+        Some(check) if check.name == "build" => {
+            (Verdict::Failed, Some(format!("build {} {}", check.build, check.detail)))
+        }
         Some(check) => {
             let hint = check.hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default();
             (Verdict::Failed, Some(format!("build {}: {}: {}{hint}", check.build, check.name, check.detail)))

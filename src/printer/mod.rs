@@ -2,5 +2,6 @@
 //! suite's progress. Built once per command; the domain reports through `report::Reporter`
 //! and never imports from here.
 
+pub mod learner;
 pub mod progress;
 pub mod terminal;

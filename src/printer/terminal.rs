@@ -206,7 +206,7 @@ impl Terminal {
 }
 
 /// Rows padded into columns two spaces apart, each cell styled by `style(row, column, cell)`.
-pub(super) fn aligned<const N: usize>(
+pub(crate) fn aligned<const N: usize>(
     rows: &[[String; N]],
     style: impl Fn(usize, usize, &str) -> Style,
     color: bool,

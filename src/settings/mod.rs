@@ -6,7 +6,7 @@
 //! The config file is `$SANDBOX_CONFIG`, else `/etc/sandbox/config.toml`; absent means
 //! defaults. It is the operator's file: a challenge cannot touch it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
@@ -17,6 +17,8 @@ use crate::distro::{Catalog, Distro, Family};
 use crate::docker::{Endpoint, EngineError};
 use crate::isolation::guard::GuardSettings;
 use crate::isolation::DEFAULT_RUNTIME;
+use crate::learner::library::{Library, BUILT_IN};
+use crate::learner::progress::ProgressFile;
 use crate::pool::{self, Location};
 
 pub const DEFAULT_PATH: &str = "/etc/sandbox/config.toml";
@@ -54,6 +56,8 @@ struct RawConfig {
     distro: Vec<RawDistro>,
     /// Warm targets per distro for `sandbox pool up` (`debian-12 = 2`).
     pool: Option<std::collections::BTreeMap<String, usize>>,
+    /// The challenge library (default: the clone's `challenges/`).
+    library: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +95,7 @@ pub struct Config {
     pub extra_distros: Vec<Distro>,
     /// `[pool]`: distro name → warm targets; None: the built-in defaults.
     pub pool_sizes: Option<Vec<(String, usize)>>,
+    pub library: Option<PathBuf>,
 }
 
 /// Everything the commands take from outside their flags, resolved once.
@@ -111,6 +116,10 @@ pub struct Settings {
     /// `HOME`), parsed by `engine()` only when a command needs Docker: a bad DOCKER_HOST
     /// does not stop `lint`.
     pub docker_variables: Vec<(&'static str, String)>,
+    /// The challenge library learners pick from.
+    pub library: Library,
+    /// The learner's progress (`$XDG_DATA_HOME/sandbox/progress.json`).
+    pub progress: ProgressFile,
 }
 
 impl Settings {
@@ -124,7 +133,9 @@ impl Settings {
     /// - `SANDBOX_STATE_DIR` (default /var/lib/sandbox) and `SANDBOX_POOL_NAMESPACE` (default
     ///   `default`: separate pools on one daemon, e.g. in tests) place the pool;
     /// - `SANDBOX_GUARD_INTERVAL_MS` and `SANDBOX_GUARD_THRESHOLD` (a fraction, e.g. 0.9) tune the guard;
-    /// - `SANDBOX_BUILDER_SOCKET` (default /run/sandbox/builder.sock) is where the builder listens.
+    /// - `SANDBOX_BUILDER_SOCKET` (default /run/sandbox/builder.sock) is where the builder listens;
+    /// - `SANDBOX_LIBRARY` (else the config's `library`, else the clone's `challenges/`) is the
+    ///   challenge library, `XDG_DATA_HOME` (else `~/.local/share`) holds `sandbox/progress.json`.
     pub fn resolve(config: Config, env: impl Fn(&str) -> Option<String>) -> Settings {
         let mut guard = config.guard;
         if let Some(ms) = env("SANDBOX_GUARD_INTERVAL_MS").and_then(|v| v.parse().ok()) {
@@ -147,6 +158,10 @@ impl Settings {
             pool_sizes: config.pool_sizes,
             builder: env("SANDBOX_BUILDER_SOCKET").unwrap_or_else(|| crate::dockerfile::DEFAULT_SOCKET.into()),
             docker_variables: Endpoint::VARIABLES.iter().filter_map(|&name| Some((name, env(name)?))).collect(),
+            library: Library {
+                root: env("SANDBOX_LIBRARY").map(PathBuf::from).or(config.library).unwrap_or_else(|| BUILT_IN.into()),
+            },
+            progress: ProgressFile::in_dir(&data_dir(&env)),
         }
     }
 
@@ -161,6 +176,15 @@ impl Settings {
     pub fn runtime(&self, flag: Option<String>) -> String {
         flag.unwrap_or_else(|| self.runtime.clone())
     }
+}
+
+/// Where a learner's data lives: `$XDG_DATA_HOME/sandbox`, else `~/.local/share/sandbox`.
+fn data_dir(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    let base = env("XDG_DATA_HOME")
+        .filter(|dir| Path::new(dir).is_absolute())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env("HOME").unwrap_or_else(|| "/root".into())).join(".local/share"));
+    base.join("sandbox")
 }
 
 impl Config {
@@ -181,7 +205,7 @@ impl Config {
             span: span.map(SourceSpan::from),
         };
         let raw: RawConfig = toml::from_str(text).map_err(|err| invalid(err.message().to_string(), err.span()))?;
-        let mut config = Config { runtime: raw.runtime, ..Config::default() };
+        let mut config = Config { runtime: raw.runtime, library: raw.library, ..Config::default() };
         let ceilings = &mut config.ceilings;
         if let Some(memory) = raw.ceilings.memory {
             ceilings.memory_bytes =
@@ -194,7 +218,10 @@ impl Config {
             ceilings.build_write_bytes =
                 parse_memory(&writes).map_err(|m| invalid(format!("ceilings.build_writes: {m}"), None))?;
             if ceilings.build_write_bytes > MAX_BUILD_WRITES {
-                return Err(invalid("ceilings.build_writes: at most 2047m (the build API carries it in 32 bits)".into(), None));
+                return Err(invalid(
+                    "ceilings.build_writes: at most 2047m (the build API carries it in 32 bits)".into(),
+                    None,
+                ));
             }
         }
         ceilings.cpus = raw.ceilings.cpus.unwrap_or(ceilings.cpus);
