@@ -911,7 +911,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__run)
-            opts="-h --solution --playbook --runtime --services --strategy --offline --no-pool --distro --timeout --json --show-inventory --timings --help"
+            opts="-v -h --solution --playbook --runtime --services --strategy --offline --no-pool --diff --distro --timeout --json --show-inventory --timings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,7 +949,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__shell)
-            opts="-h --distro --solution --playbook --runtime --services --strategy --offline --no-pool --help"
+            opts="-v -h --distro --solution --playbook --runtime --services --strategy --offline --no-pool --diff --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1065,7 +1065,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__watch)
-            opts="-h --solution --playbook --runtime --services --strategy --offline --no-pool --distro --timeout --help"
+            opts="-v -h --solution --playbook --runtime --services --strategy --offline --no-pool --diff --distro --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -54,6 +54,8 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timeout -d 'Over
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l solution -d 'Apply the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -s v -d 'Ansible\'s verbosity, passed to ansible-playbook (-v, -vv, -vvv)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l diff -d 'Show what changed tasks change in both passes (ansible-playbook --diff; pass 2 always shows it)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l json -d 'Print a JSON report on stdout (live output moves to stderr)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l show-inventory -d 'Print the Ansible inventory the run uses'
 complete -c sandbox -n "__fish_sandbox_using_subcommand run" -l timings -d 'Print where the run\'s time went, phase by phase (JSON always has `timings`)'
@@ -85,6 +87,8 @@ linear\t'Ansible\'s own `linear`, for a challenge that needs a behaviour Mitogen
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l solution -d 'Apply the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -s v -d 'Ansible\'s verbosity, passed to ansible-playbook (-v, -vv, -vvv)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -l diff -d 'Show what changed tasks change in both passes (ansible-playbook --diff; pass 2 always shows it)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand shell" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l playbook -d 'Apply this playbook instead of the starter (relative paths resolve in the challenge)' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l runtime -d 'Container runtime (default: the config\'s, else runsc); anything but runsc weakens isolation and says so' -r
@@ -98,6 +102,8 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l timeout -d 'Ov
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l solution -d 'Apply the reference solution instead of the starter playbook'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l offline -d 'No route out: the challenge\'s prepared packages are the only package source'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l no-pool -d 'Start every target cold even when `sandbox pool up` keeps warm ones'
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -s v -d 'Ansible\'s verbosity, passed to ansible-playbook (-v, -vv, -vvv)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l diff -d 'Show what changed tasks change in both passes (ansible-playbook --diff; pass 2 always shows it)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'

@@ -112,6 +112,13 @@ pub struct RunSetup {
     /// Start every target cold even when `sandbox pool up` keeps warm ones
     #[arg(long)]
     pub no_pool: bool,
+    /// Ansible's verbosity, passed to ansible-playbook (-v, -vv, -vvv)
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Show what changed tasks change in both passes (ansible-playbook --diff; pass 2 always
+    /// shows it)
+    #[arg(long)]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]

@@ -54,7 +54,10 @@ fn test_passes_a_new_challenge_and_names_broken_and_failing_ones() {
 
     let failing = challenge(&json, "failing");
     assert_eq!(failing["status"], "failed", "{failing}");
-    assert_eq!(failing["reasons"][0], "debian-12: solution failed: check.sh failed after pass 1 (exit 1)");
+    assert_eq!(
+        failing["reasons"][0],
+        "debian-12: solution failed: check after pass 1: FAIL: /etc/motd does not say 'Welcome to the challenge'"
+    );
     // No registry here: ubuntu-22.04 is skipped and said so, never counted as passed.
     let ubuntu = &failing["platforms"][1];
     assert_eq!(ubuntu["distro"], "ubuntu-22.04");
@@ -74,7 +77,7 @@ fn test_passes_a_new_challenge_and_names_broken_and_failing_ones() {
     assert!(xml.contains("<testsuites name=\"sandbox test\" tests=\"8\" failures=\"2\" errors=\"0\""), "{xml}");
     assert_eq!(xml.matches("<skipped").count(), 2, "{xml}");
     assert!(xml.contains("name=\"debian-12: solution passes\""), "{xml}");
-    assert!(xml.contains("check.sh failed after pass 1 (exit 1)"), "{xml}");
+    assert!(xml.contains("check after pass 1: FAIL: /etc/motd does not say"), "{xml}");
 }
 
 /// `sandbox shell` under `script` (a real pseudo-terminal): a command typed in it runs in the

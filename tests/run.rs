@@ -18,10 +18,14 @@ fn bundled_starter_fails_with_the_check_s_reason() {
     let starter = run_json("challenges/nginx-static", &["--distro", "debian-12"], 1);
     let platform = starter.platform("debian-12");
     assert_eq!(platform["verdict"], "failed");
-    assert_eq!(platform["reason"], "check.sh failed after pass 1 (exit 1)");
+    assert_eq!(platform["reason"], "check after pass 1: FAIL: package nginx is not installed");
     assert!(platform["passes"][0]["verify_output"].as_str().unwrap().contains("package nginx is not installed"));
     assert_eq!(starter.json()["platforms"].as_array().unwrap().len(), 1, "--distro narrows the run");
-    assert!(starter.stderr.contains("debian-12: check.sh failed after pass 1 (exit 1)"), "{}", starter.stderr);
+    assert!(
+        starter.stderr.contains("debian-12: check after pass 1: FAIL: package nginx is not installed"),
+        "{}",
+        starter.stderr
+    );
 }
 
 #[test]
@@ -67,7 +71,7 @@ fn a_host_no_play_touches_is_judged_by_its_check() {
     let platform = out.platform("debian-12");
     assert_eq!(platform["passes"][0]["apply"], "ok", "{platform}");
     assert_eq!(platform["passes"][0]["changed"], 0, "{platform}");
-    assert_eq!(platform["reason"], "check.sh failed after pass 1 (exit 1)", "{platform}");
+    assert_eq!(platform["reason"], "check after pass 1: FAIL: /etc/configured is missing", "{platform}");
     assert!(platform["notes"][0].as_str().unwrap().contains("no task ran on this host"), "{platform}");
 }
 
@@ -227,4 +231,21 @@ fn pass_2_starts_fresh_but_reuses_pass_1_s_interpreter_on_the_target() {
     assert!(pass_2.contains("[WARNING]: Could not match supplied host pattern, ignoring: nosuchgroup"), "{pass_2}");
     assert!(!pass_2.contains("debian-13"), "pass 2 is limited to the host still in play: {pass_2}");
     assert_eq!(leftovers(&out.run_id()), (0, 0));
+}
+
+/// What pass 2 changed is shown, not only which task; `-v` reaches ansible-playbook.
+#[test]
+fn a_change_in_pass_two_shows_its_diff_and_verbosity_reaches_ansible() {
+    let fixture = Fixture::debian12(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: stamp the motd\n      ansible.builtin.copy:\n        dest: /etc/motd\n        content: \"built {{ lookup('pipe', 'date +%s%N') }}\\n\"\n",
+    );
+    let out = run_json(&fixture.path_str(), &["-v"], 1);
+    let platform = out.platform("debian-12");
+    assert_eq!(platform["reason"], "not idempotent: pass 2 changed 1 task(s): `stamp the motd`");
+    let diff = &platform["passes"][1]["diffs"][0];
+    assert_eq!(diff["task"], "stamp the motd", "{platform}");
+    assert!(diff["diff"].as_str().unwrap().starts_with("--- before: /etc/motd\n"), "{diff}");
+    assert!(out.stderr.contains("  pass 2 changed `stamp the motd`:"), "{}", out.stderr);
+    // At -v Ansible prints each result's JSON after its host.
+    assert!(out.stderr.contains("changed: [debian-12] => {"), "{}", out.stderr);
 }

@@ -157,5 +157,7 @@ pub(super) fn run_options(
         strategy: setup.strategy,
         offline: setup.offline,
         pool: (!setup.no_pool).then(|| settings.pool.clone()),
+        verbosity: setup.verbose,
+        diff: setup.diff,
     }
 }

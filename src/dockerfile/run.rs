@@ -794,6 +794,7 @@ fn pass_report(build: u8, image: &ImageReport, outputs: &[(u8, i64, String)]) ->
         apply_error: failed_build.map(|c| c.detail.clone()),
         changed: (build == 2 && failed_build.is_none()).then_some(rebuilt.len() as u32),
         changed_tasks: rebuilt,
+        diffs: Vec::new(),
         verify_exit: output.map(|(_, code, _)| *code),
         verify_output: output.map(|(_, _, text)| text.clone()).unwrap_or_default(),
     }

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::report::changes::PlatformChange;
 use crate::report::timeline::Timings;
-use crate::report::{image_table, table, Check, ImageReport, Reporter, RunReport, Verdict};
+use crate::report::{image_table, table, Check, ImageReport, PlatformReport, Reporter, RunReport, TaskDiff, Verdict};
 
 pub struct Terminal {
     /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.
@@ -79,6 +79,7 @@ impl Terminal {
             if let Some(reason) = &platform.reason {
                 let name = self.styled(Style::new().bold()).apply_to(&platform.distro);
                 self.line(&format!("{name}: {reason}"));
+                self.pass_two_diffs(platform);
             }
         }
         let verdict = if report.passed {
@@ -87,6 +88,22 @@ impl Terminal {
             self.styled(Style::new().red().bold()).apply_to("FAILED")
         };
         self.line(&format!("{verdict} {} in {:.1}s", report.challenge, report.duration_seconds));
+    }
+
+    /// What pass 2 changed, under the reason that it did: the changed tasks' diffs.
+    fn pass_two_diffs(&self, platform: &PlatformReport) {
+        let Some(second) = platform.passes.get(1).filter(|p| p.changed.unwrap_or(0) > 0) else { return };
+        for TaskDiff { task, diff } in &second.diffs {
+            self.line(&format!("  pass 2 changed `{task}`:"));
+            for line in diff.lines() {
+                let style = match line.chars().next() {
+                    Some('+') if !line.starts_with("+++") => Style::new().green(),
+                    Some('-') if !line.starts_with("---") => Style::new().red(),
+                    _ => Style::new(),
+                };
+                self.line(&format!("    {}", self.styled(style).apply_to(line)));
+            }
+        }
     }
 
     /// The Docker track's ending: steps each build rebuilt, the checks, hints, the verdict.

@@ -74,6 +74,7 @@ mod tests {
             apply_error: None,
             changed,
             changed_tasks: vec![],
+            diffs: vec![],
             verify_exit: Some(verify_exit),
             verify_output: check_output.into(),
         };

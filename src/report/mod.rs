@@ -71,6 +71,10 @@ pub struct PassReport {
     pub changed: Option<u32>,
     /// Tasks and handlers that reported changed on this host.
     pub changed_tasks: Vec<String>,
+    /// What those tasks changed, as Ansible's `--diff` shows it (pass 2 always runs with
+    /// it: a change there is what the learner must see).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diffs: Vec<TaskDiff>,
     /// Exit code of check.sh; None when it did not run.
     pub verify_exit: Option<i64>,
     pub verify_output: String,
@@ -84,10 +88,18 @@ impl PassReport {
             apply_error: None,
             changed: None,
             changed_tasks: Vec::new(),
+            diffs: Vec::new(),
             verify_exit: None,
             verify_output: String::new(),
         }
     }
+}
+
+/// One changed task's diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskDiff {
+    pub task: String,
+    pub diff: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -74,6 +74,10 @@ pub struct RunOptions {
     pub offline: bool,
     /// The pool to take warm targets from when it is up (`sandbox pool up`); None: never.
     pub pool: Option<Location>,
+    /// `-v`… passed to ansible-playbook.
+    pub verbosity: u8,
+    /// `--diff` in pass 1 too (pass 2 always has it: a change there must show what changed).
+    pub diff: bool,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -603,7 +607,15 @@ impl<'a> Run<'a> {
     async fn tell(&self, controller: &str, pass: u8, hosts: &[&'static Distro]) -> Result<(), RunError> {
         let playbook = self.playbook_in_controller();
         let limit = hosts.iter().map(|d| d.name).collect::<Vec<_>>().join(",");
-        let args = ["-i", CONTROLLER_INVENTORY, "--limit", &limit, &playbook];
+        let mut args = vec!["-i", CONTROLLER_INVENTORY, "--limit", &limit];
+        let verbosity = format!("-{}", "v".repeat(self.options.verbosity.into()));
+        if self.options.verbosity > 0 {
+            args.push(&verbosity);
+        }
+        if self.options.diff || pass == 2 {
+            args.push("--diff");
+        }
+        args.push(&playbook);
         let go = ansible::go_command(pass, if hosts.is_empty() { &[] } else { &args });
         let go: Vec<&str> = go.iter().map(String::as_str).collect();
         let told = self.engine.exec_quiet(controller, "controller", &go, &[]).await;

@@ -37,13 +37,34 @@ pub struct PlaybookLog {
     pub failures: BTreeMap<String, String>,
     /// Lines starting with `ERROR!`: playbook-level errors (syntax, missing role…).
     pub errors: Vec<String>,
+    /// host → what each changed task changed, as `--diff` printed it (task, diff).
+    pub diffs: BTreeMap<String, Vec<(String, String)>>,
+    /// The diff printed since the last result line: Ansible prints a host's diff right
+    /// before that host's `changed:` line.
+    pending_diff: Option<Vec<String>>,
 }
+
+/// The most of one task's diff a report keeps.
+const DIFF_LINES: usize = 200;
 
 impl PlaybookLog {
     /// Feeds one line of output (ANSI colour codes allowed).
     pub fn push(&mut self, raw: &str) {
         let line = console::strip_ansi_codes(raw);
         let line = line.trim_end();
+        if line.starts_with("--- before") {
+            self.pending_diff = Some(vec![line.to_string()]);
+            return;
+        }
+        let is_result =
+            ["changed: [", "ok: [", "skipping: [", "fatal: [", "failed: ["].iter().any(|p| line.starts_with(p));
+        if let Some(diff) = self.pending_diff.as_mut().filter(|_| !is_result && !line.starts_with("TASK [")) {
+            if diff.len() < DIFF_LINES {
+                diff.push(line.to_string());
+            }
+            return;
+        }
+        let diff = self.pending_diff.take();
         if let Some(name) = header(line, "TASK [").or_else(|| header(line, "RUNNING HANDLER [")) {
             self.current_task = Some(name);
             self.in_recap = false;
@@ -57,6 +78,10 @@ impl PlaybookLog {
             }
         } else if let Some(rest) = line.strip_prefix("changed: [") {
             if let (Some(host), Some(task)) = (host_of(rest), &self.current_task) {
+                if let Some(diff) = diff {
+                    let text = diff.join("\n").trim_end().to_string();
+                    self.diffs.entry(host.clone()).or_default().push((task.clone(), text));
+                }
                 let tasks = self.changed_tasks.entry(host).or_default();
                 if !tasks.contains(task) {
                     tasks.push(task.clone());
@@ -176,6 +201,18 @@ debian-13                  : ok=2    changed=1    unreachable=0    failed=1    s
     fn failures_keep_task_and_message() {
         let log = parse(OUTPUT);
         assert_eq!(log.failures["debian-13"], "task `loop` failed: No package matching 'ngnix' is available");
+    }
+
+    #[test]
+    fn a_changed_task_keeps_the_diff_printed_before_it() {
+        let log = parse(
+            "TASK [write motd] ***\n--- before: /etc/motd\n+++ after: /etc/motd\n@@ -1 +1 @@\n-old\n+new\n\n\
+             changed: [debian-12]\n--- before: /etc/motd\n+++ after: /etc/motd\nok: [debian-13]\n",
+        );
+        let expected = "--- before: /etc/motd\n+++ after: /etc/motd\n@@ -1 +1 @@\n-old\n+new";
+        assert_eq!(log.diffs["debian-12"], [("write motd".to_string(), expected.to_string())]);
+        assert!(!log.diffs.contains_key("debian-13"), "a diff followed by ok is no change");
+        assert_eq!(log.changed_tasks["debian-12"], ["write motd"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::challenge::Limits;
 use crate::docker::ContainerState;
 use crate::isolation::WriteBound;
-use crate::report::{Apply, PassReport, Verdict};
+use crate::report::{Apply, PassReport, TaskDiff, Verdict};
 
 use super::platform::Decision;
 use super::recap::PlaybookLog;
@@ -103,6 +103,13 @@ pub fn judge_apply(pass: u8, host: &str, log: &PlaybookLog, end: PlaybookEnd, ki
             apply_error: failure,
             changed: recap.map(|r| r.changed).or(untouched.then_some(0)),
             changed_tasks: log.changed_tasks.get(host).cloned().unwrap_or_default(),
+            diffs: log
+                .diffs
+                .get(host)
+                .into_iter()
+                .flatten()
+                .map(|(task, diff)| TaskDiff { task: task.clone(), diff: diff.clone() })
+                .collect(),
             verify_exit: None,
             verify_output: String::new(),
         },
@@ -126,7 +133,7 @@ pub fn after_passes(passes: &[PassReport], idempotent_required: bool, planned_pa
     }
     match first.verify_exit {
         Some(0) => {}
-        Some(code) => return failed(format!("check.sh failed after pass 1 (exit {code})")),
+        Some(code) => return failed(check_failure(first, code)),
         None => return failed("check.sh did not run after pass 1".into()),
     }
     let Some(second) = passes.get(1) else {
@@ -145,8 +152,18 @@ pub fn after_passes(passes: &[PassReport], idempotent_required: bool, planned_pa
     }
     match second.verify_exit {
         Some(0) => Decision::new(Verdict::Passed, "passed"),
-        Some(code) => failed(format!("check.sh failed after pass 2 (exit {code})")),
+        Some(code) => failed(check_failure(second, code)),
         None => failed("check.sh did not run after pass 2".into()),
+    }
+}
+
+/// A failed check in its own words: the first line it printed that starts with `FAIL`
+/// (the bundled checks print one per unmet requirement), else its exit code.
+fn check_failure(pass: &PassReport, code: i64) -> String {
+    let first_fail = pass.verify_output.lines().map(str::trim).find(|line| line.starts_with("FAIL"));
+    match first_fail {
+        Some(line) => format!("check after pass {}: {line}", pass.pass),
+        None => format!("check.sh failed after pass {} (exit {code})", pass.pass),
     }
 }
 
@@ -161,6 +178,7 @@ mod tests {
             apply_error: (apply == Apply::Failed).then(|| "task `x` failed: boom".to_string()),
             changed: Some(changed),
             changed_tasks: if changed > 0 { vec!["append".into()] } else { vec![] },
+            diffs: vec![],
             verify_exit: Some(verify),
             verify_output: String::new(),
         }
@@ -191,6 +209,9 @@ mod tests {
     fn a_failing_check_fails() {
         let passes = [pass(1, Apply::Ok, 1, 2)];
         assert_eq!(after_passes(&passes, true, 2).reason, "check.sh failed after pass 1 (exit 2)");
+        let mut said = passes.clone();
+        said[0].verify_output = "ok: package\nFAIL: nginx is not started\nFAIL: nginx is not enabled\n".into();
+        assert_eq!(after_passes(&said, true, 2).reason, "check after pass 1: FAIL: nginx is not started");
     }
 
     fn log(lines: &[&str]) -> PlaybookLog {

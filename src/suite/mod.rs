@@ -316,6 +316,8 @@ async fn run_one(
         strategy: None,
         offline: false,
         pool: Some(options.pool.clone()),
+        verbosity: 0,
+        diff: false,
     };
     Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
 }
