@@ -11,8 +11,13 @@ use crate::harness::Sandbox;
 
 /// A scaffolded challenge (lint-clean), changed by `edit`.
 fn challenge(edit: impl FnOnce(&Path)) -> tempfile::TempDir {
+    scaffolded(false, edit)
+}
+
+/// A scaffolded challenge of either track (a Docker one when `docker`), changed by `edit`.
+fn scaffolded(docker: bool, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
     let root = tempfile::Builder::new().prefix("sandbox-lint-").tempdir().unwrap();
-    sandbox::challenge::scaffold::create(&root.path().join("c"), &[], &sandbox::distro::Catalog::builtin(), false)
+    sandbox::challenge::scaffold::create(&root.path().join("c"), &[], &sandbox::distro::Catalog::builtin(), docker)
         .unwrap();
     edit(&root.path().join("c"));
     root
@@ -159,4 +164,39 @@ fn lint_runs_in_process_and_again() {
     let broken = sandbox::cli::Cli::parse_from(["sandbox", "lint", "/nonexistent/challenge"]);
     let err = runtime.block_on(sandbox::run(broken)).unwrap_err();
     assert_eq!(err.exit_status(), sandbox::ExitStatus::Usage);
+}
+
+/// Every finding of a challenge is printed, not only the first: here a manifest that does not
+/// load and a playbook that is not YAML.
+#[test]
+fn two_problems_are_both_printed() {
+    let broken = challenge(|d| {
+        let manifest = std::fs::read_to_string(d.join("challenge.toml")).unwrap();
+        write(d, "challenge.toml", &manifest.replace("\"debian-12\"", "\"fedora-40\""));
+        write(d, "playbook.yml", "- hosts: all\n  tasks: [\n");
+    });
+    let out = Sandbox::new(["lint".into(), broken.path().join("c")])
+        .status(2)
+        .stderr_has("sandbox::challenge::unknown_distro")
+        .stderr_has("sandbox::lint::playbook_syntax")
+        .run();
+    assert!(out.stdout.contains("1 challenge(s): 2 error(s)"), "{}", out.stdout);
+}
+
+/// What Docker would refuse to build is an error at its line: an unknown instruction, no FROM
+/// first, a COPY without a destination.
+#[test]
+fn dockerfile_problems_are_reported_at_their_line() {
+    let cases = [
+        ("FROM debian:12\nCOPY server.pl /app/server.pl\nRUNN true\n", "sandbox::dockerfile::unknown_instruction", 3),
+        ("# comment\nRUN true\nFROM debian:12\n", "sandbox::dockerfile::missing_from", 2),
+        ("FROM debian:12\nUSER app\nEXPOSE 8080\nCOPY server.pl\n", "sandbox::dockerfile::copy_without_destination", 4),
+    ];
+    for (dockerfile, code, line) in cases {
+        let broken = scaffolded(true, |d| write(d, "Dockerfile", dockerfile));
+        let at = format!("{}:{line}:1]", broken.path().join("c/Dockerfile").display());
+        let out =
+            Sandbox::new(["lint".into(), broken.path().join("c")]).status(2).stderr_has(code).stderr_has(&at).run();
+        assert!(out.stdout.contains("1 challenge(s): 1 error(s)"), "{dockerfile:?}: {}", out.stdout);
+    }
 }

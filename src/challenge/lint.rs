@@ -5,12 +5,12 @@
 //! at least one play. Every finding is a miette diagnostic; warnings do not fail.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::challenge::{Allowed, Challenge, ChallengeError, Track};
+use crate::challenge::{Allowed, Challenge, ChallengeError, Track, MANIFEST};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Finding {
@@ -83,60 +83,151 @@ impl Finding {
     }
 }
 
-/// Every finding for one challenge directory, errors first.
+/// The files lint reads besides the manifest, relative to the challenge directory.
+struct Files {
+    check: Option<PathBuf>,
+    /// The starter and the solution.
+    learner: Vec<PathBuf>,
+    /// The Docker track: the learner's files are Dockerfiles building from these images.
+    docker: Option<Vec<&'static str>>,
+}
+
+/// Whether the manifest sets what listings show.
+struct Metadata {
+    topic: bool,
+    difficulty: bool,
+}
+
+/// Every finding for one challenge directory, errors first. A manifest that does not load is
+/// one finding; the files it names (or their defaults) are linted all the same, so an author
+/// sees every problem at once.
 pub fn lint(dir: &Path, allowed: &Allowed) -> Vec<Finding> {
-    let challenge = match Challenge::load(dir, allowed) {
-        Ok(challenge) => challenge,
-        Err(err) => return vec![err.into()],
-    };
     let mut findings = Vec::new();
+    let (files, metadata) = match Challenge::load(dir, allowed) {
+        Ok(challenge) => loaded(&challenge),
+        Err(err) => {
+            let unreadable = matches!(err, ChallengeError::NotFound { .. } | ChallengeError::Io { .. });
+            findings.push(err.into());
+            if unreadable {
+                return findings;
+            }
+            guessed(dir, allowed)
+        }
+    };
     // Diagnostics name files as the user named the challenge, not canonicalized.
-    findings.extend(lint_check_script(&challenge.file(&challenge.check), &dir.join(&challenge.check)));
-    for learner_file in [&challenge.starter, &challenge.solution] {
-        let (path, shown) = (challenge.file(learner_file), dir.join(learner_file));
-        findings.extend(match &challenge.track {
-            Track::Ansible => lint_playbook(&path, &shown),
-            Track::Docker(_) => lint_dockerfile(&path, &shown, &challenge),
-        });
+    if let Some(check) = &files.check {
+        findings.extend(lint_check_script(&dir.join(check)));
     }
-    if !challenge.dir.join("README.md").is_file() {
+    for learner_file in &files.learner {
+        let path = dir.join(learner_file);
+        match &files.docker {
+            None => findings.extend(lint_playbook(&path, &path)),
+            Some(images) => findings.extend(lint_dockerfile(&path, images)),
+        }
+    }
+    if !dir.join("README.md").is_file() {
         findings.push(Finding::NoReadme { dir: dir.to_path_buf() });
     }
-    if challenge.topic.is_none() {
-        findings.push(Finding::NoMetadata { dir: dir.to_path_buf(), key: "topic" });
-    }
-    if challenge.difficulty.is_none() {
-        findings.push(Finding::NoMetadata { dir: dir.to_path_buf(), key: "difficulty" });
+    if let Some(metadata) = metadata {
+        if !metadata.topic {
+            findings.push(Finding::NoMetadata { dir: dir.to_path_buf(), key: "topic" });
+        }
+        if !metadata.difficulty {
+            findings.push(Finding::NoMetadata { dir: dir.to_path_buf(), key: "difficulty" });
+        }
     }
     findings.sort_by_key(|finding| !finding.is_error());
     findings
 }
 
-fn lint_check_script(path: &Path, shown: &Path) -> Vec<Finding> {
+fn loaded(challenge: &Challenge) -> (Files, Option<Metadata>) {
+    let docker = match &challenge.track {
+        Track::Ansible => None,
+        Track::Docker(_) => Some(challenge.distros.iter().map(|d| d.base_image).collect()),
+    };
+    let files = Files {
+        check: Some(challenge.check.clone()),
+        learner: vec![challenge.starter.clone(), challenge.solution.clone()],
+        docker,
+    };
+    let metadata = Metadata { topic: challenge.topic.is_some(), difficulty: challenge.difficulty.is_some() };
+    (files, Some(metadata))
+}
+
+/// The files of a challenge whose manifest does not load, as far as it can be read: the keys
+/// of the TOML as written, else the defaults (a TOML syntax error leaves only those, the track
+/// guessed from which learner file exists). A path that is not a plain file inside the
+/// directory is skipped: the manifest's own finding covers it. A Dockerfile may build from the
+/// distros named that are in the catalog, or from any when none is.
+fn guessed(dir: &Path, allowed: &Allowed) -> (Files, Option<Metadata>) {
+    let text = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
+    let table = toml::from_str::<toml::Table>(&text).ok();
+    let value = |key: &str| table.as_ref().and_then(|t| t.get(key));
+    let string = |key: &str, default: &str| value(key).and_then(|v| v.as_str()).unwrap_or(default).to_string();
+    let docker = match &table {
+        Some(_) => value("track").and_then(|v| v.as_str()) == Some("docker"),
+        None => dir.join("Dockerfile").is_file() && !dir.join("playbook.yml").is_file(),
+    };
+    let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let inside = |relative: String| {
+        let path = PathBuf::from(relative);
+        let plain = path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        let real = dir.join(&path).canonicalize().ok()?;
+        (plain && real.starts_with(&root) && real.is_file()).then_some(path)
+    };
+    let (key, starter, solution) = if docker {
+        ("dockerfile", "Dockerfile", "solution/Dockerfile")
+    } else {
+        ("playbook", "playbook.yml", "solution/playbook.yml")
+    };
+    let images = || {
+        let named: Vec<&'static str> = value("distros")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|name| allowed.catalog.find(name.as_str()?))
+            .map(|d| d.base_image)
+            .collect();
+        if named.is_empty() {
+            allowed.catalog.all().map(|d| d.base_image).collect()
+        } else {
+            named
+        }
+    };
+    let files = Files {
+        check: inside(string("check", "check.sh")),
+        learner: [inside(string(key, starter)), inside(string("solution", solution))].into_iter().flatten().collect(),
+        docker: docker.then(images),
+    };
+    let metadata =
+        table.as_ref().map(|t| Metadata { topic: t.contains_key("topic"), difficulty: t.contains_key("difficulty") });
+    (files, metadata)
+}
+
+fn lint_check_script(path: &Path) -> Vec<Finding> {
     let mut findings = Vec::new();
     let executable = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false);
     if !executable {
-        findings.push(Finding::CheckNotExecutable { path: shown.to_path_buf() });
+        findings.push(Finding::CheckNotExecutable { path: path.to_path_buf() });
     }
     let text = std::fs::read_to_string(path).unwrap_or_default();
     if !text.starts_with("#!") {
         let first_line = text.lines().next().map_or(0, str::len);
         findings.push(Finding::CheckNoShebang {
-            path: shown.to_path_buf(),
-            src: NamedSource::new(shown.display().to_string(), text.clone()),
+            path: path.to_path_buf(),
+            src: NamedSource::new(path.display().to_string(), text.clone()),
             span: (0, first_line).into(),
         });
     }
     findings
 }
 
-/// A Dockerfile must name only allowed base images and stay inside its context, as a build
-/// would refuse it.
-fn lint_dockerfile(path: &Path, shown: &Path, challenge: &Challenge) -> Option<Finding> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let allowed: Vec<&str> = challenge.distros.iter().map(|d| d.base_image).collect();
-    let err = super::dockerfile::check(&text, &shown.display().to_string(), &allowed).err()?;
-    Some(Finding::Dockerfile(Box::new(err)))
+/// A Dockerfile must read as Docker reads it, name only allowed base images and stay inside
+/// its context, as a build would refuse it: every problem, not only the one a build stops at.
+fn lint_dockerfile(path: &Path, images: &[&str]) -> Vec<Finding> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let found = super::dockerfile::findings(&text, &path.display().to_string(), images);
+    found.into_iter().map(|err| Finding::Dockerfile(Box::new(err))).collect()
 }
 
 /// A playbook must parse and hold at least one play (`hosts:`) or an `import_playbook`.
@@ -228,5 +319,66 @@ mod tests {
     fn the_label_skips_comments_and_the_document_marker() {
         let span = first_content_line("# c\n---\nhosts: all\n");
         assert_eq!((span.offset(), span.len()), (8, 10));
+    }
+
+    /// A scaffolded challenge (lint-clean), changed by `edit`.
+    fn scaffold(docker: bool, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("c");
+        crate::challenge::scaffold::create(&dir, &[], &crate::distro::Catalog::builtin(), docker).unwrap();
+        edit(&dir);
+        (root, dir)
+    }
+
+    fn codes(findings: &[Finding]) -> Vec<String> {
+        findings.iter().map(|f| f.code().map(|c| c.to_string()).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn every_problem_of_a_dockerfile_is_a_finding() {
+        let (_root, dir) = scaffold(true, |dir| {
+            std::fs::write(dir.join("Dockerfile"), "RUNN true\nFROM debian:12\nCOPY server.pl\n").unwrap();
+        });
+        let findings = lint(&dir, &Allowed::default());
+        assert_eq!(
+            codes(&findings),
+            ["sandbox::dockerfile::unknown_instruction", "sandbox::dockerfile::copy_without_destination"]
+        );
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_load_does_not_hide_the_other_findings() {
+        let (_root, dir) = scaffold(false, |dir| {
+            let manifest = std::fs::read_to_string(dir.join("challenge.toml")).unwrap();
+            std::fs::write(dir.join("challenge.toml"), manifest.replace("\"debian-12\"", "\"fedora-40\"")).unwrap();
+            std::fs::write(dir.join("check.sh"), "true\n").unwrap();
+            std::fs::write(dir.join("playbook.yml"), "- hosts: all\n  tasks: [\n").unwrap();
+        });
+        let findings = lint(&dir, &Allowed::default());
+        assert_eq!(
+            codes(&findings),
+            ["sandbox::challenge::unknown_distro", "sandbox::lint::check_no_shebang", "sandbox::lint::playbook_syntax"]
+        );
+    }
+
+    #[test]
+    fn a_manifest_that_is_not_toml_still_lints_the_default_files() {
+        let (_root, dir) = scaffold(true, |dir| {
+            std::fs::write(dir.join("challenge.toml"), "track = \"docker\n").unwrap();
+            std::fs::write(dir.join("solution/Dockerfile"), "FROM debian:12\nRUNN true\n").unwrap();
+        });
+        let findings = lint(&dir, &Allowed::default());
+        assert_eq!(codes(&findings), ["sandbox::challenge::syntax", "sandbox::dockerfile::unknown_instruction"]);
+    }
+
+    #[test]
+    fn a_path_leaving_the_challenge_is_not_followed() {
+        let (_root, dir) = scaffold(false, |dir| {
+            let manifest = std::fs::read_to_string(dir.join("challenge.toml")).unwrap();
+            let manifest = manifest.replace("# check = \"check.sh\"", "check = \"../../../../../../etc/passwd\"");
+            std::fs::write(dir.join("challenge.toml"), manifest).unwrap();
+        });
+        let findings = lint(&dir, &Allowed::default());
+        assert_eq!(codes(&findings), ["sandbox::challenge::path_outside"]);
     }
 }
