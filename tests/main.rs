@@ -14,6 +14,7 @@ mod docker_track;
 mod input;
 mod journey;
 mod lint;
+mod listing;
 mod offline;
 mod pool;
 mod remote;

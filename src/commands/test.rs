@@ -48,6 +48,7 @@ pub(crate) async fn test(args: TestArgs, settings: &Settings, terminal: &Termina
     if args.list {
         match &selection {
             Some(selection) if args.json => Terminal::json(selection),
+            None if args.json => Terminal::json(&everything(&challenges)),
             _ => challenges.iter().for_each(|c| terminal.print(&c.dir.display().to_string())),
         }
         return Ok(ExitStatus::Success);
@@ -104,6 +105,21 @@ fn write_reports(args: &TestArgs, report: &SuiteReport) -> Result<(), Error> {
         Terminal::json(report);
     }
     Ok(())
+}
+
+/// `--list --json` when no flag narrowed the challenges: the selection's shape, every one selected.
+fn everything(challenges: &[Challenge]) -> Selection {
+    Selection {
+        share: None,
+        balance: None,
+        estimated_seconds: None,
+        changed_since: None,
+        discovered: challenges.len(),
+        selected: challenges
+            .iter()
+            .map(|c| Selected { challenge: c.id.clone(), dir: c.dir.display().to_string(), reasons: Vec::new() })
+            .collect(),
+    }
 }
 
 /// The challenges this invocation runs, and, when a flag narrowed them, what and why.
