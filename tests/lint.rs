@@ -14,14 +14,21 @@ fn challenge(edit: impl FnOnce(&Path)) -> tempfile::TempDir {
     scaffolded(false, edit)
 }
 
-/// A scaffolded challenge of either track (a Docker one when `docker`), changed by `edit`.
+/// A scaffolded challenge of either track (a Docker one when `docker`), with hints, changed by
+/// `edit`.
 fn scaffolded(docker: bool, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
     let root = tempfile::Builder::new().prefix("sandbox-lint-").tempdir().unwrap();
-    sandbox::challenge::scaffold::create(&root.path().join("c"), &[], &sandbox::distro::Catalog::builtin(), docker)
-        .unwrap();
-    edit(&root.path().join("c"));
+    let dir = root.path().join("c");
+    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), docker).unwrap();
+    let manifest = std::fs::read_to_string(dir.join("challenge.toml")).unwrap();
+    if !manifest.lines().any(|line| line.starts_with("hints")) {
+        write(&dir, "challenge.toml", &format!("{HINTS}{manifest}"));
+    }
+    edit(&dir);
     root
 }
+
+const HINTS: &str = "hints = [\"look at the README\"]\n";
 
 fn write(dir: &Path, relative: &str, contents: &str) {
     std::fs::write(dir.join(relative), contents).unwrap();
@@ -199,4 +206,31 @@ fn dockerfile_problems_are_reported_at_their_line() {
             Sandbox::new(["lint".into(), broken.path().join("c")]).status(2).stderr_has(code).stderr_has(&at).run();
         assert!(out.stdout.contains("1 challenge(s): 1 error(s)"), "{dockerfile:?}: {}", out.stdout);
     }
+}
+
+/// A challenge without hints lints with a warning, not an error: exit 0.
+#[test]
+fn a_challenge_without_hints_is_warned_and_passes() {
+    let hintless = challenge(|d| {
+        // The top-level `hints = [...]`, on one line or several.
+        let manifest = std::fs::read_to_string(d.join("challenge.toml")).unwrap();
+        let mut kept = Vec::new();
+        let mut in_hints = false;
+        for line in manifest.lines() {
+            if line.starts_with("hints") {
+                in_hints = !line.trim_end().ends_with(']');
+            } else if in_hints {
+                in_hints = line.trim() != "]";
+            } else {
+                kept.push(line);
+            }
+        }
+        write(d, "challenge.toml", &(kept.join("\n") + "\n"));
+    });
+    let out = Sandbox::new(["lint".into(), hintless.path().join("c")])
+        .status(0)
+        .stderr_has("no hints: add hints = [...] for `sandbox hint`")
+        .stderr_has("sandbox::lint::no_hints")
+        .run();
+    assert!(out.stdout.contains("1 challenge(s): 0 error(s), 1 warning(s)"), "{}", out.stdout);
 }

@@ -1,8 +1,10 @@
 //! `sandbox lint`: what can be proven about a challenge without Docker.
 //!
 //! The manifest goes through `Challenge::load` (schema, distros, files inside the directory);
-//! on top of that the check script must be runnable and both playbooks must be YAML holding
-//! at least one play. Every finding is a miette diagnostic; warnings do not fail.
+//! on top of that the check script must be runnable, both playbooks must be YAML holding at
+//! least one play, and both Dockerfiles must read as Docker reads them. Every finding is a
+//! miette diagnostic, a challenge's all at once; warnings (no README, no topic or difficulty,
+//! no hints for `sandbox hint`) do not fail.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -72,6 +74,14 @@ pub enum Finding {
     #[diagnostic(transparent)]
     Dockerfile(Box<super::dockerfile::DockerfileError>),
 
+    #[error("no hints: add hints = [...] for `sandbox hint`")]
+    #[diagnostic(
+        code(sandbox::lint::no_hints),
+        severity(Warning),
+        help("in {}, after title/topic/difficulty: two or three hints, from a nudge (where to look) to one that names the module, option or instruction; `sandbox hint` shows them one at a time", manifest.display())
+    )]
+    NoHints { manifest: PathBuf },
+
     #[error("challenge.toml in {} sets no `{key}`", dir.display())]
     #[diagnostic(code(sandbox::lint::no_metadata), severity(Warning), help("listings and the README table show it"))]
     NoMetadata { dir: PathBuf, key: &'static str },
@@ -96,6 +106,8 @@ struct Files {
 struct Metadata {
     topic: bool,
     difficulty: bool,
+    /// At least one hint that is not blank.
+    hints: bool,
 }
 
 /// Every finding for one challenge directory, errors first. A manifest that does not load is
@@ -135,6 +147,9 @@ pub fn lint(dir: &Path, allowed: &Allowed) -> Vec<Finding> {
         if !metadata.difficulty {
             findings.push(Finding::NoMetadata { dir: dir.to_path_buf(), key: "difficulty" });
         }
+        if !metadata.hints {
+            findings.push(Finding::NoHints { manifest: dir.join(MANIFEST) });
+        }
     }
     findings.sort_by_key(|finding| !finding.is_error());
     findings
@@ -150,7 +165,11 @@ fn loaded(challenge: &Challenge) -> (Files, Option<Metadata>) {
         learner: vec![challenge.starter.clone(), challenge.solution.clone()],
         docker,
     };
-    let metadata = Metadata { topic: challenge.topic.is_some(), difficulty: challenge.difficulty.is_some() };
+    let metadata = Metadata {
+        topic: challenge.topic.is_some(),
+        difficulty: challenge.difficulty.is_some(),
+        hints: challenge.hints.iter().any(|hint| !hint.trim().is_empty()),
+    };
     (files, Some(metadata))
 }
 
@@ -199,8 +218,14 @@ fn guessed(dir: &Path, allowed: &Allowed) -> (Files, Option<Metadata>) {
         learner: [inside(string(key, starter)), inside(string("solution", solution))].into_iter().flatten().collect(),
         docker: docker.then(images),
     };
-    let metadata =
-        table.as_ref().map(|t| Metadata { topic: t.contains_key("topic"), difficulty: t.contains_key("difficulty") });
+    let metadata = table.as_ref().map(|t| Metadata {
+        topic: t.contains_key("topic"),
+        difficulty: t.contains_key("difficulty"),
+        hints: t
+            .get("hints")
+            .and_then(|v| v.as_array())
+            .is_some_and(|hints| hints.iter().any(|h| h.as_str().is_some_and(|h| !h.trim().is_empty()))),
+    });
     (files, metadata)
 }
 
@@ -326,8 +351,29 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("c");
         crate::challenge::scaffold::create(&dir, &[], &crate::distro::Catalog::builtin(), docker).unwrap();
+        let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
+        if !manifest.lines().any(|line| line.starts_with("hints")) {
+            std::fs::write(dir.join(MANIFEST), format!("hints = [\"look at the README\"]\n{manifest}")).unwrap();
+        }
         edit(&dir);
         (root, dir)
+    }
+
+    #[test]
+    fn a_challenge_without_hints_is_warned_and_blank_hints_are_none() {
+        for hints in ["", "hints = []\n", "hints = [\"  \"]\n"] {
+            let (_root, dir) = scaffold(false, |dir| {
+                let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
+                let manifest = manifest.replacen("hints = [\"look at the README\"]\n", hints, 1);
+                std::fs::write(dir.join(MANIFEST), manifest).unwrap();
+            });
+            let findings = lint(&dir, &Allowed::default());
+            assert_eq!(codes(&findings), ["sandbox::lint::no_hints"], "{hints:?}");
+            assert!(!findings[0].is_error());
+            assert_eq!(findings[0].to_string(), "no hints: add hints = [...] for `sandbox hint`");
+        }
+        let (_root, dir) = scaffold(true, |_| {});
+        assert!(lint(&dir, &Allowed::default()).is_empty());
     }
 
     fn codes(findings: &[Finding]) -> Vec<String> {
