@@ -105,6 +105,11 @@ fn manifest(title: &str, distros: &str) -> String {
         "title = \"{title}\"\n\
          topic = \"files\"\n\
          difficulty = \"easy\"\n\
+         # Shown one at a time by `sandbox hint`: a nudge first, the last close to the answer.\n\
+         hints = [\n\
+         \x20   \"Which module writes a file with the content you give it?\",\n\
+         \x20   \"ansible.builtin.copy with `dest: /etc/motd`, `content:`, `owner: root` and `mode: \\\"0644\\\"`.\",\n\
+         ]\n\
          distros = [{distros}]\n\
          \n\
          # Optional; the defaults are shown.\n\
@@ -149,6 +154,11 @@ fn docker_manifest(title: &str, distros: &str) -> String {
          title = \"{title}\"\n\
          topic = \"USER\"\n\
          difficulty = \"easy\"\n\
+         # Shown one at a time by `sandbox hint`: a nudge first, the last close to the answer.\n\
+         hints = [\n\
+         \x20   \"Which user does the app run as when the Dockerfile does not say?\",\n\
+         \x20   \"`RUN useradd --system --no-create-home app`, then `USER app` before CMD.\",\n\
+         ]\n\
          {distros}\
          \n\
          # Optional; the defaults are shown.\n\
