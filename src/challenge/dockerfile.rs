@@ -278,97 +278,130 @@ pub fn findings(text: &str, name: &str, allowed: &[&str]) -> Vec<DockerfileError
 /// named earlier is fine); `COPY`/`ADD` without a destination, of a path leaving the context,
 /// `ADD` of a URL.
 fn read(text: &str, name: &str, allowed: &[&str]) -> (Vec<Instruction>, Vec<DockerfileError>) {
-    let src = || NamedSource::new(name, text.to_string());
     let found = instructions(text);
-    let mut errors = Vec::new();
-    let mut stages: Vec<String> = Vec::new();
-    let mut from_seen = false;
-    let mut missing_from_told = false;
+    let mut reader = Reader {
+        text,
+        name,
+        allowed,
+        errors: Vec::new(),
+        stages: Vec::new(),
+        from_seen: false,
+        missing_from_told: false,
+    };
     for instruction in &found {
-        let span = SourceSpan::from(instruction.span.0..instruction.span.1);
-        let keyword = instruction.keyword.as_str();
-        if !KEYWORDS.contains(&keyword) {
-            let written = &text[instruction.keyword_span.0..instruction.keyword_span.1];
-            errors.push(DockerfileError::UnknownInstruction {
-                keyword: written.to_string(),
-                help: unknown_help(keyword),
-                src: src(),
-                span: SourceSpan::from(instruction.keyword_span.0..instruction.keyword_span.1),
-            });
-            continue;
-        }
-        if !from_seen && keyword != "FROM" && keyword != "ARG" && !missing_from_told {
-            missing_from_told = true;
-            errors.push(DockerfileError::MissingFrom {
-                problem: format!("{keyword} before any FROM"),
-                allowed: allowed.join(", "),
-                src: src(),
-                span: instruction.whole(),
-                label: "no base image yet".into(),
-            });
-        }
-        let words: Vec<&str> = instruction.arguments.split_whitespace().filter(|w| !w.starts_with("--")).collect();
-        match keyword {
-            "FROM" => {
-                from_seen = true;
-                let image = words.first().copied().unwrap_or_default();
-                if !allowed.contains(&image) && !stages.iter().any(|stage| stage.eq_ignore_ascii_case(image)) {
-                    errors.push(DockerfileError::FromOutsideCatalog {
-                        image: image.to_string(),
-                        allowed: allowed.join(", "),
-                        src: src(),
-                        span,
-                    });
-                }
-                if let [_, alias, name] = words[..] {
-                    if alias.eq_ignore_ascii_case("as") {
-                        stages.push(name.to_string());
-                    }
-                }
-            }
-            "COPY" | "ADD" => {
-                let paths = copy_paths(&instruction.arguments);
-                if paths.len() < 2 {
-                    errors.push(DockerfileError::CopyWithoutDestination {
-                        instruction: keyword.to_string(),
-                        src: src(),
-                        span: instruction.whole(),
-                    });
-                    continue;
-                }
-                if instruction.arguments.contains("--from=") {
-                    continue;
-                }
-                let sources = &paths[..paths.len() - 1];
-                if let Some(url) = sources.iter().find(|s| s.contains("://")) {
-                    errors.push(DockerfileError::AddUrl { url: url.to_string(), src: src(), span });
-                } else if let Some(path) = sources.iter().find(|s| leaves_context(s)) {
-                    errors.push(DockerfileError::OutsideContext {
-                        instruction: keyword.to_string(),
-                        path: path.to_string(),
-                        src: src(),
-                        span,
-                    });
-                }
-            }
-            _ => {}
-        }
+        reader.instruction(instruction);
     }
-    if !from_seen && !missing_from_told {
+    if !reader.from_seen && !reader.missing_from_told {
         // Nothing but ARGs, comments or nothing at all: point at the last instruction, or the top.
         let (span, label) = match found.last() {
             Some(last) => (last.whole(), "no FROM follows".to_string()),
             None => (SourceSpan::from(0..0), "no instruction in this file".to_string()),
         };
-        errors.push(DockerfileError::MissingFrom {
-            problem: "no FROM: the Dockerfile names no base image".into(),
+        let problem = "no FROM: the Dockerfile names no base image".to_string();
+        reader.errors.push(DockerfileError::MissingFrom {
+            problem,
             allowed: allowed.join(", "),
-            src: src(),
+            src: reader.src(),
             span,
             label,
         });
     }
-    (found, errors)
+    (found, reader.errors)
+}
+
+/// What `read` knows as it goes down the file.
+struct Reader<'a> {
+    text: &'a str,
+    name: &'a str,
+    allowed: &'a [&'a str],
+    errors: Vec<DockerfileError>,
+    /// Stages named so far (`FROM … AS name`): a later `FROM name` is fine.
+    stages: Vec<String>,
+    from_seen: bool,
+    missing_from_told: bool,
+}
+
+impl Reader<'_> {
+    fn src(&self) -> NamedSource<String> {
+        NamedSource::new(self.name, self.text.to_string())
+    }
+
+    fn instruction(&mut self, instruction: &Instruction) {
+        let keyword = instruction.keyword.as_str();
+        if !KEYWORDS.contains(&keyword) {
+            let (start, end) = instruction.keyword_span;
+            self.errors.push(DockerfileError::UnknownInstruction {
+                keyword: self.text[start..end].to_string(),
+                help: unknown_help(keyword),
+                src: self.src(),
+                span: SourceSpan::from(start..end),
+            });
+            return;
+        }
+        if !self.from_seen && keyword != "FROM" && keyword != "ARG" && !self.missing_from_told {
+            self.missing_from_told = true;
+            self.errors.push(DockerfileError::MissingFrom {
+                problem: format!("{keyword} before any FROM"),
+                allowed: self.allowed.join(", "),
+                src: self.src(),
+                span: instruction.whole(),
+                label: "no base image yet".into(),
+            });
+        }
+        match keyword {
+            "FROM" => self.from(instruction),
+            "COPY" | "ADD" => self.copy(instruction, keyword),
+            _ => {}
+        }
+    }
+
+    fn from(&mut self, instruction: &Instruction) {
+        self.from_seen = true;
+        let words: Vec<&str> = instruction.arguments.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+        let image = words.first().copied().unwrap_or_default();
+        if !self.allowed.contains(&image) && !self.stages.iter().any(|stage| stage.eq_ignore_ascii_case(image)) {
+            self.errors.push(DockerfileError::FromOutsideCatalog {
+                image: image.to_string(),
+                allowed: self.allowed.join(", "),
+                src: self.src(),
+                span: SourceSpan::from(instruction.span.0..instruction.span.1),
+            });
+        }
+        if let [_, alias, name] = words[..] {
+            if alias.eq_ignore_ascii_case("as") {
+                self.stages.push(name.to_string());
+            }
+        }
+    }
+
+    fn copy(&mut self, instruction: &Instruction, keyword: &str) {
+        let span = SourceSpan::from(instruction.span.0..instruction.span.1);
+        let paths = copy_paths(&instruction.arguments);
+        if paths.len() < 2 {
+            let instruction_name = keyword.to_string();
+            let span = instruction.whole();
+            self.errors.push(DockerfileError::CopyWithoutDestination {
+                instruction: instruction_name,
+                src: self.src(),
+                span,
+            });
+            return;
+        }
+        if instruction.arguments.contains("--from=") {
+            return;
+        }
+        let sources = &paths[..paths.len() - 1];
+        if let Some(url) = sources.iter().find(|s| s.contains("://")) {
+            self.errors.push(DockerfileError::AddUrl { url: url.to_string(), src: self.src(), span });
+        } else if let Some(path) = sources.iter().find(|s| leaves_context(s)) {
+            self.errors.push(DockerfileError::OutsideContext {
+                instruction: keyword.to_string(),
+                path: path.to_string(),
+                src: self.src(),
+                span,
+            });
+        }
+    }
 }
 
 /// A `COPY`/`ADD`'s sources and destination, flags (`--chown=…`) left out: the JSON form
