@@ -172,10 +172,13 @@ done
 
 # --- base images ------------------------------------------------------------------------
 declare -A tag_of=([bullseye]=debian:11 [bookworm]=debian:12 [trixie]=debian:13)
+# The recipe's version, as a label on each base image: 2 = its / is 0755.
+base_recipe=2
 pids=()
 for suite in ${SANDBOX_BASE_SUITES:-bullseye bookworm trixie}; do
     tag=${tag_of[$suite]}
-    docker image inspect "$tag" >/dev/null 2>&1 && continue
+    # A base image of this script's current recipe carries its label; an older one is rebuilt.
+    [ "$(docker image inspect -f '{{index .Config.Labels "sandbox.base"}}' "$tag" 2>/dev/null)" = "$base_recipe" ] && continue
     # No registry on these hosts: a pull would fail, so build the image from Debian's archive.
     (
         rootfs=$(mktemp -d "/tmp/sandbox-rootfs-$suite.XXXX")
@@ -184,7 +187,11 @@ for suite in ${SANDBOX_BASE_SUITES:-bullseye bookworm trixie}; do
             || { echo "debootstrap $suite failed; see /tmp/debootstrap-$suite.log" >&2; exit 1; }
         echo "deb http://deb.debian.org/debian $suite main" >"$rootfs/etc/apt/sources.list"
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-        tar -C "$rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' - "$tag" >/dev/null
+        # mktemp made it 0700, and the tar's "./" would make the image's / so: harmless under
+        # an overlay (its upper directory's mode shows), but under the builder's btrfs store a
+        # non-root USER could then reach nothing ("error finding executable").
+        chmod 755 "$rootfs"
+        tar -C "$rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' -c "LABEL sandbox.base=$base_recipe" - "$tag" >/dev/null
         echo "built $tag"
     ) &
     say "building base image $tag with debootstrap"
