@@ -27,6 +27,8 @@ cleanup() {
         kill "$baseline_pid" 2>/dev/null || true
         for _ in $(seq 1 60); do kill -0 "$baseline_pid" 2>/dev/null || break; sleep 0.5; done
         ip link del sbxbench0 2>/dev/null || true
+        # overlay2 bind-mounts its data root onto itself; a killed daemon may leave it.
+        umount "$work/baseline-builder/data" 2>/dev/null || true
     fi
     rm -rf "$work"
 }

@@ -43,8 +43,9 @@ apt_install() {
 # --- packages ---------------------------------------------------------------------------
 # socat runs the daemon-loss test, xmllint (libxml2-utils) validates JUnit reports;
 # debootstrap builds base images.
-# btrfs-progs: the builder's store is a btrfs filesystem whose qgroups bound each build step.
-apt_install docker.io debootstrap socat libxml2-utils ca-certificates python3 procps btrfs-progs
+# btrfs-progs: the builder's store is a btrfs filesystem whose qgroups bound each build step;
+# jq reads a container's configuration in the builder's runtime (scripts/runsc-build).
+apt_install docker.io debootstrap socat libxml2-utils ca-certificates python3 procps btrfs-progs jq
 
 # gVisor: bookworm's own runsc (2022) fails statx on this kernel; the backports build works.
 # Version strings look like `runsc version release-20240729.0` or `0.0~20240729.0` (Debian).
@@ -252,6 +253,7 @@ stop_builder() {
 }
 mkdir -p "$builder_store" "$builder_dir/exec" /run/sandbox /etc/sandbox "$(dirname "$builder_runtime")"
 install -m 0755 "$repo_root/scripts/runsc-build" "$builder_runtime"
+rm -f "$(dirname "$builder_runtime")/runsc-build-quota"
 # (Not `mountpoint`: a daemon on overlay2 bind-mounts its own data root onto itself.)
 if [ "$(findmnt -n -o FSTYPE --target "$builder_store" | tail -n1)" != btrfs ]; then
     # A builder from before the bounded store kept its layers on the host's disk: they are
@@ -267,7 +269,13 @@ if [ "$(findmnt -n -o FSTYPE --target "$builder_store" | tail -n1)" != btrfs ]; 
     # discard: space the store frees (a removed layer) goes back to the host's disk.
     mount -o loop,discard "$builder_store_image" "$builder_store"
 fi
-btrfs quota enable "$builder_store"
+# Quotas on, and kept consistent: past drop_subtree_threshold levels btrfs deletes a
+# subvolume (a removed image's layer) without accounting it and marks every qgroup
+# inconsistent, which silently stops enforcing the limits; 8 (the most) always accounts.
+store_sysfs=/sys/fs/btrfs/$(findmnt -n -o UUID --target "$builder_store" | tail -n1)/qgroups
+[ -d "$store_sysfs" ] || btrfs quota enable "$builder_store"
+echo 8 >"$store_sysfs/drop_subtree_threshold"
+[ "$(cat "$store_sysfs/inconsistent")" = 0 ] || btrfs quota rescan -w "$builder_store" >/dev/null
 python3 - "$builder_config.new" "$runsc_path" "$platform" "$builder_dir" "$builder_sock" "$builder_bridge" "$builder_runtime" <<'PYEOF'
 import json, sys
 path, runsc, platform, root, sock, bridge, runtime = sys.argv[1:]
