@@ -38,6 +38,7 @@ trap cleanup EXIT INT TERM
 start_baseline_builder() {
     local root=$work/baseline-builder
     mkdir -p "$root/data" "$root/exec"
+    ip link del sbxbench0 2>/dev/null || true   # a bench killed before its cleanup
     ip link add sbxbench0 type bridge
     ip addr add 10.232.0.1/24 dev sbxbench0
     ip link set sbxbench0 up
@@ -57,7 +58,7 @@ EOF
     baseline_pid=$!
     for _ in $(seq 1 60); do DOCKER_HOST=unix://$root/docker.sock docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker save debian:12 | DOCKER_HOST=unix://$root/docker.sock docker load >/dev/null
-    echo "unix://$root/docker.sock"
+    baseline_socket=$root/docker.sock
 }
 
 # A one-step challenge whose RUN line is new on every attempt; `write` writes 200 MB.
@@ -93,12 +94,13 @@ round() { # column, binary, builder socket, round number, challenges directory
 columns=(bounded)
 bounded_socket=${SANDBOX_BUILDER_SOCKET:-/run/sandbox/builder.sock}
 if [ -n "${BASELINE:-}" ]; then
-    baseline_socket=$(start_baseline_builder | tail -n1)
+    # In this shell, not a $(…) subshell: cleanup needs the daemon's pid.
+    start_baseline_builder
     columns+=(baseline)
 fi
 for i in $(seq 1 "$N"); do
     round bounded "$SANDBOX" "${bounded_socket#unix://}" "$i" challenges
-    [ -z "${BASELINE:-}" ] || round baseline "$BASELINE" "${baseline_socket#unix://}" "$i" "${BASELINE_CHALLENGES:-challenges}"
+    [ -z "${BASELINE:-}" ] || round baseline "$BASELINE" "$baseline_socket" "$i" "${BASELINE_CHALLENGES:-challenges}"
 done
 
 printf '\n%-14s' ""
