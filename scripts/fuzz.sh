@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target under tests/fuzz for SECONDS each (default 600), one after the
-# other, and prints a table: target, seconds, executions, exec/s, coverage, findings.
-# Not part of .ci/run. See tests/fuzz/README.md.
+# Runs every cargo-fuzz target under tests/fuzz (or the TARGETs named) for SECONDS each
+# (default 600), one after the other, and prints a table: target, seconds (as run: a finding
+# ends a target's run early), executions, exec/s, coverage, findings. .ci/run only builds the
+# targets and replays their seeds (scripts/test.sh); the fuzzing is this script's. See
+# tests/fuzz/README.md.
 #
-#   scripts/fuzz.sh [SECONDS]
+#   scripts/fuzz.sh [SECONDS [TARGET...]]
 #
 # The stable toolchain is enough: RUSTC_BOOTSTRAP=1 lets it take the nightly-only flags
 # cargo-fuzz passes (-Zsanitizer=address, …). Set CARGO_BUILD_JOBS=1 on a shared machine.
-# Each target's working corpus is tests/fuzz/corpus/TARGET (seeded from tests/fuzz/seeds/TARGET,
-# gitignored, kept between runs); crashes, timeouts and OOMs land in tests/fuzz/artifacts/TARGET,
-# the libFuzzer log in tests/fuzz/artifacts/TARGET.log. Exits 1 when anything was found.
+# Each target's working corpus is tests/fuzz/corpus/TARGET (gitignored, kept between runs; the
+# committed tests/fuzz/seeds/TARGET is read alongside it); crashes, timeouts and OOMs land in
+# tests/fuzz/artifacts/TARGET, the libFuzzer log in tests/fuzz/artifacts/TARGET.log. Exits 1
+# when anything was found.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds="${1:-600}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
-    echo "usage: scripts/fuzz.sh [SECONDS]   (SECONDS per target, default 600)" >&2
+    echo "usage: scripts/fuzz.sh [SECONDS [TARGET...]]   (SECONDS per target, default 600)" >&2
     exit 2
 fi
+shift || true
 
 fuzz_dir=tests/fuzz
-targets=(challenge_loader recap_parser)
+all_targets=(challenge_loader recap_parser dockerfile_reader structure_tests build_log)
+targets=("$@")
+[ "${#targets[@]}" -gt 0 ] || targets=("${all_targets[@]}")
+for target in "${targets[@]}"; do
+    if ! [[ " ${all_targets[*]} " == *" $target "* ]]; then
+        echo "unknown target $target (known: ${all_targets[*]})" >&2
+        exit 2
+    fi
+done
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -38,14 +50,16 @@ for target in "${targets[@]}"; do
     artifacts="$fuzz_dir/artifacts/$target"
     log="$fuzz_dir/artifacts/$target.log"
     mkdir -p "$corpus" "$artifacts"
-    cp -n "$fuzz_dir/seeds/$target"/* "$corpus"/
     before=$(find "$artifacts" -type f | wc -l)
 
     echo "fuzzing $target for ${seconds}s (log: $log)" >&2
     status=0
-    cargo fuzz run --fuzz-dir "$fuzz_dir" "$target" "$corpus" -- \
+    started=$SECONDS
+    # New inputs go to the first directory; the seeds are only read.
+    cargo fuzz run --fuzz-dir "$fuzz_dir" "$target" "$corpus" "$fuzz_dir/seeds/$target" -- \
         -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
 
+    elapsed=$((SECONDS - started))
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
     exec_s=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n1)
     coverage=$(grep -ao 'cov: [0-9]*' "$log" | tail -n1 | cut -d' ' -f2 || true)
@@ -60,7 +74,7 @@ for target in "${targets[@]}"; do
     else
         findings="none"
     fi
-    rows+=("$(printf '%-18s %8s %12s %8s %9s  %s' "$target" "$seconds" "${executions:-?}" "${exec_s:-?}" "${coverage:-?}" "$findings")")
+    rows+=("$(printf '%-18s %8s %12s %8s %9s  %s' "$target" "$elapsed" "${executions:-?}" "${exec_s:-?}" "${coverage:-?}" "$findings")")
 done
 
 printf '%-18s %8s %12s %8s %9s  %s\n' target seconds executions exec/s coverage findings

@@ -153,6 +153,18 @@ fn error(message: impl Into<String>, span: Range<usize>) -> StructureError {
 
 /// Reads a structure-test file.
 pub fn parse(text: &str) -> Result<StructureTests, StructureError> {
+    // The YAML parser marks characters; a diagnostic's span is bytes.
+    read(text)
+        .map_err(|err| StructureError { span: bytes_of(text, err.span.start)..bytes_of(text, err.span.end), ..err })
+}
+
+/// The byte offset of character `chars` of `text` (its end past the last).
+fn bytes_of(text: &str, chars: usize) -> usize {
+    text.char_indices().nth(chars).map_or(text.len(), |(at, _)| at)
+}
+
+/// `parse`, with spans in characters.
+fn read(text: &str) -> Result<StructureTests, StructureError> {
     let root = load(text)?;
     let Some(root) = root else { return Err(error("the file is empty", 0..0)) };
     let fields = root.fields(
@@ -441,7 +453,7 @@ fn load(text: &str) -> Result<Option<Marked>, StructureError> {
     }
 }
 
-/// Builds marked nodes from the parser's events.
+/// Builds marked nodes from the parser's events (spans in characters, as the parser marks).
 #[derive(Default)]
 struct Tree {
     open: Vec<Open>,
@@ -475,7 +487,7 @@ impl MarkedEventReceiver for Tree {
                 // A quoted scalar's span covers its quotes.
                 let quotes =
                     if matches!(style, TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted) { 2 } else { 0 };
-                let span = at..at + text.len() + quotes;
+                let span = at..at + text.chars().count() + quotes;
                 self.finished(Marked { node: Node::Scalar(text), span });
             }
             Event::SequenceStart(..) => self.open.push(Open::List(Vec::new(), at)),
@@ -592,5 +604,12 @@ metadataTest:
         assert!(message.contains("`command` is missing"), "{message}");
         let (message, _) = failure("schemaVersion: '2.0.0'\ncommandTests: [\n");
         assert!(message.starts_with("not valid YAML"), "{message}");
+    }
+
+    #[test]
+    fn a_span_after_multibyte_characters_is_in_bytes() {
+        let text = "schemaVersion: '2.0.0'\nfileExistenceTests:\n  - name: é\u{fffd}é\n    path: /x\n    isExecutableBy: nobody\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(text.get(err.span.clone()), Some("nobody"), "{err:?}");
     }
 }

@@ -1,4 +1,5 @@
-//! Fuzzes `Challenge::load` and `sandbox lint` over a whole challenge directory.
+//! Fuzzes `Challenge::load` and `sandbox lint` over a whole challenge directory, of either
+//! track (a Docker challenge's `[checks] structure` file and its Dockerfiles included).
 //!
 //! The input is a challenge directory written as text, one section per file, so seeds are
 //! readable and the fuzzer can mutate both the manifest and the files it names:
@@ -29,13 +30,13 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sandbox::challenge::{Challenge, MANIFEST};
-use sandbox::challenge::Allowed;
+use sandbox::challenge::{lint, Allowed, Challenge, Track, MANIFEST};
 use sandbox::distro::Family;
-use sandbox::challenge::lint;
+
+mod shared;
+use shared::{render, verbose};
 
 const MAX_FILES: usize = 16;
 
@@ -95,21 +96,6 @@ fn write_new(path: &Path, body: &str, executable: bool) -> bool {
     }
 }
 
-fn render(diagnostic: impl miette::Diagnostic + Send + Sync + 'static) -> String {
-    let text = format!("{:?}", miette::Report::new(diagnostic));
-    if verbose() {
-        eprintln!("{text}");
-    }
-    text
-}
-
-/// `FUZZ_VERBOSE=1 target/…/challenge_loader FILE…` prints what each input leads to, to check
-/// that a seed reaches the code it was written for.
-fn verbose() -> bool {
-    static VERBOSE: OnceLock<bool> = OnceLock::new();
-    *VERBOSE.get_or_init(|| std::env::var_os("FUZZ_VERBOSE").is_some())
-}
-
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let Ok(tmp) = tempfile::tempdir() else { return };
@@ -146,8 +132,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let ceilings = Allowed::default();
-    match Challenge::load(&dir, &ceilings) {
+    // The built-in catalog and the default ceilings, as a host without a config file has.
+    let allowed = Allowed::default();
+    let ceilings = allowed.ceilings;
+    match Challenge::load(&dir, &allowed) {
         Err(err) => {
             let _ = render(err);
         }
@@ -172,6 +160,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = challenge.difficulty.map(|d| d.as_str());
             let _ = challenge.run.services.as_str();
             let _ = challenge.run.strategy.plugin();
+            for distro in &challenge.distros {
+                let _ = challenge.poolable_target(distro);
+            }
             for family in [Family::Debian, Family::RedHat, Family::Alpine] {
                 for name in challenge.prepare.packages_for(family) {
                     assert!(!name.is_empty() && !name.contains(char::is_whitespace), "package {name:?}");
@@ -180,7 +171,20 @@ fuzz_target!(|data: &[u8]| {
             let _ =
                 (&challenge.id, &challenge.title, &challenge.topic, challenge.run.idempotent, challenge.run.network);
 
-            for finding in lint::lint(&dir, &ceilings) {
+            if let Track::Docker(image) = &challenge.track {
+                // The build context is a directory of the challenge; a touched file is in it.
+                assert!(image.context.is_relative(), "{:?} is absolute", image.context);
+                let context = challenge.file(&image.context).canonicalize().expect("a validated context exists");
+                assert!(context.starts_with(&challenge.dir) && context.is_dir(), "context {context:?}");
+                if let Some(touch) = &image.touch {
+                    assert!(touch.starts_with(&image.context), "{touch:?} is outside {:?}", image.context);
+                }
+                assert!(image.port != Some(0));
+                assert!(image.checks.http.is_none() || image.port.is_some());
+            }
+            let _ = challenge.track.name();
+
+            for finding in lint::lint(&dir, &allowed) {
                 let _ = finding.is_error();
                 let _ = render(finding);
             }

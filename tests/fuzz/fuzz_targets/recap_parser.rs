@@ -2,12 +2,12 @@
 //!
 //! The input is a stream of output (invalid UTF-8 replaced, as the runner receives it), fed one
 //! line at a time with its `\r` kept; then every public field is read and the documented
-//! invariants are checked.
+//! invariants are checked (the `--diff` output kept for changed tasks included).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sandbox::recap::{HostRecap, PlaybookLog};
+use sandbox::run::recap::{HostRecap, PlaybookLog};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -33,6 +33,14 @@ fuzz_target!(|data: &[u8]| {
     for (host, message) in &log.failures {
         assert!(!host.is_empty());
         assert!(message.starts_with("task `"), "{message:?}");
+    }
+    for (host, diffs) in &log.diffs {
+        // A diff is kept only for a task that reported changed on that host.
+        let changed = log.changed_tasks.get(host).map(Vec::as_slice).unwrap_or_default();
+        for (task, diff) in diffs {
+            assert!(changed.contains(task), "{host}: diff of {task:?}, which did not change");
+            assert!(diff.starts_with("--- before"), "{host}: {diff:?}");
+        }
     }
     for error in &log.errors {
         assert!(error.starts_with("ERROR!") || error.starts_with("[ERROR]"), "{error:?}");
