@@ -612,14 +612,6 @@ impl Engine {
         }
     }
 
-    /// An upper bound of the bytes untagged images (a builder's layer cache) hold: each one's
-    /// size counts the layers it shares with others again. (The daemon's own figure,
-    /// `/system/df`'s LayersSize, is not in bollard's model of the newer API.)
-    pub async fn dangling_images_size(&self) -> Result<u64, EngineError> {
-        let images = self.images_where("dangling", "true").await.map_err(EngineError::Info)?;
-        Ok(images.iter().map(|image| image.size.max(0) as u64).sum())
-    }
-
     /// Every image (intermediate ones included) matching one `docker images --filter`.
     async fn images_where(
         &self,
