@@ -361,11 +361,12 @@ mod tests {
 
     #[test]
     fn a_challenge_without_hints_is_warned_and_blank_hints_are_none() {
+        let scaffold_hints = regex::Regex::new(r"(?s)hints = \[.*?\]\n").unwrap();
         for hints in ["", "hints = []\n", "hints = [\"  \"]\n"] {
             let (_root, dir) = scaffold(false, |dir| {
                 let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
                 // The scaffold's own hints, whatever they say, give way to the case's.
-                let without = regex::Regex::new(r"(?s)hints = \[.*?\]\n").unwrap().replace(&manifest, "");
+                let without = scaffold_hints.replace(&manifest, "");
                 std::fs::write(dir.join(MANIFEST), format!("{hints}{without}")).unwrap();
             });
             let findings = lint(&dir, &Allowed::default());
