@@ -127,6 +127,9 @@ _sandbox() {
             sandbox__subcmd__help__subcmd__pool,status)
                 cmd="sandbox__subcmd__help__subcmd__pool__subcmd__status"
                 ;;
+            sandbox__subcmd__help__subcmd__pool,teardown)
+                cmd="sandbox__subcmd__help__subcmd__pool__subcmd__teardown"
+                ;;
             sandbox__subcmd__help__subcmd__pool,up)
                 cmd="sandbox__subcmd__help__subcmd__pool__subcmd__up"
                 ;;
@@ -160,6 +163,9 @@ _sandbox() {
             sandbox__subcmd__pool,status)
                 cmd="sandbox__subcmd__pool__subcmd__status"
                 ;;
+            sandbox__subcmd__pool,teardown)
+                cmd="sandbox__subcmd__pool__subcmd__teardown"
+                ;;
             sandbox__subcmd__pool,up)
                 cmd="sandbox__subcmd__pool__subcmd__up"
                 ;;
@@ -174,6 +180,9 @@ _sandbox() {
                 ;;
             sandbox__subcmd__pool__subcmd__help,status)
                 cmd="sandbox__subcmd__pool__subcmd__help__subcmd__status"
+                ;;
+            sandbox__subcmd__pool__subcmd__help,teardown)
+                cmd="sandbox__subcmd__pool__subcmd__help__subcmd__teardown"
                 ;;
             sandbox__subcmd__pool__subcmd__help,up)
                 cmd="sandbox__subcmd__pool__subcmd__help__subcmd__up"
@@ -385,7 +394,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__pool)
-            opts="up status down refill"
+            opts="up status down teardown refill"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,6 +436,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__pool__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__pool__subcmd__teardown)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -715,7 +738,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool)
-            opts="-h --help up status down refill help"
+            opts="-h --help up status down teardown refill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -743,7 +766,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool__subcmd__help)
-            opts="up status down refill help"
+            opts="up status down teardown refill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -812,6 +835,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__pool__subcmd__help__subcmd__teardown)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__pool__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -827,7 +864,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool__subcmd__refill)
-            opts="-h --kind --image --namespace --runtime --help"
+            opts="-h --kind --image --set --namespace --runtime --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -838,6 +875,10 @@ _sandbox() {
                     return 0
                     ;;
                 --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -870,8 +911,46 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__pool__subcmd__teardown)
+            opts="-h --container --label --refill-set --refill --namespace --runtime --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refill-set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refill)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__pool__subcmd__up)
-            opts="-h --size --distro --runtime --help"
+            opts="-h --size --distro --challenge --runtime --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -882,6 +961,10 @@ _sandbox() {
                     return 0
                     ;;
                 --distro)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --challenge)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

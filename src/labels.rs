@@ -7,6 +7,8 @@ pub const RUN: &str = "io.sandbox.run";
 pub const DEADLINE: &str = "io.sandbox.deadline";
 /// `target`, `controller`, `network`.
 pub const ROLE: &str = "io.sandbox.role";
+/// On a target: its distro's catalog name.
+pub const DISTRO: &str = "io.sandbox.distro";
 
 /// A new run id (the value of `RUN`): 10 hex digits from the clock and the process id.
 pub fn new_run_id() -> String {

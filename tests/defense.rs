@@ -289,7 +289,7 @@ fn leftovers_of_a_dead_run_are_removed_by_the_next_run() {
         let options = CreateContainerOptionsBuilder::default().name(&format!("sandbox-{dead_run}-left")).build();
         docker.create_container(Some(options), body).await.unwrap();
     });
-    assert_eq!(leftovers(&dead_run).0, 1);
+    assert_eq!(crate::harness::present(&dead_run).0, 1);
 
     let fixture = Fixture::debian12("- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n");
     Sandbox::new(["run", &fixture.path_str()]).status(0).run();

@@ -269,9 +269,23 @@ impl Fixture {
     }
 }
 
-/// Containers and networks still carrying the run's label, asked of Docker through bollard;
-/// on the builder too (a Docker challenge's containers and image tags live there).
+/// What is left of a run that ended: its containers and networks (see `present`), polled
+/// until none is left or a bound passes. `sandbox run` leaves its teardown to a process of
+/// its own once the verdict is printed, so "ended" means a moment after it exited.
 pub fn leftovers(run: &str) -> (usize, usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = present(run);
+        if left == (0, 0) || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Containers and networks carrying the run's label now, asked of Docker through bollard; on
+/// the builder too (a Docker challenge's containers and image tags live there).
+pub fn present(run: &str) -> (usize, usize) {
     let (containers, networks) = labelled(&format!("io.sandbox.run={run}"));
     let (on_builder, tags) = builder_leftovers(run);
     (containers + on_builder + tags, networks)
@@ -326,6 +340,21 @@ pub fn labelled(label: &str) -> (usize, usize) {
         let networks =
             docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build())).await.unwrap();
         (containers.len(), networks.len())
+    })
+}
+
+/// Names of the containers whose name starts with `prefix`.
+pub fn names_with_prefix(prefix: &str) -> Vec<String> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap();
+        let filters = HashMap::from([("name".to_string(), vec![prefix.to_string()])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let containers = docker.list_containers(Some(options)).await.unwrap();
+        containers.into_iter().flat_map(|c| c.names.unwrap_or_default()).map(|n| n.trim_start_matches('/').to_string())
+            .filter(|name| name.starts_with(prefix))
+            .collect()
     })
 }
 

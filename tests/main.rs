@@ -23,4 +23,5 @@ mod services;
 mod supervised;
 mod supervised_packages;
 mod systemctl_mock;
+mod warm_sets;
 mod watch;

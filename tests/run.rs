@@ -128,7 +128,7 @@ fn sigint_during_pass_one_removes_everything_and_exits_130() {
     let (_, announced) = wait_for_line(&stderr, "run ", Duration::from_secs(60)).expect("run announced");
     let run = crate::harness::run_id_in(&announced.join("\n")).expect("run id");
     wait_for_line(&stdout, "TASK [long task]", Duration::from_secs(240)).expect("pass 1 started");
-    assert_eq!(leftovers(&run).0, 2, "target and controller exist mid-run");
+    assert_eq!(crate::harness::present(&run).0, 2, "target and controller exist mid-run");
 
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());

@@ -53,6 +53,24 @@ pub fn controller_env(color: bool, strategy: Strategy) -> Vec<String> {
 /// will not run. The file appears by a rename, so it is never read half-written.
 pub const LAUNCHER: &str = include_str!("launcher.py");
 
+/// A warm set's server, started ahead of any attempt (the launcher's `serve`): it imports
+/// Ansible and starts Mitogen's multiplexers, then waits for pass 0, the warm-up.
+pub fn serve_command(strategy: Strategy) -> Vec<String> {
+    [LAUNCHER_PATH, "serve", strategy.as_str(), MITOGEN_DIR].map(str::to_string).to_vec()
+}
+
+/// Where a warm set's pass 0 finds its play, outside the challenge: nothing of the learner's
+/// (their group_vars, their roles) takes part in it.
+pub const WARM_UP_PLAYBOOK: &str = "/work/.sandbox-warm-up.yml";
+
+/// Pass 0: facts and one no-op per host, so Mitogen connects and bootstraps its interpreter
+/// on every target with the settings pass 1 will use (the same inventory, the same
+/// ansible.cfg), and that interpreter has imported what gathering facts imports (~0.9 s of
+/// pass 1 under gVisor here). Facts are read, never written: nothing of pass 0 stays on the
+/// target but the interpreter a cold pass 1 would have started, and Ansible keeps facts per
+/// playbook run, so pass 1 gathers its own.
+pub const WARM_UP_PLAY: &str = "- hosts: all\n  tasks:\n    - ping:\n";
+
 /// Where pass `pass` of a run waits for its go.
 pub fn go_file(pass: u8) -> String {
     format!("/work/.sandbox-go-{pass}")

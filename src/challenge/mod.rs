@@ -209,7 +209,7 @@ impl Difficulty {
 }
 
 /// What `systemctl` in the targets does (README, "Services").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ServicesMode {
     /// Records state, runs nothing: fast, and enough for most challenges.
@@ -240,7 +240,7 @@ impl ServicesMode {
 }
 
 /// How Ansible runs a play's tasks on the targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Mitogen's `mitogen_linear`: one Python interpreter per host for the whole play instead

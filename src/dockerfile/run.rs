@@ -684,6 +684,7 @@ impl<'a> ImageRun<'a> {
             timings,
             platforms: vec![PlatformReport { distro: "image".into(), verdict, reason, passes, notes: Vec::new() }],
             image: Some(image),
+            warm_set: None,
         }
     }
 }

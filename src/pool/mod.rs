@@ -12,6 +12,9 @@
 //! handed out twice: after its run it is removed like any other.
 
 mod names;
+mod sets;
+
+pub use self::sets::{ClaimedSet, SetEntry, SetRecipe, SetStatus, LABEL_SET_KEY};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -142,9 +145,24 @@ impl Pool {
         self.sizes().and_then(|sizes| sizes.get(kind.name()).copied()).unwrap_or(0)
     }
 
+    /// Where the pool is.
+    pub fn location(&self) -> Location {
+        Location { namespace: self.namespace.clone(), state_dir: self.state_dir.clone() }
+    }
+
     /// Exclusive access to the pool's bookkeeping, across processes (flock).
     async fn lock(&self) -> Result<std::fs::File, PoolError> {
-        let path = self.state_dir.join(format!("pool-{}.lock", self.namespace));
+        self.lock_named(&format!("pool-{}.lock", self.namespace)).await
+    }
+
+    /// Held while one process makes sets of `recipe`, so that two refills do not both make
+    /// the one that was missing.
+    pub async fn lock_recipe(&self, recipe: &str) -> Result<std::fs::File, PoolError> {
+        self.lock_named(&format!("pool-{}-set-{recipe}.lock", self.namespace)).await
+    }
+
+    async fn lock_named(&self, name: &str) -> Result<std::fs::File, PoolError> {
+        let path = self.state_dir.join(name);
         let state = |source| PoolError::State { path: path.clone(), source };
         std::fs::create_dir_all(&self.state_dir).map_err(state)?;
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(state)?;
@@ -192,11 +210,12 @@ impl Pool {
     pub async fn down(&self) -> Result<usize, PoolError> {
         let _lock = self.lock().await?;
         let _ = std::fs::remove_file(self.sizes_file());
+        let _ = std::fs::remove_file(self.sets_file());
         let mut removed = 0;
         for container in self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await? {
             // Claimed containers belong to their runs now; those remove them.
             if self.names.is_unclaimed(&container.name) {
-                self.engine.remove_container(&container.id).await?;
+                self.remove_with_set(&container).await?;
                 removed += 1;
             }
         }
@@ -397,18 +416,23 @@ impl Pool {
     /// replacements warm up while the learner reads the result instead of competing with the
     /// run for the CPUs, and the run does not wait for them.
     pub fn refill_detached(&self, kind: ImageKind, image: &str) -> std::io::Result<()> {
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["pool", "refill", "--kind", kind.name(), "--image", image])
-            .args(["--namespace", &self.namespace, "--runtime", &self.runtime])
-            .env("SANDBOX_STATE_DIR", &self.state_dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()?;
-        // Reaped while this process lives (a watch spawns many); orphaned, not killed, after.
-        tokio::spawn(async move { child.wait().await });
-        Ok(())
+        self.spawn_detached(&["pool", "refill", "--kind", kind.name(), "--image", image])
+    }
+
+    /// `sandbox ARGS… --namespace NS --runtime RUNTIME`, detached (see `refill_detached`).
+    fn spawn_detached(&self, args: &[&str]) -> std::io::Result<()> {
+        let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        all.extend(["--namespace", &self.namespace, "--runtime", &self.runtime].map(String::from));
+        spawn_detached(&all, Some(&self.state_dir))
+    }
+
+    /// `sandbox pool teardown ARGS…` for this pool, detached: a run's removal and refills
+    /// once its verdict is known.
+    pub fn teardown_detached(&self, args: &[String]) -> std::io::Result<()> {
+        let mut all = vec!["pool".to_string(), "teardown".to_string()];
+        all.extend(args.iter().cloned());
+        all.extend(["--namespace", &self.namespace, "--runtime", &self.runtime].map(String::from));
+        spawn_detached(&all, Some(&self.state_dir))
     }
 
     /// Moves a claimed container from the parking network to the run's. Outside the lock:
@@ -426,12 +450,41 @@ impl Pool {
         for container in self.engine.list_labelled(LABEL_POOL).await? {
             let deadline = names::claim_deadline(&container.name);
             if deadline.is_some_and(|deadline| deadline + 60 < now) {
-                self.engine.remove_container(&container.id).await?;
+                self.remove_with_set(&container).await?;
                 removed += 1;
             }
         }
         Ok(removed)
     }
+
+    /// Removes a pooled container; a set's controller takes its set with it (its targets and
+    /// network carry the set's run label).
+    async fn remove_with_set(&self, container: &crate::docker::ListedContainer) -> Result<(), PoolError> {
+        match container.labels.get(labels::RUN) {
+            Some(set_run) => self.engine.remove_labelled(&format!("{}={set_run}", labels::RUN)).await?,
+            None => self.engine.remove_container(&container.id).await?,
+        }
+        Ok(())
+    }
+}
+
+/// `sandbox ARGS…` in a process of its own, detached from the caller's terminal and process
+/// group (a Ctrl-C there does not reach it) and outliving it.
+pub fn spawn_detached(args: &[String], state_dir: Option<&Path>) -> std::io::Result<()> {
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command.args(args);
+    if let Some(state_dir) = state_dir {
+        command.env("SANDBOX_STATE_DIR", state_dir);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    // Reaped while this process lives (a watch spawns many); orphaned, not killed, after.
+    tokio::spawn(async move { child.wait().await });
+    Ok(())
 }
 
 /// The limits pooled containers are made with: the default targets' (and the controller's
