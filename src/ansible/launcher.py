@@ -42,6 +42,9 @@ def forward(pipe):
 
 def prepare(strategy, mitogen):
     """Imports Ansible; returns what the import printed (config warnings), for every pass."""
+    # Live output, line by line, without PYTHONUNBUFFERED (which every child would inherit).
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
     log = os.open(LOG, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(log, 1)
