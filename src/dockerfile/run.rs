@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::challenge::image::ImageSpec;
 use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
 use crate::challenge::{format_size, Challenge, Limits, Network, PlaybookChoice};
-use crate::docker::{BuildLimits, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
+use crate::docker::{BuildLimits, ContainerError, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::log::StepFailure;
 use crate::dockerfile::structure::{self, CommandRun};
@@ -391,7 +391,9 @@ impl<'a> ImageRun<'a> {
         let what = "a structure test's command";
         let id = engine.create_container(&spec).await?;
         self.containers.lock().unwrap().push(id.clone());
-        if let Err(EngineError::StartContainer { source, .. }) = engine.start_container(&id, what).await {
+        if let Err(EngineError::Container(ContainerError::StartContainer { source, .. })) =
+            engine.start_container(&id, what).await
+        {
             // The runtime could not exec it (no such file, not executable): a shell says 127.
             let run = CommandRun { stdout: String::new(), stderr: source.to_string(), exit_code: 127 };
             return Ok((run, id));

@@ -24,7 +24,7 @@ use self::verdict::{Place, PlaybookEnd};
 use crate::ansible;
 use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
-use crate::docker::{ContainerSpec, Engine, EngineError, RegisteredRuntime};
+use crate::docker::{ContainerSpec, Engine, EngineError, ExecError, FileError, RegisteredRuntime};
 use crate::images::packages;
 use crate::images::{self, ImageError, ImageKind};
 use crate::isolation::guard::{self, GuardSettings};
@@ -620,14 +620,14 @@ impl<'a> Run<'a> {
         let go: Vec<&str> = go.iter().map(String::as_str).collect();
         let told = self.engine.exec_quiet(controller, "controller", &go, &[]).await;
         match told {
-            Ok(result) if result.exit_code != 0 => Err(EngineError::WriteFile {
+            Ok(result) if result.exit_code != 0 => Err(EngineError::File(FileError::WriteFile {
                 what: "controller".into(),
                 path: ansible::go_file(pass),
                 output: result.output,
-            }
+            })
             .into()),
             // A controller that died is the pass's verdict (record_apply says why), not an error here.
-            Ok(_) | Err(EngineError::StoppedDuringExec { .. }) => Ok(()),
+            Ok(_) | Err(EngineError::Exec(ExecError::StoppedDuringExec { .. })) => Ok(()),
             Err(err) => Err(err.into()),
         }
     }
@@ -828,7 +828,8 @@ impl<'a> Run<'a> {
             self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait, "sh", &inventory], &[]).await?;
         if result.exit_code == scripts::INVENTORY_NOT_WRITTEN {
             let path = CONTROLLER_INVENTORY.to_string();
-            return Err(EngineError::WriteFile { what: "controller".into(), path, output: result.output }.into());
+            let error = FileError::WriteFile { what: "controller".into(), path, output: result.output };
+            return Err(EngineError::File(error).into());
         }
         if result.exit_code != 0 {
             let addressed: Vec<_> = hosts.iter().map(|h| (h.distro, h.address.as_str())).collect();
@@ -906,7 +907,7 @@ impl<'a> Run<'a> {
             .await;
         let end = match result {
             Ok(result) => PlaybookEnd::Exited(result.exit_code),
-            Err(EngineError::StoppedDuringExec { .. }) => PlaybookEnd::ControllerStopped,
+            Err(EngineError::Exec(ExecError::StoppedDuringExec { .. })) => PlaybookEnd::ControllerStopped,
             Err(err) => return Err(err.into()),
         };
         Ok((log, end))
