@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::challenge::image::ImageSpec;
 use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
-use crate::challenge::{format_size, Challenge, Limits, Network, PlaybookChoice};
+use crate::challenge::{Challenge, Limits, Network, PlaybookChoice};
 use crate::docker::{BuildLimits, ContainerError, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::log::StepFailure;
@@ -21,6 +21,7 @@ use crate::report::timeline::{Phase, Timeline};
 use crate::report::{
     Apply, BuildReport, CheckReport, ImageReport, PassReport, PlatformReport, Reporter, RunReport, StepReport, Verdict,
 };
+use crate::units::format_size;
 
 /// The probe's image: a plain base image the builder holds (bash, no curl).
 const PROBE_IMAGE: &str = "debian:12";
