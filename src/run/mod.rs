@@ -18,9 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use miette::Diagnostic;
 
 use self::inventory::InventoryHost;
-use self::platform::{Decision, Platforms};
+use self::platform::Platforms;
 use self::recap::PlaybookLog;
-use self::verdict::{Place, PlaybookEnd};
+use self::verdict::{Decision, Place, PlaybookEnd};
 use crate::ansible;
 use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
