@@ -12,7 +12,7 @@ use sandbox::images::{self, ImageKind};
 use sandbox::pool::{Pool, LABEL_POOL};
 use sandbox::report::Reporter;
 
-use crate::harness::{default_endpoint, Sandbox};
+use crate::harness::{default_endpoint, Sandbox, TestPoolNamespace};
 
 struct Quiet;
 
@@ -259,11 +259,8 @@ fn a_controller_claimed_while_warming_has_its_warm_up_ansible_ended() {
 /// so, replacements warm, `pool down` removes them all.
 #[test]
 fn the_cli_pool_serves_runs_and_comes_down_clean() {
-    let state = tempfile::tempdir().unwrap();
-    let namespace = format!("test-cli-{}", std::process::id());
-    let env = |sandbox: Sandbox| {
-        sandbox.env("SANDBOX_STATE_DIR", &state.path().display().to_string()).env("SANDBOX_POOL_NAMESPACE", &namespace)
-    };
+    let pool = TestPoolNamespace::new("test-cli");
+    let env = |sandbox: Sandbox| pool.with(sandbox);
     let up = env(Sandbox::new(["pool", "up", "--size", "1", "--distro", "debian-12"])).output();
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert!(up.stdout.contains("debian-12          1       0      1"), "{}", up.stdout);
@@ -301,11 +298,8 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
 /// already under way) rather than starting more beside it, and passes.
 #[test]
 fn a_run_during_the_pools_warm_up_takes_the_warming_containers() {
-    let state = tempfile::tempdir().unwrap();
-    let namespace = format!("test-cli-warming-{}", std::process::id());
-    let env = |sandbox: Sandbox| {
-        sandbox.env("SANDBOX_STATE_DIR", &state.path().display().to_string()).env("SANDBOX_POOL_NAMESPACE", &namespace)
-    };
+    let pool = TestPoolNamespace::new("test-cli-warming");
+    let env = |sandbox: Sandbox| pool.with(sandbox);
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("warming");
     sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), false).unwrap();
