@@ -244,7 +244,7 @@ pub fn remove_pool(namespace: &str) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
     runtime.block_on(async {
         if let Ok(engine) = sandbox::docker::Engine::connect(&default_endpoint()).await {
-            let _ = engine.remove_labelled(&format!("{}={namespace}", sandbox::pool::LABEL_POOL)).await;
+            let _ = engine.remove_labelled(&format!("{}={namespace}", sandbox::labels::POOL)).await;
         }
     });
 }

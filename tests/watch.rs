@@ -64,7 +64,7 @@ fn each_edit_is_an_attempt_edits_during_a_run_queue_one_and_ctrl_c_leaves_nothin
         }
     }
     assert!(runs.len() >= 4, "stderr named {} runs", runs.len());
-    assert_eq!(labelled(&format!("io.sandbox.pool={pool}")), (0, 0), "the watch's pool is gone");
+    assert_eq!(labelled(&format!("{}={pool}", sandbox::labels::POOL)), (0, 0), "the watch's pool is gone");
     for run in runs {
         assert_eq!(leftovers(&run), (0, 0), "run {run} left containers or networks");
     }
@@ -97,7 +97,7 @@ fn a_watch_test_that_fails_half_way_leaves_nothing_behind() {
         child.owns_pool(&pool);
         let stdout = lines_of(child.stdout.take().unwrap());
         wait_for_line(&stdout, "[pass 1]", Duration::from_secs(240)).expect("the first attempt runs");
-        let (_, networks) = labelled(&format!("io.sandbox.pool={pool}"));
+        let (_, networks) = labelled(&format!("{}={pool}", sandbox::labels::POOL));
         *started.lock().unwrap() = Some((child.id(), pool, networks));
         panic!("a test failing while its watch runs");
     });
@@ -105,5 +105,5 @@ fn a_watch_test_that_fails_half_way_leaves_nothing_behind() {
     let (pid, pool, networks) = started.into_inner().unwrap().expect("the watch's first attempt ran");
     assert_eq!(networks, 1, "the watch's parking network existed when the test failed");
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the watch {pid} still runs");
-    assert_eq!(labelled(&format!("io.sandbox.pool={pool}")), (0, 0), "the watch's pool is left");
+    assert_eq!(labelled(&format!("{}={pool}", sandbox::labels::POOL)), (0, 0), "the watch's pool is left");
 }

@@ -300,12 +300,12 @@ impl<'a> Run<'a> {
         self.shared.lock().unwrap().platforms.distros()
     }
 
-    fn labels(&self, role: &str) -> HashMap<String, String> {
+    fn labels(&self, role: labels::Role) -> HashMap<String, String> {
         let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout;
         HashMap::from([
             (labels::RUN.to_string(), self.id.clone()),
             (labels::DEADLINE.to_string(), deadline.as_secs().to_string()),
-            (labels::ROLE.to_string(), role.to_string()),
+            (labels::ROLE.to_string(), role.as_str().to_string()),
         ])
     }
 
@@ -364,7 +364,7 @@ impl<'a> Run<'a> {
         let controller_image = self.ensure_image(ImageKind::Controller).await?;
 
         self.set_phase(Phase::Start);
-        self.engine.create_network(&self.network, self.offline(), self.labels("network")).await?;
+        self.engine.create_network(&self.network, self.offline(), self.labels(labels::Role::Network)).await?;
         let starting = Instant::now();
         let mut needed: Vec<(ImageKind, &str)> =
             targets.iter().map(|(distro, image)| (ImageKind::Target(distro), image.as_str())).collect();
@@ -734,8 +734,8 @@ impl<'a> Run<'a> {
     }
 
     async fn start_target(&self, distro: &'static Distro, image: &str) -> Result<String, RunError> {
-        let mut labels = self.labels("target");
-        labels.insert("io.sandbox.distro".into(), distro.name.into());
+        let mut labels = self.labels(labels::Role::Target);
+        labels.insert(labels::DISTRO.into(), distro.name.into());
         let spec = ContainerSpec {
             name: format!("sandbox-{}-{}", self.id, distro.name.replace('.', "-")),
             what: format!("target {}", distro.name),
@@ -764,7 +764,7 @@ impl<'a> Run<'a> {
             cmd: vec!["sleep".into(), "infinity".into()],
             entrypoint: None,
             env: Vec::new(),
-            labels: self.labels("controller"),
+            labels: self.labels(labels::Role::Controller),
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
             confinement: isolation::confinement(
