@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::challenge::{self, ServicesMode, Strategy};
+use crate::challenge::{ServicesMode, Strategy};
 use crate::suite::select::Partition;
+use crate::units;
 
 #[derive(Debug, Parser)]
 #[command(name = "sandbox", version, about = "Run hands-on Ansible challenges in hardened gVisor containers")]
@@ -221,7 +222,7 @@ pub struct RunScope {
     #[arg(long = "distro", value_name = "NAME")]
     pub distros: Vec<String>,
     /// Override the challenge's timeout (e.g. 90s, 10m)
-    #[arg(long, value_name = "DURATION", value_parser = challenge::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = units::parse_duration)]
     pub timeout: Option<Duration>,
 }
 

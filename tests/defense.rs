@@ -108,7 +108,7 @@ fn six_concurrent_runs_all_pass_and_leave_nothing() {
     );
     let children: Vec<_> = (0..6).map(|_| Sandbox::new(["run", &fixture.path_str(), "--json"]).spawn()).collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = child.into_child().wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");

@@ -32,14 +32,6 @@ use crate::report::Reporter;
 
 use self::names::{Key, Names, Slot};
 
-/// On every pooled container and the parking network; the value is the pool's namespace.
-pub const LABEL_POOL: &str = "io.sandbox.pool";
-/// `debian-12`, …, `controller`.
-const LABEL_KIND: &str = "io.sandbox.kind";
-/// Runtime and limits the container was created with: only a run wanting exactly these
-/// may take it.
-const LABEL_KEY: &str = "io.sandbox.pool.key";
-
 /// Warm targets per distro when neither `--size` nor the config's `[pool]` says otherwise:
 /// the popular ones; the rare ones start on demand.
 pub const DEFAULT_SIZES: &[(&str, usize)] = &[("debian-12", 2), ("ubuntu-22.04", 2), ("rocky-9", 2)];
@@ -135,6 +127,11 @@ impl Pool {
         self.names.parking_network()
     }
 
+    /// The label filter for everything this pool holds.
+    fn label(&self) -> String {
+        format!("{}={}", labels::POOL, self.namespace)
+    }
+
     /// Sizes per distro (and `controller`) while the pool is up (`pool up` wrote them, as
     /// TOML), else None.
     pub fn sizes(&self) -> Option<BTreeMap<String, usize>> {
@@ -200,7 +197,7 @@ impl Pool {
     async fn ensure_parking(&self) -> Result<(), PoolError> {
         let network = self.parking_network();
         if !self.engine.network_exists(&network).await? {
-            let labels = [(LABEL_POOL.to_string(), self.namespace.clone())].into();
+            let labels = [(labels::POOL.to_string(), self.namespace.clone())].into();
             self.engine.create_network(&network, true, labels).await?;
         }
         Ok(())
@@ -212,7 +209,7 @@ impl Pool {
         let _ = std::fs::remove_file(self.sizes_file());
         let _ = std::fs::remove_file(self.sets_file());
         let mut removed = 0;
-        for container in self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await? {
+        for container in self.engine.list_labelled(&self.label()).await? {
             // Claimed containers belong to their runs now; those remove them.
             if self.names.is_unclaimed(&container.name) {
                 self.remove_with_set(&container).await?;
@@ -227,7 +224,7 @@ impl Pool {
 
     pub async fn status(&self, catalog: &Catalog) -> Result<Vec<SlotStatus>, PoolError> {
         let sizes = self.sizes().unwrap_or_default();
-        let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+        let pooled = self.engine.list_labelled(&self.label()).await?;
         let mut lines = Vec::new();
         for kind in catalog.all().map(ImageKind::Target).chain([ImageKind::Controller]) {
             let count = |slot| pooled.iter().filter(|c| self.names.is_in(&c.name, slot, kind)).count();
@@ -259,7 +256,7 @@ impl Pool {
             if target == 0 {
                 return Ok(0);
             }
-            let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+            let pooled = self.engine.list_labelled(&self.label()).await?;
             let present = pooled
                 .iter()
                 .filter(|c| {
@@ -284,8 +281,8 @@ impl Pool {
         let limits = pooled_limits(kind);
         let name = self.names.warming(kind);
         let role = match kind {
-            ImageKind::Target(_) => "target",
-            ImageKind::Controller => "controller",
+            ImageKind::Target(_) => labels::Role::Target,
+            ImageKind::Controller => labels::Role::Controller,
         };
         let spec = ContainerSpec {
             name: name.clone(),
@@ -296,10 +293,10 @@ impl Pool {
             entrypoint: None,
             env: Vec::new(),
             labels: [
-                (LABEL_POOL.to_string(), self.namespace.clone()),
-                (LABEL_KIND.to_string(), kind.name().to_string()),
-                (LABEL_KEY.to_string(), self.key(kind)),
-                (labels::ROLE.to_string(), role.to_string()),
+                (labels::POOL.to_string(), self.namespace.clone()),
+                (labels::POOL_KIND.to_string(), kind.name().to_string()),
+                (labels::POOL_KEY.to_string(), self.key(kind)),
+                (labels::ROLE.to_string(), role.as_str().to_string()),
             ]
             .into(),
             network: self.parking_network(),
@@ -370,7 +367,7 @@ impl Pool {
             return Ok(vec![None; wanted.len()]);
         }
         let _lock = self.lock().await?;
-        let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+        let pooled = self.engine.list_labelled(&self.label()).await?;
         let mut taken = Vec::new();
         for (kind, image) in wanted {
             let image_id = self.engine.image_id(image).await?.unwrap_or_default();
@@ -388,7 +385,7 @@ impl Pool {
                     Err(_) => continue,
                 };
                 // Made for another runtime: someone else's to take.
-                if candidate.labels.get(LABEL_KEY) != Some(&self.key(*kind)) {
+                if candidate.labels.get(labels::POOL_KEY) != Some(&self.key(*kind)) {
                     continue;
                 }
                 // Created but not started yet: its boot is about to; leave it to that.
@@ -447,7 +444,7 @@ impl Pool {
     pub async fn sweep_orphans(&self) -> Result<usize, PoolError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let mut removed = 0;
-        for container in self.engine.list_labelled(LABEL_POOL).await? {
+        for container in self.engine.list_labelled(labels::POOL).await? {
             let deadline = names::claim_deadline(&container.name);
             if deadline.is_some_and(|deadline| deadline + 60 < now) {
                 self.remove_with_set(&container).await?;

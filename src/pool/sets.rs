@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Pool, PoolError, LABEL_POOL};
+use super::{Pool, PoolError};
 use crate::challenge::{ServicesMode, Strategy};
 use crate::docker::ListedContainer;
 use crate::labels;
@@ -126,14 +126,14 @@ impl Pool {
     /// The labels every container and the network of a set carry, beside its run's.
     pub fn set_labels(&self, recipe: &str, key: &str) -> [(String, String); 3] {
         [
-            (LABEL_POOL.to_string(), self.namespace.clone()),
+            (labels::POOL.to_string(), self.namespace.clone()),
             (LABEL_SET_RECIPE.to_string(), recipe.to_string()),
             (LABEL_SET_KEY.to_string(), key.to_string()),
         ]
     }
 
     async fn set_controllers(&self) -> Result<Vec<ListedContainer>, PoolError> {
-        let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+        let pooled = self.engine.list_labelled(&self.label()).await?;
         let warming = format!("sandbox-pool-{}-warming-set-", self.namespace);
         let ready = self.ready_set_prefix();
         Ok(pooled.into_iter().filter(|c| c.name.starts_with(&warming) || c.name.starts_with(&ready)).collect())

@@ -6,6 +6,7 @@
 
 pub mod inventory;
 pub mod platform;
+mod pooled;
 pub mod recap;
 pub mod scripts;
 pub mod teardown;
@@ -20,14 +21,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use miette::Diagnostic;
 
 use self::inventory::InventoryHost;
-use self::platform::{Decision, Platforms};
+use self::platform::Platforms;
 use self::recap::PlaybookLog;
-use self::verdict::{Place, PlaybookEnd};
+use self::verdict::{Decision, Place, PlaybookEnd};
 use self::warm::Purpose;
 use crate::ansible;
 use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
-use crate::docker::{ContainerSpec, Engine, EngineError, RegisteredRuntime};
+use crate::docker::{ContainerSpec, Engine, EngineError, ExecError, FileError, RegisteredRuntime};
 use crate::images::packages;
 use crate::images::{self, ImageError, ImageKind};
 use crate::isolation::guard::{self, GuardSettings};
@@ -329,11 +330,11 @@ impl<'a> Run<'a> {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout
     }
 
-    fn labels(&self, role: &str) -> HashMap<String, String> {
+    fn labels(&self, role: labels::Role) -> HashMap<String, String> {
         let mut labels = HashMap::from([
             (labels::RUN.to_string(), self.id.clone()),
             (labels::DEADLINE.to_string(), self.deadline().as_secs().to_string()),
-            (labels::ROLE.to_string(), role.to_string()),
+            (labels::ROLE.to_string(), role.as_str().to_string()),
         ]);
         labels.extend(self.set_labels.lock().unwrap().iter().cloned());
         labels
@@ -376,7 +377,7 @@ impl<'a> Run<'a> {
             self.start_guard(&distros, &ids, &controller).await?;
             return self.connect_and_apply(&controller, &distros, &ids, starting, true).await;
         }
-        self.engine.create_network(&self.network, self.offline(), self.labels("network")).await?;
+        self.engine.create_network(&self.network, self.offline(), self.labels(labels::Role::Network)).await?;
         let mut needed: Vec<(ImageKind, &str)> =
             targets.iter().map(|(distro, image)| (ImageKind::Target(distro), image.as_str())).collect();
         needed.push((ImageKind::Controller, &controller_image));
@@ -463,71 +464,6 @@ impl<'a> Run<'a> {
             self.platform_mut(distro, |p| p.started(id));
         }
         Ok((controller, ids))
-    }
-
-    /// Takes warm containers from the pool when it is up: the controller, and each target
-    /// whose image is the plain prepared one (a package layer is per challenge; those start
-    /// cold). Returns the claimed ids in `needed`'s order; they are the run's to remove.
-    async fn claim_from_pool(&self, needed: &[(ImageKind, &str)]) -> Result<Vec<Option<Claimed>>, RunError> {
-        let mut result = vec![None; needed.len()];
-        let Some(pool) = &self.pool else { return Ok(result) };
-        let poolable = |kind: ImageKind| match kind {
-            ImageKind::Target(distro) => self.challenge.poolable_target(distro),
-            ImageKind::Controller => true,
-        };
-        let (positions, wanted): (Vec<usize>, Vec<(ImageKind, String)>) = needed
-            .iter()
-            .enumerate()
-            .filter(|(_, (kind, _))| poolable(*kind))
-            .map(|(index, (kind, image))| (index, (*kind, image.to_string())))
-            .unzip();
-        let deadline = self.deadline();
-        let claimed = pool.claim(&self.id, deadline.as_secs(), &wanted, &self.challenge.limits).await?;
-        for (index, claim) in positions.into_iter().zip(claimed) {
-            if let Some(claim) = claim {
-                self.claimed.lock().unwrap().push(claim.id.clone());
-                result[index] = Some(claim);
-            }
-        }
-        Ok(result)
-    }
-
-    /// A claimed container leaves the pool's parking network for the run's.
-    async fn join_run_network(&self, id: &str, kind: ImageKind) -> Result<(), RunError> {
-        if let Some(pool) = &self.pool {
-            pool.move_to(id, &self.network, &kind.hostname()).await?;
-        }
-        Ok(())
-    }
-
-    /// A warm controller joins the run and gets the challenge's files, through an exec: it is
-    /// already running. One claimed while it warmed has its warm-up ended first.
-    async fn take_pooled_controller(&self, claim: &Claimed) -> Result<String, RunError> {
-        let id = claim.id.as_str();
-        // First: every moment its warm-up Ansible runs on is CPU the run does not get.
-        if claim.warming {
-            self.end_warm_up(id).await?;
-        }
-        self.join_run_network(id, ImageKind::Controller).await?;
-        let archive = self.challenge_archive()?;
-        self.engine.extract_into_running(id, "controller", CONTROLLER_WORK_DIR, &archive).await?;
-        Ok(id.to_string())
-    }
-
-    /// A controller claimed while warming: once its key pair exists (polled, bounded), its
-    /// warm-up Ansible is ended. Waiting for that Ansible to finish, or running beside it,
-    /// made such a run slower than a cold one (bench-pool.sh (e)).
-    async fn end_warm_up(&self, id: &str) -> Result<(), RunError> {
-        let deadline = Instant::now() + WARM_UP_BOUND;
-        let script = images::end_controller_warm_up();
-        loop {
-            let ended = self.engine.exec_quiet(id, "controller", &["sh", "-c", &script], &[]).await?;
-            if ended.exit_code == 0 || Instant::now() >= deadline {
-                // Past the bound the run goes on: its own key generation works all the same.
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     async fn connect_and_apply(
@@ -622,14 +558,14 @@ impl<'a> Run<'a> {
         let go: Vec<&str> = go.iter().map(String::as_str).collect();
         let told = self.engine.exec_quiet(controller, "controller", &go, &[]).await;
         match told {
-            Ok(result) if result.exit_code != 0 => Err(EngineError::WriteFile {
+            Ok(result) if result.exit_code != 0 => Err(EngineError::File(FileError::WriteFile {
                 what: "controller".into(),
                 path: ansible::go_file(pass),
                 output: result.output,
-            }
+            })
             .into()),
             // A controller that died is the pass's verdict (record_apply says why), not an error here.
-            Ok(_) | Err(EngineError::StoppedDuringExec { .. }) => Ok(()),
+            Ok(_) | Err(EngineError::Exec(ExecError::StoppedDuringExec { .. })) => Ok(()),
             Err(err) => Err(err.into()),
         }
     }
@@ -736,7 +672,7 @@ impl<'a> Run<'a> {
     }
 
     async fn start_target(&self, distro: &'static Distro, image: &str) -> Result<String, RunError> {
-        let mut labels = self.labels("target");
+        let mut labels = self.labels(labels::Role::Target);
         labels.insert(labels::DISTRO.into(), distro.name.into());
         let spec = ContainerSpec {
             name: format!("sandbox-{}-{}", self.id, distro.name.replace('.', "-")),
@@ -770,7 +706,7 @@ impl<'a> Run<'a> {
             cmd: vec!["sleep".into(), "infinity".into()],
             entrypoint: None,
             env: Vec::new(),
-            labels: self.labels("controller"),
+            labels: self.labels(labels::Role::Controller),
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
             confinement: isolation::confinement(
@@ -834,7 +770,8 @@ impl<'a> Run<'a> {
             self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait, "sh", &inventory], &[]).await?;
         if result.exit_code == scripts::INVENTORY_NOT_WRITTEN {
             let path = CONTROLLER_INVENTORY.to_string();
-            return Err(EngineError::WriteFile { what: "controller".into(), path, output: result.output }.into());
+            let error = FileError::WriteFile { what: "controller".into(), path, output: result.output };
+            return Err(EngineError::File(error).into());
         }
         if result.exit_code != 0 {
             let addressed: Vec<_> = hosts.iter().map(|h| (h.distro, h.address.as_str())).collect();
@@ -912,7 +849,7 @@ impl<'a> Run<'a> {
             .await;
         let end = match result {
             Ok(result) => PlaybookEnd::Exited(result.exit_code),
-            Err(EngineError::StoppedDuringExec { .. }) => PlaybookEnd::ControllerStopped,
+            Err(EngineError::Exec(ExecError::StoppedDuringExec { .. })) => PlaybookEnd::ControllerStopped,
             Err(err) => return Err(err.into()),
         };
         Ok((log, end))

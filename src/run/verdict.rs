@@ -6,8 +6,20 @@ use crate::docker::ContainerState;
 use crate::isolation::WriteBound;
 use crate::report::{Apply, PassReport, TaskDiff, Verdict};
 
-use super::platform::Decision;
 use super::recap::PlaybookLog;
+
+/// A verdict and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+impl Decision {
+    pub fn new(verdict: Verdict, reason: impl Into<String>) -> Decision {
+        Decision { verdict, reason: reason.into() }
+    }
+}
 
 /// Where a resource ran out, as a reason names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use super::{Run, RunError, CONTROLLER_CHALLENGE_DIR, CONTROLLER_WORK_DIR};
 use crate::ansible;
 use crate::distro::Distro;
-use crate::docker::EngineError;
+use crate::docker::{EngineError, FileError};
 use crate::images::ImageKind;
 use crate::pool::{ClaimedSet, Pool, SetRecipe};
 use crate::report::Verdict;
@@ -116,7 +116,7 @@ impl Run<'_> {
             return Ok(false);
         }
         *self.set_labels.lock().unwrap() = pool.set_labels(&self.recipe_id(), &key).to_vec();
-        self.engine.create_network(&self.network, self.offline(), self.labels("network")).await?;
+        self.engine.create_network(&self.network, self.offline(), self.labels(crate::labels::Role::Network)).await?;
         let cold = vec![None; targets.len() + 1];
         let (controller, ids) = self.start_containers(&targets, &controller_image, &cold, Instant::now()).await?;
         let distros: Vec<&'static Distro> = targets.iter().map(|(distro, _)| *distro).collect();
@@ -223,7 +223,8 @@ impl Run<'_> {
         let removed = self.engine.exec_quiet(&set.controller, "controller", &replace, &[]).await?;
         if removed.exit_code != 0 {
             let path = CONTROLLER_CHALLENGE_DIR.to_string();
-            return Err(EngineError::WriteFile { what: "controller".into(), path, output: removed.output }.into());
+            let error = FileError::WriteFile { what: "controller".into(), path, output: removed.output };
+            return Err(EngineError::File(error).into());
         }
         let archive = self.challenge_archive()?;
         self.engine.extract_into_running(&set.controller, "controller", CONTROLLER_WORK_DIR, &archive).await?;
