@@ -26,9 +26,11 @@ mod root;
 mod show;
 mod state;
 mod supervisor;
+mod syslog;
 mod time;
 mod tmpfiles;
 mod unit;
+mod unitlog;
 
 use ctx::Ctx;
 
