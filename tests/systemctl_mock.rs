@@ -2108,6 +2108,39 @@ fn supervised_forking_daemon_that_dies_at_start_fails_the_start() {
     });
 }
 
+/// Type=notify (php-fpm, redis, mariadb): the start waits for READY=1 on $NOTIFY_SOCKET; a
+/// daemon that exits first (a broken config) or never says it fails the start.
+#[test]
+fn supervised_notify_start_waits_for_ready_and_fails_when_the_daemon_exits_first() {
+    on_a_fresh_supervised_target(|s| {
+        let notify = "/usr/bin/perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), \
+                      Peer => $ENV{NOTIFY_SOCKET}) or die; $s->send(\"STATUS=up\\nREADY=1\\n\"); sleep 300'";
+        s.unit("ready.service", &service(&format!("Type=notify\nExecStart={notify}")));
+        s.ok(&["start", "ready"]);
+        let pid = s.main_pid("ready");
+        assert!(alive(pid), "the daemon runs after its start");
+        assert_eq!(s.show("ready")["SubState"], "running");
+        s.ok(&["stop", "ready"]);
+        s.unit(
+            "broken.service",
+            &service("Type=notify\nExecStart=/bin/sh -c 'echo \"ERROR: [pool www] pm.max_children must be a positive value\" >&2; exit 78'"),
+        );
+        let out = s.expect(&["start", "broken"], 1);
+        assert!(
+            out.stderr.contains("Job for broken.service failed because the control process exited with error code."),
+            "{out}"
+        );
+        assert!(out.stderr.contains("ERROR: [pool www] pm.max_children must be a positive value"), "{out}");
+        let p = s.show("broken");
+        assert_eq!((p["ActiveState"].as_str(), p["Result"].as_str()), ("failed", "exit-code"), "{p:?}");
+        assert_eq!(s.expect(&["restart", "broken"], 1).code, 1);
+        s.unit("mute.service", &service("Type=notify\nTimeoutStartSec=1\nExecStart=/bin/sleep 300"));
+        let out = s.expect(&["start", "mute"], 1);
+        assert!(out.stderr.contains("Job for mute.service failed because a timeout was exceeded."), "{out}");
+        assert_eq!(s.expect(&["is-active", "mute"], 3).stdout, "failed\n");
+    });
+}
+
 #[test]
 fn supervised_generators_and_daemons_that_clear_their_environment() {
     on_a_fresh_supervised_target(|s| {

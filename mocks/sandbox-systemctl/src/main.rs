@@ -20,6 +20,7 @@ mod install;
 mod journal;
 mod lifecycle;
 mod list;
+mod notify;
 mod process;
 mod query;
 mod root;

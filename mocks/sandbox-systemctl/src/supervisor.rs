@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::cmdline::{self, Env};
 use crate::ctx::{Ctx, Loaded};
+use crate::notify;
 use crate::process::{self, Credentials, CredentialsError, Spawn, SERVICE_PATH};
 use crate::root::{self, Root, STATE_DIR};
 use crate::state::{self, Active, MainRecord};
@@ -273,6 +274,8 @@ struct Job {
     env: Env,
     cwd: Option<(String, bool)>,
     log: Option<std::fs::File>,
+    /// Type=notify: $NOTIFY_SOCKET for the main process.
+    notify: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -307,7 +310,7 @@ impl Job {
                 env.set(&k, &v);
             }
         }
-        Job { creds, env, cwd: working_directory(ctx, l, u), log: unitlog::open(&ctx.root, l.id()) }
+        Job { creds, env, cwd: working_directory(ctx, l, u), log: unitlog::open(&ctx.root, l.id()), notify: None }
     }
 
     fn log_fd(&self) -> RawFd {
@@ -318,8 +321,10 @@ impl Job {
     fn spawn(&self, l: &Loaded, line: &str, main_pid: Option<i32>) -> (Spawn, bool) {
         let cmd = cmdline::prefixes(&unit::expand_specifiers(line, &l.r));
         let mut env = Env::default();
-        if let Some(pid) = main_pid {
-            env.set("MAINPID", &pid.to_string());
+        match (main_pid, &self.notify) {
+            (Some(pid), _) => env.set("MAINPID", &pid.to_string()),
+            (None, Some(socket)) => env.set("NOTIFY_SOCKET", socket),
+            (None, None) => {}
         }
         for entry in self.env.entries() {
             env.assign(&entry);
@@ -717,7 +722,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
             return start_failed(ctx, l, StartResult::Resources, 1, false, since);
         }
     };
-    let job = Job::new(ctx, l, creds.clone());
+    let mut job = Job::new(ctx, l, creds.clone());
     let deadline = timeout_start(l);
     // As systemd: activating until the start is done. A main process that ends meanwhile is
     // restarted only once the start has recorded it (`Watch::restart_due` waits for that).
@@ -726,7 +731,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
     if let Err(f) = job.run_all(l, &l.file.exec.pre.clone(), deadline) {
         return failed_step(ctx, l, f, false, since);
     }
-    if let Err(code) = start_main(ctx, l, &job, deadline, since) {
+    if let Err(code) = start_main(ctx, l, &mut job, deadline, since) {
         return code;
     }
     if let Err(f) = job.run_all(l, &l.file.exec.post.clone(), deadline) {
@@ -746,7 +751,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
 }
 
 /// ExecStart= as Type= says.
-fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u64) -> Result<(), i32> {
+fn start_main(ctx: &Ctx, l: &mut Loaded, job: &mut Job, deadline: Duration, since: u64) -> Result<(), i32> {
     match l.file.service_type.as_str() {
         "oneshot" => {
             job.run_all(l, &l.file.exec.start.clone(), deadline).map_err(|f| failed_step(ctx, l, f, true, since))
@@ -776,6 +781,7 @@ fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u
             }
             Ok(())
         }
+        "notify" => start_notify(ctx, l, job, deadline, since),
         _ => match job.spawn_main(ctx, l) {
             Some(pid) => {
                 l.main.pid = pid;
@@ -784,6 +790,33 @@ fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u
             }
             None => Err(start_failed(ctx, l, StartResult::Resources, 1, false, since)),
         },
+    }
+}
+
+/// Type=notify: started once the daemon says READY=1; failed when it ends first (a broken
+/// config) or does not say it within TimeoutStartSec=.
+fn start_notify(ctx: &Ctx, l: &mut Loaded, job: &mut Job, deadline: Duration, since: u64) -> Result<(), i32> {
+    let socket = notify::Socket::bind(&ctx.root, l.id());
+    job.notify = socket.as_ref().map(|s| s.path());
+    let Some(pid) = job.spawn_main(ctx, l) else {
+        return Err(start_failed(ctx, l, StartResult::Resources, 1, false, since));
+    };
+    l.main.pid = pid;
+    l.main.watched = true;
+    let Some(socket) = socket else { return Ok(()) };
+    match socket.wait_ready(pid, deadline) {
+        notify::Ready::Ready => Ok(()),
+        notify::Ready::TimedOut => Err(start_failed(ctx, l, StartResult::Timeout, 0, false, since)),
+        notify::Ready::Exited => {
+            // Failed first: the main process's supervisor writes how it ended (and restarts
+            // nothing) only once the start is no longer activating.
+            set_state(ctx, l, Active::Failed);
+            let status = match main_status(ctx, l) {
+                Ended::Status(s) => s,
+                _ => 1,
+            };
+            Err(start_failed(ctx, l, StartResult::ExitCode, status, true, since))
+        }
     }
 }
 
