@@ -13,7 +13,7 @@ use crate::root::Root;
 
 /// How a notify start ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ready {
+pub enum Start {
     Ready,
     /// The main process ended before it said it was ready.
     Exited,
@@ -48,13 +48,13 @@ impl Socket {
     }
 
     /// Until MAIN says READY=1, ends, or DEADLINE passes.
-    pub fn wait_ready(&self, main: i32, deadline: Duration) -> Ready {
+    pub fn wait_ready(&self, main: i32, deadline: Duration) -> Start {
         let end = Instant::now() + deadline;
         let mut buf = vec![0u8; 4096];
         loop {
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Ready::TimedOut;
+                return Start::TimedOut;
             }
             // Short slices: the main process's end can only be polled (it is not our child).
             let mut pfd = libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLIN, revents: 0 };
@@ -63,13 +63,13 @@ impl Socket {
             if ready > 0 {
                 if let Ok(n) = self.socket.recv(&mut buf) {
                     if says_ready(&String::from_utf8_lossy(&buf[..n])) {
-                        return Ready::Ready;
+                        return Start::Ready;
                     }
                 }
                 continue;
             }
             if !process::alive(main) {
-                return Ready::Exited;
+                return Start::Exited;
             }
         }
     }

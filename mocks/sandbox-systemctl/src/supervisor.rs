@@ -805,9 +805,9 @@ fn start_notify(ctx: &Ctx, l: &mut Loaded, job: &mut Job, deadline: Duration, si
     l.main.watched = true;
     let Some(socket) = socket else { return Ok(()) };
     match socket.wait_ready(pid, deadline) {
-        notify::Ready::Ready => Ok(()),
-        notify::Ready::TimedOut => Err(start_failed(ctx, l, StartResult::Timeout, 0, false, since)),
-        notify::Ready::Exited => {
+        notify::Start::Ready => Ok(()),
+        notify::Start::TimedOut => Err(start_failed(ctx, l, StartResult::Timeout, 0, false, since)),
+        notify::Start::Exited => {
             // Failed first: the main process's supervisor writes how it ended (and restarts
             // nothing) only once the start is no longer activating.
             set_state(ctx, l, Active::Failed);
