@@ -302,13 +302,13 @@ mod tests {
         let limits = Limits::default();
         assert_eq!(
             death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::HostDisk),
-            "out of memory in target debian-12 (limit 512 MiB): give the challenge more with [limits] memory = \"1g\" \
+            "out of memory in target debian-12 (limit 1024 MiB): give the challenge more with [limits] memory = \"2g\" \
              in challenge.toml (the ceiling here is 4096 MiB)"
         );
         assert_eq!(
             death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::Memory),
-            "out of memory in target debian-12 (limit 512 MiB; files written outside /tmp count against it): give the \
-             challenge more with [limits] memory = \"1g\" in challenge.toml (the ceiling here is 4096 MiB)"
+            "out of memory in target debian-12 (limit 1024 MiB; files written outside /tmp count against it): give the \
+             challenge more with [limits] memory = \"2g\" in challenge.toml (the ceiling here is 4096 MiB)"
         );
         let odd = Limits { memory_bytes: 700 * 1024 * 1024, ..limits };
         assert!(
