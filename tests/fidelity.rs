@@ -29,6 +29,8 @@ const PLAYBOOK: &str = r#"- hosts: all
     - name: apache module
       ansible.builtin.command: { cmd: a2enmod proxy_fcgi, creates: /etc/apache2/mods-enabled/proxy_fcgi.load }
       notify: restart apache2
+    - name: app directory
+      ansible.builtin.file: { path: /var/www/app, state: directory }
     - name: app page
       ansible.builtin.copy: { dest: /var/www/app/index.php, content: "<?php echo 'fpm says ' . (6 * 7);\n" }
     - name: app site
