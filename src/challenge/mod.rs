@@ -295,8 +295,9 @@ impl Prepare {
 /// gVisor's memory overlay every file written outside /tmp counts against it: apt's lists and
 /// .deb cache, the installed files, the running services. Measured peaks (debian-12, runsc,
 /// `apt-get update && apt-get install`): apache2 438 MiB, php-fpm with 14 extensions 570 MiB,
-/// mariadb-server 685 MiB, postgresql 863 MiB; 512 MiB no longer fitted a PHP stack.
-pub const DEFAULT_MEMORY: u64 = 1024 * 1024 * 1024;
+/// mariadb-server 685 MiB, postgresql 863 MiB, a LAMP stack in one target 1003 MiB;
+/// 512 MiB no longer fitted a PHP stack, and 1 GiB leaves a LAMP role no room.
+pub const DEFAULT_MEMORY: u64 = 1536 * 1024 * 1024;
 
 /// Per-container resource limits.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -302,13 +302,13 @@ mod tests {
         let limits = Limits::default();
         assert_eq!(
             death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::HostDisk),
-            "out of memory in target debian-12 (limit 1024 MiB): give the challenge more with [limits] memory = \"2g\" \
+            "out of memory in target debian-12 (limit 1536 MiB): give the challenge more with [limits] memory = \"3g\" \
              in challenge.toml (the ceiling here is 4096 MiB)"
         );
         assert_eq!(
             death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::Memory),
-            "out of memory in target debian-12 (limit 1024 MiB; files written outside /tmp count against it): give the \
-             challenge more with [limits] memory = \"2g\" in challenge.toml (the ceiling here is 4096 MiB)"
+            "out of memory in target debian-12 (limit 1536 MiB; files written outside /tmp count against it): give the \
+             challenge more with [limits] memory = \"3g\" in challenge.toml (the ceiling here is 4096 MiB)"
         );
         let odd = Limits { memory_bytes: 700 * 1024 * 1024, ..limits };
         assert!(
@@ -320,7 +320,7 @@ mod tests {
         let reason = death_reason(&state, &full, Place::Target("debian-12"), WriteBound::Memory);
         assert!(reason.ends_with("the operator can raise [ceilings] memory in sandbox's config"), "{reason}");
         let controller = death_reason(&state, &limits.for_controller(), Place::Controller, WriteBound::Memory);
-        assert!(controller.starts_with("out of memory in the controller (limit 1024 MiB;"), "{controller}");
+        assert!(controller.starts_with("out of memory in the controller (limit 1536 MiB;"), "{controller}");
         assert!(controller.contains("lookups and `delegate_to: localhost` run there"), "{controller}");
     }
 
