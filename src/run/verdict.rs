@@ -58,7 +58,11 @@ fn more_memory(limits: &Limits) -> String {
             "the challenge has the most this host allows ({ceiling} MiB); the operator can raise [ceilings] memory in sandbox's config"
         );
     }
-    let value = if wanted >= 1024 && wanted % 1024 == 0 { format!("{}g", wanted / 1024) } else { format!("{wanted}m") };
+    let value = if wanted >= 1024 && wanted.is_multiple_of(1024) {
+        format!("{}g", wanted / 1024)
+    } else {
+        format!("{wanted}m")
+    };
     format!("give the challenge more with [limits] memory = \"{value}\" in challenge.toml (the ceiling here is {ceiling} MiB)")
 }
 
