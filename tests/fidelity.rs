@@ -148,7 +148,7 @@ PY
 #[test]
 fn real_packages_run_and_answer_after_start_restart_and_reload_and_broken_configs_fail_their_task() {
     let fixture = Fixture::new(
-        "title = \"fidelity\"\ndistros = [\"debian-12\"]\n[run]\nservices = \"supervised\"\nnetwork = \"none\"\n\
+        "title = \"fidelity\"\ndistros = [\"debian-12\"]\n[run]\nservices = \"supervised\"\nnetwork = \"none\"\ntimeout = \"20m\"\n\
          [limits]\npids = 512\n[prepare]\npackages = [\"postfix\", \"php-fpm\", \"apache2\", \"redis-server\", \"memcached\"]\n",
         PLAYBOOK,
         CHECK,
