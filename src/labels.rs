@@ -25,6 +25,14 @@ pub enum Role {
     Target,
     Controller,
     Network,
+    /// Docker track: the learner's image running.
+    App,
+    /// Docker track: ours, beside the app, for check.sh and the http check.
+    Probe,
+    /// Docker track: the image created, never started, for structure tests to read its files.
+    Files,
+    /// Docker track: the image running one of a structure test's commands.
+    Command,
 }
 
 impl Role {
@@ -33,6 +41,10 @@ impl Role {
             Role::Target => "target",
             Role::Controller => "controller",
             Role::Network => "network",
+            Role::App => "app",
+            Role::Probe => "probe",
+            Role::Files => "files",
+            Role::Command => "command",
         }
     }
 }

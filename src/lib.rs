@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod ansible;
+pub mod attempt;
 pub mod challenge;
 pub mod cli;
 mod commands;
@@ -18,6 +19,7 @@ pub mod images;
 pub mod isolation;
 pub mod labels;
 pub mod learner;
+pub mod lifecycle;
 pub mod pool;
 pub mod printer;
 pub mod report;
@@ -29,6 +31,7 @@ pub mod units;
 
 use miette::Diagnostic;
 
+use crate::attempt::AttemptError;
 use crate::challenge::scaffold::ScaffoldError;
 use crate::challenge::ChallengeError;
 use crate::cli::Cli;
@@ -65,6 +68,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Run(#[from] RunError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Build(#[from] BuildError),
 
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -111,13 +118,24 @@ impl Error {
             // The learner's disk, not their input.
             Error::Learner(LearnerError::Io { .. }) => ExitStatus::Infrastructure,
             Error::Learner(_) => ExitStatus::Usage,
-            Error::Run(RunError::Interrupted | RunError::Build(BuildError::Interrupted)) => ExitStatus::Interrupted,
+            Error::Run(RunError::Interrupted) | Error::Build(BuildError::Interrupted) => ExitStatus::Interrupted,
             // A Dockerfile refused before it builds is the learner's input, like a bad manifest.
-            Error::Run(RunError::Build(
-                BuildError::Dockerfile(_) | BuildError::Io { .. } | BuildError::ContextTooLarge { .. },
-            )) => ExitStatus::Usage,
+            Error::Build(BuildError::Dockerfile(_) | BuildError::Io { .. } | BuildError::ContextTooLarge { .. }) => {
+                ExitStatus::Usage
+            }
             Error::Run(RunError::DistroNotInChallenge { .. } | RunError::MissingPlaybook { .. }) => ExitStatus::Usage,
-            Error::Run(_) | Error::Engine(_) | Error::Image(_) | Error::Pool(_) => ExitStatus::Infrastructure,
+            Error::Run(_) | Error::Build(_) | Error::Engine(_) | Error::Image(_) | Error::Pool(_) => {
+                ExitStatus::Infrastructure
+            }
+        }
+    }
+}
+
+impl From<AttemptError> for Error {
+    fn from(err: AttemptError) -> Error {
+        match err {
+            AttemptError::Run(err) => Error::Run(err),
+            AttemptError::Build(err) => Error::Build(err),
         }
     }
 }

@@ -132,6 +132,37 @@ fn ctrl_c_during_a_build_removes_everything_and_exits_130() {
     assert_eq!(crate::harness::leftovers(&run), (0, 0));
 }
 
+/// A Docker attempt whose CLI is killed (SIGKILL: no cleanup of its own) while its app runs
+/// leaves its app and probe in the builder; the next attempt removes them once their deadline
+/// (and its grace) passed, as the Ansible track's runs are swept.
+#[test]
+fn a_killed_docker_attempts_containers_are_swept_by_the_next_attempt() {
+    let fixture = Fixture::docker("[image]\nport = 8080\n", APP);
+    fixture.write("check.sh", "#!/bin/bash\nsleep 300\n");
+    let mut child = Sandbox::new(["run", &fixture.path_str(), "--timeout", "40s"]).spawn();
+    let lines = lines_of(child.stderr.take().unwrap());
+    let (_, seen) = wait_for_line(&lines, "run ", Duration::from_secs(60)).expect("the run announced its id");
+    let run = seen.iter().find_map(|l| run_id_in(l)).expect("the run id");
+    let started = std::time::Instant::now();
+    while crate::harness::present(&run).0 < 2 && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(crate::harness::present(&run).0 >= 2, "the app and its probe run");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = crate::harness::builder_deadline(&run).expect("its containers carry a deadline");
+    assert!(crate::harness::present(&run).0 >= 2, "a killed CLI removes nothing itself");
+    // Until the grace after its deadline has passed, its leftovers are not another's to take.
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    while now() <= deadline + 61 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let next = Fixture::docker("", "FROM debian:12\nRUN false\n");
+    let out = Sandbox::new(["run", &next.path_str()]).status(1).run();
+    assert!(out.stderr.contains(&format!("removed leftovers of dead run {run}")), "{}", out.stderr);
+    assert_eq!(crate::harness::leftovers(&run), (0, 0));
+}
+
 #[test]
 fn refused_dockerfiles_point_at_the_line_and_exit_2() {
     let outside = Fixture::docker("", "FROM python:3.12-slim\nCMD [\"python3\"]\n");

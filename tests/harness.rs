@@ -439,6 +439,20 @@ pub fn builder_leftovers(run: &str) -> (usize, usize) {
     })
 }
 
+/// The latest deadline label on the builder's containers of `run`, if it has any.
+pub fn builder_deadline(run: &str) -> Option<u64> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_unix(BUILDER_SOCKET, 120, bollard::API_DEFAULT_VERSION).unwrap();
+        let docker = docker.negotiate_version().await.unwrap();
+        let label = HashMap::from([("label".to_string(), vec![format!("io.sandbox.run={run}")])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&label).build();
+        let containers = docker.list_containers(Some(options)).await.unwrap();
+        containers.iter().filter_map(|c| c.labels.as_ref()?.get("io.sandbox.deadline")?.parse().ok()).max()
+    })
+}
+
 /// Whether the builder still has container `id` (a build step's).
 pub fn builder_has_container(id: &str) -> bool {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

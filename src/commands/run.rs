@@ -1,14 +1,13 @@
 //! `sandbox run` and `sandbox shell`: one run of a challenge, reported as it goes.
 
-use crate::challenge::image::ImageSpec;
 use crate::challenge::{Challenge, Track};
 use crate::cli::{RunArgs, RunSetup, ShellArgs};
 use crate::docker::Engine;
-use crate::dockerfile::run::{ImageRun, ImageRunOptions};
+use crate::attempt::Attempt;
 use crate::learner::Opened;
 use crate::printer::terminal::Terminal;
 use crate::report::{Reporter, RunReport};
-use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
+use crate::run::{PlaybookChoice, Run, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
@@ -17,10 +16,7 @@ use super::{learner, session};
 pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
     let opened = open(&args.dir, &args.setup, settings)?;
     let challenge = opened.load(&settings.allowed)?;
-    let report = match &challenge.track {
-        Track::Docker(spec) => run_image(&args, &challenge, spec, settings, terminal).await?,
-        Track::Ansible => run_playbook(&args, &challenge, settings, terminal).await?,
-    };
+    let report = attempt(&args, &challenge, settings, terminal).await?;
     terminal.summary(&report);
     if args.timings {
         terminal.timings(&report.timings, report.warm_set.as_deref());
@@ -39,13 +35,8 @@ pub(super) fn open(target: &std::path::Path, setup: &RunSetup, settings: &Settin
     Ok(if setup.solution { opened.for_solution() } else { opened })
 }
 
-/// `sandbox run` of an Ansible challenge: the playbook twice on every platform.
-async fn run_playbook(
-    args: &RunArgs,
-    challenge: &Challenge,
-    settings: &Settings,
-    terminal: &Terminal,
-) -> Result<RunReport, Error> {
+/// `sandbox run`'s attempt, of whichever track the challenge is.
+async fn attempt(args: &RunArgs, challenge: &Challenge, settings: &Settings, terminal: &Terminal) -> Result<RunReport, Error> {
     let runtime = settings.runtime(args.setup.runtime.clone());
     let options = RunOptions {
         distros: args.scope.distros.clone(),
@@ -55,40 +46,11 @@ async fn run_playbook(
         detach_teardown: true,
         ..run_options(&args.setup, settings, runtime, terminal, 2)
     };
-    let engine = Engine::connect(&settings.engine()?).await?;
-    let run = Run::new(engine, challenge, options, terminal)?;
-    terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
-    let result = run.execute().await;
+    let attempt = Attempt::new(challenge, options, settings, terminal).await?;
+    terminal.step(&format!("run {} of {}: {}", attempt.id(), challenge.id, challenge.title));
+    let result = attempt.execute().await;
     terminal.finish();
     Ok(result?)
-}
-
-/// `sandbox run` of a Docker challenge: two builds, their checks, the verdict.
-async fn run_image(
-    args: &RunArgs,
-    challenge: &Challenge,
-    spec: &ImageSpec,
-    settings: &Settings,
-    terminal: &Terminal,
-) -> Result<RunReport, Error> {
-    let options =
-        RunOptions { timeout: args.scope.timeout, ..run_options(&args.setup, settings, String::new(), terminal, 2) };
-    let options = image_options(settings, &options);
-    let run = ImageRun::new(challenge, spec, options, terminal).await.map_err(RunError::from)?;
-    terminal.step(&format!("run {} of {}: {}", run.id(), challenge.id, challenge.title));
-    let result = run.execute().await;
-    terminal.finish();
-    Ok(result.map_err(RunError::from)?)
-}
-
-/// What a Docker attempt takes of a run's options: the Dockerfile, the timeout.
-pub(super) fn image_options(settings: &Settings, options: &RunOptions) -> ImageRunOptions {
-    ImageRunOptions {
-        dockerfile: options.playbook.clone(),
-        timeout: options.timeout,
-        guard: settings.guard,
-        builder_socket: settings.builder.clone(),
-    }
 }
 
 /// `sandbox shell`: one pass of the playbook, then a login shell in the chosen target; the

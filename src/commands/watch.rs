@@ -7,23 +7,21 @@ use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, EventKind};
 
-use crate::challenge::image::ImageSpec;
 use crate::challenge::{Challenge, Track};
 use crate::cli::WatchArgs;
 use crate::docker::Engine;
-use crate::dockerfile::run::ImageRun;
-use crate::dockerfile::BuildError;
+use crate::attempt::Attempt;
 use crate::learner::Opened;
 use crate::pool::{Location, Pool};
 use crate::printer::terminal::Terminal;
 use crate::report::changes;
 use crate::report::{Reporter, RunReport};
-use crate::run::{warm, Run, RunError, RunOptions};
+use crate::run::{warm, RunError, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
 use super::learner;
-use super::run::{image_options, run_options};
+use super::run::run_options;
 
 /// `sandbox watch`: a pool of its own for the challenge's platforms, an attempt now and one
 /// after each change (never two at once), and everything removed however it ends.
@@ -97,7 +95,7 @@ async fn watch_attempts(
     let mut cause = "first attempt".to_string();
     for attempt in 1.. {
         terminal.step(&format!("attempt {attempt} ({cause})"));
-        if let Some(report) = watch_attempt(engine, opened, settings, options, terminal).await? {
+        if let Some(report) = watch_attempt(opened, settings, options, terminal).await? {
             terminal.summary(&report);
             learner::record_attempt(opened, &report, settings, terminal);
             if let Some(previous) = &previous {
@@ -134,7 +132,6 @@ async fn settle(changes: &mut tokio::sync::mpsc::UnboundedReceiver<PathBuf>, cha
 /// One attempt: the challenge as it is now (a broken challenge.toml is shown and waited
 /// out, not the end of the watch), run to its verdict.
 async fn watch_attempt(
-    engine: &Engine,
     opened: &Opened,
     settings: &Settings,
     options: &RunOptions,
@@ -147,30 +144,20 @@ async fn watch_attempt(
             return Ok(None);
         }
     };
-    let result = match &challenge.track {
-        Track::Docker(spec) => attempt_image(&challenge, spec, settings, options, terminal).await,
-        Track::Ansible => Run::new(engine.clone(), &challenge, options.clone(), terminal)?.execute().await,
+    let attempt = Attempt::new(&challenge, options.clone(), settings, terminal).await;
+    let result = match attempt {
+        Ok(attempt) => attempt.execute().await,
+        Err(err) => Err(err),
     };
     terminal.finish();
     match result {
         Ok(report) => Ok(Some(report)),
-        Err(RunError::Interrupted | RunError::Build(BuildError::Interrupted)) => Err(RunError::Interrupted.into()),
+        Err(err) if err.interrupted() => Err(RunError::Interrupted.into()),
         Err(err) => {
             terminal.error(&format!("{:?}", miette::Report::new(err)));
             Ok(None)
         }
     }
-}
-
-async fn attempt_image(
-    challenge: &Challenge,
-    spec: &ImageSpec,
-    settings: &Settings,
-    options: &RunOptions,
-    terminal: &Terminal,
-) -> Result<RunReport, RunError> {
-    let options = image_options(settings, options);
-    Ok(ImageRun::new(challenge, spec, options, terminal).await?.execute().await?)
 }
 
 /// Whether a file-system event is a write. Reads count as events too (inotify's OPEN, which

@@ -14,9 +14,10 @@ use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::log;
 use crate::dockerfile::structure::{self, CommandRun};
 use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
-use crate::isolation::guard::GuardSettings;
+use crate::isolation::guard::{self, GuardSettings};
 use crate::isolation::{self, host_pids_limit};
-use crate::labels;
+use crate::labels::Role;
+use crate::lifecycle::{self, Ended, Scope};
 use crate::report::timeline::{Phase, Timeline};
 use crate::report::{
     Apply, BuildReport, CheckReport, ImageReport, PassReport, PlatformReport, Reporter, RunReport, StepReport, Verdict,
@@ -54,30 +55,6 @@ pub struct ImageRunOptions {
     pub builder_socket: String,
 }
 
-/// The containers an image's checks make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    /// The learner's image.
-    App,
-    /// Ours, beside it, for check.sh and the http check.
-    Probe,
-    /// The image created, never started, for structure tests to read its files.
-    Files,
-    /// The image running one of a structure test's commands (its entrypoint cleared).
-    Command,
-}
-
-impl Role {
-    fn name(self) -> &'static str {
-        match self {
-            Role::App => "app",
-            Role::Probe => "probe",
-            Role::Files => "files",
-            Role::Command => "command",
-        }
-    }
-}
-
 /// How the attempt ended early, if it did.
 enum Stop {
     Killed(String),
@@ -91,7 +68,8 @@ pub struct ImageRun<'a> {
     spec: &'a ImageSpec,
     options: ImageRunOptions,
     reporter: &'a dyn Reporter,
-    id: String,
+    /// Its id, labels, deadline and race (`lifecycle`).
+    scope: Scope,
     runtime: String,
     report: std::sync::Mutex<ImageReport>,
     /// check.sh's exit code and output per build.
@@ -100,7 +78,7 @@ pub struct ImageRun<'a> {
     /// This attempt's containers (build steps, app, probe): what the guard watches (the
     /// builder is shared, and another attempt's bomb is not this one's verdict) and what a
     /// timeout or Ctrl-C may leave running.
-    containers: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    containers: guard::Watched,
     timeline: std::sync::Mutex<Timeline>,
 }
 
@@ -117,6 +95,7 @@ impl<'a> ImageRun<'a> {
             }
         }
         let builder = Builder::connect(&options.builder_socket).await?;
+        let scope = Scope::new(options.timeout.unwrap_or(challenge.run.timeout));
         let runtime = builder.engine().defaults().await?.default_runtime;
         Ok(ImageRun {
             builder,
@@ -124,7 +103,7 @@ impl<'a> ImageRun<'a> {
             spec,
             options,
             reporter,
-            id: labels::new_run_id(),
+            scope,
             runtime,
             report: std::sync::Mutex::new(ImageReport::default()),
             check_outputs: Default::default(),
@@ -135,19 +114,20 @@ impl<'a> ImageRun<'a> {
     }
 
     pub fn id(&self) -> &str {
-        &self.id
+        self.scope.id()
     }
 
     /// Builds, checks, builds again, checks again; ends early on a failed build, the
     /// guard, the timeout or Ctrl-C (`Interrupted`). Removes what it made in every case.
     pub async fn execute(self) -> Result<RunReport, BuildError> {
         let started = Instant::now();
-        let timeout = self.options.timeout.unwrap_or(self.challenge.run.timeout);
+        let timeout = self.scope.timeout();
+        self.remove_dead_attempts().await;
         let guard = self.spawn_guard();
-        let result = tokio::select! {
-            result = self.attempt() => result.map(|()| None),
-            () = tokio::time::sleep(timeout) => Ok(Some(Stop::Timeout)),
-            () = crate::shutdown::signal() => Err(BuildError::Interrupted),
+        let result = match self.scope.race(self.attempt()).await {
+            Ended::Finished(result) => result.map(|()| None),
+            Ended::TimedOut => Ok(Some(Stop::Timeout)),
+            Ended::Interrupted => Err(BuildError::Interrupted),
         };
         guard.abort();
         // What a timeout names: the phase it cut short, not the teardown after it.
@@ -173,11 +153,20 @@ impl<'a> ImageRun<'a> {
     }
 
     fn tag(&self, build: u8) -> String {
-        format!("sandbox-image-{}:{build}", self.id)
+        image_tag(self.scope.id(), build)
     }
 
-    fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([(labels::RUN.to_string(), self.id.clone())])
+    /// A killed earlier attempt may have left its app and probe running in the builder:
+    /// removed past their deadline, as the Ansible track removes a dead run's targets.
+    async fn remove_dead_attempts(&self) {
+        let engine = self.builder.engine();
+        for run in lifecycle::sweep_dead(engine).await.unwrap_or_default() {
+            // Its images carry no label (the builder would add a step for it): their tags say.
+            for build in 1..=2 {
+                let _ = engine.untag_image(&image_tag(&run, build)).await;
+            }
+            self.reporter.notice(&format!("removed leftovers of dead run {run}"));
+        }
     }
 
     fn dockerfile(&self) -> PathBuf {
@@ -201,7 +190,7 @@ impl<'a> ImageRun<'a> {
             .as_ref()
             .and_then(|t| t.strip_prefix(&self.spec.context).ok())
             .filter(|_| build == 2)
-            .map(|path| (path, source_change(&self.id)));
+            .map(|path| (path, source_change(self.scope.id())));
         let limits = &self.challenge.limits;
         let request = BuildRequest {
             context: &context,
@@ -228,7 +217,7 @@ impl<'a> ImageRun<'a> {
             .build(&request, &mut |line| {
                 // A build step's container carries no label of ours; its id is in the log.
                 if let Some(id) = line.trim().strip_prefix("---> Running in ") {
-                    steps_running.lock().unwrap().push(id.trim().to_string());
+                    steps_running.add(id.trim(), "a build step");
                 }
                 reporter.build_line(&format!("[build {build}] {line}"));
             })
@@ -317,7 +306,7 @@ impl<'a> ImageRun<'a> {
         // Never started: the command only has to exist for the container to be created.
         (spec.entrypoint, spec.cmd) = (Some(Vec::new()), vec!["true".into()]);
         let id = engine.create_container(&spec).await?;
-        self.containers.lock().unwrap().push(id.clone());
+        self.containers.add(&id, "the image's files");
         for test in &tests.files {
             let path = structure::expand(&test.path, env);
             let entry = engine.read_path(&id, "the image", &path, None).await?;
@@ -386,11 +375,11 @@ impl<'a> ImageRun<'a> {
     ) -> Result<(CommandRun, String), BuildError> {
         let engine = self.builder.engine();
         let mut spec = self.container(build, Role::Command, image, "none".into());
-        spec.name = format!("{}-{}", spec.name, self.containers.lock().unwrap().len());
+        spec.name = format!("{}-{}", spec.name, self.containers.len());
         (spec.entrypoint, spec.cmd, spec.env) = (Some(Vec::new()), command, env.to_vec());
         let what = "a structure test's command";
         let id = engine.create_container(&spec).await?;
-        self.containers.lock().unwrap().push(id.clone());
+        self.containers.add(&id, what);
         if let Err(EngineError::Container(ContainerError::StartContainer { source, .. })) =
             engine.start_container(&id, what).await
         {
@@ -489,8 +478,9 @@ impl<'a> ImageRun<'a> {
             Role::Probe => (isolation::probe_confinement(limits, gvisor), vec!["sleep".into(), "infinity".into()]),
             // The caller sets the command.
             Role::Files | Role::Command => (isolation::structure_test_confinement(limits, gvisor), Vec::new()),
+            Role::Target | Role::Controller | Role::Network => unreachable!("the Ansible track's roles"),
         };
-        let name = role.name();
+        let name = role.as_str();
         ContainerSpec {
             name: self.container_name(build, role),
             what: name.to_string(),
@@ -499,7 +489,7 @@ impl<'a> ImageRun<'a> {
             cmd,
             entrypoint: None,
             env: Vec::new(),
-            labels: self.labels(),
+            labels: self.scope.labels(role),
             network,
             runtime: self.runtime.clone(),
             confinement,
@@ -507,13 +497,13 @@ impl<'a> ImageRun<'a> {
     }
 
     fn container_name(&self, build: u8, role: Role) -> String {
-        format!("sandbox-{}-{}-{build}", self.id, role.name())
+        format!("sandbox-{}-{}-{build}", self.scope.id(), role.as_str())
     }
 
     async fn start_app(&self, build: u8, tag: &str) -> Result<String, BuildError> {
         let engine = self.builder.engine();
         let id = engine.create_container(&self.container(build, Role::App, tag, "none".into())).await?;
-        self.containers.lock().unwrap().push(id.clone());
+        self.containers.add(&id, "the app");
         engine.start_container(&id, "app").await?;
         Ok(id)
     }
@@ -522,7 +512,7 @@ impl<'a> ImageRun<'a> {
         let engine = self.builder.engine();
         let spec = self.container(build, Role::Probe, PROBE_IMAGE, format!("container:{app}"));
         let id = engine.create_container(&spec).await?;
-        self.containers.lock().unwrap().push(id.clone());
+        self.containers.add(&id, "the probe");
         let check = std::fs::read(self.challenge.file(&self.challenge.check))
             .map_err(|source| BuildError::Io { path: self.challenge.file(&self.challenge.check), source })?;
         let files: [(&str, &[u8], u32); 2] =
@@ -624,38 +614,22 @@ impl<'a> ImageRun<'a> {
         Ok(())
     }
 
-    /// Kills a container of this attempt about to exhaust its limits.
+    /// Kills a container of this attempt about to exhaust its limits (the shared guard, over
+    /// the containers the attempt makes as it goes).
     fn spawn_guard(&self) -> tokio::task::JoinHandle<()> {
-        let engine = self.builder.engine().clone();
-        let watched = self.containers.clone();
-        let settings = self.options.guard;
-        let kill_at_host = settings.kill_at_host(host_pids_limit(true, self.challenge.limits.pids));
+        let pids = self.challenge.limits.pids;
         let kills = self.kills.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(settings.interval);
-            loop {
-                ticker.tick().await;
-                let ids: Vec<String> = watched.lock().unwrap().clone();
-                for id in ids {
-                    let tasks = engine.host_task_count(&id, "build step").await.unwrap_or(0);
-                    if tasks >= kill_at_host {
-                        kills.lock().unwrap().push(format!(
-                            "fork bomb guard: {tasks} host tasks in a build or app container (limit {kill_at_host})"
-                        ));
-                        engine.kill_container(&id).await;
-                    }
-                }
-            }
-        })
+        let record = move |kill: guard::Kill| kills.lock().unwrap().push(kill.reason);
+        let engine = self.builder.engine().clone();
+        guard::spawn(engine, self.containers.clone(), pids, host_pids_limit(true, pids), self.options.guard, record)
     }
 
     /// Removes the attempt's containers and tags (the layer cache stays: the next build
     /// prunes it when the store lacks room, `Builder::make_room`).
     async fn cleanup(&self) {
         let engine = self.builder.engine();
-        let label = format!("{}={}", labels::RUN, self.id);
-        let steps: Vec<String> = self.containers.lock().unwrap().drain(..).collect();
-        for id in steps {
+        let label = self.scope.label();
+        for id in self.containers.ids() {
             // A step's container is gone already once it ended (the builder removes it).
             let _ = engine.remove_container(&id).await;
         }
@@ -689,6 +663,11 @@ impl<'a> ImageRun<'a> {
             warm_set: None,
         }
     }
+}
+
+/// The tag of an attempt's image of one build.
+fn image_tag(run: &str, build: u8) -> String {
+    format!("sandbox-image-{run}:{build}")
 }
 
 /// The network RUN steps join: the builder's own bridge, whose NAT setup.sh sets up, when

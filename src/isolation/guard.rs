@@ -42,6 +42,38 @@ pub struct Kill {
     pub reason: String,
 }
 
+/// The containers a guard watches: a list that grows while the attempt makes containers
+/// (build steps, apps, probes), each with what a verdict calls it.
+#[derive(Debug, Clone, Default)]
+pub struct Watched(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl Watched {
+    pub fn of(containers: Vec<(String, String)>) -> Watched {
+        Watched(std::sync::Arc::new(std::sync::Mutex::new(containers)))
+    }
+
+    pub fn add(&self, id: &str, what: &str) {
+        self.0.lock().unwrap().push((id.to_string(), what.to_string()));
+    }
+
+    /// Every container ever watched (what an attempt removes at its end).
+    pub fn ids(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn snapshot(&self) -> Vec<(String, String)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
 /// Watches `containers` until the returned handle is aborted. `on_kill` hears of each kill
 /// before the container dies, so the guard's reason is recorded before anything else can
 /// notice the death and call it something vaguer.
@@ -49,7 +81,7 @@ pub struct Kill {
 /// sandbox holds a quarter of `host_limit` host tasks (under gVisor a bomb shows there first).
 pub fn spawn(
     engine: Engine,
-    containers: Vec<(String, String)>,
+    containers: Watched,
     pids_limit: i64,
     host_limit: i64,
     settings: GuardSettings,
@@ -58,17 +90,18 @@ pub fn spawn(
     let kill_at = settings.kill_at(pids_limit);
     let kill_at_host = settings.kill_at_host(host_limit);
     tokio::spawn(async move {
-        let mut alive = containers;
+        let mut ended = std::collections::HashSet::new();
         let mut ticker = tokio::time::interval(settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while !alive.is_empty() {
+        loop {
             ticker.tick().await;
-            let mut survivors = Vec::new();
-            for (id, what) in alive {
+            let watching: Vec<_> = containers.snapshot().into_iter().filter(|(id, _)| !ended.contains(id)).collect();
+            for (id, what) in watching {
                 let (guest, host) = tokio::join!(engine.process_count(&id, &what), engine.host_task_count(&id, &what));
                 // Neither count answers: the container is gone or stopped, nothing to guard.
                 // One failing alone (runsc's `ps` under a bomb) is no reason to stop watching.
                 if guest.is_err() && host.is_err() {
+                    ended.insert(id);
                     continue;
                 }
                 let (count, host_tasks) = (guest.unwrap_or(0), host.unwrap_or(0));
@@ -80,11 +113,9 @@ pub fn spawn(
                     };
                     on_kill(Kill { container: id.clone(), reason });
                     engine.kill_container(&id).await;
-                } else {
-                    survivors.push((id, what));
+                    ended.insert(id);
                 }
             }
-            alive = survivors;
         }
     })
 }

@@ -16,7 +16,7 @@ pub mod warm;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use miette::Diagnostic;
 
@@ -34,6 +34,7 @@ use crate::images::{self, ImageError, ImageKind};
 use crate::isolation::guard::{self, GuardSettings};
 use crate::isolation::{self, RuntimePolicy, WriteBound};
 use crate::labels;
+use crate::lifecycle::{self, Ended, Scope};
 use crate::pool::{Claimed, Location, Pool, PoolError};
 use crate::report::timeline::{Phase, Timeline};
 use crate::report::{Reporter, RunReport, Verdict};
@@ -138,10 +139,6 @@ pub enum RunError {
     #[diagnostic(transparent)]
     Pool(#[from] PoolError),
 
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Build(#[from] crate::dockerfile::BuildError),
-
     #[error("could not make a warm set: {0}")]
     #[diagnostic(code(sandbox::run::warm_set))]
     WarmSet(String),
@@ -163,9 +160,9 @@ pub struct Run<'a> {
     challenge: &'a Challenge,
     options: RunOptions,
     reporter: &'a dyn Reporter,
-    id: String,
+    /// Its id, labels, deadline and race (`lifecycle`).
+    scope: Scope,
     network: String,
-    timeout: Duration,
     guard: GuardSettings,
     shared: Arc<Mutex<Shared>>,
     /// Tasks that live as long as the run (the guard); aborted when it ends.
@@ -203,19 +200,17 @@ impl<'a> Run<'a> {
                 return Err(RunError::MissingPlaybook { path: path.clone() });
             }
         }
-        let id = labels::new_run_id();
+        let scope = Scope::new(options.timeout.unwrap_or(challenge.run.timeout));
         let guard = options.guard;
-        let timeout = options.timeout.unwrap_or(challenge.run.timeout);
         let platforms = Platforms::new(&distros);
         let pool = options.pool.as_ref().map(|location| Pool::at(engine.clone(), &options.runtime, location));
         Ok(Run {
             engine,
             challenge,
-            network: format!("sandbox-{id}"),
-            id,
+            network: format!("sandbox-{}", scope.id()),
+            scope,
             options,
             reporter,
-            timeout,
             guard,
             shared: Arc::new(Mutex::new(Shared { timeline: Timeline::start(Phase::Images), platforms })),
             background: Mutex::new(Vec::new()),
@@ -232,7 +227,7 @@ impl<'a> Run<'a> {
     }
 
     pub fn id(&self) -> &str {
-        &self.id
+        self.scope.id()
     }
 
     /// Runs to the end, the deadline or a signal, then removes everything it created.
@@ -248,25 +243,21 @@ impl<'a> Run<'a> {
         after: impl AsyncFnOnce(&Engine, Vec<(&'static Distro, String)>) -> T,
     ) -> Result<(RunReport, Option<T>), RunError> {
         let started = Instant::now();
-        let outcome = tokio::select! {
-            result = self.stages() => Some(result),
-            _ = tokio::time::sleep(self.timeout) => None,
-            _ = crate::shutdown::signal() => {
+        let result = match self.scope.race(self.stages()).await {
+            Ended::Interrupted => {
                 self.cleanup().await;
                 return Err(RunError::Interrupted);
             }
-        };
-        let result = match outcome {
-            Some(Err(err)) => Err(err),
-            Some(Ok(())) => {
+            Ended::Finished(Err(err)) => Err(err),
+            Ended::Finished(Ok(())) => {
                 let report = self.report(started.elapsed());
                 let targets = self.containers_of(&self.distros());
                 Ok((report, Some(after(&self.engine, targets).await)))
             }
-            None => {
+            Ended::TimedOut => {
                 let mut shared = self.shared.lock().unwrap();
                 let during = shared.timeline.current().during();
-                let reason = format!("run exceeded its {}s timeout during {during}", self.timeout.as_secs());
+                let reason = format!("run exceeded its {}s timeout during {during}", self.scope.timeout().as_secs());
                 shared.platforms.decide_all(&Decision::new(Verdict::Timeout, reason));
                 drop(shared);
                 Ok((self.report(started.elapsed()), None))
@@ -325,23 +316,11 @@ impl<'a> Run<'a> {
         self.shared.lock().unwrap().platforms.distros()
     }
 
-    /// When the run is certainly over: a later run may remove what is left of it after that.
-    fn deadline(&self) -> Duration {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout
-    }
-
+    /// The run's labels, and a warm set's pool labels when it makes one.
     fn labels(&self, role: labels::Role) -> HashMap<String, String> {
-        let mut labels = HashMap::from([
-            (labels::RUN.to_string(), self.id.clone()),
-            (labels::DEADLINE.to_string(), self.deadline().as_secs().to_string()),
-            (labels::ROLE.to_string(), role.as_str().to_string()),
-        ]);
+        let mut labels = self.scope.labels(role);
         labels.extend(self.set_labels.lock().unwrap().iter().cloned());
         labels
-    }
-
-    fn run_label(&self) -> String {
-        format!("{}={}", labels::RUN, self.id)
     }
 
     fn offline(&self) -> bool {
@@ -483,7 +462,7 @@ impl<'a> Run<'a> {
                 "{} target(s) ready for Ansible in {:.1} s (run {}, runtime {})",
                 targets.len(),
                 starting.elapsed().as_secs_f64(),
-                self.id,
+                self.scope.id(),
                 self.options.runtime
             ));
             Ok(())
@@ -595,7 +574,7 @@ impl<'a> Run<'a> {
                 platforms.decide_container(&kill.container, decision);
             }
         };
-        let guard = guard::spawn(self.engine.clone(), watched, pids, host_limit, self.guard, record);
+        let guard = guard::spawn(self.engine.clone(), guard::Watched::of(watched), pids, host_limit, self.guard, record);
         self.background.lock().unwrap().push(guard.abort_handle());
         Ok(())
     }
@@ -627,34 +606,17 @@ impl<'a> Run<'a> {
         Ok(runtime.clone())
     }
 
-    /// A crashed or killed earlier run may have left containers: remove those past their deadline.
+    /// A crashed or killed earlier attempt may have left containers: remove those past their
+    /// deadline, and pooled ones its claim left.
     async fn remove_dead_runs(&self) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let Ok(runs) = self.run_deadlines().await else { return };
-        for (run, deadline) in runs {
-            // A minute of grace: the owning process removes its own things at its deadline.
-            let label = format!("{}={run}", labels::RUN);
-            if deadline + 60 < now && self.engine.remove_labelled(&label).await.is_ok() {
-                self.reporter.notice(&format!("removed leftovers of dead run {run}"));
-            }
+        for run in lifecycle::sweep_dead(&self.engine).await.unwrap_or_default() {
+            self.reporter.notice(&format!("removed leftovers of dead run {run}"));
         }
         if let Some(pool) = &self.pool {
             if let Ok(removed @ 1..) = pool.sweep_orphans().await {
                 self.reporter.notice(&format!("removed {removed} pooled target(s) left by dead runs"));
             }
         }
-    }
-
-    /// Run id → deadline of every run that has containers, to find leftovers of dead runs.
-    async fn run_deadlines(&self) -> Result<HashMap<String, u64>, EngineError> {
-        let containers = self.engine.list_labelled(labels::RUN).await?;
-        Ok(containers
-            .into_iter()
-            .filter_map(|c| {
-                let deadline = c.labels.get(labels::DEADLINE)?.parse().unwrap_or(0);
-                Some((c.labels.get(labels::RUN)?.clone(), deadline))
-            })
-            .collect())
     }
 
     async fn ensure_image(&self, kind: ImageKind) -> Result<String, RunError> {
@@ -675,7 +637,7 @@ impl<'a> Run<'a> {
         let mut labels = self.labels(labels::Role::Target);
         labels.insert(labels::DISTRO.into(), distro.name.into());
         let spec = ContainerSpec {
-            name: format!("sandbox-{}-{}", self.id, distro.name.replace('.', "-")),
+            name: format!("sandbox-{}-{}", self.scope.id(), distro.name.replace('.', "-")),
             what: format!("target {}", distro.name),
             image: image.to_string(),
             hostname: distro.name.replace('.', "-"),
@@ -695,8 +657,8 @@ impl<'a> Run<'a> {
 
     async fn start_controller(&self, image: &str) -> Result<String, RunError> {
         let name = match (&self.pool, self.makes_a_set()) {
-            (Some(pool), true) => pool.warming_set_name(&self.id),
-            _ => format!("sandbox-{}-controller", self.id),
+            (Some(pool), true) => pool.warming_set_name(self.scope.id()),
+            _ => format!("sandbox-{}-controller", self.scope.id()),
         };
         let spec = ContainerSpec {
             name,
@@ -762,7 +724,7 @@ impl<'a> Run<'a> {
         }
         let inventory = inventory::render(&hosts);
         if self.options.show_inventory {
-            self.reporter.output(&format!("# inventory of run {}\n{inventory}", self.id));
+            self.reporter.output(&format!("# inventory of run {}\n{inventory}", self.scope.id()));
         }
         let addresses: Vec<&str> = hosts.iter().map(|h| h.address.as_str()).collect();
         let wait = scripts::wait_for_ssh_script(CONTROLLER_INVENTORY, &addresses);

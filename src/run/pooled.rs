@@ -25,8 +25,8 @@ impl Run<'_> {
             .filter(|(_, (kind, _))| poolable(*kind))
             .map(|(index, (kind, image))| (index, (*kind, image.to_string())))
             .unzip();
-        let deadline = self.deadline();
-        let claimed = pool.claim(&self.id, deadline.as_secs(), &wanted, &self.challenge.limits).await?;
+        let deadline = self.scope.deadline();
+        let claimed = pool.claim(self.scope.id(), deadline.as_secs(), &wanted, &self.challenge.limits).await?;
         for (index, claim) in positions.into_iter().zip(claimed) {
             if let Some(claim) = claim {
                 self.claimed.lock().unwrap().push(claim.id.clone());

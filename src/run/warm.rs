@@ -88,7 +88,7 @@ impl Run<'_> {
     /// A run that makes a warm set of `recipe` instead of an attempt.
     pub fn into_warm_set(mut self, recipe: &str) -> Self {
         self.purpose = Purpose::WarmSet { recipe: recipe.to_string() };
-        self.timeout = SET_LIFETIME;
+        self.scope = self.scope.with_timeout(SET_LIFETIME);
         self
     }
 
@@ -125,7 +125,7 @@ impl Run<'_> {
             return Err(RunError::WarmSet(reason));
         }
         self.warm_up(&controller).await?;
-        if !pool.set_ready(&self.recipe_id(), &controller, &self.id).await? {
+        if !pool.set_ready(&self.recipe_id(), &controller, self.scope.id()).await? {
             return Err(RunError::WarmSet("the pool stopped keeping it while it warmed (pool down)".into()));
         }
         Ok(true)
@@ -195,8 +195,8 @@ impl Run<'_> {
             return Ok(None);
         }
         let key = self.set_key(targets, controller_image).await?;
-        let deadline = self.deadline().as_secs();
-        let claimed = pool.claim_set(&self.id, deadline, &key).await?;
+        let deadline = self.scope.deadline().as_secs();
+        let claimed = pool.claim_set(self.scope.id(), deadline, &key).await?;
         let found = claimed.as_ref().is_some_and(|set| targets.iter().all(|(d, _)| set.target_of(d.name).is_some()));
         *self.warm_set.lock().unwrap() = Some(match (&claimed, found) {
             (Some(_), true) => claimed_note(None),
@@ -256,7 +256,7 @@ impl Run<'_> {
             hosts.push(super::inventory::InventoryHost { distro, address: address.unwrap_or_default() });
         }
         let inventory = super::inventory::render(&hosts);
-        self.reporter.output(&format!("# inventory of run {}\n{inventory}", self.id));
+        self.reporter.output(&format!("# inventory of run {}\n{inventory}", self.scope.id()));
         Ok(())
     }
 

@@ -15,13 +15,13 @@ use serde::Serialize;
 use crate::challenge::{Challenge, Track};
 use crate::distro::Distro;
 use crate::docker::Engine;
-use crate::dockerfile::run::{ImageRun, ImageRunOptions};
+use crate::attempt::{Attempt, AttemptError};
 use crate::images::packages;
 use crate::images::{self, ImageKind};
 use crate::isolation::guard::GuardSettings;
 use crate::pool::Location;
 use crate::report::{PlatformReport, Reporter, RunReport, Verdict};
-use crate::run::{PlaybookChoice, Run, RunError, RunOptions};
+use crate::run::{PlaybookChoice, RunError, RunOptions};
 
 /// Receives the suite's progress; each run gets its own `Job` reporter.
 pub trait SuiteReporter: Send + Sync {
@@ -55,7 +55,7 @@ pub trait Backend: Sync {
         playbook: PlaybookChoice,
         options: &'a SuiteOptions,
         reporter: &'a dyn Reporter,
-    ) -> impl Future<Output = Result<RunReport, RunError>> + 'a;
+    ) -> impl Future<Output = Result<RunReport, AttemptError>> + 'a;
 }
 
 /// Docker: prepared images on the engine, each run a `run::Run` of its containers.
@@ -74,7 +74,7 @@ impl Backend for Engine {
         playbook: PlaybookChoice,
         options: &'a SuiteOptions,
         reporter: &'a dyn Reporter,
-    ) -> impl Future<Output = Result<RunReport, RunError>> + 'a {
+    ) -> impl Future<Output = Result<RunReport, AttemptError>> + 'a {
         run_one(self, challenge, playbook, options, reporter)
     }
 }
@@ -200,7 +200,7 @@ pub async fn run<B: Backend, R: SuiteReporter>(
                 }
                 let job = reporter.job_started(&label);
                 let result = backend.run(challenge, playbook.clone(), options, &job).await;
-                if matches!(result, Err(RunError::Interrupted)) {
+                if result.as_ref().is_err_and(AttemptError::interrupted) {
                     interrupted.store(true, Ordering::SeqCst);
                 }
                 let result = result.map_err(|err| one_line(&err));
@@ -273,7 +273,7 @@ async fn prepare_images(engine: &Engine, challenges: &[Challenge], reporter: &dy
 
 /// A run's error on one line for the suite's table and JSON: what failed, why (each source
 /// in turn), and the diagnostic's help, so a suite keeps what `sandbox run` would have said.
-fn one_line(err: &RunError) -> String {
+fn one_line(err: &AttemptError) -> String {
     use miette::Diagnostic;
     let mut line = err.to_string();
     let mut source = std::error::Error::source(err);
@@ -293,16 +293,7 @@ async fn run_one(
     playbook: PlaybookChoice,
     options: &SuiteOptions,
     reporter: &dyn Reporter,
-) -> Result<RunReport, RunError> {
-    if let Track::Docker(spec) = &challenge.track {
-        let image_options = ImageRunOptions {
-            dockerfile: playbook,
-            timeout: None,
-            guard: options.guard,
-            builder_socket: options.builder.clone(),
-        };
-        return Ok(ImageRun::new(challenge, spec, image_options, reporter).await?.execute().await?);
-    }
+) -> Result<RunReport, AttemptError> {
     let run_options = RunOptions {
         playbook,
         distros: Vec::new(),
@@ -321,7 +312,8 @@ async fn run_one(
         // A suite's runs follow each other on a few cores: each removes its own before the next.
         detach_teardown: false,
     };
-    Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
+    let attempt = Attempt::with_engine(challenge, run_options, Some(engine.clone()), &options.builder, reporter);
+    attempt.await?.execute().await
 }
 
 /// The rules: the solution passes on every platform that ran, the starter fails on each.
@@ -466,7 +458,7 @@ mod tests {
     #[test]
     fn a_run_error_keeps_its_cause_and_help_on_one_line() {
         let err = RunError::RuntimeMissing { runtime: "kata".into(), registered: "runc, runsc".into() };
-        let line = one_line(&err);
+        let line = one_line(&AttemptError::Run(err));
         assert!(line.starts_with("runtime `kata` is not registered"), "{line}");
         assert!(line.contains("(help: run `sudo scripts/setup.sh`"), "{line}");
         assert!(line.contains("registered runtimes: runc, runsc"), "{line}");
