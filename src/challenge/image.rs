@@ -135,6 +135,30 @@ pub(super) struct RawChecks {
     pub structure: Option<Spanned<String>>,
     #[serde(default)]
     pub hints: BTreeMap<Spanned<String>, String>,
+    /// A goss file (Ansible track only).
+    pub goss: Option<Spanned<String>>,
+}
+
+impl RawChecks {
+    /// The first check set that only the Docker track has, for an Ansible challenge's error.
+    pub fn docker_only_key(&self) -> Option<&'static str> {
+        [
+            ("http", self.http.is_some()),
+            ("non_root", self.non_root),
+            ("healthy_within", self.healthy_within.is_some()),
+            ("max_size", self.max_size.is_some()),
+            ("max_layers", self.max_layers.is_some()),
+            ("secrets", !self.secrets.is_empty()),
+            ("stops_within", self.stops_within.is_some()),
+            ("cached", !self.cached.is_empty()),
+            ("exposed", !self.exposed.is_empty()),
+            ("labels", !self.labels.is_empty()),
+            ("env", !self.env.is_empty()),
+            ("structure", self.structure.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, set)| set.then_some(key))
+    }
 }
 
 /// `150MB`, `1.5 GiB`, `80m`: sizes as people write them (bytesize reads both SI and IEC).

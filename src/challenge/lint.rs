@@ -161,7 +161,7 @@ fn loaded(challenge: &Challenge) -> (Files, Option<Metadata>) {
         Track::Docker(_) => Some(challenge.distros.iter().map(|d| d.base_image).collect()),
     };
     let files = Files {
-        check: Some(challenge.check.clone()),
+        check: challenge.check.clone(),
         learner: vec![challenge.starter.clone(), challenge.solution.clone()],
         docker,
     };

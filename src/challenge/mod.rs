@@ -5,6 +5,7 @@
 //! error points at the span of the value that caused it, so an author sees the line to fix.
 
 pub mod dockerfile;
+pub mod goss;
 pub mod image;
 pub mod lint;
 pub mod scaffold;
@@ -113,6 +114,20 @@ pub enum ChallengeError {
         help("the file is container-structure-test's YAML (schemaVersion 2.0.0): commandTests, fileExistenceTests, fileContentTests, metadataTest")
     )]
     StructureTests {
+        path: PathBuf,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+
+    #[error("goss file {} is not valid: {message}", path.display())]
+    #[diagnostic(
+        code(sandbox::challenge::goss_file),
+        help("the file is goss's YAML: resource types (package, service, file, port, user, group, process, command, http, addr, dns, mount, kernel-param, interface, gossfile) mapping resources to attributes and matchers")
+    )]
+    GossFile {
         path: PathBuf,
         message: String,
         #[source_code]
@@ -346,7 +361,10 @@ pub struct Challenge {
     /// The file the learner edits: a playbook, or a Dockerfile in the Docker track.
     pub starter: PathBuf,
     pub solution: PathBuf,
-    pub check: PathBuf,
+    /// check.sh; an Ansible challenge with a goss file may go without.
+    pub check: Option<PathBuf>,
+    /// `[checks] goss` (Ansible track): validated in each target after each pass.
+    pub goss: Option<goss::GossChecks>,
     pub run: RunSettings,
     pub limits: Limits,
     pub prepare: Prepare,
@@ -512,7 +530,16 @@ impl Parsed {
             (None, Track::Ansible) => return Err(self.missing("distros", "list the distros the playbook runs on")),
         };
         let (starter, solution) = self.starter_and_solution(&raw, &track)?;
-        let check = self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?;
+        let goss = match (&track, &raw.checks) {
+            (Track::Ansible, Some(checks)) => self.goss_checks(checks)?,
+            _ => None,
+        };
+        // Either or both: a goss file stands in for check.sh only when there is none.
+        let check = if goss.is_some() && raw.check.is_none() && !self.dir.join("check.sh").is_file() {
+            None
+        } else {
+            Some(self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?)
+        };
         reject_outward_symlinks(&self.dir)?;
         let run = self.run_settings(&raw.run, &track)?;
         let prepare = match &raw.prepare.packages {
@@ -536,6 +563,7 @@ impl Parsed {
             starter,
             solution,
             check,
+            goss,
             run,
             limits,
             prepare,
@@ -554,13 +582,9 @@ impl Parsed {
             },
         };
         if !docker {
-            if let Some(key) = [
-                ("dockerfile", raw.dockerfile.is_some()),
-                ("image", raw.image.is_some()),
-                ("checks", raw.checks.is_some()),
-            ]
-            .into_iter()
-            .find_map(|(key, set)| set.then_some(key))
+            if let Some(key) = [("dockerfile", raw.dockerfile.is_some()), ("image", raw.image.is_some())]
+                .into_iter()
+                .find_map(|(key, set)| set.then_some(key))
             {
                 return Err(self.missing(key, "only a `track = \"docker\"` challenge has this"));
             }
@@ -571,6 +595,13 @@ impl Parsed {
                 "playbook",
                 "a Docker challenge has a `dockerfile`, not a playbook",
                 playbook.span(),
+            ));
+        }
+        if let Some(goss) = raw.checks.as_ref().and_then(|checks| checks.goss.as_ref()) {
+            return Err(self.invalid(
+                "goss",
+                "goss files check Ansible targets; a Docker challenge has `structure`",
+                goss.span(),
             ));
         }
         let image = raw.image.clone().unwrap_or_default();
@@ -655,6 +686,43 @@ impl Parsed {
             env: raw.env.clone(),
             hints,
         })
+    }
+
+    /// An Ansible challenge's `[checks]`: `goss` and its `hints`, keyed by `type:id` of a
+    /// resource of the file; the Docker track's checks are refused here.
+    fn goss_checks(&self, raw: &RawChecks) -> Result<Option<goss::GossChecks>, ChallengeError> {
+        if let Some(key) = raw.docker_only_key() {
+            return Err(self.missing(key, "only a `track = \"docker\"` challenge has this check"));
+        }
+        let Some(value) = &raw.goss else {
+            return Err(
+                self.missing("goss", "an Ansible challenge's `[checks]` names a goss file: `goss = \"goss.yaml\"`")
+            );
+        };
+        let file = self.file_in_challenge("goss file", "goss", Some(value), "")?;
+        let path = self.dir.join(&file);
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ChallengeError::Io { path: path.clone(), source })?;
+        let parsed = goss::parse(&text).map_err(|err| ChallengeError::GossFile {
+            message: err.message,
+            src: NamedSource::new(path.display().to_string(), text.clone()),
+            span: err.span.into(),
+            path: path.clone(),
+        })?;
+        let mut hints = std::collections::BTreeMap::new();
+        for (key, hint) in &raw.hints {
+            let resource = key.get_ref().split_once(':').filter(|(kind, _)| goss::is_resource_type(kind));
+            let Some((kind, id)) = resource else {
+                let message = "a hint's key is a resource of the goss file: `type:id`, e.g. \"package:nginx\"";
+                return Err(self.invalid("hints", message, key.span()));
+            };
+            if !parsed.has(kind, id) {
+                let message = format!("the goss file has no {kind} `{id}`");
+                return Err(self.invalid("hints", &message, key.span()));
+            }
+            hints.insert(key.get_ref().clone(), hint.clone());
+        }
+        Ok(Some(goss::GossChecks { file, parsed, hints }))
     }
 
     /// A container-structure-test file named by `[checks] structure`, read and typed.
