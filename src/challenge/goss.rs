@@ -122,6 +122,18 @@ pub struct GossFile {
 
 impl GossFile {
     /// Whether `type:id` names a resource of the file (a templated id matches any).
+    /// Where an assertion of goss's JSON (`Package`, `nginx`, `installed`) is written in the
+    /// file: (resource, attribute) positions, for ordering results as the author wrote them.
+    pub fn position(&self, json_type: &str, id: &str, property: &str) -> (usize, usize) {
+        let kind = file_name_of_type(json_type);
+        let found = self.resources.iter().position(|r| r.kind == kind && r.id == id);
+        let Some(at) = found.or_else(|| self.resources.iter().position(|r| r.kind == kind && r.templated)) else {
+            return (usize::MAX, usize::MAX);
+        };
+        let attribute = self.resources[at].attributes.iter().position(|a| a == property).unwrap_or(usize::MAX);
+        (at, attribute)
+    }
+
     pub fn has(&self, kind: &str, id: &str) -> bool {
         self.resources.iter().any(|r| r.kind == kind && (r.id == id || r.templated))
     }
@@ -134,6 +146,8 @@ pub struct Resource {
     pub id: String,
     /// The id is (partly) a template action: known only when goss renders the file.
     pub templated: bool,
+    /// Its attributes, in the file's order.
+    pub attributes: Vec<String>,
 }
 
 /// Reads a goss file, refusing unknown resource types and keys and bad matchers.
@@ -190,33 +204,37 @@ fn read(text: &str, original: &str) -> Result<GossFile, StructureError> {
         };
         for (id, attributes) in entries {
             let id_text = id.scalar("a resource")?;
-            resource(kind_name, id_text, keys, attributes)?;
+            let attributes = resource(kind_name, id_text, keys, attributes)?;
             let span = id.span();
             let templated = original[bytes_of(original, span.start)..bytes_of(original, span.end)].contains("{{");
-            file.resources.push(Resource { kind: kind_name.to_string(), id: id_text.to_string(), templated });
+            file.resources.push(Resource {
+                kind: kind_name.to_string(),
+                id: id_text.to_string(),
+                templated,
+                attributes,
+            });
         }
     }
     Ok(file)
 }
 
-/// One resource's attributes: known keys, and each value a valid matcher.
-fn resource(kind: &str, id: &str, keys: &[&str], attributes: &Marked) -> Result<(), StructureError> {
+/// One resource's attributes: known keys, and each value a valid matcher. Returns their names.
+fn resource(kind: &str, id: &str, keys: &[&str], attributes: &Marked) -> Result<Vec<String>, StructureError> {
     let entries = match &attributes.node {
         Node::Map(entries) => entries,
-        Node::Scalar(text) if text.trim().is_empty() => return Ok(()),
+        Node::Scalar(text) if text.trim().is_empty() => return Ok(Vec::new()),
         _ => {
             let message = format!("{kind} `{id}` is a mapping of attributes, not {}", attributes.kind());
             return Err(error(message, attributes.span()));
         }
     };
+    let mut names = Vec::new();
     for (key, value) in entries {
         let name = key.scalar("an attribute")?;
-        if name.trim().is_empty() {
+        if name.trim().is_empty() || COMMON_KEYS.contains(&name) {
             continue;
         }
-        if COMMON_KEYS.contains(&name) {
-            continue;
-        }
+        names.push(name.to_string());
         if !keys.contains(&name) {
             return Err(error(
                 format!("unknown key `{name}` for {kind} `{id}` (expected one of {})", keys.join(", ")),
@@ -227,7 +245,7 @@ fn resource(kind: &str, id: &str, keys: &[&str], attributes: &Marked) -> Result<
             matcher(value)?;
         }
     }
-    Ok(())
+    Ok(names)
 }
 
 /// A value: a scalar or list (equality, or goss's `/regex/` and `!` patterns for contents

@@ -121,7 +121,11 @@ pub fn outcome(exit_code: i64, output: &str, goss: &GossChecks, services: Servic
             error: Some(error),
         };
     };
-    let checks: Vec<CheckReport> = validation.results.iter().map(|r| check_of(r, goss, services)).collect();
+    // goss checks concurrently: its results come in any order. The file's order is stable
+    // and the author's, and the first failure in it is the one the reason quotes.
+    let mut results = validation.results;
+    results.sort_by_key(|r| goss.parsed.position(&r.resource_type, &r.resource_id, &r.property));
+    let checks: Vec<CheckReport> = results.iter().map(|r| check_of(r, goss, services)).collect();
     let failed = checks.iter().any(|c| !c.passed);
     GossOutcome { exit_code: if failed { exit_code.max(1) } else { 0 }, checks, error: None }
 }
@@ -186,8 +190,8 @@ fn detail_of(assertion: &Assertion) -> String {
         None => MatcherResult::default_ref(),
     };
     let json = |value: &Option<serde_json::Value>| value.as_ref().map_or("null".to_string(), |v| v.to_string());
-    let how = match matcher.message.trim_start_matches("to ") {
-        "equal" | "matches expectation" | "" => String::new(),
+    let how = match matcher.message.trim_start_matches("to ").trim_start_matches("be numerically ") {
+        "equal" | "eq" | "matches expectation" | "" => String::new(),
         other => format!("{other} "),
     };
     let expected = format!("expected {how}{}", json(&matcher.expected));
@@ -197,6 +201,7 @@ fn detail_of(assertion: &Assertion) -> String {
     // A file's contents or a command's output arrive as a stream: goss shows no value for it.
     match &matcher.actual {
         Some(serde_json::Value::String(text)) if text.starts_with("object: ") => expected,
+        Some(serde_json::Value::Object(map)) if map.is_empty() => expected,
         actual => format!("{expected}, found {}", json(actual)),
     }
 }
