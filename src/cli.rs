@@ -184,6 +184,19 @@ pub struct NewArgs {
     /// What the learner writes: a playbook (ansible) or a Dockerfile (docker)
     #[arg(long, value_enum, default_value = "ansible")]
     pub track: TrackName,
+    /// How an Ansible challenge checks its targets: a check.sh script, or a goss file
+    /// (assertions as data, each a named check in the report)
+    #[arg(long, value_enum, default_value = "script")]
+    pub checks: CheckStyle,
+}
+
+/// How `sandbox new` scaffolds an Ansible challenge's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckStyle {
+    /// check.sh, one FAIL line per unmet requirement
+    Script,
+    /// goss.yaml, named by `[checks] goss`
+    Goss,
 }
 
 /// The tracks `sandbox new` scaffolds.
