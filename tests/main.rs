@@ -11,6 +11,7 @@ mod ci;
 mod completions;
 mod defense;
 mod docker_track;
+mod goss;
 mod input;
 mod journey;
 mod lint;

@@ -194,10 +194,14 @@ fn detail_of(assertion: &Assertion) -> String {
         "equal" | "eq" | "matches expectation" | "" => String::new(),
         other => format!("{other} "),
     };
-    let expected = format!("expected {how}{}", json(&matcher.expected));
     if let Some(missing) = matcher.missing_elements.as_ref().filter(|m| !m.is_null()) {
-        return format!("{expected}; missing {missing}");
+        // Patterns over a file or an output: only the unmet ones (the file holds the rest).
+        if how == "have patterns " {
+            return format!("patterns not matched: {missing}");
+        }
+        return format!("expected {how}{}; missing {missing}", json(&matcher.expected));
     }
+    let expected = format!("expected {how}{}", json(&matcher.expected));
     // A file's contents or a command's output arrive as a stream: goss shows no value for it.
     match &matcher.actual {
         Some(serde_json::Value::String(text)) if text.starts_with("object: ") => expected,
@@ -276,7 +280,7 @@ mod tests {
         );
         let details: Vec<&str> = outcome.checks.iter().map(|c| c.detail.as_str()).collect();
         assert_eq!(details[0], "expected true, found false");
-        assert_eq!(details[1], "expected have patterns [\"root\",\"/nosuch/\"]; missing [\"/nosuch/\"]");
+        assert_eq!(details[1], "patterns not matched: [\"/nosuch/\"]");
         assert_eq!(details[2], "expected contain substring \"bye\", found \"hi\\n\"");
         assert!(outcome.checks[3].passed && details[3].starts_with("skipped"));
         assert_eq!(outcome.checks[0].hint.as_deref(), Some("install it with apt"));
