@@ -117,6 +117,60 @@ fn a_challenge_with_goss_and_check_sh_needs_both() {
     assert_eq!(failed.unwrap()["hint"], "nothing writes it");
 }
 
+const SERVICE_PLAYBOOK: &str = "- hosts: all
+  tasks:
+    - ansible.builtin.copy:
+        dest: /etc/systemd/system/web.service
+        content: |
+          [Service]
+          ExecStart=/usr/bin/python3 -m http.server 8080 --bind 0.0.0.0
+          [Install]
+          WantedBy=multi-user.target
+    - ansible.builtin.systemd:
+        name: web
+        state: started
+        enabled: true
+        daemon_reload: true
+";
+
+const SERVICE_GOSS: &str = "service:
+  web:
+    running: true
+port:
+  tcp:8080:
+    listening: true
+http:
+  http://127.0.0.1:8080/:
+    status: 200
+";
+
+/// `services = \"supervised\"` really starts the unit: goss finds it running, its port
+/// listening and its answer. Under `--services mock` the mock says it runs (and the detail
+/// says the mock said so), but no port listens, and the detail says why.
+#[test]
+fn supervised_services_make_service_port_and_http_assertions_real_and_mock_mode_says_so() {
+    let manifest = "title = \"web\"\ndistros = [\"debian-12\"]\n\n[run]\nservices = \"supervised\"\n\n[checks]\ngoss = \"goss.yaml\"\n";
+    let fixture = Fixture::new(manifest, SERVICE_PLAYBOOK, crate::harness::PASSING_CHECK);
+    std::fs::remove_file(fixture.path().join("check.sh")).unwrap();
+    fixture.write("goss.yaml", SERVICE_GOSS);
+    let supervised = Sandbox::new(["run", &fixture.path_str(), "--json"]).run();
+    let platform = supervised.platform("debian-12");
+    assert_eq!(platform["verdict"], "passed", "{platform}");
+    let checks = platform["passes"][1]["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Service: web: running", "Port: tcp:8080: listening", "HTTP: http://127.0.0.1:8080/: status"]);
+    assert!(checks.iter().all(|c| !c["detail"].as_str().unwrap().contains("mock")), "{platform}");
+
+    let mock = Sandbox::new(["run", &fixture.path_str(), "--json", "--services", "mock"]).status(1).run();
+    let platform = mock.platform("debian-12");
+    let checks = platform["passes"][0]["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["passed"], true);
+    assert!(checks[0]["detail"].as_str().unwrap().contains("answered by sandbox's systemctl mock"), "{platform}");
+    assert_eq!(checks[1]["passed"], false);
+    assert!(checks[1]["detail"].as_str().unwrap().contains("use services = \"supervised\""), "{platform}");
+    assert!(platform["reason"].as_str().unwrap().starts_with("check after pass 1: FAIL: Port: tcp:8080: listening"));
+}
+
 /// An unknown resource type in the goss file: `sandbox lint` names it, with its file and line.
 #[test]
 fn an_unknown_resource_type_is_a_lint_error_at_its_line() {

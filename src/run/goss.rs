@@ -166,7 +166,7 @@ fn check_of(assertion: &Assertion, goss: &GossChecks, services: ServicesMode) ->
     let name = format!("{}: {}: {}", assertion.resource_type, assertion.resource_id, assertion.property);
     let passed = assertion.successful || assertion.skipped;
     let mut detail = detail_of(assertion);
-    if let Some(note) = services_note(&assertion.resource_type, &assertion.property, services) {
+    if let Some(note) = services_note(&assertion.resource_type, &assertion.property, services, passed) {
         detail.push_str(note);
     }
     if !assertion.title.is_empty() {
@@ -219,13 +219,15 @@ impl MatcherResult {
 }
 
 /// What a services mode means for an assertion: goss asks `systemctl` whether a service runs,
-/// and in mock mode that is the mock, which runs nothing; processes and ports exist only
-/// when something really started them (`services = "supervised"`).
-fn services_note(resource_type: &str, property: &str, services: ServicesMode) -> Option<&'static str> {
+/// and in mock mode that is the mock, which runs nothing; a missing process or port is then
+/// no surprise (`services = "supervised"` really starts them). A process that runs anyway
+/// (Ansible's python3) needs no note.
+fn services_note(resource_type: &str, property: &str, services: ServicesMode, passed: bool) -> Option<&'static str> {
     if services != ServicesMode::Mock {
         return None;
     }
     match (resource_type, property) {
+        ("Process" | "Port", _) if passed => None,
         ("Service", "running" | "enabled") => {
             Some(" (answered by sandbox's systemctl mock: services = \"mock\" records state, runs nothing)")
         }
