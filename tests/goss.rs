@@ -52,7 +52,10 @@ fn a_goss_only_challenge_passes_with_its_solution_and_names_each_failed_assertio
     assert!(failed[0]["hint"].as_str().unwrap().contains("ansible.builtin.copy"), "{}", failed[0]);
     assert_eq!(
         starter["reason"],
-        "check after pass 1: FAIL: File: /etc/motd: contents: patterns not matched: [\"/^Welcome to the challenge$/\"]"
+        format!(
+            "check after pass 1: FAIL: File: /etc/motd: contents: patterns not matched: [\"/^Welcome to the challenge$/\"] (hint: {})",
+            failed[0]["hint"].as_str().unwrap()
+        )
     );
 
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -110,7 +113,8 @@ fn a_challenge_with_goss_and_check_sh_needs_both() {
 
     let thirteen = out.platform("debian-13");
     assert_eq!(
-        thirteen["reason"], "check after pass 1: FAIL: File: /only-on-13: exists: expected true, found false",
+        thirteen["reason"],
+        "check after pass 1: FAIL: File: /only-on-13: exists: expected true, found false (hint: nothing writes it)",
         "{thirteen}"
     );
     let failed = thirteen["passes"][0]["checks"].as_array().unwrap().iter().find(|c| c["passed"] == false).cloned();

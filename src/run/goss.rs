@@ -26,15 +26,17 @@ pub struct GossOutcome {
 }
 
 impl GossOutcome {
-    /// One `FAIL: name: detail` line per failed assertion, as check.sh prints its failures,
-    /// so the reason, the live output and "what changed" read goss the way they read it.
+    /// One `FAIL: name: detail (hint: …)` line per failed assertion, as check.sh prints its
+    /// failures, so the reason, the live output and "what changed" read goss as they read it
+    /// (the hint as the Docker track's reason gives it).
     pub fn fail_lines(&self) -> String {
         let mut lines = String::new();
         if let Some(error) = &self.error {
             lines.push_str(&format!("FAIL: goss could not validate the file: {error}\n"));
         }
         for check in self.checks.iter().filter(|c| !c.passed) {
-            lines.push_str(&format!("FAIL: {}: {}\n", check.name, check.detail));
+            let hint = check.hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default();
+            lines.push_str(&format!("FAIL: {}: {}{hint}\n", check.name, check.detail));
         }
         lines
     }
@@ -287,7 +289,9 @@ mod tests {
         assert!(outcome.checks[3].passed && details[3].starts_with("skipped"));
         assert_eq!(outcome.checks[0].hint.as_deref(), Some("install it with apt"));
         assert_eq!(outcome.checks[1].hint, None);
-        assert!(outcome.fail_lines().starts_with("FAIL: Package: nginx: installed: expected true, found false\n"));
+        assert!(outcome
+            .fail_lines()
+            .starts_with("FAIL: Package: nginx: installed: expected true, found false (hint: install it with apt)\n"));
         assert_eq!(outcome.fail_lines().lines().count(), 3);
     }
 
