@@ -194,3 +194,18 @@ fn the_goss_scaffold_passes_lint() {
     let (_root, dir) = goss_scaffold();
     Sandbox::new(["lint", &dir]).stdout_has("1 challenge(s): 0 error(s), 0 warning(s)").run();
 }
+
+/// `sandbox draft-goss` applies the solution and writes what goss finds of the files (and
+/// packages, services, users, groups) its tasks name; an existing goss file is never
+/// overwritten, and the draft is itself a valid goss file.
+#[test]
+fn draft_goss_describes_what_the_solution_set_up_and_never_overwrites() {
+    let (_root, dir) = goss_scaffold();
+    Sandbox::new(["draft-goss", &dir]).status(2).stderr_has("is never overwritten").run();
+    let draft = std::path::Path::new(&dir).join("draft.yaml");
+    let draft_arg = draft.display().to_string();
+    Sandbox::new(["draft-goss", &dir, "-o", &draft_arg]).stdout_has("wrote").run();
+    let text = std::fs::read_to_string(&draft).unwrap();
+    assert!(text.contains("/etc/motd:") && text.contains("owner: root") && text.contains("mode: \"0644\""), "{text}");
+    sandbox::challenge::goss::parse(&text).unwrap();
+}

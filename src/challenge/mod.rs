@@ -10,6 +10,7 @@ pub mod image;
 pub mod lint;
 pub mod scaffold;
 pub mod structure;
+pub mod touched;
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
