@@ -1068,6 +1068,36 @@ mod tests {
     }
 
     #[test]
+    fn an_ansible_challenge_names_a_goss_file_with_hints_by_resource_and_check_sh_becomes_optional() {
+        let base = "title = \"t\"\ndistros = [\"debian-12\"]\n[checks]\ngoss = \"goss.yaml\"\n";
+        let load = |extra: &str, check_sh: bool| {
+            let dir = challenge_dir(&format!("{base}{extra}"));
+            std::fs::write(dir.path().join("goss.yaml"), "package:\n  nginx:\n    installed: true\n").unwrap();
+            if !check_sh {
+                std::fs::remove_file(dir.path().join("check.sh")).unwrap();
+            }
+            (Challenge::load(dir.path(), &Allowed::default()), dir)
+        };
+        let (loaded, _dir) = load("[checks.hints]\n\"package:nginx\" = \"apt\"\n", false);
+        let challenge = loaded.unwrap();
+        assert_eq!(challenge.check, None);
+        let goss = challenge.goss.unwrap();
+        assert_eq!(goss.file, PathBuf::from("goss.yaml"));
+        assert_eq!(goss.hint_for("Package", "nginx").map(String::as_str), Some("apt"));
+        // Both, when check.sh is there.
+        assert_eq!(load("", true).0.unwrap().check, Some(PathBuf::from("check.sh")));
+        let error = |extra: &str| load(extra, true).0.unwrap_err().to_string();
+        assert!(error("[checks.hints]\n\"package:curl\" = \"x\"\n").contains("hints"));
+        assert!(error("[checks.hints]\n\"nginx\" = \"x\"\n").contains("hints"));
+        assert!(error("non_root = true\n").contains("non_root"));
+        let docker = challenge_dir("track = \"docker\"\ntitle = \"t\"\n[checks]\ngoss = \"goss.yaml\"\n");
+        std::fs::write(docker.path().join("Dockerfile"), "FROM debian:12\n").unwrap();
+        std::fs::write(docker.path().join("solution/Dockerfile"), "FROM debian:12\n").unwrap();
+        std::fs::write(docker.path().join("goss.yaml"), "").unwrap();
+        assert!(Challenge::load(docker.path(), &Allowed::default()).unwrap_err().to_string().contains("goss"));
+    }
+
+    #[test]
     fn a_docker_challenge_builds_without_a_route_out_unless_it_asks() {
         let docker = |extra: &str| {
             let dir = challenge_dir(&format!("track = \"docker\"\ntitle = \"t\"\n{extra}"));
