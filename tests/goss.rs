@@ -169,7 +169,7 @@ fn supervised_services_make_service_port_and_http_assertions_real_and_mock_mode_
     let platform = mock.platform("debian-12");
     let checks = platform["passes"][0]["checks"].as_array().unwrap();
     assert_eq!(checks[0]["passed"], true);
-    assert!(checks[0]["detail"].as_str().unwrap().contains("answered by sandbox's systemctl mock"), "{platform}");
+    assert!(checks[0]["detail"].as_str().unwrap().contains("the systemctl mock's answer"), "{platform}");
     assert_eq!(checks[1]["passed"], false);
     assert!(checks[1]["detail"].as_str().unwrap().contains("use services = \"supervised\""), "{platform}");
     assert!(platform["reason"].as_str().unwrap().starts_with("check after pass 1: FAIL: Port: tcp:8080: listening"));

@@ -230,9 +230,7 @@ fn services_note(resource_type: &str, property: &str, services: ServicesMode, pa
     }
     match (resource_type, property) {
         ("Process" | "Port", _) if passed => None,
-        ("Service", "running" | "enabled") => {
-            Some(" (answered by sandbox's systemctl mock: services = \"mock\" records state, runs nothing)")
-        }
+        ("Service", "running" | "enabled") => Some(" (the systemctl mock's answer: services = \"mock\" runs nothing)"),
         ("Process" | "Port", _) => {
             Some(" (services = \"mock\" starts no daemon: use services = \"supervised\" for processes and ports)")
         }
@@ -298,9 +296,7 @@ mod tests {
     #[test]
     fn in_mock_mode_a_service_assertion_says_the_mock_answered() {
         let outcome = outcome(1, JSON, &goss(), ServicesMode::Mock);
-        assert!(outcome.checks[4]
-            .detail
-            .ends_with("(answered by sandbox's systemctl mock: services = \"mock\" records state, runs nothing)"));
+        assert!(outcome.checks[4].detail.ends_with("(the systemctl mock's answer: services = \"mock\" runs nothing)"));
         assert!(!outcome.checks[0].detail.contains("mock"));
     }
 
