@@ -689,43 +689,6 @@ impl Parsed {
         })
     }
 
-    /// An Ansible challenge's `[checks]`: `goss` and its `hints`, keyed by `type:id` of a
-    /// resource of the file; the Docker track's checks are refused here.
-    fn goss_checks(&self, raw: &RawChecks) -> Result<Option<goss::GossChecks>, ChallengeError> {
-        if let Some(key) = raw.docker_only_key() {
-            return Err(self.missing(key, "only a `track = \"docker\"` challenge has this check"));
-        }
-        let Some(value) = &raw.goss else {
-            return Err(
-                self.missing("goss", "an Ansible challenge's `[checks]` names a goss file: `goss = \"goss.yaml\"`")
-            );
-        };
-        let file = self.file_in_challenge("goss file", "goss", Some(value), "")?;
-        let path = self.dir.join(&file);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| ChallengeError::Io { path: path.clone(), source })?;
-        let parsed = goss::parse(&text).map_err(|err| ChallengeError::GossFile {
-            message: err.message,
-            src: NamedSource::new(path.display().to_string(), text.clone()),
-            span: err.span.into(),
-            path: path.clone(),
-        })?;
-        let mut hints = std::collections::BTreeMap::new();
-        for (key, hint) in &raw.hints {
-            let resource = key.get_ref().split_once(':').filter(|(kind, _)| goss::is_resource_type(kind));
-            let Some((kind, id)) = resource else {
-                let message = "a hint's key is a resource of the goss file: `type:id`, e.g. \"package:nginx\"";
-                return Err(self.invalid("hints", message, key.span()));
-            };
-            if !parsed.has(kind, id) {
-                let message = format!("the goss file has no {kind} `{id}`");
-                return Err(self.invalid("hints", &message, key.span()));
-            }
-            hints.insert(key.get_ref().clone(), hint.clone());
-        }
-        Ok(Some(goss::GossChecks { file, parsed, hints }))
-    }
-
     /// A container-structure-test file named by `[checks] structure`, read and typed.
     fn structure_tests(&self, value: &Spanned<String>) -> Result<structure::StructureTests, ChallengeError> {
         let relative = self.file_in_challenge("structure tests", "structure", Some(value), "")?;
