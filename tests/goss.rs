@@ -86,7 +86,12 @@ const BOTH_GOSS: &str = "file:
 command:
   echo {{ .Vars.distro }} pass {{ .Env.SANDBOX_PASS }}:
     exit-status: 0
+gossfile:
+  checks/base.yaml: {}
 ";
+
+/// Included by BOTH_GOSS: a target gets it beside the main file.
+const BOTH_INCLUDED: &str = "user:\n  root:\n    exists: true\n    uid: 0\n";
 
 /// With both a goss file and check.sh, a platform passes only when both do: debian-11 (whose
 /// glibc is older than goss's Debian build wants) passes, debian-12 fails on check.sh and
@@ -96,19 +101,28 @@ fn a_challenge_with_goss_and_check_sh_needs_both() {
     let playbook = "- hosts: all\n  tasks:\n    - ansible.builtin.command: \"true\"\n      changed_when: false\n";
     let fixture = Fixture::new(BOTH_MANIFEST, playbook, BOTH_CHECK);
     fixture.write("goss.yaml", BOTH_GOSS);
+    fixture.write("checks/base.yaml", BOTH_INCLUDED);
     let out = Sandbox::new(["run", &fixture.path_str(), "--json"]).status(1).run();
 
     let eleven = out.platform("debian-11");
     assert_eq!(eleven["verdict"], "passed", "{eleven}");
     let names: Vec<&str> =
         eleven["passes"][1]["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["File: /etc/hostname: exists", "Command: echo debian-11 pass 2: exit-status"]);
+    assert_eq!(
+        names,
+        [
+            "File: /etc/hostname: exists",
+            "Command: echo debian-11 pass 2: exit-status",
+            "User: root: exists",
+            "User: root: uid"
+        ]
+    );
 
     let twelve = out.platform("debian-12");
     assert_eq!(twelve["reason"], "check after pass 1: FAIL: check.sh refuses debian-12", "{twelve}");
     // goss ran too, and passed there.
     let checks = twelve["passes"][0]["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 2, "{twelve}");
+    assert_eq!(checks.len(), 4, "{twelve}");
     assert!(checks.iter().all(|c| c["passed"] == true), "{twelve}");
 
     let thirteen = out.platform("debian-13");

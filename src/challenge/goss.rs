@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use miette::NamedSource;
 
@@ -107,11 +107,19 @@ pub const MATCHERS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GossChecks {
     pub file: PathBuf,
+    /// The files its `gossfile:` resources include (and theirs), relative to the challenge.
+    pub includes: Vec<PathBuf>,
+    /// The resources of the file and of its includes.
     pub parsed: GossFile,
     pub hints: BTreeMap<String, String>,
 }
 
 impl GossChecks {
+    /// The file, then its includes: what a target needs, at these paths relative to the challenge.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.file).chain(&self.includes)
+    }
+
     /// The hint for a resource goss's JSON names (`Package`, `nginx`).
     pub fn hint_for(&self, json_type: &str, id: &str) -> Option<&String> {
         self.hints.get(&format!("{}:{id}", file_name_of_type(json_type)))
@@ -131,15 +139,7 @@ impl super::Parsed {
             );
         };
         let file = self.file_in_challenge("goss file", "goss", Some(value), "")?;
-        let path = self.dir.join(&file);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| ChallengeError::Io { path: path.clone(), source })?;
-        let parsed = parse(&text).map_err(|err| ChallengeError::GossFile {
-            message: err.message,
-            src: NamedSource::new(path.display().to_string(), text.clone()),
-            span: err.span.into(),
-            path: path.clone(),
-        })?;
+        let (parsed, includes) = self.goss_file_with_includes(&file, value)?;
         let mut hints = std::collections::BTreeMap::new();
         for (key, hint) in &raw.hints {
             let resource = key.get_ref().split_once(':').filter(|(kind, _)| is_resource_type(kind));
@@ -153,9 +153,77 @@ impl super::Parsed {
             }
             hints.insert(key.get_ref().clone(), hint.clone());
         }
-        Ok(Some(GossChecks { file, parsed, hints }))
+        Ok(Some(GossChecks { file, includes, parsed, hints }))
+    }
+
+    /// The goss file and every file its `gossfile:` resources include, each read and linted:
+    /// a target gets them all, at the same paths relative to each other. An include is a
+    /// literal relative path of a file in the challenge (goss resolves it from the including
+    /// file's directory); a templated one is left to goss.
+    fn goss_file_with_includes(
+        &self,
+        file: &Path,
+        value: &toml::Spanned<String>,
+    ) -> Result<(GossFile, Vec<PathBuf>), ChallengeError> {
+        let mut parsed = self.goss_file(file)?;
+        let mut includes: Vec<PathBuf> = Vec::new();
+        let mut next = 0;
+        let mut from = vec![(file.to_path_buf(), parsed.clone())];
+        while let Some((including, contents)) = from.pop() {
+            for resource in contents.resources.iter().filter(|r| r.kind == "gossfile" && !r.templated) {
+                let relative = including.parent().unwrap_or(Path::new("")).join(&resource.id);
+                let inside = !resource.id.starts_with('/')
+                    && !resource.id.contains(['*', '?', '['])
+                    && relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+                    && self
+                        .dir
+                        .join(&relative)
+                        .canonicalize()
+                        .is_ok_and(|real| real.starts_with(&self.dir) && real.is_file());
+                if !inside {
+                    let message = format!(
+                        "{} includes `{}`: an include is a relative path of a file in the challenge",
+                        including.display(),
+                        resource.id
+                    );
+                    return Err(self.invalid("goss", &message, value.span()));
+                }
+                if relative == file || includes.contains(&relative) {
+                    continue;
+                }
+                next += 1;
+                if next > MAX_INCLUDES {
+                    return Err(self.invalid(
+                        "goss",
+                        &format!("more than {MAX_INCLUDES} included goss files"),
+                        value.span(),
+                    ));
+                }
+                let included = self.goss_file(&relative)?;
+                parsed.resources.extend(included.resources.iter().cloned());
+                includes.push(relative.clone());
+                from.push((relative, included));
+            }
+        }
+        Ok((parsed, includes))
+    }
+
+    /// One goss file of the challenge, read and linted.
+    fn goss_file(&self, relative: &Path) -> Result<GossFile, ChallengeError> {
+        let path = self.dir.join(relative);
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ChallengeError::Io { path: path.clone(), source })?;
+        parse(&text).map_err(|err| ChallengeError::GossFile {
+            message: err.message,
+            src: NamedSource::new(path.display().to_string(), text.clone()),
+            span: err.span.into(),
+            path: path.clone(),
+        })
     }
 }
+
+/// How many files a goss file may include, all levels together.
+const MAX_INCLUDES: usize = 32;
 
 /// A goss file, as far as sandbox needs it: its resources (for hints and `goss-add`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

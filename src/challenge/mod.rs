@@ -1053,6 +1053,23 @@ mod tests {
         assert!(error("[checks.hints]\n\"package:curl\" = \"x\"\n").contains("hints"));
         assert!(error("[checks.hints]\n\"nginx\" = \"x\"\n").contains("hints"));
         assert!(error("non_root = true\n").contains("non_root"));
+        // Includes: read and linted, their resources hintable; only files in the challenge.
+        let include = |gossfile: &str, more: &str| {
+            let dir = challenge_dir(&format!("{base}[checks.hints]\n\"package:curl\" = \"x\"\n"));
+            std::fs::write(dir.path().join("goss.yaml"), format!("gossfile:\n  {gossfile}: {{}}\n")).unwrap();
+            std::fs::create_dir(dir.path().join("more")).unwrap();
+            std::fs::write(dir.path().join("more/more.yaml"), more).unwrap();
+            Challenge::load(dir.path(), &Allowed::default())
+        };
+        let loaded = include("more/more.yaml", "package:\n  curl:\n    installed: true\n").unwrap();
+        assert_eq!(
+            loaded.goss.unwrap().files().collect::<Vec<_>>(),
+            [Path::new("goss.yaml"), Path::new("more/more.yaml")]
+        );
+        assert!(include("/etc/more.yaml", "").unwrap_err().to_string().contains("includes `/etc/more.yaml`"));
+        assert!(include("more/*.yaml", "").is_err());
+        let bad = include("more/more.yaml", "packages: {}\n").unwrap_err();
+        assert!(matches!(bad, ChallengeError::GossFile { .. }), "{bad:?}");
         let docker = challenge_dir("track = \"docker\"\ntitle = \"t\"\n[checks]\ngoss = \"goss.yaml\"\n");
         std::fs::write(docker.path().join("Dockerfile"), "FROM debian:12\n").unwrap();
         std::fs::write(docker.path().join("solution/Dockerfile"), "FROM debian:12\n").unwrap();

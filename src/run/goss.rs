@@ -3,6 +3,8 @@
 //! packages, services, processes, ports and files. Its JSON output becomes one named check
 //! per assertion, the Docker track's `CheckReport`, with the author's hint on a failed one.
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
 use crate::challenge::goss::GossChecks;
@@ -12,8 +14,9 @@ use crate::docker::{Engine, EngineError};
 use crate::images::GOSS_WRAPPER;
 use crate::report::CheckReport;
 
-/// Where the goss file is placed in a target before it runs.
-const GOSS_FILE_PATH: &str = "/usr/local/lib/sandbox/checks/goss.yaml";
+/// Where the goss file and its includes are placed in a target, at their paths relative to
+/// the challenge, before it runs.
+const GOSS_FILES_DIR: &str = "/usr/local/lib/sandbox/checks";
 
 /// What goss found on one target after one pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +59,8 @@ pub struct Verification {
 #[derive(Debug, Clone, Copy)]
 pub struct CheckFiles<'a> {
     pub script: Option<&'a str>,
-    pub goss: Option<(&'a GossChecks, &'a str)>,
+    /// The goss checks, and the text of each of their files (the goss file first).
+    pub goss: Option<(&'a GossChecks, &'a [(PathBuf, String)])>,
     pub services: ServicesMode,
 }
 
@@ -98,14 +102,18 @@ pub async fn validate(
     what: &str,
     distro: &Distro,
     pass: u8,
-    (goss, text): (&GossChecks, &str),
+    (goss, texts): (&GossChecks, &[(PathBuf, String)]),
     services: ServicesMode,
 ) -> Result<GossOutcome, EngineError> {
-    engine.write_file(id, what, GOSS_FILE_PATH, text, 0o644).await?;
+    let paths: Vec<String> =
+        texts.iter().map(|(relative, _)| format!("{GOSS_FILES_DIR}/{}", relative.display())).collect();
+    let files: Vec<(&str, &str, u32)> =
+        paths.iter().zip(texts).map(|(path, (_, text))| (path.as_str(), text.as_str(), 0o644)).collect();
+    engine.write_files(id, what, &files).await?;
+    let main = format!("{GOSS_FILES_DIR}/{}", goss.file.display());
     let env = [format!("SANDBOX_DISTRO={}", distro.name), format!("SANDBOX_PASS={pass}")];
     let vars = serde_json::json!({ "distro": distro.name, "pass": pass }).to_string();
-    let cmd =
-        [GOSS_WRAPPER, "-g", GOSS_FILE_PATH, "--vars-inline", &vars, "validate", "--format", "json", "--no-color"];
+    let cmd = [GOSS_WRAPPER, "-g", &main, "--vars-inline", &vars, "validate", "--format", "json", "--no-color"];
     let result = engine.exec(id, what, &cmd, &env, Some("/root"), &mut |_| {}).await?;
     Ok(outcome(result.exit_code, &result.output, goss, services))
 }
@@ -260,6 +268,7 @@ mod tests {
     fn goss() -> GossChecks {
         GossChecks {
             file: "goss.yaml".into(),
+            includes: Vec::new(),
             parsed: Default::default(),
             hints: BTreeMap::from([("package:nginx".to_string(), "install it with apt".to_string())]),
         }

@@ -972,10 +972,15 @@ impl<'a> Run<'a> {
             std::fs::read_to_string(&path).map_err(|source| RunError::ReadCheck { path, source })
         };
         let script = self.challenge.check.as_deref().map(read).transpose()?;
-        let goss = self.challenge.goss.as_ref().map(|goss| read(&goss.file).map(|text| (goss, text))).transpose()?;
+        let goss_texts = match &self.challenge.goss {
+            None => Vec::new(),
+            Some(goss) => {
+                goss.files().map(|file| read(file).map(|text| (file.clone(), text))).collect::<Result<_, _>>()?
+            }
+        };
         let files = goss::CheckFiles {
             script: script.as_deref(),
-            goss: goss.as_ref().map(|(goss, text)| (*goss, text.as_str())),
+            goss: self.challenge.goss.as_ref().map(|goss| (goss, goss_texts.as_slice())),
             services: self.services(),
         };
         let runs = targets.iter().map(|(distro, id)| async move {
