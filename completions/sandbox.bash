@@ -133,6 +133,9 @@ _sandbox() {
             sandbox__subcmd__help__subcmd__pool,status)
                 cmd="sandbox__subcmd__help__subcmd__pool__subcmd__status"
                 ;;
+            sandbox__subcmd__help__subcmd__pool,teardown)
+                cmd="sandbox__subcmd__help__subcmd__pool__subcmd__teardown"
+                ;;
             sandbox__subcmd__help__subcmd__pool,up)
                 cmd="sandbox__subcmd__help__subcmd__pool__subcmd__up"
                 ;;
@@ -166,6 +169,9 @@ _sandbox() {
             sandbox__subcmd__pool,status)
                 cmd="sandbox__subcmd__pool__subcmd__status"
                 ;;
+            sandbox__subcmd__pool,teardown)
+                cmd="sandbox__subcmd__pool__subcmd__teardown"
+                ;;
             sandbox__subcmd__pool,up)
                 cmd="sandbox__subcmd__pool__subcmd__up"
                 ;;
@@ -180,6 +186,9 @@ _sandbox() {
                 ;;
             sandbox__subcmd__pool__subcmd__help,status)
                 cmd="sandbox__subcmd__pool__subcmd__help__subcmd__status"
+                ;;
+            sandbox__subcmd__pool__subcmd__help,teardown)
+                cmd="sandbox__subcmd__pool__subcmd__help__subcmd__teardown"
                 ;;
             sandbox__subcmd__pool__subcmd__help,up)
                 cmd="sandbox__subcmd__pool__subcmd__help__subcmd__up"
@@ -447,7 +456,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__pool)
-            opts="up status down refill"
+            opts="up status down teardown refill"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -489,6 +498,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__pool__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__pool__subcmd__teardown)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -781,7 +804,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool)
-            opts="-h --help up status down refill help"
+            opts="-h --help up status down teardown refill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,7 +832,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool__subcmd__help)
-            opts="up status down refill help"
+            opts="up status down teardown refill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -878,6 +901,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__pool__subcmd__help__subcmd__teardown)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__pool__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -893,7 +930,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__pool__subcmd__refill)
-            opts="-h --kind --image --namespace --runtime --help"
+            opts="-h --kind --image --set --namespace --runtime --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -904,6 +941,10 @@ _sandbox() {
                     return 0
                     ;;
                 --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -936,8 +977,46 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__pool__subcmd__teardown)
+            opts="-h --container --label --refill-set --refill --namespace --runtime --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refill-set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refill)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__pool__subcmd__up)
-            opts="-h --size --distro --runtime --help"
+            opts="-h --size --distro --challenge --runtime --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -948,6 +1027,10 @@ _sandbox() {
                     return 0
                     ;;
                 --distro)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --challenge)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

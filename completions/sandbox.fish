@@ -123,27 +123,38 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l no-pool -d 'St
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -s v -d 'Ansible\'s verbosity, passed to ansible-playbook (-v, -vv, -vvv)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -l diff -d 'Show what changed tasks change in both passes (ansible-playbook --diff; pass 2 always shows it)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -s h -l help -d 'Print help'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "status" -d 'Ready, warming and target per distro'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "down" -d 'Remove every idle warm target'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers)'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down refill help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l size -d 'Warm targets per distro' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down teardown refill help" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down teardown refill help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down teardown refill help" -f -a "status" -d 'Ready, warming and target per distro'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down teardown refill help" -f -a "down" -d 'Remove every idle warm target'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down teardown refill help" -f -a "teardown" -d 'Remove what a run leaves, then warm its replacements (what a run hands over once its verdict is known)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down teardown refill help" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers), or for one recipe of warm sets'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and not __fish_seen_subcommand_from up status down teardown refill help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l size -d 'Warm targets per distro (with --challenge: warm sets, default 1)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l distro -d 'Only these distros (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l challenge -d 'Keep whole attempts of this challenge warm (its targets and a controller, connected, Ansible loaded): a run of it then only does the learner\'s work' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -l runtime -d 'Container runtime (default: the config\'s, else runsc)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from teardown" -l container -d 'A container claimed from the pool (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from teardown" -l label -d 'Everything carrying this label (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from teardown" -l refill-set -d 'Warm a replacement set of this recipe afterwards' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from teardown" -l refill -d 'Warm a replacement of this kind from this image afterwards (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from teardown" -l namespace -d 'The pool\'s namespace (default: the CLI\'s)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from teardown" -l runtime -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from teardown" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l kind -d '`controller` or a distro\'s catalog name' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l image -d 'The image the replacements are made from' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l set -d 'A recipe of warm sets (its id in the pool\'s registry)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l namespace -d 'The pool\'s namespace (default: the CLI\'s)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -l runtime -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from refill" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "status" -d 'Ready, warming and target per distro'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove every idle warm target'
-complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "teardown" -d 'Remove what a run leaves, then warm its replacements (what a run hands over once its verdict is known)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers), or for one recipe of warm sets'
 complete -c sandbox -n "__fish_sandbox_using_subcommand pool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand list" -l json -d 'Print a JSON array on stdout'
 complete -c sandbox -n "__fish_sandbox_using_subcommand list" -s h -l help -d 'Print help'
@@ -185,6 +196,7 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_see
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "up" -d 'Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and rocky-9 where their images exist, or the config\'s [pool])'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "status" -d 'Ready, warming and target per distro'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "down" -d 'Remove every idle warm target'
-complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "teardown" -d 'Remove what a run leaves, then warm its replacements (what a run hands over once its verdict is known)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from pool" -f -a "refill" -d 'Warm replacements for one kind up to the pool\'s size (what a run hands over when it took warm containers), or for one recipe of warm sets'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "build" -d 'Build prepared images (target per distro, and the controller); all available by default'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and __fish_seen_subcommand_from images" -f -a "list" -d 'Show which base and prepared images exist'

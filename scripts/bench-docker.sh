@@ -17,6 +17,7 @@
 #   own challenges/ (an older binary may refuse today's manifests), e.g. a `git worktree`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 N=${1:-5}
 SANDBOX=${SANDBOX:-target/debug/sandbox}
@@ -71,7 +72,6 @@ for kind in cold write; do
 done
 
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # One round of every row for one binary against one builder; figures appended to $work/<row>.<column>.
 round() { # column, binary, builder socket, round number, challenges directory
@@ -105,7 +105,7 @@ done
 
 printf '\n%-14s' ""
 for column in "${columns[@]}"; do printf ' %10s' "$column"; done
-printf '   (median of %s, seconds; load %s; commit %s)\n' "$N" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD)"
+printf '   (median of %s, seconds; load %s; commit %s)\n' "$N" "$(bench_load 1-3)" "$(bench_commit)"
 for row in cold write cached rebuild attempt; do
     printf '%-14s' "$row"
     for column in "${columns[@]}"; do printf ' %10s' "$(median < "$work/$row.$column")"; done

@@ -9,6 +9,7 @@
 # Needs: scripts/setup.sh, a prepared debian-12 target image (`sandbox images build
 # debian-12`), the Debian archive reachable from containers.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 rounds=${1:-1}
 runtimes=${RUNTIMES:-"runsc runc"}
 image=$(docker images --format '{{.Repository}}:{{.Tag}} {{.CreatedAt}}' | grep '^sandbox/target-debian-12:' |
@@ -33,10 +34,10 @@ install() {
         rm -f /etc/apt/sources.list.d/*; apt-get update -qq >/dev/null 2>&1
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only nginx php-fpm >/dev/null 2>&1
         ${levers[$2]}; : > /var/log/dpkg.log"
-    local start end
-    start=$(date +%s.%N)
+    local start seconds
+    start=$(now)
     docker exec "$name" bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx php-fpm >/dev/null 2>&1'
-    end=$(date +%s.%N)
+    seconds=$(seconds_since "$start" 1)
     docker exec "$name" cat /var/log/dpkg.log | python3 -c '
 import datetime, sys
 events = [l.split() for l in sys.stdin if l.strip()]
@@ -47,7 +48,7 @@ for before, after in zip(events, events[1:]):
         took[after[4]] = took.get(after[4], 0) + (at(after) - at(before)).total_seconds()
 top = sorted(took.items(), key=lambda kv: -kv[1])[:3]
 print("    slowest configure: " + ", ".join("%s %.0f s" % (p.partition(chr(58))[0], s) for p, s in top), file=sys.stderr)'
-    python3 -c "print(f'{$end - $start:.1f}')"
+    echo "$seconds"
 }
 
 printf '%-10s %-14s %s\n' runtime lever "install (s)"
@@ -58,3 +59,4 @@ for _ in $(seq "$rounds"); do
         done
     done
 done
+bench_machine >&2

@@ -12,6 +12,7 @@
 # Usage: [BASELINE=BIN] scripts/bench-loop.sh [N] [CHALLENGE...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 runs=${1:-5}
 shift || true
 challenges=("$@")
@@ -26,7 +27,6 @@ cleanup() {
     rm -rf "$SANDBOX_STATE_DIR"
 }
 trap cleanup EXIT
-median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.stdin.read().split()]; print(f"{statistics.median(v):.1f}" if v else "nan")'; }
 duration() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["duration_seconds"] if d["passed"] else "nan")'; }
 sandbox_runs() { # binary, challenge, extra args...
     local binary=$1 challenge=$2
@@ -69,11 +69,11 @@ floor_runs() {
         docker exec bench-loop-controller cat /root/.ssh/id_ed25519.pub | docker exec -i bench-loop-target sh -c 'cat > /root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys'
         docker exec bench-loop-controller sh -c 'until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@bench-loop-target true 2>/dev/null; do sleep 0.1; done'
         local start
-        start=$(date +%s%N)
+        start=$(now)
         for _pass in 1 2; do
             docker exec "${env[@]}" -w /work/challenge bench-loop-controller ansible-playbook -i /work/inventory.ini solution/playbook.yml >/dev/null
         done
-        python3 -c "print(($(date +%s%N) - $start) / 1e9)"
+        seconds_since "$start"
     done
 }
 
@@ -86,10 +86,10 @@ for challenge in "${challenges[@]}"; do
     d=$(floor_runs "$challenge")
     b0=
     [ -z "${BASELINE:-}" ] || b0=$(sandbox_runs "$BASELINE" "$challenge" --no-pool)
-    ma=$(echo "$a" | median) mb=$(echo "$b" | median) mc=$(echo "$c" | median) md=$(echo "$d" | median)
-    mb0=$([ -n "$b0" ] && echo "$b0" | median || echo -)
+    ma=$(echo "$a" | median 1) mb=$(echo "$b" | median 1) mc=$(echo "$c" | median 1) md=$(echo "$d" | median 1)
+    mb0=$([ -n "$b0" ] && echo "$b0" | median 1 || echo -)
     ratio=$(python3 -c "print(f'{$ma / $md:.2f}')" 2>/dev/null || echo nan)
     printf '%-28s %8s %8s %8s %8s %6s %8s\n' "$(basename "$challenge")" "$ma" "$mb" "$mc" "$md" "$ratio" "$mb0"
     echo "    A: $(echo $a)  B: $(echo $b)  C: $(echo $c)  D: $(echo $d)  B0: $(echo $b0)" >&2
 done
-echo "commit $(git rev-parse --short HEAD), $runs runs each, medians in seconds" >&2
+echo "$(bench_machine), $runs runs each, medians in seconds" >&2

@@ -9,6 +9,7 @@
 # platform, for this comparison).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 runs=${1:-3}
 bin=target/release/sandbox
 [ -x "$bin" ] || cargo build --release --quiet
@@ -43,7 +44,8 @@ for runtime in ${BENCH_RUNTIMES:-runc runsc-systrap runsc}; do
                 || true)  # a failed run is recorded as such, not the end of the benchmark
             times+=("$seconds")
         done
-        median=$(printf '%s\n' "${times[@]}" | python3 -c 'import statistics,sys; v=[float(x) for x in sys.stdin.read().split() if x != "failed"]; print(f"{statistics.median(v):.1f}" if v else "failed")')
+        median=$(printf '%s\n' "${times[@]}" | median 1 failed)
         printf '%-26s %-14s %-22s %s\n' "$label" "${variant%-layer}" "$median" "${times[*]}"
     done
 done
+bench_machine >&2

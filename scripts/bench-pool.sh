@@ -10,6 +10,7 @@
 # pool in"). Not a test: figures depend on the machine and its load. Run as root after setup.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 runs=${1:-5}
 bin=${BIN:-target/release/sandbox}
 [ -x "$bin" ] || cargo build --release --quiet
@@ -26,7 +27,6 @@ cleanup() {
     rm -rf "$work" "$SANDBOX_STATE_DIR"
 }
 trap cleanup EXIT
-median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.stdin.read().split()]; print(f"{statistics.median(v):.3f}")'; }
 field() { # regex with one group, from stderr of a run
     python3 -c 'import re,sys; m=re.search(sys.argv[1], sys.stdin.read()); print(m.group(1) if m else "nan")' "$1"
 }
@@ -38,7 +38,7 @@ for distro in debian-11 debian-12 debian-13; do
     values=$(for _ in $(seq "$runs"); do
         "$bin" run "$work/probe" --solution --no-pool --distro "$distro" 2>&1 | field 'ready for Ansible in ([0-9.]+) s'
     done)
-    echo "    $distro: $(echo "$values" | median)   [$(echo $values)]"
+    echo "    $distro: $(echo "$values" | median 3)   [$(echo $values)]"
 done
 
 echo "(b) hand-out latency from a warm pool (ms), median of $runs"
@@ -46,13 +46,13 @@ echo "(b) hand-out latency from a warm pool (ms), median of $runs"
 values=$(for _ in $(seq "$runs"); do
     "$bin" run "$work/probe" --solution --distro debian-12 2>&1 | field 'warm from the pool in ([0-9]+) ms'
 done)
-echo "    debian-12: $(echo "$values" | median)   [$(echo $values)]"
+echo "    debian-12: $(echo "$values" | median 3)   [$(echo $values)]"
 
 echo "(c) end-to-end run --solution of $challenge (s), median of $runs"
 cold=$(for _ in $(seq "$runs"); do "$bin" run "$challenge" --solution --no-pool --distro debian-12 --json 2>/dev/null | duration; done)
 pooled=$(for _ in $(seq "$runs"); do "$bin" run "$challenge" --solution --distro debian-12 --json 2>/dev/null | duration; done)
-echo "    cold:   $(echo "$cold" | median)   [$(echo $cold)]"
-echo "    pooled: $(echo "$pooled" | median)   [$(echo $pooled)]"
+echo "    cold:   $(echo "$cold" | median 3)   [$(echo $cold)]"
+echo "    pooled: $(echo "$pooled" | median 3)   [$(echo $pooled)]"
 "$bin" pool down >/dev/null
 
 echo "(d) floor: the two passes with plain ansible-playbook in running containers (s), median of $runs"
@@ -72,13 +72,13 @@ values=$(for _ in $(seq "$runs"); do
     docker run -d --name bench-target --hostname debian-12 --runtime runsc --network bench-net --memory 512m --cpus 2 "$target" >/dev/null
     docker exec bench-controller cat /root/.ssh/id_ed25519.pub | docker exec -i bench-target sh -c 'cat > /root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys'
     docker exec bench-controller sh -c 'until ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@bench-target true 2>/dev/null; do sleep 0.2; done'
-    start=$(date +%s%N)
+    start=$(now)
     for pass in 1 2; do
         docker exec "${env[@]}" -w /work/challenge bench-controller ansible-playbook -i /work/inventory.ini solution/playbook.yml >/dev/null
     done
-    echo "scale=3; ($(date +%s%N) - $start) / 1000000000" | bc
+    seconds_since "$start" 3
 done)
-echo "    debian-12: $(echo "$values" | median)   [$(echo $values)]"
+echo "    debian-12: $(echo "$values" | median 3)   [$(echo $values)]"
 fi
 if part e; then
 echo "(e) run --solution of $challenge started while the pool is still warming vs cold (s), median of $runs"
@@ -94,6 +94,7 @@ for _ in $(seq "$runs"); do
     wait "$up" || true
     "$bin" pool down >/dev/null
 done
-echo "    cold:                $(printf '%s\n' "${cold[@]}" | median)   [${cold[*]}]"
-echo "    during the warm-up:  $(printf '%s\n' "${warming[@]}" | median)   [${warming[*]}]"
+echo "    cold:                $(printf '%s\n' "${cold[@]}" | median 3)   [${cold[*]}]"
+echo "    during the warm-up:  $(printf '%s\n' "${warming[@]}" | median 3)   [${warming[*]}]"
 fi
+bench_machine >&2

@@ -11,6 +11,7 @@
 # built binary (SANDBOX=path, default target/release/sandbox).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 dir=${1:-challenges}
 SANDBOX=${SANDBOX:-target/release/sandbox}
@@ -21,10 +22,10 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # One `sandbox test` with the given flags; prints its wall seconds and how many challenges ran.
 shard() {
     local start out
-    start=$(date +%s%N)
+    start=$(now)
     out=$("$SANDBOX" test "$dir" --json "$@" 2>/dev/null) || { echo "a shard failed: $*" >&2; exit 1; }
     local seconds count
-    seconds=$(python3 -c "print(f'{($(date +%s%N) - $start) / 1e9:.1f}')")
+    seconds=$(seconds_since "$start" 1)
     count=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["challenges"]))' <<<"$out")
     echo "$seconds $count"
 }
@@ -46,4 +47,4 @@ for row in "1 shard|$one" "2 shards, by count|$by_count" "2 shards, by durations
     read -r sum max list <<<"$figures"
     printf '%-26s %8s %9s   %s\n' "$name" "$sum" "$max" "$list"
 done
-echo "commit $(git rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)" >&2
+bench_machine >&2

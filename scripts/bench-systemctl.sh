@@ -14,6 +14,7 @@
 # Debian archive reachable from containers (nginx is installed in the container).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 N=${1:-20}
 RUNTIME=${RUNTIME:-runsc}
@@ -92,36 +93,34 @@ own() {
         awk '{ printf "%.1f %.1f\n", ($2 - $1) * 1000, ($3 - $2) * 1000 }'
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+load_before=$(bench_load 1-3)
 declare -A result
 for variant in sh bin; do
     say "measuring the $variant systemctl ($N calls each)"
     in_target "rm -rf /var/lib/sandbox-systemctl/* /var/log/sandbox-journal; for p in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin; do cp /opt/bench/systemctl.$variant \$p/systemctl; done"
     in_target 'echo mock > /etc/sandbox/services'
     in_target "systemctl enable $unit >/dev/null 2>&1; systemctl start $unit >/dev/null 2>&1"
-    result[$variant,is-active]=$(times "systemctl is-active $unit" | median)
-    result[$variant,show]=$(times "systemctl show $unit" | median)
-    result[$variant,is-enabled]=$(times "systemctl is-enabled $unit -l" | median)
-    result[$variant,list-unit-files]=$(times "systemctl list-unit-files --no-pager --type service --all" | median)
-    result[$variant,list-units]=$(times "systemctl list-units --no-pager --type service --all --plain" | median)
+    result[$variant,is-active]=$(times "systemctl is-active $unit" | median 1)
+    result[$variant,show]=$(times "systemctl show $unit" | median 1)
+    result[$variant,is-enabled]=$(times "systemctl is-enabled $unit -l" | median 1)
+    result[$variant,list-unit-files]=$(times "systemctl list-unit-files --no-pager --type service --all" | median 1)
+    result[$variant,list-units]=$(times "systemctl list-units --no-pager --type service --all --plain" | median 1)
     in_target "systemctl stop $unit >/dev/null 2>&1; echo supervised > /etc/sandbox/services"
     pairs=$(start_stop)
-    result[$variant,start]=$(cut -d' ' -f1 <<<"$pairs" | median)
-    result[$variant,stop]=$(cut -d' ' -f2 <<<"$pairs" | median)
+    result[$variant,start]=$(cut -d' ' -f1 <<<"$pairs" | median 1)
+    result[$variant,stop]=$(cut -d' ' -f2 <<<"$pairs" | median 1)
     in_target "systemctl stop $unit >/dev/null 2>&1 || true; echo mock > /etc/sandbox/services"
 done
 pairs=$(own)
-own_start_ms=$(cut -d' ' -f1 <<<"$pairs" | median)
-own_stop_ms=$(cut -d' ' -f2 <<<"$pairs" | median)
-true_ms=$(times /bin/true | median)
+own_start_ms=$(cut -d' ' -f1 <<<"$pairs" | median 1)
+own_stop_ms=$(cut -d' ' -f2 <<<"$pairs" | median 1)
+true_ms=$(times /bin/true | median 1)
 
 platform=$(docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -o -- '--platform=[a-z]*' | head -1 || true)
 printf '\nsystemctl per call under %s %s, %s target, unit %s: median of %s calls, ms\n' \
     "$RUNTIME" "${platform:-}" "$IMAGE" "$unit" "$N"
 # Shared build machines: the load says how much the figures are inflated.
-printf 'host: %s CPUs, load average %s before, %s after\n\n' "$(nproc)" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'host: %s CPUs, load average %s before, %s after; commit %s\n\n' "$(bench_cores)" "$load_before" "$(bench_load 1-3)" "$(bench_commit)"
 printf '| %-52s | %9s | %9s |\n' call "sh mock" binary
 printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "-----------" "-----------"
 row() { printf '| %-52s | %9s | %9s |\n' "$1" "${result[sh,$2]}" "${result[bin,$2]}"; }

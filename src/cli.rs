@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::challenge::{self, ServicesMode, Strategy};
+use crate::challenge::{ServicesMode, Strategy};
 use crate::suite::select::Partition;
+use crate::units;
 
 #[derive(Debug, Parser)]
 #[command(name = "sandbox", version, about = "Run hands-on Ansible challenges in hardened gVisor containers")]
@@ -90,7 +91,7 @@ pub struct RunArgs {
 }
 
 /// What `run` and `shell` share: which playbook, and how the targets are made.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct RunSetup {
     /// Apply the reference solution instead of the starter playbook
     #[arg(long, conflicts_with = "playbook")]
@@ -251,7 +252,7 @@ pub struct RunScope {
     #[arg(long = "distro", value_name = "NAME")]
     pub distros: Vec<String>,
     /// Override the challenge's timeout (e.g. 90s, 10m)
-    #[arg(long, value_name = "DURATION", value_parser = challenge::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = units::parse_duration)]
     pub timeout: Option<Duration>,
 }
 
@@ -299,12 +300,16 @@ pub enum PoolCommand {
     /// Start warm targets and keep them (default: 2 each for debian-12, ubuntu-22.04 and
     /// rocky-9 where their images exist, or the config's [pool])
     Up {
-        /// Warm targets per distro
+        /// Warm targets per distro (with --challenge: warm sets, default 1)
         #[arg(long, value_name = "N")]
         size: Option<usize>,
         /// Only these distros (repeatable)
         #[arg(long = "distro", value_name = "NAME")]
         distros: Vec<String>,
+        /// Keep whole attempts of this challenge warm (its targets and a controller,
+        /// connected, Ansible loaded): a run of it then only does the learner's work
+        #[arg(long, value_name = "NAME|DIR")]
+        challenge: Option<PathBuf>,
         /// Container runtime (default: the config's, else runsc)
         #[arg(long, env = "SANDBOX_RUNTIME")]
         runtime: Option<String>,
@@ -313,22 +318,51 @@ pub enum PoolCommand {
     Status,
     /// Remove every idle warm target
     Down,
+    /// Remove what a run leaves, then warm its replacements (what a run hands over once its
+    /// verdict is known)
+    #[command(hide = true)]
+    Teardown(TeardownArgs),
     /// Warm replacements for one kind up to the pool's size (what a run hands over when it
-    /// took warm containers)
+    /// took warm containers), or for one recipe of warm sets
     #[command(hide = true)]
     Refill {
         /// `controller` or a distro's catalog name
-        #[arg(long)]
-        kind: String,
+        #[arg(long, required_unless_present = "set", requires = "image")]
+        kind: Option<String>,
         /// The image the replacements are made from
         #[arg(long)]
-        image: String,
+        image: Option<String>,
+        /// A recipe of warm sets (its id in the pool's registry)
+        #[arg(long, conflicts_with = "kind")]
+        set: Option<String>,
         /// The pool's namespace (default: the CLI's)
         #[arg(long)]
         namespace: Option<String>,
         #[arg(long, env = "SANDBOX_RUNTIME")]
         runtime: Option<String>,
     },
+}
+
+/// What a run hands over once its verdict is known (`sandbox pool teardown`).
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// A container claimed from the pool (repeatable)
+    #[arg(long = "container", value_name = "ID")]
+    pub containers: Vec<String>,
+    /// Everything carrying this label (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Warm a replacement set of this recipe afterwards
+    #[arg(long, value_name = "RECIPE")]
+    pub refill_set: Option<String>,
+    /// Warm a replacement of this kind from this image afterwards (repeatable)
+    #[arg(long = "refill", value_name = "KIND=IMAGE")]
+    pub refills: Vec<String>,
+    /// The pool's namespace (default: the CLI's)
+    #[arg(long)]
+    pub namespace: Option<String>,
+    #[arg(long, env = "SANDBOX_RUNTIME")]
+    pub runtime: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,8 +5,37 @@
 pub const RUN: &str = "io.sandbox.run";
 /// Unix time after which the owning run is certainly over (its deadline).
 pub const DEADLINE: &str = "io.sandbox.deadline";
-/// `target`, `controller`, `network`.
+/// What a container or network is to its run: a `Role`.
 pub const ROLE: &str = "io.sandbox.role";
+/// A run's target: its distro's name (`debian-12`).
+pub const DISTRO: &str = "io.sandbox.distro";
+/// A prepared image: its repository (`sandbox/target-debian-12`, `sandbox/packages-debian-12`).
+pub const IMAGE: &str = "io.sandbox.image";
+/// On every pooled container and the parking network; the value is the pool's namespace.
+pub const POOL: &str = "io.sandbox.pool";
+/// A pooled container's kind: `debian-12`, …, `controller`.
+pub const POOL_KIND: &str = "io.sandbox.kind";
+/// Runtime and limits a pooled container was created with: only a run wanting exactly these
+/// may take it.
+pub const POOL_KEY: &str = "io.sandbox.pool.key";
+
+/// The value of `ROLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Target,
+    Controller,
+    Network,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Target => "target",
+            Role::Controller => "controller",
+            Role::Network => "network",
+        }
+    }
+}
 
 /// A new run id (the value of `RUN`): 10 hex digits from the clock and the process id.
 pub fn new_run_id() -> String {

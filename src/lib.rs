@@ -25,6 +25,7 @@ pub mod run;
 pub mod settings;
 pub mod shutdown;
 pub mod suite;
+pub mod units;
 
 use miette::Diagnostic;
 

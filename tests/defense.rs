@@ -55,7 +55,7 @@ fn memory_hog_dies_and_the_platform_fails() {
     // host's OOM killer may end the sandbox (verdict `killed`, read from the container state).
     match verdict {
         "killed" => assert!(
-            reason.contains("out of memory in target debian-12") && reason.contains("(limit 512 MiB"),
+            reason.contains("out of memory in target debian-12") && reason.contains("(limit 1536 MiB"),
             "{reason}"
         ),
         "failed" => assert!(reason.contains("eat memory"), "{reason}"),
@@ -108,7 +108,7 @@ fn six_concurrent_runs_all_pass_and_leave_nothing() {
     );
     let children: Vec<_> = (0..6).map(|_| Sandbox::new(["run", &fixture.path_str(), "--json"]).spawn()).collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = child.into_child().wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -117,7 +117,7 @@ fn six_concurrent_runs_all_pass_and_leave_nothing() {
     }
 }
 
-/// A learner's 2 GB file in a 512 MiB target: gVisor's memory overlay holds the write in the
+/// A learner's 2 GB file in a 1.5 GiB target: gVisor's memory overlay holds the write in the
 /// sandbox's memory, so the target dies at its memory limit and the host's disk never pays for
 /// it. Sampled while the run goes: the target's own writable layer on the host (exact, whatever
 /// other tests do) and the free space of Docker's data root (coarse: other tests share it).
@@ -158,7 +158,7 @@ fn a_big_write_is_bounded_by_the_memory_limit_and_spares_the_host_disk() {
     assert_eq!(platform["verdict"], "killed", "{platform}");
     let reason = platform["reason"].as_str().unwrap();
     assert!(reason.contains("out of memory in target debian-12"), "{reason}");
-    assert!(reason.contains("limit 512 MiB; files written outside /tmp count against it"), "{reason}");
+    assert!(reason.contains("limit 1536 MiB; files written outside /tmp count against it"), "{reason}");
     let run = crate::harness::run_id_in(&stderr).expect("the run announces its id");
     assert_eq!(leftovers(&run), (0, 0), "the run left containers or networks");
 }
@@ -289,7 +289,7 @@ fn leftovers_of_a_dead_run_are_removed_by_the_next_run() {
         let options = CreateContainerOptionsBuilder::default().name(&format!("sandbox-{dead_run}-left")).build();
         docker.create_container(Some(options), body).await.unwrap();
     });
-    assert_eq!(leftovers(&dead_run).0, 1);
+    assert_eq!(crate::harness::present(&dead_run).0, 1);
 
     let fixture = Fixture::debian12("- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n");
     Sandbox::new(["run", &fixture.path_str()]).status(0).run();

@@ -142,9 +142,132 @@ impl Sandbox {
         }
     }
 
-    pub fn spawn(mut self) -> Child {
-        self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the sandbox binary runs")
+    /// Started with its output piped; the test owns the process (see `Spawned`).
+    pub fn spawn(mut self) -> Spawned {
+        let child =
+            self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the sandbox binary runs");
+        Spawned { child: Some(child), pools: Vec::new() }
     }
+}
+
+/// A `sandbox` process a test started. A test that fails (panics) before it has waited for the
+/// process would leave it running, and what it started with it: when dropped, a process still
+/// running is interrupted as Ctrl-C would (so it cleans up after itself), killed if that takes
+/// too long, and the pools it was said to work in (`owns_pool`) are removed.
+pub struct Spawned {
+    child: Option<Child>,
+    pools: Vec<String>,
+}
+
+/// How long an interrupted process may take to clean up before it is killed.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(60);
+
+impl Spawned {
+    /// The pool namespace the process works in (a watch's own `watch-PID`): removed after it.
+    pub fn owns_pool(&mut self, namespace: &str) {
+        self.pools.push(namespace.to_string());
+    }
+
+    /// The process itself, for a test that waits for it to the end (`wait_with_output`).
+    pub fn into_child(mut self) -> Child {
+        self.child.take().expect("the process is still owned")
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        self.child.as_ref().expect("the process is still owned")
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.child.as_mut().expect("the process is still owned")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+                if wait_with_bound(child, INTERRUPT_GRACE).is_none() {
+                    let _ = child.wait();
+                }
+            }
+        }
+        for namespace in &self.pools {
+            remove_pool(namespace);
+        }
+    }
+}
+
+/// A pool namespace and state directory of a test's own, for the `sandbox` processes it runs
+/// (`with`). When the test ends, passed or failed, the pool goes with everything it holds
+/// (warm containers, the parking network `sandbox-pool-NAME`), and any refill still working
+/// for it is ended first.
+pub struct TestPoolNamespace {
+    pub name: String,
+    state: tempfile::TempDir,
+}
+
+impl TestPoolNamespace {
+    /// `PREFIX-PID`: no other test process, and no developer's pool, shares it.
+    pub fn new(prefix: &str) -> TestPoolNamespace {
+        let name = format!("{prefix}-{}", std::process::id());
+        TestPoolNamespace { name, state: tempfile::tempdir().unwrap() }
+    }
+
+    /// `sandbox` working in this pool and state directory.
+    pub fn with(&self, sandbox: Sandbox) -> Sandbox {
+        sandbox
+            .env("SANDBOX_STATE_DIR", &self.state.path().display().to_string())
+            .env("SANDBOX_POOL_NAMESPACE", &self.name)
+    }
+}
+
+impl Drop for TestPoolNamespace {
+    fn drop(&mut self) {
+        remove_pool(&self.name);
+    }
+}
+
+/// Ends the processes still working for pool `namespace` (a refill a run handed off, detached
+/// from the test), then removes what carries the pool's label. Best effort, and silent: it runs
+/// while a failed test unwinds.
+pub fn remove_pool(namespace: &str) {
+    for pid in processes_of_pool(namespace) {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    runtime.block_on(async {
+        if let Ok(engine) = sandbox::docker::Engine::connect(&default_endpoint()).await {
+            let _ = engine.remove_labelled(&format!("{}={namespace}", sandbox::labels::POOL)).await;
+        }
+    });
+}
+
+/// `sandbox` processes working for pool `namespace`: told so by `--namespace` (a refill) or by
+/// `SANDBOX_POOL_NAMESPACE`. The namespace ends in the test process's id, so nobody else's match.
+fn processes_of_pool(namespace: &str) -> Vec<u32> {
+    let by_argument = format!("\0--namespace\0{namespace}\0");
+    let by_variable = format!("\0SANDBOX_POOL_NAMESPACE={namespace}\0");
+    let read = |pid: &str, file: &str| std::fs::read(format!("/proc/{pid}/{file}")).unwrap_or_default();
+    let has = |bytes: Vec<u8>, needle: &str| {
+        let text = [b"\0".as_slice(), &bytes].concat();
+        String::from_utf8_lossy(&text).contains(needle)
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            let pid = pid.to_string();
+            has(read(&pid, "cmdline"), &by_argument) || has(read(&pid, "environ"), &by_variable)
+        })
+        .collect()
 }
 
 /// Reads a child's stream line by line on a thread; lines arrive with the instant they did.
@@ -269,9 +392,23 @@ impl Fixture {
     }
 }
 
-/// Containers and networks still carrying the run's label, asked of Docker through bollard;
-/// on the builder too (a Docker challenge's containers and image tags live there).
+/// What is left of a run that ended: its containers and networks (see `present`), polled
+/// until none is left or a bound passes. `sandbox run` leaves its teardown to a process of
+/// its own once the verdict is printed, so "ended" means a moment after it exited.
 pub fn leftovers(run: &str) -> (usize, usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = present(run);
+        if left == (0, 0) || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Containers and networks carrying the run's label now, asked of Docker through bollard; on
+/// the builder too (a Docker challenge's containers and image tags live there).
+pub fn present(run: &str) -> (usize, usize) {
     let (containers, networks) = labelled(&format!("io.sandbox.run={run}"));
     let (on_builder, tags) = builder_leftovers(run);
     (containers + on_builder + tags, networks)
@@ -329,6 +466,21 @@ pub fn labelled(label: &str) -> (usize, usize) {
     })
 }
 
+/// Names of the containers whose name starts with `prefix`.
+pub fn names_with_prefix(prefix: &str) -> Vec<String> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap();
+        let filters = HashMap::from([("name".to_string(), vec![prefix.to_string()])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let containers = docker.list_containers(Some(options)).await.unwrap();
+        containers.into_iter().flat_map(|c| c.names.unwrap_or_default()).map(|n| n.trim_start_matches('/').to_string())
+            .filter(|name| name.starts_with(prefix))
+            .collect()
+    })
+}
+
 /// Removes what a run left, with the product's own engine wrapper.
 pub fn remove_run(run: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -339,8 +491,8 @@ pub fn remove_run(run: &str) {
 }
 
 /// Waits for a spawned run to end and collects what it printed.
-pub fn finish(child: Child) -> Output {
-    let out = child.wait_with_output().expect("the sandbox binary ran");
+pub fn finish(child: Spawned) -> Output {
+    let out = child.into_child().wait_with_output().expect("the sandbox binary ran");
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

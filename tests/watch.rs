@@ -19,6 +19,9 @@ fn verdict_of(lines: &[String]) -> &str {
 fn each_edit_is_an_attempt_edits_during_a_run_queue_one_and_ctrl_c_leaves_nothing() {
     let fixture = Fixture::new("title = \"w\"\ndistros = [\"debian-12\"]\n", STARTER, CHECK);
     let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
+    // Its pool is named after its process; gone with it even if this test fails half-way.
+    let pool = format!("watch-{}", child.id());
+    child.owns_pool(&pool);
     let stdout = lines_of(child.stdout.take().unwrap());
     let stderr = lines_of(child.stderr.take().unwrap());
 
@@ -61,7 +64,14 @@ fn each_edit_is_an_attempt_edits_during_a_run_queue_one_and_ctrl_c_leaves_nothin
         }
     }
     assert!(runs.len() >= 4, "stderr named {} runs", runs.len());
-    assert_eq!(labelled(&format!("io.sandbox.pool=watch-{pid}")), (0, 0), "the watch's pool is gone");
+    // The last attempt's teardown (and a set it may have begun to warm) ends in a process of
+    // its own, a moment after the watch.
+    let label = format!("{}={pool}", sandbox::labels::POOL);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while labelled(&label) != (0, 0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(labelled(&label), (0, 0), "the watch's pool is gone");
     for run in runs {
         assert_eq!(leftovers(&run), (0, 0), "run {run} left containers or networks");
     }
@@ -80,4 +90,27 @@ fn collect_attempt(stdout: &Receiver<(Instant, String)>) -> Vec<String> {
         }
     }
     panic!("no verdict within 240 s: {lines:?}");
+}
+
+/// A test that fails half-way leaves no `sandbox watch` running and no pool of its behind: the
+/// harness interrupts the process it spawned and removes the pool it works in.
+#[test]
+fn a_watch_test_that_fails_half_way_leaves_nothing_behind() {
+    let fixture = Fixture::new("title = \"w\"\ndistros = [\"debian-12\"]\n", STARTER, CHECK);
+    let started = std::sync::Mutex::new(None);
+    let failed = std::panic::catch_unwind(|| {
+        let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
+        let pool = format!("watch-{}", child.id());
+        child.owns_pool(&pool);
+        let stdout = lines_of(child.stdout.take().unwrap());
+        wait_for_line(&stdout, "[pass 1]", Duration::from_secs(240)).expect("the first attempt runs");
+        let (_, networks) = labelled(&format!("{}={pool}", sandbox::labels::POOL));
+        *started.lock().unwrap() = Some((child.id(), pool, networks));
+        panic!("a test failing while its watch runs");
+    });
+    assert!(failed.is_err());
+    let (pid, pool, networks) = started.into_inner().unwrap().expect("the watch's first attempt ran");
+    assert_eq!(networks, 1, "the watch's parking network existed when the test failed");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the watch {pid} still runs");
+    assert_eq!(labelled(&format!("{}={pool}", sandbox::labels::POOL)), (0, 0), "the watch's pool is left");
 }

@@ -5,13 +5,15 @@
 #
 #   sandbox-ansible-playbook pass N STRATEGY MITOGEN
 #
-# hands this exec's stdout and stderr to the run's server (pass 1 starts it) and exits with
-# pass N's ansible-playbook status. The server waits for the pass's go file (the arguments,
+# hands this exec's stdout and stderr to the run's server (pass 1 starts it unless one
+# already serves: a warm set's, started by `serve STRATEGY MITOGEN` and warmed by a pass 0)
+# and exits with pass N's ansible-playbook status. The server waits for the pass's go file (the arguments,
 # one per line, or `stop`), then runs ansible-playbook's own `main()` with that pass's
 # arguments and SANDBOX_PASS, printing what a fresh ansible-playbook would print.
 import os, socket, sys, threading, time
 
 SOCKET = "/work/.sandbox-ansible.sock"
+CHALLENGE = "/work/challenge"
 LOG = "/work/.sandbox-ansible.log"
 
 
@@ -40,6 +42,9 @@ def forward(pipe):
 
 def prepare(strategy, mitogen):
     """Imports Ansible; returns what the import printed (config warnings), for every pass."""
+    # Live output, line by line, without PYTHONUNBUFFERED (which every child would inherit).
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
     log = os.open(LOG, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(log, 1)
@@ -75,6 +80,8 @@ def run_pass(main, n, words, printed):
     display = Display()
     display._warns, display._deprecations, display._errors = {}, {}, {}
     os.environ["SANDBOX_PASS"] = n
+    # A warm set's challenge is replaced by the attempt's: the old directory is gone.
+    os.chdir(CHALLENGE)
     os.write(2, printed)
     sys.argv = ["ansible-playbook"] + words
     try:
@@ -138,16 +145,25 @@ def start_server(strategy, mitogen):
     listener.close()
 
 
-def launch():
-    _, n, strategy, mitogen = sys.argv[1:5]
-    if n == "1":
-        start_server(strategy, mitogen)
+def connect():
     connection = socket.socket(socket.AF_UNIX)
+    connection.connect(SOCKET)
+    return connection
+
+
+def launch():
+    if sys.argv[1] == "serve":
+        start_server(*sys.argv[2:4])
+        return
+    _, n, strategy, mitogen = sys.argv[1:5]
     try:
-        connection.connect(SOCKET)
+        connection = connect()
     except OSError as err:
-        sys.stderr.write("sandbox: the controller's Ansible ended before pass %s (%s)\n" % (n, err))
-        sys.exit(250)
+        if n != "1":
+            sys.stderr.write("sandbox: the controller's Ansible ended before pass %s (%s)\n" % (n, err))
+            sys.exit(250)
+        start_server(strategy, mitogen)
+        connection = connect()
     hand_over(connection, n)
 
 

@@ -160,23 +160,3 @@ impl RawChecks {
         .find_map(|(key, set)| set.then_some(key))
     }
 }
-
-/// `150MB`, `1.5 GiB`, `80m`: sizes as people write them (bytesize reads both SI and IEC).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|size| size.as_u64())
-        .map_err(|_| format!("`{text}` is not a size like 150MB or 1GiB"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_as_written() {
-        assert_eq!(parse_size("150MB").unwrap(), 150_000_000);
-        assert_eq!(parse_size("1 GiB").unwrap(), 1 << 30);
-        assert!(parse_size("huge").is_err());
-    }
-}

@@ -178,7 +178,7 @@ fn manifest(title: &str, distros: &str) -> String {
          # network = \"egress\"     # or \"none\": no route out\n\
          \n\
          # [limits]\n\
-         # memory = \"512m\"\n\
+         # memory = \"1536m\"\n\
          # cpus = 2.0\n\
          # pids = 256\n"
     )

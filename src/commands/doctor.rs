@@ -1,12 +1,13 @@
 //! `sandbox doctor`: can a run work on this host, and if not, what to do about it.
 
-use crate::challenge::{format_size, DEFAULT_BUILD_WRITES};
+use crate::challenge::DEFAULT_BUILD_WRITES;
 use crate::docker::{Engine, RegisteredRuntime};
 use crate::images::{self, ImageKind};
 use crate::isolation::{GvisorNetwork, RuntimePolicy, WriteBound};
 use crate::printer::terminal::Terminal;
 use crate::report::Check;
 use crate::settings::Settings;
+use crate::units::format_size;
 use crate::{Error, ExitStatus};
 
 impl Check {

@@ -23,7 +23,7 @@ pub(crate) async fn run(args: RunArgs, settings: &Settings, terminal: &Terminal)
     };
     terminal.summary(&report);
     if args.timings {
-        terminal.timings(&report.timings);
+        terminal.timings(&report.timings, report.warm_set.as_deref());
     }
     if args.json {
         Terminal::json(&report);
@@ -51,6 +51,8 @@ async fn run_playbook(
         distros: args.scope.distros.clone(),
         timeout: args.scope.timeout,
         show_inventory: args.show_inventory,
+        // The verdict is the learner's; the teardown happens after it, without them.
+        detach_teardown: true,
         ..run_options(&args.setup, settings, runtime, terminal, 2)
     };
     let engine = Engine::connect(&settings.engine()?).await?;
@@ -159,5 +161,6 @@ pub(super) fn run_options(
         pool: (!setup.no_pool).then(|| settings.pool.clone()),
         verbosity: setup.verbose,
         diff: setup.diff,
+        detach_teardown: false,
     }
 }

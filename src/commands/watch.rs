@@ -1,4 +1,4 @@
-//! `sandbox watch`: the learner's loop without typing. A pool of its own, an attempt now and
+//! `sandbox watch`: the learner's loop without typing. A warm set of its own, an attempt now and
 //! one after each save (never two at once), what changed since the last attempt; which file
 //! events count as a save is decided here too.
 
@@ -13,13 +13,12 @@ use crate::cli::WatchArgs;
 use crate::docker::Engine;
 use crate::dockerfile::run::ImageRun;
 use crate::dockerfile::BuildError;
-use crate::images::ImageKind;
 use crate::learner::Opened;
 use crate::pool::{Location, Pool};
 use crate::printer::terminal::Terminal;
 use crate::report::changes;
 use crate::report::{Reporter, RunReport};
-use crate::run::{Run, RunError, RunOptions};
+use crate::run::{warm, Run, RunError, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
@@ -39,6 +38,7 @@ pub(crate) async fn watch(args: WatchArgs, settings: &Settings, terminal: &Termi
     let mut options = RunOptions {
         distros: args.scope.distros.clone(),
         timeout: args.scope.timeout,
+        detach_teardown: true,
         ..run_options(&args.setup, settings, runtime, terminal, 2)
     };
     // A Docker challenge needs no targets: its builder keeps the layer cache warm instead.
@@ -65,8 +65,11 @@ async fn watch_attempts(
     terminal: &Terminal,
 ) -> Result<ExitStatus, Error> {
     if options.pool.is_some() {
-        terminal.step("warming targets and a controller for this challenge");
-        pool.up(&watch_pool_sizes(engine, challenge, &options.distros).await?, terminal).await?;
+        // One whole attempt kept warm: the next one after a save claims it, and its refill
+        // warms the one after while the learner reads and edits.
+        terminal.step("warming an attempt of this challenge");
+        let recipe = pool.keep_sets(warm::recipe_of(challenge, options), 1).await?;
+        super::pool::fill_sets(engine, pool, &recipe, settings, terminal).await?;
         terminal.finish();
     }
     let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
@@ -126,24 +129,6 @@ async fn settle(changes: &mut tokio::sync::mpsc::UnboundedReceiver<PathBuf>, cha
     }
     let mut seen = std::collections::HashSet::new();
     changed.retain(|path| seen.insert(path.clone()));
-}
-
-/// One of each platform the watch runs on, where its image can exist and a run could take
-/// it (a challenge's package layer is its own image), and a controller.
-async fn watch_pool_sizes(
-    engine: &Engine,
-    challenge: &Challenge,
-    only: &[String],
-) -> Result<Vec<(ImageKind, usize)>, Error> {
-    let mut sizes = vec![(ImageKind::Controller, 1)];
-    for distro in &challenge.distros {
-        let wanted = only.is_empty() || only.iter().any(|name| name == distro.name);
-        let poolable = challenge.poolable_target(distro);
-        if wanted && poolable && engine.image_id(distro.base_image).await?.is_some() {
-            sizes.push((ImageKind::Target(distro), 1));
-        }
-    }
-    Ok(sizes)
 }
 
 /// One attempt: the challenge as it is now (a broken challenge.toml is shown and waited

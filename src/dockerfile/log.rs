@@ -1,6 +1,9 @@
 //! The classic builder's log, read into steps as it streams: what a failed build's verdict
 //! names (which step, what it printed) comes from here.
 
+use crate::challenge::{Limits, Network};
+use crate::units::format_size;
+
 /// One step of a build, as the classic builder reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -89,6 +92,33 @@ impl Step {
             .iter()
             .find(|(_, signs)| self.output.iter().any(|line| signs.iter().any(|sign| line.contains(sign))))
             .map_or(StepFailure::Command, |(failure, _)| *failure)
+    }
+}
+
+/// A failed build in the learner's terms: which step, and why when its output tells.
+pub fn failure_reason(steps: &[Step], message: &str, limits: &Limits, network: Network) -> String {
+    let Some(step) = steps.last() else { return format!("failed: {message}") };
+    let which = format!("step {} ({})", step.number, shortened(&step.instruction));
+    match step.failure() {
+        StepFailure::WriteBound => {
+            format!("{which} wrote past its {} write bound", format_size(limits.build_write_bytes))
+        }
+        StepFailure::StoreFull => format!("{which} found the builder's store full ({message})"),
+        StepFailure::NoNetwork if network == Network::None => format!(
+            "{which} needs the network, and this challenge's builds have none: ship what it downloads in \
+             the build context, or set `[run] network = \"egress\"` in challenge.toml if the challenge \
+             teaches installing from the network"
+        ),
+        StepFailure::NoNetwork | StepFailure::Command => format!("{which} failed: {message}"),
+    }
+}
+
+/// An instruction cut to what a reason line can hold.
+fn shortened(instruction: &str) -> String {
+    const MOST: usize = 40;
+    match instruction.char_indices().nth(MOST) {
+        Some((end, _)) => format!("{} …", instruction[..end].trim_end()),
+        None => instruction.to_string(),
     }
 }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
 
-use crate::docker::{BuildLimits, Endpoint, Engine, EngineError, RegisteredRuntime};
+use crate::docker::{BuildFailed, BuildLimits, Endpoint, Engine, EngineError, RegisteredRuntime};
 use crate::isolation::{RuntimePolicy, WriteBound};
 pub use log::{BuildLog, Step};
 
@@ -154,7 +154,9 @@ impl Builder {
             .await;
         match built {
             Ok(()) => Ok(log.into_steps()),
-            Err(EngineError::Build { message, .. }) => Err(BuildError::Failed { message, steps: log.into_steps() }),
+            Err(EngineError::Build(BuildFailed { message, .. })) => {
+                Err(BuildError::Failed { message, steps: log.into_steps() })
+            }
             Err(err) => Err(err.into()),
         }
     }

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::challenge::image::ImageSpec;
 use crate::challenge::structure::{CommandTest, EnvVar, StructureTests};
-use crate::challenge::{format_size, Challenge, Limits, Network, PlaybookChoice};
-use crate::docker::{BuildLimits, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
+use crate::challenge::{Challenge, Network, PlaybookChoice};
+use crate::docker::{BuildLimits, ContainerError, ContainerSpec, EngineError, ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::{self, Outcome};
-use crate::dockerfile::log::StepFailure;
+use crate::dockerfile::log;
 use crate::dockerfile::structure::{self, CommandRun};
 use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
 use crate::isolation::guard::GuardSettings;
@@ -243,7 +243,7 @@ impl<'a> ImageRun<'a> {
             }
             Err(BuildError::Failed { message, steps }) => {
                 self.report.lock().unwrap().builds.push(build_report(build, seconds, &steps, None));
-                let detail = build_failure(&steps, &message, &self.challenge.limits, self.challenge.run.network);
+                let detail = log::failure_reason(&steps, &message, &self.challenge.limits, self.challenge.run.network);
                 self.record(build, Outcome { name: "build", passed: false, detail });
                 Ok(None)
             }
@@ -396,7 +396,9 @@ impl<'a> ImageRun<'a> {
         let what = "a structure test's command";
         let id = engine.create_container(&spec).await?;
         self.containers.lock().unwrap().push(id.clone());
-        if let Err(EngineError::StartContainer { source, .. }) = engine.start_container(&id, what).await {
+        if let Err(EngineError::Container(ContainerError::StartContainer { source, .. })) =
+            engine.start_container(&id, what).await
+        {
             // The runtime could not exec it (no such file, not executable): a shell says 127.
             let run = CommandRun { stdout: String::new(), stderr: source.to_string(), exit_code: 127 };
             return Ok((run, id));
@@ -690,6 +692,7 @@ impl<'a> ImageRun<'a> {
             timings,
             platforms: vec![PlatformReport { distro: "image".into(), verdict, reason, passes, notes: Vec::new() }],
             image: Some(image),
+            warm_set: None,
         }
     }
 }
@@ -700,33 +703,6 @@ fn build_network(network: Network) -> &'static str {
     match network {
         Network::Egress => "bridge",
         Network::None => "none",
-    }
-}
-
-/// A failed build in the learner's terms: which step, and why when its output tells.
-fn build_failure(steps: &[Step], message: &str, limits: &Limits, network: Network) -> String {
-    let Some(step) = steps.last() else { return format!("failed: {message}") };
-    let which = format!("step {} ({})", step.number, shortened(&step.instruction));
-    match step.failure() {
-        StepFailure::WriteBound => {
-            format!("{which} wrote past its {} write bound", format_size(limits.build_write_bytes))
-        }
-        StepFailure::StoreFull => format!("{which} found the builder's store full ({message})"),
-        StepFailure::NoNetwork if network == Network::None => format!(
-            "{which} needs the network, and this challenge's builds have none: ship what it downloads in \
-             the build context, or set `[run] network = \"egress\"` in challenge.toml if the challenge \
-             teaches installing from the network"
-        ),
-        StepFailure::NoNetwork | StepFailure::Command => format!("{which} failed: {message}"),
-    }
-}
-
-/// An instruction cut to what a reason line can hold.
-fn shortened(instruction: &str) -> String {
-    const MOST: usize = 40;
-    match instruction.char_indices().nth(MOST) {
-        Some((end, _)) => format!("{} …", instruction[..end].trim_end()),
-        None => instruction.to_string(),
     }
 }
 

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::ansible::{self, LAUNCHER_PATH, MITOGEN_DIR};
 use crate::distro::{Catalog, Distro, Family};
 use crate::docker::{tar_of, Engine, EngineError};
+use crate::labels;
 use crate::report::Reporter;
 
 /// The systemctl mock, installed in every target: a static binary built by build.rs from
@@ -334,7 +335,7 @@ pub async fn ensure(engine: &Engine, kind: ImageKind, reporter: &dyn Reporter) -
         }
         let entries: Vec<(&str, &[u8], u32)> =
             files.iter().map(|(name, contents, mode)| (*name, contents.as_slice(), *mode)).collect();
-        let labels = HashMap::from([("io.sandbox.image".to_string(), kind.repository())]);
+        let labels = HashMap::from([(labels::IMAGE.to_string(), kind.repository())]);
         reporter.step(&format!("building the {} (first use; cached afterwards)", kind.describe()));
         engine.build_image(&tag, tar_of(&entries), &labels, &mut |line| reporter.build_line(line)).await?;
         reporter.step_done(&format!("built {tag}"));

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::distro::{Distro, Family};
 use crate::docker::{tar_of, Engine};
 use crate::images::ImageError;
+use crate::labels;
 use crate::report::Reporter;
 
 /// Where the local repository lives in a target.
@@ -122,7 +123,7 @@ pub async fn ensure(
             distro
         ));
         let context = tar_of(&[("Dockerfile", dockerfile.as_bytes(), 0o644)]);
-        let labels = HashMap::from([("io.sandbox.image".to_string(), format!("sandbox/packages-{}", distro.name))]);
+        let labels = HashMap::from([(labels::IMAGE.to_string(), format!("sandbox/packages-{}", distro.name))]);
         engine.build_image(&tag, context, &labels, &mut |line| reporter.build_line(line)).await?;
         reporter.step_done(&format!("prepared packages in {tag}"));
     }

@@ -218,7 +218,7 @@ mod tests {
     fn every_container_is_confined_by_its_limits_and_without_privileges() {
         let limits = Limits::default();
         let confined = confine(&limits, true);
-        assert_eq!(confined.memory_bytes, 512 * 1024 * 1024);
+        assert_eq!(confined.memory_bytes, crate::challenge::DEFAULT_MEMORY as i64);
         assert_eq!((confined.nproc, confined.pids_limit), (limits.pids, host_pids_limit(true, limits.pids)));
         assert!(confined.no_new_privileges);
         assert!(confined.cap_drop.contains(&"SYS_PTRACE".to_string()));

@@ -12,6 +12,9 @@
 //! handed out twice: after its run it is removed like any other.
 
 mod names;
+mod sets;
+
+pub use self::sets::{ClaimedSet, SetEntry, SetRecipe, SetStatus, LABEL_SET_KEY};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,14 +31,6 @@ use crate::labels;
 use crate::report::Reporter;
 
 use self::names::{Key, Names, Slot};
-
-/// On every pooled container and the parking network; the value is the pool's namespace.
-pub const LABEL_POOL: &str = "io.sandbox.pool";
-/// `debian-12`, …, `controller`.
-const LABEL_KIND: &str = "io.sandbox.kind";
-/// Runtime and limits the container was created with: only a run wanting exactly these
-/// may take it.
-const LABEL_KEY: &str = "io.sandbox.pool.key";
 
 /// Warm targets per distro when neither `--size` nor the config's `[pool]` says otherwise:
 /// the popular ones; the rare ones start on demand.
@@ -132,6 +127,11 @@ impl Pool {
         self.names.parking_network()
     }
 
+    /// The label filter for everything this pool holds.
+    fn label(&self) -> String {
+        format!("{}={}", labels::POOL, self.namespace)
+    }
+
     /// Sizes per distro (and `controller`) while the pool is up (`pool up` wrote them, as
     /// TOML), else None.
     pub fn sizes(&self) -> Option<BTreeMap<String, usize>> {
@@ -142,9 +142,24 @@ impl Pool {
         self.sizes().and_then(|sizes| sizes.get(kind.name()).copied()).unwrap_or(0)
     }
 
+    /// Where the pool is.
+    pub fn location(&self) -> Location {
+        Location { namespace: self.namespace.clone(), state_dir: self.state_dir.clone() }
+    }
+
     /// Exclusive access to the pool's bookkeeping, across processes (flock).
     async fn lock(&self) -> Result<std::fs::File, PoolError> {
-        let path = self.state_dir.join(format!("pool-{}.lock", self.namespace));
+        self.lock_named(&format!("pool-{}.lock", self.namespace)).await
+    }
+
+    /// Held while one process makes sets of `recipe`, so that two refills do not both make
+    /// the one that was missing.
+    pub async fn lock_recipe(&self, recipe: &str) -> Result<std::fs::File, PoolError> {
+        self.lock_named(&format!("pool-{}-set-{recipe}.lock", self.namespace)).await
+    }
+
+    async fn lock_named(&self, name: &str) -> Result<std::fs::File, PoolError> {
+        let path = self.state_dir.join(name);
         let state = |source| PoolError::State { path: path.clone(), source };
         std::fs::create_dir_all(&self.state_dir).map_err(state)?;
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(state)?;
@@ -182,7 +197,7 @@ impl Pool {
     async fn ensure_parking(&self) -> Result<(), PoolError> {
         let network = self.parking_network();
         if !self.engine.network_exists(&network).await? {
-            let labels = [(LABEL_POOL.to_string(), self.namespace.clone())].into();
+            let labels = [(labels::POOL.to_string(), self.namespace.clone())].into();
             self.engine.create_network(&network, true, labels).await?;
         }
         Ok(())
@@ -192,11 +207,12 @@ impl Pool {
     pub async fn down(&self) -> Result<usize, PoolError> {
         let _lock = self.lock().await?;
         let _ = std::fs::remove_file(self.sizes_file());
+        let _ = std::fs::remove_file(self.sets_file());
         let mut removed = 0;
-        for container in self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await? {
+        for container in self.engine.list_labelled(&self.label()).await? {
             // Claimed containers belong to their runs now; those remove them.
             if self.names.is_unclaimed(&container.name) {
-                self.engine.remove_container(&container.id).await?;
+                self.remove_with_set(&container).await?;
                 removed += 1;
             }
         }
@@ -208,7 +224,7 @@ impl Pool {
 
     pub async fn status(&self, catalog: &Catalog) -> Result<Vec<SlotStatus>, PoolError> {
         let sizes = self.sizes().unwrap_or_default();
-        let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+        let pooled = self.engine.list_labelled(&self.label()).await?;
         let mut lines = Vec::new();
         for kind in catalog.all().map(ImageKind::Target).chain([ImageKind::Controller]) {
             let count = |slot| pooled.iter().filter(|c| self.names.is_in(&c.name, slot, kind)).count();
@@ -240,7 +256,7 @@ impl Pool {
             if target == 0 {
                 return Ok(0);
             }
-            let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+            let pooled = self.engine.list_labelled(&self.label()).await?;
             let present = pooled
                 .iter()
                 .filter(|c| {
@@ -265,8 +281,8 @@ impl Pool {
         let limits = pooled_limits(kind);
         let name = self.names.warming(kind);
         let role = match kind {
-            ImageKind::Target(_) => "target",
-            ImageKind::Controller => "controller",
+            ImageKind::Target(_) => labels::Role::Target,
+            ImageKind::Controller => labels::Role::Controller,
         };
         let spec = ContainerSpec {
             name: name.clone(),
@@ -277,10 +293,10 @@ impl Pool {
             entrypoint: None,
             env: Vec::new(),
             labels: [
-                (LABEL_POOL.to_string(), self.namespace.clone()),
-                (LABEL_KIND.to_string(), kind.name().to_string()),
-                (LABEL_KEY.to_string(), self.key(kind)),
-                (labels::ROLE.to_string(), role.to_string()),
+                (labels::POOL.to_string(), self.namespace.clone()),
+                (labels::POOL_KIND.to_string(), kind.name().to_string()),
+                (labels::POOL_KEY.to_string(), self.key(kind)),
+                (labels::ROLE.to_string(), role.as_str().to_string()),
             ]
             .into(),
             network: self.parking_network(),
@@ -351,7 +367,7 @@ impl Pool {
             return Ok(vec![None; wanted.len()]);
         }
         let _lock = self.lock().await?;
-        let pooled = self.engine.list_labelled(&format!("{LABEL_POOL}={}", self.namespace)).await?;
+        let pooled = self.engine.list_labelled(&self.label()).await?;
         let mut taken = Vec::new();
         for (kind, image) in wanted {
             let image_id = self.engine.image_id(image).await?.unwrap_or_default();
@@ -369,7 +385,7 @@ impl Pool {
                     Err(_) => continue,
                 };
                 // Made for another runtime: someone else's to take.
-                if candidate.labels.get(LABEL_KEY) != Some(&self.key(*kind)) {
+                if candidate.labels.get(labels::POOL_KEY) != Some(&self.key(*kind)) {
                     continue;
                 }
                 // Created but not started yet: its boot is about to; leave it to that.
@@ -397,18 +413,23 @@ impl Pool {
     /// replacements warm up while the learner reads the result instead of competing with the
     /// run for the CPUs, and the run does not wait for them.
     pub fn refill_detached(&self, kind: ImageKind, image: &str) -> std::io::Result<()> {
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["pool", "refill", "--kind", kind.name(), "--image", image])
-            .args(["--namespace", &self.namespace, "--runtime", &self.runtime])
-            .env("SANDBOX_STATE_DIR", &self.state_dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()?;
-        // Reaped while this process lives (a watch spawns many); orphaned, not killed, after.
-        tokio::spawn(async move { child.wait().await });
-        Ok(())
+        self.spawn_detached(&["pool", "refill", "--kind", kind.name(), "--image", image])
+    }
+
+    /// `sandbox ARGS… --namespace NS --runtime RUNTIME`, detached (see `refill_detached`).
+    fn spawn_detached(&self, args: &[&str]) -> std::io::Result<()> {
+        let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        all.extend(["--namespace", &self.namespace, "--runtime", &self.runtime].map(String::from));
+        spawn_detached(&all, Some(&self.state_dir))
+    }
+
+    /// `sandbox pool teardown ARGS…` for this pool, detached: a run's removal and refills
+    /// once its verdict is known.
+    pub fn teardown_detached(&self, args: &[String]) -> std::io::Result<()> {
+        let mut all = vec!["pool".to_string(), "teardown".to_string()];
+        all.extend(args.iter().cloned());
+        all.extend(["--namespace", &self.namespace, "--runtime", &self.runtime].map(String::from));
+        spawn_detached(&all, Some(&self.state_dir))
     }
 
     /// Moves a claimed container from the parking network to the run's. Outside the lock:
@@ -423,15 +444,44 @@ impl Pool {
     pub async fn sweep_orphans(&self) -> Result<usize, PoolError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let mut removed = 0;
-        for container in self.engine.list_labelled(LABEL_POOL).await? {
+        for container in self.engine.list_labelled(labels::POOL).await? {
             let deadline = names::claim_deadline(&container.name);
             if deadline.is_some_and(|deadline| deadline + 60 < now) {
-                self.engine.remove_container(&container.id).await?;
+                self.remove_with_set(&container).await?;
                 removed += 1;
             }
         }
         Ok(removed)
     }
+
+    /// Removes a pooled container; a set's controller takes its set with it (its targets and
+    /// network carry the set's run label).
+    async fn remove_with_set(&self, container: &crate::docker::ListedContainer) -> Result<(), PoolError> {
+        match container.labels.get(labels::RUN) {
+            Some(set_run) => self.engine.remove_labelled(&format!("{}={set_run}", labels::RUN)).await?,
+            None => self.engine.remove_container(&container.id).await?,
+        }
+        Ok(())
+    }
+}
+
+/// `sandbox ARGS…` in a process of its own, detached from the caller's terminal and process
+/// group (a Ctrl-C there does not reach it) and outliving it.
+pub fn spawn_detached(args: &[String], state_dir: Option<&Path>) -> std::io::Result<()> {
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command.args(args);
+    if let Some(state_dir) = state_dir {
+        command.env("SANDBOX_STATE_DIR", state_dir);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    // Reaped while this process lives (a watch spawns many); orphaned, not killed, after.
+    tokio::spawn(async move { child.wait().await });
+    Ok(())
 }
 
 /// The limits pooled containers are made with: the default targets' (and the controller's

@@ -132,6 +132,6 @@ mod tests {
     #[test]
     fn the_key_names_runtime_and_limits() {
         let key = Key { runtime: "runsc", limits: Limits::default() };
-        assert_eq!(key.to_string(), format!("runsc/{}/2/256", 512 * 1024 * 1024));
+        assert_eq!(key.to_string(), format!("runsc/{}/2/256", crate::challenge::DEFAULT_MEMORY));
     }
 }

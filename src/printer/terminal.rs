@@ -186,10 +186,14 @@ impl Terminal {
     }
 
     /// `--timings`: each phase with its seconds and share of the run, then the total.
-    pub fn timings(&self, timings: &Timings) {
+    /// `--timings`: each phase, and what a warm set did for the run when the pool keeps them.
+    pub fn timings(&self, timings: &Timings, warm_set: Option<&str>) {
         let total = timings.total();
         self.line("");
         self.line(&self.styled(Style::new().bold()).apply_to("timings").to_string());
+        if let Some(warm_set) = warm_set {
+            self.line(&format!("  warm set: {warm_set}"));
+        }
         for (phase, seconds) in &timings.0 {
             let share = if total > 0.0 { seconds / total * 100.0 } else { 0.0 };
             self.line(&format!("  {:<24} {seconds:>6.2} s {share:>4.0}%", phase.label()));

@@ -90,6 +90,7 @@ mod tests {
             track: "ansible",
             strategy: Some(crate::challenge::Strategy::Mitogen),
             image: None,
+            warm_set: None,
             passed: verdict == Verdict::Passed,
             duration_seconds: 1.0,
             timings: Default::default(),

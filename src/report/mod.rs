@@ -137,6 +137,10 @@ pub struct RunReport {
     /// The Docker track's builds and checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageReport>,
+    /// Ansible track, when the pool keeps warm sets of the challenge: whether the attempt
+    /// claimed one, or why it started cold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_set: Option<String>,
 }
 
 /// What the Docker track saw of the image: each build's steps, each check's result.
@@ -264,6 +268,7 @@ mod tests {
                 notes: vec![],
             }],
             image: None,
+            warm_set: None,
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["passed"], false);

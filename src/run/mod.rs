@@ -7,9 +7,12 @@
 pub mod goss;
 pub mod inventory;
 pub mod platform;
+mod pooled;
 pub mod recap;
 pub mod scripts;
+pub mod teardown;
 pub mod verdict;
+pub mod warm;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,13 +22,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use miette::Diagnostic;
 
 use self::inventory::InventoryHost;
-use self::platform::{Decision, Platforms};
+use self::platform::Platforms;
 use self::recap::PlaybookLog;
-use self::verdict::{Place, PlaybookEnd};
+use self::verdict::{Decision, Place, PlaybookEnd};
+use self::warm::Purpose;
 use crate::ansible;
 use crate::challenge::{Challenge, Limits, Network, ServicesMode, Strategy};
 use crate::distro::Distro;
-use crate::docker::{ContainerSpec, Engine, EngineError, RegisteredRuntime};
+use crate::docker::{ContainerSpec, Engine, EngineError, ExecError, FileError, RegisteredRuntime};
 use crate::images::packages;
 use crate::images::{self, ImageError, ImageKind};
 use crate::isolation::guard::{self, GuardSettings};
@@ -44,8 +48,6 @@ const CONTROLLER_INVENTORY: &str = "/work/inventory.ini";
 /// (roles/, templates/) resolve against the challenge.
 const OUTSIDE_PLAYBOOK_NAME: &str = ".sandbox-playbook.yml";
 
-/// How long a run's teardown may take before it gives up and says what to remove by hand.
-const CLEANUP_BOUND: Duration = Duration::from_secs(300);
 /// How long a run waits for the key pair of a controller it claimed while warming (the pool
 /// gives a whole warm-up as long).
 const WARM_UP_BOUND: Duration = Duration::from_secs(30);
@@ -79,6 +81,10 @@ pub struct RunOptions {
     pub verbosity: u8,
     /// `--diff` in pass 1 too (pass 2 always has it: a change there must show what changed).
     pub diff: bool,
+    /// Leave the teardown to a process of its own once the verdict is known, so the learner
+    /// does not wait for it (`sandbox run`, `watch`); else the run removes everything before
+    /// it returns.
+    pub detach_teardown: bool,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -137,6 +143,10 @@ pub enum RunError {
     #[diagnostic(transparent)]
     Build(#[from] crate::dockerfile::BuildError),
 
+    #[error("could not make a warm set: {0}")]
+    #[diagnostic(code(sandbox::run::warm_set))]
+    WarmSet(String),
+
     #[error("interrupted; everything the run created was removed")]
     #[diagnostic(code(sandbox::run::interrupted))]
     Interrupted,
@@ -169,6 +179,16 @@ pub struct Run<'a> {
     taken: Mutex<Vec<(ImageKind, String)>>,
     /// Whether the runtime bounds what containers write; known once the runtime is checked.
     write_bound: std::sync::OnceLock<WriteBound>,
+    /// An attempt, or a warm set for the pool (`warm`).
+    purpose: Purpose,
+    /// A warm set's pool labels, on everything it creates (known once its key is).
+    set_labels: Mutex<Vec<(String, String)>>,
+    /// What the pool's warm sets gave this attempt (`RunReport::warm_set`).
+    warm_set: Mutex<Option<String>>,
+    /// The recipe of a set this attempt looked for: refilled after the teardown.
+    taken_set: Mutex<Option<String>>,
+    /// Run labels of the sets this attempt took: everything of theirs goes with it.
+    adopted: Mutex<Vec<String>>,
 }
 
 impl<'a> Run<'a> {
@@ -204,6 +224,11 @@ impl<'a> Run<'a> {
             claimed: Mutex::new(Vec::new()),
             taken: Mutex::new(Vec::new()),
             write_bound: std::sync::OnceLock::new(),
+            purpose: Purpose::Attempt,
+            set_labels: Mutex::new(Vec::new()),
+            warm_set: Mutex::new(None),
+            taken_set: Mutex::new(None),
+            adopted: Mutex::new(Vec::new()),
         })
     }
 
@@ -249,10 +274,9 @@ impl<'a> Run<'a> {
             }
         };
         let teardown = Instant::now();
-        self.cleanup().await;
+        self.tear_down().await;
         let teardown = teardown.elapsed();
-        self.refill_pool();
-        // Teardown is part of what a learner waits for: the report counts it.
+        // A teardown the learner waits for is part of the run's time; a detached one is not.
         result.map(|(mut report, after)| {
             let seconds = teardown.as_secs_f64();
             report.timings.add(Phase::Teardown, seconds);
@@ -278,6 +302,7 @@ impl<'a> Run<'a> {
             duration_seconds: round_tenths(elapsed.as_secs_f64()),
             timings: shared.timeline.timings(),
             platforms,
+            warm_set: self.warm_set.lock().unwrap().clone(),
         }
     }
 
@@ -301,38 +326,19 @@ impl<'a> Run<'a> {
         self.shared.lock().unwrap().platforms.distros()
     }
 
-    fn labels(&self, role: &str) -> HashMap<String, String> {
-        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout;
-        HashMap::from([
-            (labels::RUN.to_string(), self.id.clone()),
-            (labels::DEADLINE.to_string(), deadline.as_secs().to_string()),
-            (labels::ROLE.to_string(), role.to_string()),
-        ])
+    /// When the run is certainly over: a later run may remove what is left of it after that.
+    fn deadline(&self) -> Duration {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout
     }
 
-    async fn cleanup(&self) {
-        for task in self.background.lock().unwrap().drain(..) {
-            task.abort();
-        }
-        // Bounded: a daemon that died mid-run must not turn into a hang on the way out. The
-        // bound is generous because removing a sandbox the guard killed mid fork bomb means
-        // reaping thousands of host tasks (under ptrace, one per guest thread): more than 60 s
-        // was seen on a loaded 2-core host.
-        let claimed: Vec<String> = self.claimed.lock().unwrap().clone();
-        let removal = async {
-            let removals = claimed.iter().map(|id| self.engine.remove_container(id));
-            futures_util::future::try_join_all(removals).await?;
-            self.engine.remove_labelled(&self.run_label()).await
-        };
-        match tokio::time::timeout(CLEANUP_BOUND, removal).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => self.reporter.notice(&format!("{err}")),
-            Err(_) => self.reporter.notice(&format!(
-                "cleanup of run {} timed out; remove leftovers with `docker rm -f $(docker ps -aq --filter label={})`",
-                self.id,
-                self.run_label()
-            )),
-        }
+    fn labels(&self, role: labels::Role) -> HashMap<String, String> {
+        let mut labels = HashMap::from([
+            (labels::RUN.to_string(), self.id.clone()),
+            (labels::DEADLINE.to_string(), self.deadline().as_secs().to_string()),
+            (labels::ROLE.to_string(), role.as_str().to_string()),
+        ]);
+        labels.extend(self.set_labels.lock().unwrap().iter().cloned());
+        labels
     }
 
     fn run_label(&self) -> String {
@@ -365,8 +371,14 @@ impl<'a> Run<'a> {
         let controller_image = self.ensure_image(ImageKind::Controller).await?;
 
         self.set_phase(Phase::Start);
-        self.engine.create_network(&self.network, self.offline(), self.labels("network")).await?;
         let starting = Instant::now();
+        if let Some(set) = self.claim_set(&targets, &controller_image).await? {
+            let (controller, ids) = self.adopt_set(&set, &targets).await?;
+            let distros: Vec<&'static Distro> = targets.iter().map(|(distro, _)| *distro).collect();
+            self.start_guard(&distros, &ids, &controller).await?;
+            return self.connect_and_apply(&controller, &distros, &ids, starting, true).await;
+        }
+        self.engine.create_network(&self.network, self.offline(), self.labels(labels::Role::Network)).await?;
         let mut needed: Vec<(ImageKind, &str)> =
             targets.iter().map(|(distro, image)| (ImageKind::Target(distro), image.as_str())).collect();
         needed.push((ImageKind::Controller, &controller_image));
@@ -374,7 +386,7 @@ impl<'a> Run<'a> {
         let (controller, ids) = self.start_containers(&targets, &controller_image, &claimed, starting).await?;
         let distros: Vec<&'static Distro> = targets.iter().map(|(distro, _)| *distro).collect();
         self.start_guard(&distros, &ids, &controller).await?;
-        let result = self.connect_and_apply(&controller, &distros, &ids, starting).await;
+        let result = self.connect_and_apply(&controller, &distros, &ids, starting, false).await;
         // Taken containers are never reused: replacements warm up once the run is torn down.
         *self.taken.lock().unwrap() = needed
             .iter()
@@ -455,96 +467,22 @@ impl<'a> Run<'a> {
         Ok((controller, ids))
     }
 
-    /// Takes warm containers from the pool when it is up: the controller, and each target
-    /// whose image is the plain prepared one (a package layer is per challenge; those start
-    /// cold). Returns the claimed ids in `needed`'s order; they are the run's to remove.
-    async fn claim_from_pool(&self, needed: &[(ImageKind, &str)]) -> Result<Vec<Option<Claimed>>, RunError> {
-        let mut result = vec![None; needed.len()];
-        let Some(pool) = &self.pool else { return Ok(result) };
-        let poolable = |kind: ImageKind| match kind {
-            ImageKind::Target(distro) => self.challenge.poolable_target(distro),
-            ImageKind::Controller => true,
-        };
-        let (positions, wanted): (Vec<usize>, Vec<(ImageKind, String)>) = needed
-            .iter()
-            .enumerate()
-            .filter(|(_, (kind, _))| poolable(*kind))
-            .map(|(index, (kind, image))| (index, (*kind, image.to_string())))
-            .unzip();
-        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + self.timeout;
-        let claimed = pool.claim(&self.id, deadline.as_secs(), &wanted, &self.challenge.limits).await?;
-        for (index, claim) in positions.into_iter().zip(claimed) {
-            if let Some(claim) = claim {
-                self.claimed.lock().unwrap().push(claim.id.clone());
-                result[index] = Some(claim);
-            }
-        }
-        Ok(result)
-    }
-
-    /// A claimed container leaves the pool's parking network for the run's.
-    async fn join_run_network(&self, id: &str, kind: ImageKind) -> Result<(), RunError> {
-        if let Some(pool) = &self.pool {
-            pool.move_to(id, &self.network, &kind.hostname()).await?;
-        }
-        Ok(())
-    }
-
-    /// A warm controller joins the run and gets the challenge's files, through an exec: it is
-    /// already running. One claimed while it warmed has its warm-up ended first.
-    async fn take_pooled_controller(&self, claim: &Claimed) -> Result<String, RunError> {
-        let id = claim.id.as_str();
-        // First: every moment its warm-up Ansible runs on is CPU the run does not get.
-        if claim.warming {
-            self.end_warm_up(id).await?;
-        }
-        self.join_run_network(id, ImageKind::Controller).await?;
-        let archive = self.challenge_archive()?;
-        self.engine.extract_into_running(id, "controller", CONTROLLER_WORK_DIR, &archive).await?;
-        Ok(id.to_string())
-    }
-
-    /// A controller claimed while warming: once its key pair exists (polled, bounded), its
-    /// warm-up Ansible is ended. Waiting for that Ansible to finish, or running beside it,
-    /// made such a run slower than a cold one (bench-pool.sh (e)).
-    async fn end_warm_up(&self, id: &str) -> Result<(), RunError> {
-        let deadline = Instant::now() + WARM_UP_BOUND;
-        let script = images::end_controller_warm_up();
-        loop {
-            let ended = self.engine.exec_quiet(id, "controller", &["sh", "-c", &script], &[]).await?;
-            if ended.exit_code == 0 || Instant::now() >= deadline {
-                // Past the bound the run goes on: its own key generation works all the same.
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Tops the pool up again after the run's claims (with the images the claimed containers
-    /// were made from), once its containers are removed: warming replacements beside the
-    /// teardown made it slower. A failure to warm is not the run's failure.
-    fn refill_pool(&self) {
-        let Some(pool) = &self.pool else { return };
-        for (kind, image) in self.taken.lock().unwrap().drain(..) {
-            if let Err(err) = pool.refill_detached(kind, &image) {
-                self.reporter.notice(&format!("could not warm a replacement {}: {err}", kind.name()));
-            }
-        }
-    }
-
     async fn connect_and_apply(
         &self,
         controller: &str,
         distros: &[&'static Distro],
         targets: &[String],
         starting: Instant,
+        connected: bool,
     ) -> Result<(), RunError> {
         self.set_phase(Phase::SshReady);
         let connect = async {
-            let hosts = self.connect(controller, distros, targets).await?;
+            if !connected {
+                self.connect(controller, distros, targets).await?;
+            }
             self.reporter.step_done(&format!(
                 "{} target(s) ready for Ansible in {:.1} s (run {}, runtime {})",
-                hosts.len(),
+                targets.len(),
                 starting.elapsed().as_secs_f64(),
                 self.id,
                 self.options.runtime
@@ -621,14 +559,14 @@ impl<'a> Run<'a> {
         let go: Vec<&str> = go.iter().map(String::as_str).collect();
         let told = self.engine.exec_quiet(controller, "controller", &go, &[]).await;
         match told {
-            Ok(result) if result.exit_code != 0 => Err(EngineError::WriteFile {
+            Ok(result) if result.exit_code != 0 => Err(EngineError::File(FileError::WriteFile {
                 what: "controller".into(),
                 path: ansible::go_file(pass),
                 output: result.output,
-            }
+            })
             .into()),
             // A controller that died is the pass's verdict (record_apply says why), not an error here.
-            Ok(_) | Err(EngineError::StoppedDuringExec { .. }) => Ok(()),
+            Ok(_) | Err(EngineError::Exec(ExecError::StoppedDuringExec { .. })) => Ok(()),
             Err(err) => Err(err.into()),
         }
     }
@@ -735,8 +673,8 @@ impl<'a> Run<'a> {
     }
 
     async fn start_target(&self, distro: &'static Distro, image: &str) -> Result<String, RunError> {
-        let mut labels = self.labels("target");
-        labels.insert("io.sandbox.distro".into(), distro.name.into());
+        let mut labels = self.labels(labels::Role::Target);
+        labels.insert(labels::DISTRO.into(), distro.name.into());
         let spec = ContainerSpec {
             name: format!("sandbox-{}-{}", self.id, distro.name.replace('.', "-")),
             what: format!("target {}", distro.name),
@@ -757,15 +695,19 @@ impl<'a> Run<'a> {
     }
 
     async fn start_controller(&self, image: &str) -> Result<String, RunError> {
+        let name = match (&self.pool, self.makes_a_set()) {
+            (Some(pool), true) => pool.warming_set_name(&self.id),
+            _ => format!("sandbox-{}-controller", self.id),
+        };
         let spec = ContainerSpec {
-            name: format!("sandbox-{}-controller", self.id),
+            name,
             what: "controller".into(),
             image: image.to_string(),
             hostname: "controller".into(),
             cmd: vec!["sleep".into(), "infinity".into()],
             entrypoint: None,
             env: Vec::new(),
-            labels: self.labels("controller"),
+            labels: self.labels(labels::Role::Controller),
             network: self.network.clone(),
             runtime: self.options.runtime.clone(),
             confinement: isolation::confinement(
@@ -829,7 +771,8 @@ impl<'a> Run<'a> {
             self.engine.exec_quiet(controller, "controller", &["sh", "-c", &wait, "sh", &inventory], &[]).await?;
         if result.exit_code == scripts::INVENTORY_NOT_WRITTEN {
             let path = CONTROLLER_INVENTORY.to_string();
-            return Err(EngineError::WriteFile { what: "controller".into(), path, output: result.output }.into());
+            let error = FileError::WriteFile { what: "controller".into(), path, output: result.output };
+            return Err(EngineError::File(error).into());
         }
         if result.exit_code != 0 {
             let addressed: Vec<_> = hosts.iter().map(|h| (h.distro, h.address.as_str())).collect();
@@ -907,7 +850,7 @@ impl<'a> Run<'a> {
             .await;
         let end = match result {
             Ok(result) => PlaybookEnd::Exited(result.exit_code),
-            Err(EngineError::StoppedDuringExec { .. }) => PlaybookEnd::ControllerStopped,
+            Err(EngineError::Exec(ExecError::StoppedDuringExec { .. })) => PlaybookEnd::ControllerStopped,
             Err(err) => return Err(err.into()),
         };
         Ok((log, end))

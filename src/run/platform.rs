@@ -5,20 +5,7 @@
 use crate::distro::Distro;
 use crate::report::{Apply, CheckReport, PassReport, PlatformReport, Verdict};
 
-use super::verdict::{self, AppliedPass};
-
-/// A verdict and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub verdict: Verdict,
-    pub reason: String,
-}
-
-impl Decision {
-    pub fn new(verdict: Verdict, reason: impl Into<String>) -> Decision {
-        Decision { verdict, reason: reason.into() }
-    }
-}
+use super::verdict::{self, AppliedPass, Decision};
 
 /// Where a platform is; derived from what it has recorded, so it cannot disagree with it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,20 @@ use crate::docker::ContainerState;
 use crate::isolation::WriteBound;
 use crate::report::{Apply, PassReport, TaskDiff, Verdict};
 
-use super::platform::Decision;
 use super::recap::PlaybookLog;
+
+/// A verdict and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+impl Decision {
+    pub fn new(verdict: Verdict, reason: impl Into<String>) -> Decision {
+        Decision { verdict, reason: reason.into() }
+    }
+}
 
 /// Where a resource ran out, as a reason names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +48,34 @@ pub fn death_reason(state: &ContainerState, limits: &Limits, place: Place, write
     if place == Place::Controller {
         bound.push_str("; lookups and `delegate_to: localhost` run there");
     }
+    let more = more_memory(limits);
     if state.oom_killed {
-        format!("out of memory in {place} ({bound})")
+        format!("out of memory in {place} ({bound}): {more}")
     } else if state.exit_code == 137 {
         // The guard records its own reason before it kills, so a SIGKILL without one came from
         // the host's OOM killer: the runsc shim does not always report it as OOMKilled.
-        format!("out of memory in {place}, most likely: killed by SIGKILL ({bound})")
+        format!("out of memory in {place}, most likely: killed by SIGKILL ({bound}): {more}")
     } else {
         format!("{place} stopped unexpectedly (exit code {})", state.exit_code)
     }
+}
+
+/// What to change: twice the limit (in whole GiB from 1 GiB up), within the ceiling.
+fn more_memory(limits: &Limits) -> String {
+    const MIB: u64 = 1024 * 1024;
+    let ceiling = limits.memory_ceiling_bytes / MIB;
+    let wanted = (limits.memory_bytes / MIB * 2).min(ceiling);
+    if wanted <= limits.memory_bytes / MIB {
+        return format!(
+            "the challenge has the most this host allows ({ceiling} MiB); the operator can raise [ceilings] memory in sandbox's config"
+        );
+    }
+    let value = if wanted >= 1024 && wanted.is_multiple_of(1024) {
+        format!("{}g", wanted / 1024)
+    } else {
+        format!("{wanted}m")
+    };
+    format!("give the challenge more with [limits] memory = \"{value}\" in challenge.toml (the ceiling here is {ceiling} MiB)")
 }
 
 /// How one `ansible-playbook` ended.
@@ -289,14 +320,25 @@ mod tests {
         let limits = Limits::default();
         assert_eq!(
             death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::HostDisk),
-            "out of memory in target debian-12 (limit 512 MiB)"
+            "out of memory in target debian-12 (limit 1536 MiB): give the challenge more with [limits] memory = \"3g\" \
+             in challenge.toml (the ceiling here is 4096 MiB)"
         );
         assert_eq!(
             death_reason(&state, &limits, Place::Target("debian-12"), WriteBound::Memory),
-            "out of memory in target debian-12 (limit 512 MiB; files written outside /tmp count against it)"
+            "out of memory in target debian-12 (limit 1536 MiB; files written outside /tmp count against it): give the \
+             challenge more with [limits] memory = \"3g\" in challenge.toml (the ceiling here is 4096 MiB)"
         );
+        let odd = Limits { memory_bytes: 700 * 1024 * 1024, ..limits };
+        assert!(
+            death_reason(&state, &odd, Place::Target("debian-12"), WriteBound::Memory).contains("memory = \"1400m\"")
+        );
+        let top = Limits { memory_bytes: 3 * 1024 * 1024 * 1024, ..limits };
+        assert!(death_reason(&state, &top, Place::Target("debian-12"), WriteBound::Memory).contains("memory = \"4g\""));
+        let full = Limits { memory_bytes: 4 * 1024 * 1024 * 1024, ..limits };
+        let reason = death_reason(&state, &full, Place::Target("debian-12"), WriteBound::Memory);
+        assert!(reason.ends_with("the operator can raise [ceilings] memory in sandbox's config"), "{reason}");
         let controller = death_reason(&state, &limits.for_controller(), Place::Controller, WriteBound::Memory);
-        assert!(controller.starts_with("out of memory in the controller (limit 1024 MiB;"), "{controller}");
+        assert!(controller.starts_with("out of memory in the controller (limit 1536 MiB;"), "{controller}");
         assert!(controller.contains("lookups and `delegate_to: localhost` run there"), "{controller}");
     }
 

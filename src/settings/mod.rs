@@ -12,7 +12,7 @@ use std::time::Duration;
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 
-use crate::challenge::{parse_duration, parse_memory, Allowed, Ceilings, MAX_BUILD_WRITES};
+use crate::challenge::{Allowed, Ceilings, MAX_BUILD_WRITES};
 use crate::distro::{Catalog, Distro, Family};
 use crate::docker::{Endpoint, EngineError};
 use crate::isolation::guard::GuardSettings;
@@ -20,6 +20,7 @@ use crate::isolation::DEFAULT_RUNTIME;
 use crate::learner::library::{Library, BUILT_IN};
 use crate::learner::progress::ProgressFile;
 use crate::pool::{self, Location};
+use crate::units::{parse_duration, parse_memory};
 
 pub const DEFAULT_PATH: &str = "/etc/sandbox/config.toml";
 

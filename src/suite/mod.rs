@@ -318,6 +318,8 @@ async fn run_one(
         pool: Some(options.pool.clone()),
         verbosity: 0,
         diff: false,
+        // A suite's runs follow each other on a few cores: each removes its own before the next.
+        detach_teardown: false,
     };
     Run::new(engine.clone(), challenge, run_options, reporter)?.execute().await
 }
@@ -445,6 +447,7 @@ mod tests {
             track: "ansible",
             strategy: Some(crate::challenge::Strategy::Mitogen),
             image: None,
+            warm_set: None,
             passed: false,
             duration_seconds: 10.0,
             timings: Default::default(),

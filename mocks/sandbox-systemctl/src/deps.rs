@@ -94,6 +94,31 @@ pub fn wanted(ctx: &Ctx, r: &Resolved, u: &UnitFile) -> Vec<String> {
 
 /// Active units that are PartOf= or BindsTo= unit ID: a stop or restart of ID reaches them.
 pub fn bound_to(ctx: &Ctx, id: &str) -> Vec<String> {
+    busy_units_where(ctx, id, |u| ties(u, id))
+}
+
+/// Whether unit file U is PartOf= or BindsTo= unit ID: it is that unit's own daemon
+/// (postfix@- for postfix), so its failure to start is that unit's failure too.
+pub fn ties(u: &UnitFile, id: &str) -> bool {
+    u.part_of.iter().chain(u.binds_to.iter()).any(|p| unit::normalize(p) == id)
+}
+
+/// The active units a reload of unit ID (file U) reaches: ReloadPropagatedFrom=ID on their
+/// side, PropagatesReloadTo= on its side.
+pub fn reload_followers(ctx: &Ctx, id: &str, u: &UnitFile) -> Vec<String> {
+    let mut out = busy_units_where(ctx, id, |f| f.reload_propagated_from.iter().any(|p| unit::normalize(p) == id));
+    for name in u.propagates_reload_to.iter().map(|n| unit::normalize(n)) {
+        let path = ctx.root.p(&format!("{STATE_DIR}/{name}"));
+        let active = Active::parse(&root::first_line(&path).unwrap_or_default()) == Active::Active;
+        if active && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The units other than ID recorded as active (or on their way) whose files satisfy WANTED.
+fn busy_units_where(ctx: &Ctx, id: &str, wanted: impl Fn(&UnitFile) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     for name in root::names(&ctx.root.p(STATE_DIR)) {
         let path = ctx.root.p(&format!("{STATE_DIR}/{name}"));
@@ -104,8 +129,7 @@ pub fn bound_to(ctx: &Ctx, id: &str) -> Vec<String> {
             continue;
         }
         let r = unit::resolve(&ctx.root, &name);
-        let u = unit::parse(&ctx.root, &r);
-        if u.part_of.iter().chain(u.binds_to.iter()).any(|p| unit::normalize(p) == id) {
+        if wanted(&unit::parse(&ctx.root, &r)) {
             out.push(name);
         }
     }

@@ -53,17 +53,21 @@ pub fn unit_op(ctx: &Ctx, verb: &str, name: &str) -> i32 {
     deps::once(&id.clone(), || act(ctx, verb, &mut l))
 }
 
-/// VERB on the loaded unit, and on the units tied to it.
+/// VERB on the loaded unit, and on the units tied to it. A unit that is PartOf=/BindsTo= this
+/// one is its daemon (postfix@- of the oneshot postfix): when it fails to start, restart or
+/// reload, the job fails, with that unit's own "Job for … failed" message (already printed).
+/// Plain Wants= keeps systemd's semantics: a wanted unit that fails fails nothing.
 fn act(ctx: &Ctx, verb: &str, l: &mut Loaded) -> i32 {
     let id = l.id().to_string();
-    let starts = matches!(verb, "start" | "restart" | "reload-or-restart");
-    if starts {
+    let does = effective(verb, *l.active() == Active::Active, l.file.has_reload);
+    let mut tied_rc = 0;
+    if matches!(verb, "start" | "restart" | "reload-or-restart") {
         deps::ensure_generated(ctx);
         for dep in deps::wanted(ctx, &l.r, &l.file) {
-            // Wants= semantics for all: a dependency that fails does not fail the unit.
             let r = unit::resolve(&ctx.root, &dep);
             if r.found() && !unit::is_template(&r.id) {
-                let _ = unit_op(ctx, "start", &dep);
+                let tied = deps::ties(&unit::parse(&ctx.root, &r), &id);
+                tied_rc = keep_failure(tied_rc, unit_op(ctx, "start", &dep), tied);
             }
         }
     }
@@ -76,12 +80,43 @@ fn act(ctx: &Ctx, verb: &str, l: &mut Loaded) -> i32 {
             Err(_) => fail(ctx, &format!("Failed to {verb} {id}: Access denied"), 1),
         }
     };
-    if matches!(verb, "stop" | "restart") {
+    if matches!(does, Some("stop" | "restart")) {
         for bound in deps::bound_to(ctx, &id) {
-            let _ = unit_op(ctx, verb, &bound);
+            let op = does.unwrap_or(verb);
+            tied_rc = keep_failure(tied_rc, unit_op(ctx, op, &bound), op == "restart");
         }
     }
-    rc
+    if does == Some("reload") && rc == 0 {
+        for follower in deps::reload_followers(ctx, &id, &l.file) {
+            tied_rc = keep_failure(tied_rc, unit_op(ctx, "reload", &follower), true);
+        }
+    }
+    if rc != 0 {
+        rc
+    } else {
+        tied_rc
+    }
+}
+
+/// The exit code so far, or a tied unit's failure RC when it counts.
+fn keep_failure(so_far: i32, rc: i32, counts: bool) -> i32 {
+    if so_far == 0 && rc != 0 && counts {
+        rc
+    } else {
+        so_far
+    }
+}
+
+/// What VERB does to a unit that is ACTIVE (or not) and can reload (or not): `stop`,
+/// `restart`, `reload`, `start`; None when it does nothing (try-restart of a stopped unit).
+fn effective(verb: &str, active: bool, can_reload: bool) -> Option<&str> {
+    match verb {
+        "reload-or-restart" | "try-reload-or-restart" if active && can_reload => Some("reload"),
+        "reload-or-restart" | "try-restart" | "try-reload-or-restart" if active => Some("restart"),
+        "reload-or-restart" => Some("start"),
+        "try-restart" | "try-reload-or-restart" => None,
+        other => Some(other),
+    }
 }
 
 fn fail(ctx: &Ctx, message: &str, code: i32) -> i32 {
@@ -111,5 +146,29 @@ fn activated(l: &Loaded) -> Active {
         Active::Inactive
     } else {
         Active::Active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_each_verb_does_to_the_units_tied_to_it() {
+        assert_eq!(effective("reload-or-restart", true, true), Some("reload"));
+        assert_eq!(effective("reload-or-restart", true, false), Some("restart"));
+        assert_eq!(effective("reload-or-restart", false, true), Some("start"));
+        assert_eq!(effective("try-reload-or-restart", false, true), None);
+        assert_eq!(effective("try-restart", true, false), Some("restart"));
+        assert_eq!(effective("kill", true, false), Some("kill"));
+        assert_eq!(effective("restart", false, false), Some("restart"));
+    }
+
+    #[test]
+    fn only_a_tied_unit_fails_the_job_and_the_first_failure_is_kept() {
+        assert_eq!(keep_failure(0, 1, true), 1);
+        assert_eq!(keep_failure(0, 1, false), 0);
+        assert_eq!(keep_failure(3, 1, true), 3);
+        assert_eq!(keep_failure(0, 0, true), 0);
     }
 }

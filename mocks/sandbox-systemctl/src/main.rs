@@ -20,15 +20,18 @@ mod install;
 mod journal;
 mod lifecycle;
 mod list;
+mod notify;
 mod process;
 mod query;
 mod root;
 mod show;
 mod state;
 mod supervisor;
+mod syslog;
 mod time;
 mod tmpfiles;
 mod unit;
+mod unitlog;
 
 use ctx::Ctx;
 

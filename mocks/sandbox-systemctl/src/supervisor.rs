@@ -13,20 +13,22 @@
 //!   left, a forking service without PIDFile= is found).
 //! - Output goes to /var/log/sandbox-journal/<unit>.log, which `journalctl -u` prints.
 
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cmdline::{self, Env};
 use crate::ctx::{Ctx, Loaded};
+use crate::notify;
 use crate::process::{self, Credentials, CredentialsError, Spawn, SERVICE_PATH};
-use crate::root::{self, Root, LOG_DIR, STATE_DIR};
+use crate::root::{self, Root, STATE_DIR};
 use crate::state::{self, Active, MainRecord};
+use crate::syslog;
 use crate::time;
 use crate::unit::{self, Kind};
+use crate::unitlog;
 
 fn sup_dir(ctx: &Ctx) -> PathBuf {
     ctx.root.p(&format!("{STATE_DIR}/supervised"))
@@ -39,10 +41,6 @@ fn record_path(ctx: &Ctx, id: &str) -> PathBuf {
 /// Where the supervisor writes "PID STATUS" when the main process has ended.
 fn exit_path(ctx: &Ctx, id: &str) -> PathBuf {
     sup_dir(ctx).join(format!("{id}.exit"))
-}
-
-pub fn log_path(ctx: &Ctx, id: &str) -> PathBuf {
-    ctx.root.p(&format!("{LOG_DIR}/{id}.log"))
 }
 
 /// The mark in the environment of the unit's processes; the root is part of it so that tests
@@ -68,43 +66,7 @@ fn set_state(ctx: &Ctx, l: &mut Loaded, active: Active) {
 
 /// A line in the unit's log, as systemd would write it to the journal.
 pub fn journal(ctx: &Ctx, id: &str, message: &str) {
-    journal_at(&ctx.root, id, message);
-}
-
-fn journal_at(root: &Root, id: &str, message: &str) {
-    thread_local! {
-        // Read once per call: a start writes several lines.
-        static HOST: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
-    }
-    let host = HOST.with(|h| {
-        h.get_or_init(|| {
-            root.first_line("/etc/hostname").filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into())
-        })
-        .clone()
-    });
-    let stamp = time::format_local(time::now(), "%b %d %H:%M:%S");
-    append_log_at(root, id, &format!("{stamp} {host} systemd[1]: {message}\n"));
-}
-
-fn append_log(ctx: &Ctx, id: &str, text: &str) {
-    append_log_at(&ctx.root, id, text);
-}
-
-fn append_log_at(root: &Root, id: &str, text: &str) {
-    let _ = fs::create_dir_all(root.p(LOG_DIR));
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(root.p(&format!("{LOG_DIR}/{id}.log"))) {
-        let _ = f.write_all(text.as_bytes());
-    }
-}
-
-fn open_log(ctx: &Ctx, id: &str) -> Option<std::fs::File> {
-    let _ = fs::create_dir_all(ctx.root.p(LOG_DIR));
-    OpenOptions::new().create(true).append(true).custom_flags(libc::O_CLOEXEC).open(log_path(ctx, id)).ok()
-}
-
-/// Where the unit's log ends now: what a job prints after this is its own.
-fn log_end(ctx: &Ctx, id: &str) -> u64 {
-    fs::metadata(log_path(ctx, id)).map(|m| m.len()).unwrap_or(0)
+    unitlog::manager_line(&ctx.root, id, message);
 }
 
 // ---------------------------------------------------------------------------- what a unit is now
@@ -312,6 +274,8 @@ struct Job {
     env: Env,
     cwd: Option<(String, bool)>,
     log: Option<std::fs::File>,
+    /// Type=notify: $NOTIFY_SOCKET for the main process.
+    notify: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -346,7 +310,7 @@ impl Job {
                 env.set(&k, &v);
             }
         }
-        Job { creds, env, cwd: working_directory(ctx, l, u), log: open_log(ctx, l.id()) }
+        Job { creds, env, cwd: working_directory(ctx, l, u), log: unitlog::open(&ctx.root, l.id()), notify: None }
     }
 
     fn log_fd(&self) -> RawFd {
@@ -357,8 +321,10 @@ impl Job {
     fn spawn(&self, l: &Loaded, line: &str, main_pid: Option<i32>) -> (Spawn, bool) {
         let cmd = cmdline::prefixes(&unit::expand_specifiers(line, &l.r));
         let mut env = Env::default();
-        if let Some(pid) = main_pid {
-            env.set("MAINPID", &pid.to_string());
+        match (main_pid, &self.notify) {
+            (Some(pid), _) => env.set("MAINPID", &pid.to_string()),
+            (None, Some(socket)) => env.set("NOTIFY_SOCKET", socket),
+            (None, None) => {}
         }
         for entry in self.env.entries() {
             env.assign(&entry);
@@ -569,7 +535,7 @@ impl Watch {
             let _ = state::save(&self.root, &self.id, &Active::Activating);
             let counter = starts.len() - 1;
             let message = format!("{}: Scheduled restart job, restart counter is at {counter}.", self.id);
-            journal_at(&self.root, &self.id, &message);
+            unitlog::manager_line(&self.root, &self.id, &message);
             std::thread::sleep(self.restart_delay);
             if !self.still(&Active::Activating) {
                 unsafe { libc::_exit(0) }
@@ -591,7 +557,7 @@ impl Watch {
         }
         starts.retain(|t| t.elapsed() < START_LIMIT_INTERVAL);
         if starts.len() >= START_LIMIT_BURST {
-            journal_at(&self.root, &self.id, &format!("{}: Start request repeated too quickly.", self.id));
+            unitlog::manager_line(&self.root, &self.id, &format!("{}: Start request repeated too quickly.", self.id));
             return false;
         }
         starts.push(std::time::Instant::now());
@@ -610,7 +576,7 @@ impl Watch {
             let _ = fs::rename(&tmp, &self.record_file);
         }
         let _ = state::save(&self.root, &self.id, &Active::Active);
-        journal_at(&self.root, &self.id, &format!("Started {} (restart {restarts}).", self.id));
+        unitlog::manager_line(&self.root, &self.id, &format!("Started {} (restart {restarts}).", self.id));
     }
 }
 
@@ -639,14 +605,12 @@ fn timeout_stop(l: &Loaded) -> Duration {
 /// systemd's message, then what the unit's processes printed since line SINCE: Ansible shows
 /// stderr, so the program's own error is seen at the task.
 fn job_failed(ctx: &Ctx, id: &str, why: &str, since: u64) {
+    // What the daemons sent to syslog is in the log once the listener is done.
+    syslog::finish();
     ctx.err(&format!("Job for {id} failed {why}"));
     ctx.err(&format!("See \"systemctl status {id}\" and \"journalctl -xeu {id}\" for details."));
-    let bytes = fs::read(log_path(ctx, id)).unwrap_or_default();
-    let tail = bytes.get(since as usize..).unwrap_or(&[]);
-    let text = String::from_utf8_lossy(tail);
-    let new: Vec<&str> = text.lines().filter(|l| !l.contains(" systemd[1]: ")).collect();
-    for line in &new[new.len().saturating_sub(10)..] {
-        ctx.err(line);
+    for line in unitlog::programs_lines_since(&ctx.root, id, since, 10) {
+        ctx.err(&line);
     }
 }
 
@@ -655,6 +619,8 @@ enum StartResult {
     Timeout,
     ExitCode,
     Resources,
+    /// Type=forking: the control process succeeded but no main process is there to follow.
+    Protocol,
 }
 
 impl StartResult {
@@ -663,6 +629,7 @@ impl StartResult {
             StartResult::Timeout => "timeout",
             StartResult::ExitCode => "exit-code",
             StartResult::Resources => "resources",
+            StartResult::Protocol => "protocol",
         }
     }
 }
@@ -680,7 +647,7 @@ fn start_failed(ctx: &Ctx, l: &mut Loaded, result: StartResult, status: i32, mai
         StartResult::ExitCode => {
             journal(ctx, &id, &format!("{id}: Control process exited, code=exited, status={status}/FAILURE"))
         }
-        StartResult::Resources => {}
+        StartResult::Resources | StartResult::Protocol => {}
     }
     kill_unit(ctx, l, libc::SIGTERM);
     if !wait_gone(ctx, l, Duration::from_secs(5)) {
@@ -694,6 +661,7 @@ fn start_failed(ctx: &Ctx, l: &mut Loaded, result: StartResult, status: i32, mai
         StartResult::Timeout => "because a timeout was exceeded.",
         StartResult::Resources => "because of unavailable resources or another system error.",
         StartResult::ExitCode => "because the control process exited with error code.",
+        StartResult::Protocol => "because the service did not take the steps required by its unit configuration.",
     };
     job_failed(ctx, &id, why, since);
     1
@@ -744,16 +712,17 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
     }
     l.main = MainRecord::default();
     let _ = fs::remove_file(born_path(ctx, &id));
-    let since = log_end(ctx, &id);
+    let since = unitlog::end(&ctx.root, &id);
+    let _syslog = syslog::listen(&ctx.root, &id);
     journal(ctx, &id, &format!("Starting {}...", l.desc_full()));
     let creds = match preflight(ctx, l) {
         Ok(creds) => creds,
         Err(why) => {
-            append_log(ctx, &id, &format!("{id}: {why}\n"));
+            unitlog::append(&ctx.root, &id, &format!("{id}: {why}\n"));
             return start_failed(ctx, l, StartResult::Resources, 1, false, since);
         }
     };
-    let job = Job::new(ctx, l, creds.clone());
+    let mut job = Job::new(ctx, l, creds.clone());
     let deadline = timeout_start(l);
     // As systemd: activating until the start is done. A main process that ends meanwhile is
     // restarted only once the start has recorded it (`Watch::restart_due` waits for that).
@@ -762,7 +731,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
     if let Err(f) = job.run_all(l, &l.file.exec.pre.clone(), deadline) {
         return failed_step(ctx, l, f, false, since);
     }
-    if let Err(code) = start_main(ctx, l, &job, deadline, since) {
+    if let Err(code) = start_main(ctx, l, &mut job, deadline, since) {
         return code;
     }
     if let Err(f) = job.run_all(l, &l.file.exec.post.clone(), deadline) {
@@ -782,7 +751,7 @@ fn start(ctx: &Ctx, l: &mut Loaded) -> i32 {
 }
 
 /// ExecStart= as Type= says.
-fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u64) -> Result<(), i32> {
+fn start_main(ctx: &Ctx, l: &mut Loaded, job: &mut Job, deadline: Duration, since: u64) -> Result<(), i32> {
     match l.file.service_type.as_str() {
         "oneshot" => {
             job.run_all(l, &l.file.exec.start.clone(), deadline).map_err(|f| failed_step(ctx, l, f, true, since))
@@ -793,9 +762,15 @@ fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u
             job.run(l, &first, deadline).map_err(|f| failed_step(ctx, l, f, true, since))?;
             let born = record_born(ctx, l.id(), &before);
             if !l.file.pid_file.is_empty() {
-                if let Some(pid) = read_pid_file(ctx, l, Duration::from_secs(5)) {
+                if let Some(pid) = await_pid_file(ctx, l) {
                     l.main.pid = pid;
                     return Ok(());
+                }
+                // As systemd: no PID file and nothing of the unit left means the daemon died
+                // on its way up; while something of it runs, it is followed without a PID.
+                if unit_processes(ctx, l.id()).is_empty() {
+                    no_pid_file(ctx, l);
+                    return Err(start_failed(ctx, l, StartResult::Protocol, 0, false, since));
                 }
             }
             // No PID file: systemd guesses the main process (not for SysV scripts); so do we,
@@ -806,6 +781,7 @@ fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u
             }
             Ok(())
         }
+        "notify" => start_notify(ctx, l, job, deadline, since),
         _ => match job.spawn_main(ctx, l) {
             Some(pid) => {
                 l.main.pid = pid;
@@ -815,6 +791,55 @@ fn start_main(ctx: &Ctx, l: &mut Loaded, job: &Job, deadline: Duration, since: u
             None => Err(start_failed(ctx, l, StartResult::Resources, 1, false, since)),
         },
     }
+}
+
+/// Type=notify: started once the daemon says READY=1; failed when it ends first (a broken
+/// config) or does not say it within TimeoutStartSec=.
+fn start_notify(ctx: &Ctx, l: &mut Loaded, job: &mut Job, deadline: Duration, since: u64) -> Result<(), i32> {
+    let socket = notify::Socket::bind(&ctx.root, l.id());
+    job.notify = socket.as_ref().map(|s| s.path());
+    let Some(pid) = job.spawn_main(ctx, l) else {
+        return Err(start_failed(ctx, l, StartResult::Resources, 1, false, since));
+    };
+    l.main.pid = pid;
+    l.main.watched = true;
+    let Some(socket) = socket else { return Ok(()) };
+    match socket.wait_ready(pid, deadline) {
+        notify::Start::Ready => Ok(()),
+        notify::Start::TimedOut => Err(start_failed(ctx, l, StartResult::Timeout, 0, false, since)),
+        notify::Start::Exited => {
+            // Failed first: the main process's supervisor writes how it ended (and restarts
+            // nothing) only once the start is no longer activating.
+            set_state(ctx, l, Active::Failed);
+            let status = match main_status(ctx, l) {
+                Ended::Status(s) => s,
+                _ => 1,
+            };
+            Err(start_failed(ctx, l, StartResult::ExitCode, status, true, since))
+        }
+    }
+}
+
+/// systemd's words for a PID file that names no live process after a forking start.
+fn no_pid_file(ctx: &Ctx, l: &Loaded) {
+    let path = &l.file.pid_file;
+    let message = match root::first_line(&ctx.root.p(path)).and_then(|p| p.trim().parse::<i32>().ok()) {
+        Some(pid) => format!("{}: New main PID {pid} does not exist or is a zombie.", l.id()),
+        None => format!("{}: Can't open PID file {path} (yet?) after start: No such file or directory", l.id()),
+    };
+    journal(ctx, l.id(), &message);
+}
+
+/// After a forking start: the main PID from PIDFile=, waiting (at most 5 s) while anything
+/// of the unit still runs to write it.
+fn await_pid_file(ctx: &Ctx, l: &Loaded) -> Option<i32> {
+    let path = ctx.root.p(&l.file.pid_file);
+    let mut found = None;
+    process::poll_until(Duration::from_secs(5), || {
+        found = root::first_line(&path).and_then(|p| p.trim().parse().ok()).filter(|p| process::alive(*p));
+        found.is_some() || unit_processes(ctx, l.id()).is_empty()
+    });
+    found
 }
 
 /// The main PID from PIDFile=, waiting (bounded) for the daemon to write it.
@@ -831,6 +856,7 @@ fn read_pid_file(ctx: &Ctx, l: &Loaded, deadline: Duration) -> Option<i32> {
 fn stop(ctx: &Ctx, l: &mut Loaded) -> i32 {
     let id = l.id().to_string();
     journal(ctx, &id, &format!("Stopping {}...", l.desc_full()));
+    let _syslog = syslog::listen(&ctx.root, &id);
     // The supervisor reads this: a main process that ends now is not restarted.
     set_state(ctx, l, Active::Deactivating);
     let creds = process::credentials(&ctx.root, &l.file.user, &l.file.group).ok().flatten();
@@ -856,8 +882,9 @@ fn stop(ctx: &Ctx, l: &mut Loaded) -> i32 {
 
 fn reload(ctx: &Ctx, l: &mut Loaded) -> i32 {
     let id = l.id().to_string();
-    let since = log_end(ctx, &id);
+    let since = unitlog::end(&ctx.root, &id);
     journal(ctx, &id, &format!("Reloading {}...", l.desc_full()));
+    let _syslog = syslog::listen(&ctx.root, &id);
     let creds = process::credentials(&ctx.root, &l.file.user, &l.file.group).ok().flatten();
     let job = Job::new(ctx, l, creds);
     if let Err(f) = job.run_all(l, &l.file.exec.reload.clone(), timeout_start(l)) {
@@ -968,7 +995,9 @@ pub fn status_lines(ctx: &Ctx, l: &Loaded) -> Vec<String> {
         };
         out.push(format!("   Main PID: {} ({how})", l.main.pid));
     }
-    let log = fs::read(log_path(ctx, l.id())).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let log = fs::read(unitlog::path(&ctx.root, l.id()))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     if !log.is_empty() {
         out.push(String::new());
         let lines: Vec<&str> = log.lines().collect();

@@ -236,6 +236,10 @@ pub struct UnitFile {
     pub part_of: Vec<String>,
     pub after: Vec<String>,
     pub binds_to: Vec<String>,
+    /// ReloadPropagatedFrom=: a reload of these units reloads this one (postfix@ from postfix).
+    pub reload_propagated_from: Vec<String>,
+    /// PropagatesReloadTo=: the other side of the same tie.
+    pub propagates_reload_to: Vec<String>,
     pub has_install: bool,
     pub wanted_by: Vec<String>,
     pub required_by: Vec<String>,
@@ -348,6 +352,8 @@ impl UnitFile {
             ("Unit", "PartOf") => add_words(&mut self.part_of, v),
             ("Unit", "After") => add_words(&mut self.after, v),
             ("Unit", "BindsTo") => add_words(&mut self.binds_to, v),
+            ("Unit", "ReloadPropagatedFrom") => add_words(&mut self.reload_propagated_from, v),
+            ("Unit", "PropagatesReloadTo") => add_words(&mut self.propagates_reload_to, v),
             ("Service", "Type") => self.service_type = s,
             ("Service", "Restart") => self.restart = s,
             ("Service", "RestartSec") => self.restart_sec = s,
