@@ -22,6 +22,9 @@ _sandbox() {
             sandbox,doctor)
                 cmd="sandbox__subcmd__doctor"
                 ;;
+            sandbox,draft-goss)
+                cmd="sandbox__subcmd__draft__subcmd__goss"
+                ;;
             sandbox,help)
                 cmd="sandbox__subcmd__help"
                 ;;
@@ -69,6 +72,9 @@ _sandbox() {
                 ;;
             sandbox__subcmd__help,doctor)
                 cmd="sandbox__subcmd__help__subcmd__doctor"
+                ;;
+            sandbox__subcmd__help,draft-goss)
+                cmd="sandbox__subcmd__help__subcmd__draft__subcmd__goss"
                 ;;
             sandbox__subcmd__help,help)
                 cmd="sandbox__subcmd__help__subcmd__help"
@@ -194,7 +200,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-h -V --help --version run test lint new shell watch pool list start show hint reset doctor images completions help"
+            opts="-h -V --help --version run test lint new shell draft-goss watch pool list start show hint reset doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,8 +245,50 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__draft__subcmd__goss)
+            opts="-o -v -h --distro --output --solution --playbook --runtime --services --strategy --offline --no-pool --diff --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --distro)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --playbook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
+                    COMPREPLY=($(compgen -W "mock supervised systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --strategy)
+                    COMPREPLY=($(compgen -W "mitogen linear" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__help)
-            opts="run test lint new shell watch pool list start show hint reset doctor images completions help"
+            opts="run test lint new shell draft-goss watch pool list start show hint reset doctor images completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,6 +316,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__draft__subcmd__goss)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -716,7 +778,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__new)
-            opts="-h --distro --track --help"
+            opts="-h --distro --track --checks --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -728,6 +790,10 @@ _sandbox() {
                     ;;
                 --track)
                     COMPREPLY=($(compgen -W "ansible docker" -- "${cur}"))
+                    return 0
+                    ;;
+                --checks)
+                    COMPREPLY=($(compgen -W "script goss" -- "${cur}"))
                     return 0
                     ;;
                 *)

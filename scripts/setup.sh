@@ -342,6 +342,45 @@ if ! mitogen_ok; then
     mitogen_ok || die "$mitogen_wheel does not have the pinned sha256 $mitogen_sha256"
 fi
 
+# --- goss for the target images ------------------------------------------------------
+# Checks as data (`[checks] goss`) run goss inside each target. Debian packages it from
+# trixie on; it is fetched here with a private sources list and private apt state, so the
+# host's apt configuration never changes. The binary is dynamically linked (glibc >= 2.34),
+# and debian-11's glibc is 2.31: trixie's loader and libc go beside it, and the targets run it
+# through that loader (see GOSS_WRAPPER in src/images/mod.rs). The image build reads
+# these files from the host, as it reads Mitogen's wheel.
+goss_dir=/var/lib/sandbox/goss
+goss_version=0.4.9-2+b3
+goss_sha256=6d7fe64e2a1d7c458d619bec0ecb3c551974728f7f6ba1492fa59d44c9284d40
+goss_ok() {
+    [ "$(cat "$goss_dir/VERSION" 2>/dev/null)" = "$goss_version" ] \
+        && [ -x "$goss_dir/goss" ] && [ -f "$goss_dir/lib/ld-linux-x86-64.so.2" ] && [ -f "$goss_dir/lib/libc.so.6" ]
+}
+if ! goss_ok; then
+    say "fetching goss $goss_version (and trixie's libc for it) from Debian's archive"
+    apt_state=$(mktemp -d /tmp/sandbox-apt-trixie.XXXX)
+    trap 'rm -rf "$apt_state"' EXIT
+    mkdir -p "$apt_state/lists/partial" "$apt_state/cache/archives/partial" "$apt_state/debs" "$apt_state/root"
+    echo "deb http://deb.debian.org/debian trixie main" >"$apt_state/sources.list"
+    private_apt=(-o "Dir::Etc::SourceList=$apt_state/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$apt_state/lists" -o "Dir::Cache=$apt_state/cache" -o APT::Sandbox::User=root)
+    apt-get "${private_apt[@]}" update -qq || die "apt-get update for trixie (private state) failed"
+    (cd "$apt_state/debs" && apt-get "${private_apt[@]}" download -qq "goss=$goss_version" libc6) \
+        || die "could not download goss $goss_version and libc6 from trixie"
+    [ "$(sha256sum "$apt_state"/debs/goss_*.deb | cut -d' ' -f1)" = "$goss_sha256" ] \
+        || die "goss_$goss_version.deb does not have the pinned sha256 $goss_sha256"
+    for deb in "$apt_state"/debs/*.deb; do dpkg-deb -x "$deb" "$apt_state/root"; done
+    rm -rf "$goss_dir.new" && mkdir -p "$goss_dir.new/lib"
+    install -m 0755 "$apt_state/root/usr/bin/goss" "$goss_dir.new/goss"
+    install -m 0755 "$apt_state/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$goss_dir.new/lib/"
+    install -m 0644 "$apt_state/root/usr/lib/x86_64-linux-gnu/libc.so.6" "$goss_dir.new/lib/"
+    echo "$goss_version" >"$goss_dir.new/VERSION"
+    rm -rf "$goss_dir" && mv "$goss_dir.new" "$goss_dir"
+    rm -rf "$apt_state"
+    trap - EXIT
+    goss_ok || die "goss was not installed into $goss_dir"
+fi
+
 # --- binary -----------------------------------------------------------------------------
 if [ $build_binary -eq 1 ]; then
     say "building the release binary"

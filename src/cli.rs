@@ -28,6 +28,9 @@ pub enum Command {
     New(NewArgs),
     /// Run a challenge's playbook once, then open a shell in a target; removed on exit
     Shell(ShellArgs),
+    /// Apply the reference solution once, then write a goss file describing what it set up
+    /// (the packages, services, users, groups and files its tasks name) for you to edit
+    DraftGoss(DraftGossArgs),
     /// Run the challenge again whenever one of its files changes, on warm targets; Ctrl-C
     /// removes everything
     Watch(WatchArgs),
@@ -185,6 +188,19 @@ pub struct NewArgs {
     /// What the learner writes: a playbook (ansible) or a Dockerfile (docker)
     #[arg(long, value_enum, default_value = "ansible")]
     pub track: TrackName,
+    /// How an Ansible challenge checks its targets: a check.sh script, or a goss file
+    /// (assertions as data, each a named check in the report)
+    #[arg(long, value_enum, default_value = "script")]
+    pub checks: CheckStyle,
+}
+
+/// How `sandbox new` scaffolds an Ansible challenge's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckStyle {
+    /// check.sh, one FAIL line per unmet requirement
+    Script,
+    /// goss.yaml, named by `[checks] goss`
+    Goss,
 }
 
 /// The tracks `sandbox new` scaffolds.
@@ -201,6 +217,20 @@ pub struct ShellArgs {
     /// The target to open the shell in (default: the challenge's first distro)
     #[arg(long, value_name = "NAME")]
     pub distro: Option<String>,
+    #[command(flatten)]
+    pub setup: RunSetup,
+}
+
+#[derive(Debug, Args)]
+pub struct DraftGossArgs {
+    /// The challenge directory (holds challenge.toml)
+    pub dir: PathBuf,
+    /// The target to describe (default: the challenge's first distro)
+    #[arg(long, value_name = "NAME")]
+    pub distro: Option<String>,
+    /// Where to write the draft (default: goss.yaml in the challenge); never overwritten
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub setup: RunSetup,
 }

@@ -19,7 +19,7 @@ fn challenge(edit: impl FnOnce(&Path)) -> tempfile::TempDir {
 fn scaffolded(docker: bool, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
     let root = tempfile::Builder::new().prefix("sandbox-lint-").tempdir().unwrap();
     let dir = root.path().join("c");
-    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), docker).unwrap();
+    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), docker, false).unwrap();
     let manifest = std::fs::read_to_string(dir.join("challenge.toml")).unwrap();
     if !manifest.lines().any(|line| line.starts_with("hints")) {
         write(&dir, "challenge.toml", &format!("{HINTS}{manifest}"));

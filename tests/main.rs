@@ -12,6 +12,7 @@ mod completions;
 mod defense;
 mod docker_track;
 mod fidelity;
+mod goss;
 mod input;
 mod journey;
 mod lint;

@@ -270,7 +270,7 @@ fn the_cli_pool_serves_runs_and_comes_down_clean() {
 
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("warm");
-    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), false).unwrap();
+    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), false, false).unwrap();
     let run = env(Sandbox::new(["run".to_string(), dir.display().to_string(), "--solution".into(), "--json".into()]))
         .output();
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -304,7 +304,7 @@ fn a_run_during_the_pools_warm_up_takes_the_warming_containers() {
     let env = |sandbox: Sandbox| pool.with(sandbox);
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("warming");
-    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), false).unwrap();
+    sandbox::challenge::scaffold::create(&dir, &[], &sandbox::distro::Catalog::builtin(), false, false).unwrap();
     // The images first: a warm-up that builds them would outlast the window this test needs.
     let images = env(Sandbox::new(["images", "build", "debian-12"])).output();
     assert_eq!(images.code, 0, "{}", images.stderr);

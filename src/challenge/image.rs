@@ -8,7 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use miette::NamedSource;
+
 use super::structure::StructureTests;
+use super::ChallengeError;
+use crate::units::{parse_duration, parse_size};
 
 /// Which kind of challenge a directory holds.
 // One per loaded challenge: the size of the Docker variant costs nothing worth a Box.
@@ -135,4 +139,125 @@ pub(super) struct RawChecks {
     pub structure: Option<Spanned<String>>,
     #[serde(default)]
     pub hints: BTreeMap<Spanned<String>, String>,
+    /// A goss file (Ansible track only).
+    pub goss: Option<Spanned<String>>,
+}
+
+impl RawChecks {
+    /// The first check set that only the Docker track has, for an Ansible challenge's error.
+    pub fn docker_only_key(&self) -> Option<&'static str> {
+        [
+            ("http", self.http.is_some()),
+            ("non_root", self.non_root),
+            ("healthy_within", self.healthy_within.is_some()),
+            ("max_size", self.max_size.is_some()),
+            ("max_layers", self.max_layers.is_some()),
+            ("secrets", !self.secrets.is_empty()),
+            ("stops_within", self.stops_within.is_some()),
+            ("cached", !self.cached.is_empty()),
+            ("exposed", !self.exposed.is_empty()),
+            ("labels", !self.labels.is_empty()),
+            ("env", !self.env.is_empty()),
+            ("structure", self.structure.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, set)| set.then_some(key))
+    }
+}
+
+/// The Docker track's keys, validated where the rest of the manifest is (spans kept).
+impl super::Parsed {
+    pub(super) fn image_spec(&self, raw: &RawImage, checks: Option<&RawChecks>) -> Result<ImageSpec, ChallengeError> {
+        let context = self.dir_in_challenge("build context", raw.context.as_ref(), "app")?;
+        let touch = match &raw.touch {
+            None => None,
+            Some(value) => Some(self.file_in_challenge("touched file", "touch", Some(value), "")?),
+        };
+        if let Some(touched) = &touch {
+            if !touched.starts_with(&context) {
+                let span = raw.touch.as_ref().map(Spanned::span).unwrap_or_default();
+                return Err(self.invalid("touch", "must be a file of the build context", span));
+            }
+        }
+        let port = match &raw.port {
+            None => None,
+            Some(value) => Some(
+                u16::try_from(*value.get_ref())
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| self.invalid("port", "must be between 1 and 65535", value.span()))?,
+            ),
+        };
+        let checks = match checks {
+            None => ImageChecks::default(),
+            Some(raw) => self.image_checks(raw)?,
+        };
+        if checks.http.is_some() && port.is_none() {
+            return Err(self.missing("port", "the http check needs `[image] port`"));
+        }
+        Ok(ImageSpec { context, touch, port, checks })
+    }
+
+    fn image_checks(&self, raw: &RawChecks) -> Result<ImageChecks, ChallengeError> {
+        let duration =
+            |key: &'static str, value: &Option<Spanned<String>>| -> Result<Option<Duration>, ChallengeError> {
+                value
+                    .as_ref()
+                    .map(|v| parse_duration(v.get_ref()).map_err(|message| self.invalid(key, &message, v.span())))
+                    .transpose()
+            };
+        let max_size = raw
+            .max_size
+            .as_ref()
+            .map(|v| parse_size(v.get_ref()).map_err(|message| self.invalid("max_size", &message, v.span())))
+            .transpose()?;
+        let max_layers = raw
+            .max_layers
+            .as_ref()
+            .map(|v| {
+                usize::try_from(*v.get_ref())
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| self.invalid("max_layers", "must be a positive number", v.span()))
+            })
+            .transpose()?;
+        let mut hints = std::collections::BTreeMap::new();
+        for (name, hint) in &raw.hints {
+            if !CHECK_NAMES.contains(&name.get_ref().as_str()) {
+                let message = format!("not a check: expected one of {}", CHECK_NAMES.join(", "));
+                return Err(self.invalid("hints", &message, name.span()));
+            }
+            hints.insert(name.get_ref().clone(), hint.clone());
+        }
+        let structure = raw.structure.as_ref().map(|path| self.structure_tests(path)).transpose()?;
+        Ok(ImageChecks {
+            structure,
+            http: raw.http.clone(),
+            non_root: raw.non_root,
+            healthy_within: duration("healthy_within", &raw.healthy_within)?,
+            max_size,
+            max_layers,
+            secrets: raw.secrets.clone(),
+            stops_within: duration("stops_within", &raw.stops_within)?,
+            cached: raw.cached.clone(),
+            exposed: raw.exposed.clone(),
+            labels: raw.labels.clone(),
+            env: raw.env.clone(),
+            hints,
+        })
+    }
+
+    /// A container-structure-test file named by `[checks] structure`, read and typed.
+    fn structure_tests(&self, value: &Spanned<String>) -> Result<StructureTests, ChallengeError> {
+        let relative = self.file_in_challenge("structure tests", "structure", Some(value), "")?;
+        let path = self.dir.join(relative);
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ChallengeError::Io { path: path.clone(), source })?;
+        super::structure::parse(&text).map_err(|err| ChallengeError::StructureTests {
+            message: err.message,
+            src: NamedSource::new(path.display().to_string(), text.clone()),
+            span: err.span.into(),
+            path,
+        })
+    }
 }

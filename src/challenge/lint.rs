@@ -161,7 +161,7 @@ fn loaded(challenge: &Challenge) -> (Files, Option<Metadata>) {
         Track::Docker(_) => Some(challenge.distros.iter().map(|d| d.base_image).collect()),
     };
     let files = Files {
-        check: Some(challenge.check.clone()),
+        check: challenge.check.clone(),
         learner: vec![challenge.starter.clone(), challenge.solution.clone()],
         docker,
     };
@@ -350,7 +350,7 @@ mod tests {
     fn scaffold(docker: bool, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("c");
-        crate::challenge::scaffold::create(&dir, &[], &crate::distro::Catalog::builtin(), docker).unwrap();
+        crate::challenge::scaffold::create(&dir, &[], &crate::distro::Catalog::builtin(), docker, false).unwrap();
         let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
         if !manifest.lines().any(|line| line.starts_with("hints")) {
             std::fs::write(dir.join(MANIFEST), format!("hints = [\"look at the README\"]\n{manifest}")).unwrap();

@@ -5,10 +5,12 @@
 //! error points at the span of the value that caused it, so an author sees the line to fix.
 
 pub mod dockerfile;
+pub mod goss;
 pub mod image;
 pub mod lint;
 pub mod scaffold;
 pub mod structure;
+pub mod touched;
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -17,9 +19,9 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
-use self::image::{ImageChecks, ImageSpec, RawChecks, RawImage, CHECK_NAMES};
+use self::image::{RawChecks, RawImage};
 use crate::distro::{Catalog, Distro, Family};
-use crate::units::{parse_duration, parse_memory, parse_size};
+use crate::units::{parse_duration, parse_memory};
 
 pub use self::image::Track;
 
@@ -114,6 +116,20 @@ pub enum ChallengeError {
         help("the file is container-structure-test's YAML (schemaVersion 2.0.0): commandTests, fileExistenceTests, fileContentTests, metadataTest")
     )]
     StructureTests {
+        path: PathBuf,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+
+    #[error("goss file {} is not valid: {message}", path.display())]
+    #[diagnostic(
+        code(sandbox::challenge::goss_file),
+        help("the file is goss's YAML: resource types (package, service, file, port, user, group, process, command, http, addr, dns, mount, kernel-param, interface, gossfile) mapping resources to attributes and matchers")
+    )]
+    GossFile {
         path: PathBuf,
         message: String,
         #[source_code]
@@ -364,7 +380,10 @@ pub struct Challenge {
     /// The file the learner edits: a playbook, or a Dockerfile in the Docker track.
     pub starter: PathBuf,
     pub solution: PathBuf,
-    pub check: PathBuf,
+    /// check.sh; an Ansible challenge with a goss file may go without.
+    pub check: Option<PathBuf>,
+    /// `[checks] goss` (Ansible track): validated in each target after each pass.
+    pub goss: Option<goss::GossChecks>,
     pub run: RunSettings,
     pub limits: Limits,
     pub prepare: Prepare,
@@ -530,7 +549,16 @@ impl Parsed {
             (None, Track::Ansible) => return Err(self.missing("distros", "list the distros the playbook runs on")),
         };
         let (starter, solution) = self.starter_and_solution(&raw, &track)?;
-        let check = self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?;
+        let goss = match (&track, &raw.checks) {
+            (Track::Ansible, Some(checks)) => self.goss_checks(checks)?,
+            _ => None,
+        };
+        // Either or both: a goss file stands in for check.sh only when there is none.
+        let check = if goss.is_some() && raw.check.is_none() && !self.dir.join("check.sh").is_file() {
+            None
+        } else {
+            Some(self.file_in_challenge("check script", "check", raw.check.as_ref(), "check.sh")?)
+        };
         reject_outward_symlinks(&self.dir)?;
         let run = self.run_settings(&raw.run, &track)?;
         let prepare = match &raw.prepare.packages {
@@ -554,6 +582,7 @@ impl Parsed {
             starter,
             solution,
             check,
+            goss,
             run,
             limits,
             prepare,
@@ -572,13 +601,9 @@ impl Parsed {
             },
         };
         if !docker {
-            if let Some(key) = [
-                ("dockerfile", raw.dockerfile.is_some()),
-                ("image", raw.image.is_some()),
-                ("checks", raw.checks.is_some()),
-            ]
-            .into_iter()
-            .find_map(|(key, set)| set.then_some(key))
+            if let Some(key) = [("dockerfile", raw.dockerfile.is_some()), ("image", raw.image.is_some())]
+                .into_iter()
+                .find_map(|(key, set)| set.then_some(key))
             {
                 return Err(self.missing(key, "only a `track = \"docker\"` challenge has this"));
             }
@@ -591,102 +616,15 @@ impl Parsed {
                 playbook.span(),
             ));
         }
+        if let Some(goss) = raw.checks.as_ref().and_then(|checks| checks.goss.as_ref()) {
+            return Err(self.invalid(
+                "goss",
+                "goss files check Ansible targets; a Docker challenge has `structure`",
+                goss.span(),
+            ));
+        }
         let image = raw.image.clone().unwrap_or_default();
         Ok(Track::Docker(self.image_spec(&image, raw.checks.as_ref())?))
-    }
-
-    fn image_spec(&self, raw: &RawImage, checks: Option<&RawChecks>) -> Result<ImageSpec, ChallengeError> {
-        let context = self.dir_in_challenge("build context", raw.context.as_ref(), "app")?;
-        let touch = match &raw.touch {
-            None => None,
-            Some(value) => Some(self.file_in_challenge("touched file", "touch", Some(value), "")?),
-        };
-        if let Some(touched) = &touch {
-            if !touched.starts_with(&context) {
-                let span = raw.touch.as_ref().map(Spanned::span).unwrap_or_default();
-                return Err(self.invalid("touch", "must be a file of the build context", span));
-            }
-        }
-        let port = match &raw.port {
-            None => None,
-            Some(value) => Some(
-                u16::try_from(*value.get_ref())
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| self.invalid("port", "must be between 1 and 65535", value.span()))?,
-            ),
-        };
-        let checks = match checks {
-            None => ImageChecks::default(),
-            Some(raw) => self.image_checks(raw)?,
-        };
-        if checks.http.is_some() && port.is_none() {
-            return Err(self.missing("port", "the http check needs `[image] port`"));
-        }
-        Ok(ImageSpec { context, touch, port, checks })
-    }
-
-    fn image_checks(&self, raw: &RawChecks) -> Result<ImageChecks, ChallengeError> {
-        let duration =
-            |key: &'static str, value: &Option<Spanned<String>>| -> Result<Option<Duration>, ChallengeError> {
-                value
-                    .as_ref()
-                    .map(|v| parse_duration(v.get_ref()).map_err(|message| self.invalid(key, &message, v.span())))
-                    .transpose()
-            };
-        let max_size = raw
-            .max_size
-            .as_ref()
-            .map(|v| parse_size(v.get_ref()).map_err(|message| self.invalid("max_size", &message, v.span())))
-            .transpose()?;
-        let max_layers = raw
-            .max_layers
-            .as_ref()
-            .map(|v| {
-                usize::try_from(*v.get_ref())
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| self.invalid("max_layers", "must be a positive number", v.span()))
-            })
-            .transpose()?;
-        let mut hints = std::collections::BTreeMap::new();
-        for (name, hint) in &raw.hints {
-            if !CHECK_NAMES.contains(&name.get_ref().as_str()) {
-                let message = format!("not a check: expected one of {}", CHECK_NAMES.join(", "));
-                return Err(self.invalid("hints", &message, name.span()));
-            }
-            hints.insert(name.get_ref().clone(), hint.clone());
-        }
-        let structure = raw.structure.as_ref().map(|path| self.structure_tests(path)).transpose()?;
-        Ok(ImageChecks {
-            structure,
-            http: raw.http.clone(),
-            non_root: raw.non_root,
-            healthy_within: duration("healthy_within", &raw.healthy_within)?,
-            max_size,
-            max_layers,
-            secrets: raw.secrets.clone(),
-            stops_within: duration("stops_within", &raw.stops_within)?,
-            cached: raw.cached.clone(),
-            exposed: raw.exposed.clone(),
-            labels: raw.labels.clone(),
-            env: raw.env.clone(),
-            hints,
-        })
-    }
-
-    /// A container-structure-test file named by `[checks] structure`, read and typed.
-    fn structure_tests(&self, value: &Spanned<String>) -> Result<structure::StructureTests, ChallengeError> {
-        let relative = self.file_in_challenge("structure tests", "structure", Some(value), "")?;
-        let path = self.dir.join(relative);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| ChallengeError::Io { path: path.clone(), source })?;
-        structure::parse(&text).map_err(|err| ChallengeError::StructureTests {
-            message: err.message,
-            src: NamedSource::new(path.display().to_string(), text.clone()),
-            span: err.span.into(),
-            path,
-        })
     }
 
     /// The learner's file and the reference solution, each track with its own defaults.
@@ -976,6 +914,53 @@ mod tests {
         std::fs::write(dir.path().join("solution/playbook.yml"), "- hosts: all\n  tasks: []\n").unwrap();
         std::fs::write(dir.path().join("check.sh"), "#!/bin/sh\n").unwrap();
         dir
+    }
+
+    #[test]
+    fn an_ansible_challenge_names_a_goss_file_with_hints_by_resource_and_check_sh_becomes_optional() {
+        let base = "title = \"t\"\ndistros = [\"debian-12\"]\n[checks]\ngoss = \"goss.yaml\"\n";
+        let load = |extra: &str, check_sh: bool| {
+            let dir = challenge_dir(&format!("{base}{extra}"));
+            std::fs::write(dir.path().join("goss.yaml"), "package:\n  nginx:\n    installed: true\n").unwrap();
+            if !check_sh {
+                std::fs::remove_file(dir.path().join("check.sh")).unwrap();
+            }
+            (Challenge::load(dir.path(), &Allowed::default()), dir)
+        };
+        let (loaded, _dir) = load("[checks.hints]\n\"package:nginx\" = \"apt\"\n", false);
+        let challenge = loaded.unwrap();
+        assert_eq!(challenge.check, None);
+        let goss = challenge.goss.unwrap();
+        assert_eq!(goss.file, PathBuf::from("goss.yaml"));
+        assert_eq!(goss.hint_for("Package", "nginx").map(String::as_str), Some("apt"));
+        // Both, when check.sh is there.
+        assert_eq!(load("", true).0.unwrap().check, Some(PathBuf::from("check.sh")));
+        let error = |extra: &str| load(extra, true).0.unwrap_err().to_string();
+        assert!(error("[checks.hints]\n\"package:curl\" = \"x\"\n").contains("hints"));
+        assert!(error("[checks.hints]\n\"nginx\" = \"x\"\n").contains("hints"));
+        assert!(error("non_root = true\n").contains("non_root"));
+        // Includes: read and linted, their resources hintable; only files in the challenge.
+        let include = |gossfile: &str, more: &str| {
+            let dir = challenge_dir(&format!("{base}[checks.hints]\n\"package:curl\" = \"x\"\n"));
+            std::fs::write(dir.path().join("goss.yaml"), format!("gossfile:\n  {gossfile}: {{}}\n")).unwrap();
+            std::fs::create_dir(dir.path().join("more")).unwrap();
+            std::fs::write(dir.path().join("more/more.yaml"), more).unwrap();
+            Challenge::load(dir.path(), &Allowed::default())
+        };
+        let loaded = include("more/more.yaml", "package:\n  curl:\n    installed: true\n").unwrap();
+        assert_eq!(
+            loaded.goss.unwrap().files().collect::<Vec<_>>(),
+            [Path::new("goss.yaml"), Path::new("more/more.yaml")]
+        );
+        assert!(include("/etc/more.yaml", "").unwrap_err().to_string().contains("includes `/etc/more.yaml`"));
+        assert!(include("more/*.yaml", "").is_err());
+        let bad = include("more/more.yaml", "packages: {}\n").unwrap_err();
+        assert!(matches!(bad, ChallengeError::GossFile { .. }), "{bad:?}");
+        let docker = challenge_dir("track = \"docker\"\ntitle = \"t\"\n[checks]\ngoss = \"goss.yaml\"\n");
+        std::fs::write(docker.path().join("Dockerfile"), "FROM debian:12\n").unwrap();
+        std::fs::write(docker.path().join("solution/Dockerfile"), "FROM debian:12\n").unwrap();
+        std::fs::write(docker.path().join("goss.yaml"), "").unwrap();
+        assert!(Challenge::load(docker.path(), &Allowed::default()).unwrap_err().to_string().contains("goss"));
     }
 
     #[test]

@@ -18,6 +18,13 @@ pub enum ScaffoldError {
     #[diagnostic(code(sandbox::new::unknown_distro), help("supported distros: {supported}"))]
     UnknownDistro { name: String, supported: String },
 
+    #[error("a Docker challenge cannot have a goss file")]
+    #[diagnostic(
+        code(sandbox::new::goss_for_docker),
+        help("goss checks Ansible targets; a Docker challenge's checks are `[checks]` keys or a container-structure-test file")
+    )]
+    GossForDocker,
+
     #[error("cannot write {}", path.display())]
     #[diagnostic(code(sandbox::new::io))]
     Io {
@@ -28,8 +35,18 @@ pub enum ScaffoldError {
 }
 
 /// Creates the challenge directory `dir` for `distros` of `catalog` (default debian-12), a
-/// Docker challenge when `docker` (its distros: the base images it may build from).
-pub fn create(dir: &Path, distro_names: &[String], catalog: &Catalog, docker: bool) -> Result<(), ScaffoldError> {
+/// Docker challenge when `docker` (its distros: the base images it may build from), an
+/// Ansible one checked by a goss file instead of check.sh when `goss`.
+pub fn create(
+    dir: &Path,
+    distro_names: &[String],
+    catalog: &Catalog,
+    docker: bool,
+    goss: bool,
+) -> Result<(), ScaffoldError> {
+    if docker && goss {
+        return Err(ScaffoldError::GossForDocker);
+    }
     if dir.exists() {
         return Err(ScaffoldError::Exists { dir: dir.to_path_buf() });
     }
@@ -49,8 +66,11 @@ pub fn create(dir: &Path, distro_names: &[String], catalog: &Catalog, docker: bo
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "challenge".into());
     let title = title_of(&name);
     let distro_list = distros.iter().map(|d| format!("\"{}\"", d.name)).collect::<Vec<_>>().join(", ");
-    let files =
-        if docker { docker_files(&title, &name, &distro_list) } else { ansible_files(&title, &name, &distro_list) };
+    let files = match (docker, goss) {
+        (true, _) => docker_files(&title, &name, &distro_list),
+        (false, false) => ansible_files(&title, &name, &distro_list),
+        (false, true) => goss_files(&title, &name, &distro_list),
+    };
     write_all(dir, files)
 }
 
@@ -63,6 +83,41 @@ fn ansible_files(title: &str, name: &str, distro_list: &str) -> Vec<(&'static st
         ("check.sh", CHECK.to_string(), 0o755),
     ]
 }
+
+/// An Ansible challenge checked by a goss file: the same task, its checks as data.
+fn goss_files(title: &str, name: &str, distro_list: &str) -> Vec<(&'static str, String, u32)> {
+    let manifest = manifest(title, distro_list).replace("# check = \"check.sh\"\n", "") + GOSS_MANIFEST;
+    vec![
+        ("challenge.toml", manifest, 0o644),
+        ("README.md", readme(title, name), 0o644),
+        ("playbook.yml", STARTER.to_string(), 0o644),
+        ("solution/playbook.yml", SOLUTION.to_string(), 0o644),
+        ("goss.yaml", GOSS.to_string(), 0o644),
+    ]
+}
+
+const GOSS_MANIFEST: &str = "
+# goss validates each target after each pass: each assertion is a named check in the
+# report. A check.sh beside it (logic goss cannot express) also runs; both must pass.
+[checks]
+goss = \"goss.yaml\"
+
+# Shown with a failed assertion of that resource (`type:id`).
+[checks.hints]
+\"file:/etc/motd\" = \"ansible.builtin.copy writes it: `dest: /etc/motd`, `content:`, `owner: root`, `mode: \\\"0644\\\"`.\"
+";
+
+const GOSS: &str = "# Validated by goss inside each target after each pass (https://goss.readthedocs.io).
+# {{ .Env.SANDBOX_DISTRO }} and {{ .Env.SANDBOX_PASS }} (or .Vars.distro, .Vars.pass) are
+# there for templates. `sandbox goss-add DIR` drafts assertions from the solution's target.
+file:
+  /etc/motd:
+    exists: true
+    owner: root
+    mode: \"0644\"
+    contents:
+      - \"/^Welcome to the challenge$/\"
+";
 
 /// A Docker challenge whose starter runs as root and whose solution does not.
 fn docker_files(title: &str, name: &str, distro_list: &str) -> Vec<(&'static str, String, u32)> {
@@ -282,7 +337,7 @@ mod tests {
     fn the_scaffold_loads_and_lints_clean() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("log-rotation");
-        create(&dir, &["debian-12".into(), "debian-13".into()], &Catalog::builtin(), false).unwrap();
+        create(&dir, &["debian-12".into(), "debian-13".into()], &Catalog::builtin(), false, false).unwrap();
         let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
         assert_eq!(challenge.title, "Log rotation");
         assert_eq!(challenge.distros.len(), 2);
@@ -291,10 +346,28 @@ mod tests {
     }
 
     #[test]
+    fn the_goss_scaffold_loads_and_lints_clean_without_check_sh() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("motd");
+        create(&dir, &[], &Catalog::builtin(), false, true).unwrap();
+        let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
+        assert_eq!(challenge.check, None);
+        let goss = challenge.goss.expect("a goss file");
+        assert!(goss.parsed.has("file", "/etc/motd"));
+        assert!(goss.hints.contains_key("file:/etc/motd"), "{:?}", goss.hints);
+        let findings = crate::challenge::lint::lint(&dir, &Allowed::default());
+        assert!(findings.is_empty(), "{findings:?}");
+        assert!(matches!(
+            create(&root.path().join("d"), &[], &Catalog::builtin(), true, true),
+            Err(ScaffoldError::GossForDocker)
+        ));
+    }
+
+    #[test]
     fn the_docker_scaffold_loads_and_lints_clean() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("non-root-app");
-        create(&dir, &[], &Catalog::builtin(), true).unwrap();
+        create(&dir, &[], &Catalog::builtin(), true, false).unwrap();
         let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
         assert_eq!(challenge.track.name(), "docker");
         let findings = crate::challenge::lint::lint(&dir, &Allowed::default());
@@ -304,13 +377,16 @@ mod tests {
     #[test]
     fn an_existing_directory_is_never_overwritten() {
         let root = tempfile::tempdir().unwrap();
-        assert!(matches!(create(root.path(), &[], &Catalog::builtin(), false), Err(ScaffoldError::Exists { .. })));
+        assert!(matches!(
+            create(root.path(), &[], &Catalog::builtin(), false, false),
+            Err(ScaffoldError::Exists { .. })
+        ));
     }
 
     #[test]
     fn unknown_distros_are_refused() {
         let root = tempfile::tempdir().unwrap();
-        let result = create(&root.path().join("x"), &["fedora-40".into()], &Catalog::builtin(), false);
+        let result = create(&root.path().join("x"), &["fedora-40".into()], &Catalog::builtin(), false, false);
         assert!(matches!(result, Err(ScaffoldError::UnknownDistro { .. })));
     }
 }

@@ -147,7 +147,7 @@ pub struct StructureError {
     pub span: Range<usize>,
 }
 
-fn error(message: impl Into<String>, span: Range<usize>) -> StructureError {
+pub(super) fn error(message: impl Into<String>, span: Range<usize>) -> StructureError {
     StructureError { message: message.into(), span }
 }
 
@@ -159,7 +159,7 @@ pub fn parse(text: &str) -> Result<StructureTests, StructureError> {
 }
 
 /// The byte offset of character `chars` of `text` (its end past the last).
-fn bytes_of(text: &str, chars: usize) -> usize {
+pub(super) fn bytes_of(text: &str, chars: usize) -> usize {
     text.char_indices().nth(chars).map_or(text.len(), |(at, _)| at)
 }
 
@@ -349,24 +349,24 @@ fn patterns(fields: &HashMap<&str, &Marked>, key: &str) -> Result<Vec<Pattern>, 
 
 /// A YAML node and where it starts; scalars keep their text, whatever it would resolve to.
 #[derive(Debug, Clone)]
-struct Marked {
-    node: Node,
-    span: Range<usize>,
+pub(super) struct Marked {
+    pub(super) node: Node,
+    pub(super) span: Range<usize>,
 }
 
 #[derive(Debug, Clone)]
-enum Node {
+pub(super) enum Node {
     Scalar(String),
     List(Vec<Marked>),
     Map(Vec<(Marked, Marked)>),
 }
 
 impl Marked {
-    fn span(&self) -> Range<usize> {
+    pub(super) fn span(&self) -> Range<usize> {
         self.span.clone()
     }
 
-    fn kind(&self) -> &'static str {
+    pub(super) fn kind(&self) -> &'static str {
         match self.node {
             Node::Scalar(_) => "a scalar",
             Node::List(_) => "a list",
@@ -378,7 +378,7 @@ impl Marked {
         error(format!("{key} is {expected}, not {}", self.kind()), self.span())
     }
 
-    fn scalar(&self, key: &str) -> Result<&str, StructureError> {
+    pub(super) fn scalar(&self, key: &str) -> Result<&str, StructureError> {
         match &self.node {
             Node::Scalar(text) => Ok(text),
             _ => Err(self.wrong(key, "a scalar")),
@@ -441,7 +441,7 @@ fn unsupported(key: &str) -> Option<&'static str> {
 }
 
 /// The document as marked nodes; None for an empty file.
-fn load(text: &str) -> Result<Option<Marked>, StructureError> {
+pub(super) fn load(text: &str) -> Result<Option<Marked>, StructureError> {
     let mut tree = Tree::default();
     Parser::new_from_str(text).load(&mut tree, false).map_err(|err| {
         let at = err.marker().index();

@@ -1,7 +1,7 @@
 //! The author's commands that need no Docker: `sandbox lint` and `sandbox new`.
 
 use crate::challenge::{self, lint, scaffold};
-use crate::cli::{LintArgs, NewArgs, TrackName};
+use crate::cli::{CheckStyle, LintArgs, NewArgs, TrackName};
 use crate::printer::terminal::Terminal;
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
@@ -33,13 +33,16 @@ pub(crate) fn lint(args: &LintArgs, settings: &Settings, terminal: &Terminal) ->
 
 /// `sandbox new`: a challenge that lints clean and whose solution passes.
 pub(crate) fn new(args: &NewArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
-    scaffold::create(&args.name, &args.distros, &settings.allowed.catalog, args.track == TrackName::Docker)?;
+    let docker = args.track == TrackName::Docker;
+    let goss = args.checks == CheckStyle::Goss;
+    scaffold::create(&args.name, &args.distros, &settings.allowed.catalog, docker, goss)?;
     let name = args.name.display();
     let learner_file = match args.track {
         TrackName::Ansible => "playbook.yml",
         TrackName::Docker => "Dockerfile, app/",
     };
-    terminal.print(&format!("created {name}: edit README.md, {learner_file}, solution/ and check.sh"));
+    let checks = if goss { "goss.yaml" } else { "check.sh" };
+    terminal.print(&format!("created {name}: edit README.md, {learner_file}, solution/ and {checks}"));
     terminal.print(&format!("then: sandbox lint {name} && sandbox test {name}"));
     Ok(ExitStatus::Success)
 }

@@ -3,6 +3,7 @@
 
 mod author;
 pub mod doctor;
+mod draft;
 mod images;
 mod learner;
 mod pool;
@@ -25,6 +26,7 @@ pub(crate) async fn dispatch(command: Command, settings: &Settings, terminal: &T
         Command::Lint(args) => author::lint(&args, settings, terminal),
         Command::New(args) => author::new(&args, settings, terminal),
         Command::Shell(args) => run::shell(args, settings, terminal).await,
+        Command::DraftGoss(args) => draft::draft_goss(args, settings, terminal).await,
         Command::Watch(args) => watch::watch(args, settings, terminal).await,
         Command::Pool(command) => pool::pool(command, settings, terminal).await,
         Command::List(args) => learner::list(&args, settings, terminal).await,

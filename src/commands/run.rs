@@ -96,7 +96,7 @@ pub(crate) async fn shell(args: ShellArgs, settings: &Settings, terminal: &Termi
     }
 }
 
-/// The options `run` and `shell` share; the caller sets distros, timeout and inventory.
+/// The options `run`, `shell` and `draft-goss` share; the caller sets distros, timeout and inventory.
 pub(super) fn run_options(
     setup: &RunSetup,
     settings: &Settings,

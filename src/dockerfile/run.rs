@@ -246,8 +246,13 @@ impl<'a> ImageRun<'a> {
 
     fn record(&self, build: u8, outcome: Outcome) {
         let hint = (!outcome.passed).then(|| self.spec.checks.hints.get(outcome.name).cloned()).flatten();
-        let check =
-            CheckReport { build, name: outcome.name.to_string(), passed: outcome.passed, detail: outcome.detail, hint };
+        let check = CheckReport {
+            build: Some(build),
+            name: outcome.name.to_string(),
+            passed: outcome.passed,
+            detail: outcome.detail,
+            hint,
+        };
         // check.sh's own output is already shown as it verified.
         if check.name != "check.sh" {
             let result = if check.passed { "ok" } else { "FAILED" };
@@ -513,8 +518,9 @@ impl<'a> ImageRun<'a> {
         let spec = self.container(build, Role::Probe, PROBE_IMAGE, format!("container:{app}"));
         let id = engine.create_container(&spec).await?;
         self.containers.add(&id, "the probe");
-        let check = std::fs::read(self.challenge.file(&self.challenge.check))
-            .map_err(|source| BuildError::Io { path: self.challenge.file(&self.challenge.check), source })?;
+        // A Docker challenge always has check.sh (only an Ansible one may have goss instead).
+        let path = self.challenge.file(self.challenge.check.as_deref().unwrap_or(std::path::Path::new("check.sh")));
+        let check = std::fs::read(&path).map_err(|source| BuildError::Io { path, source })?;
         let files: [(&str, &[u8], u32); 2] =
             [("sandbox/check.sh", check.as_slice(), 0o755), ("usr/local/bin/http", HTTP_HELPER.as_bytes(), 0o755)];
         engine.upload_before_start(&id, "probe", "/", crate::docker::tar_of(&files)).await?;
@@ -721,11 +727,14 @@ fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during: &st
     match image.checks.iter().find(|c| !c.passed) {
         // `build 1 step 2 (RUN …) wrote past its 1 GiB write bound`
         Some(check) if check.name == "build" => {
-            (Verdict::Failed, Some(format!("build {} {}", check.build, check.detail)))
+            (Verdict::Failed, Some(format!("build {} {}", check.build.unwrap_or_default(), check.detail)))
         }
         Some(check) => {
             let hint = check.hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default();
-            (Verdict::Failed, Some(format!("build {}: {}: {}{hint}", check.build, check.name, check.detail)))
+            (
+                Verdict::Failed,
+                Some(format!("build {}: {}: {}{hint}", check.build.unwrap_or_default(), check.name, check.detail)),
+            )
         }
         None if image.builds.len() == 2 => (Verdict::Passed, None),
         None => (Verdict::Error, Some("the attempt ended before its second build".into())),
@@ -735,7 +744,7 @@ fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during: &st
 /// A build as a pass of the shared report: the build, what it rebuilt, check.sh's answer.
 fn pass_report(build: u8, image: &ImageReport, outputs: &[(u8, i64, String)]) -> PassReport {
     let Some(built) = image.builds.iter().find(|b| b.build == build) else { return PassReport::skipped(build) };
-    let failed_build = image.checks.iter().find(|c| c.build == build && c.name == "build");
+    let failed_build = image.checks.iter().find(|c| c.build == Some(build) && c.name == "build");
     let rebuilt: Vec<String> = built
         .steps
         .iter()
@@ -752,5 +761,7 @@ fn pass_report(build: u8, image: &ImageReport, outputs: &[(u8, i64, String)]) ->
         diffs: Vec::new(),
         verify_exit: output.map(|(_, code, _)| *code),
         verify_output: output.map(|(_, _, text)| text.clone()).unwrap_or_default(),
+        // The image's checks are the report's `image.checks`, by build.
+        checks: Vec::new(),
     }
 }

@@ -68,6 +68,20 @@ const CONTROLLER_BASE: &str = "debian:12";
 /// container (here its TLS goes through a proxy that containers do not trust).
 pub const MITOGEN_WHEEL: &str = "/var/lib/sandbox/wheels/mitogen-0.3.54-py2.py3-none-any.whl";
 
+/// Where `scripts/setup.sh` puts trixie's goss with the loader and libc it needs (Debian
+/// packages goss from trixie on, linked against glibc >= 2.34; debian-11 has 2.31).
+pub const GOSS_HOST_DIR: &str = "/var/lib/sandbox/goss";
+/// Where a target keeps that goss, its loader and its libc.
+const GOSS_DIR: &str = "/opt/sandbox/goss";
+/// How a target runs goss: a script that starts the binary through its own loader and libc,
+/// so the target's glibc (or musl) never matters.
+pub const GOSS_WRAPPER: &str = "/usr/local/lib/sandbox/goss";
+const GOSS_WRAPPER_SCRIPT: &str = "#!/bin/sh\n\
+exec /opt/sandbox/goss/lib/ld-linux-x86-64.so.2 --library-path /opt/sandbox/goss/lib /opt/sandbox/goss/goss \"$@\"\n";
+/// The host's goss files: (name in the build context, path under `GOSS_HOST_DIR`, mode).
+const GOSS_FILES: [(&str, &str, u32); 3] =
+    [("goss", "goss", 0o755), ("goss-ld", "lib/ld-linux-x86-64.so.2", 0o755), ("goss-libc", "lib/libc.so.6", 0o644)];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageKind {
     Target(&'static Distro),
@@ -119,12 +133,17 @@ impl ImageKind {
     /// is read from the host: empty when it is missing, which `ensure` refuses to build.
     fn context(self) -> Vec<(&'static str, Vec<u8>, u32)> {
         match self {
-            ImageKind::Target(distro) => vec![
-                ("Dockerfile", target_dockerfile(distro).into_bytes(), 0o644),
-                ("systemctl", SYSTEMCTL_MOCK.into(), 0o755),
-                ("journalctl", JOURNALCTL_MOCK.into(), 0o755),
-                ("init", TARGET_INIT.into(), 0o755),
-            ],
+            ImageKind::Target(distro) => {
+                let mut files = vec![
+                    ("Dockerfile", target_dockerfile(distro).into_bytes(), 0o644),
+                    ("systemctl", SYSTEMCTL_MOCK.into(), 0o755),
+                    ("journalctl", JOURNALCTL_MOCK.into(), 0o755),
+                    ("init", TARGET_INIT.into(), 0o755),
+                    ("goss-wrapper", GOSS_WRAPPER_SCRIPT.into(), 0o755),
+                ];
+                files.extend(goss_files().iter().cloned());
+                files
+            }
             ImageKind::Controller => vec![
                 ("Dockerfile", controller_dockerfile().into_bytes(), 0o644),
                 ("mitogen.whl", std::fs::read(MITOGEN_WHEEL).unwrap_or_default(), 0o644),
@@ -132,6 +151,19 @@ impl ImageKind {
             ],
         }
     }
+}
+
+/// The host's goss files, read once per process (16 MB, hashed into every target's tag):
+/// each empty when missing, which `ensure` refuses to build.
+fn goss_files() -> &'static [(&'static str, Vec<u8>, u32)] {
+    static FILES: std::sync::OnceLock<Vec<(&'static str, Vec<u8>, u32)>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = std::path::Path::new(GOSS_HOST_DIR);
+        GOSS_FILES
+            .iter()
+            .map(|(name, path, mode)| (*name, std::fs::read(dir.join(path)).unwrap_or_default(), *mode))
+            .collect()
+    })
 }
 
 fn target_dockerfile(distro: &Distro) -> String {
@@ -156,6 +188,10 @@ fn target_dockerfile(distro: &Distro) -> String {
          COPY systemctl {MOCK_MASTER}\n\
          COPY journalctl {JOURNALCTL_MASTER}\n\
          COPY init /usr/local/lib/sandbox/init\n\
+         COPY goss {GOSS_DIR}/goss\n\
+         COPY goss-ld {GOSS_DIR}/lib/ld-linux-x86-64.so.2\n\
+         COPY goss-libc {GOSS_DIR}/lib/libc.so.6\n\
+         COPY goss-wrapper {GOSS_WRAPPER}\n\
          RUN {copies} \\\n \
          && chmod 755 {locations} \\\n \
          && if [ ! -e /usr/bin/journalctl ] && [ ! -e /bin/journalctl ]; then cp {JOURNALCTL_MASTER} /usr/bin/journalctl && chmod 755 /usr/bin/journalctl; fi \\\n \
@@ -259,6 +295,13 @@ pub enum ImageError {
     #[diagnostic(code(sandbox::image::base_missing), help("{hint}"))]
     BaseMissing { image: String, what: String, hint: String },
 
+    #[error("cannot build the target images: goss is missing from {path}")]
+    #[diagnostic(
+        code(sandbox::image::goss_missing),
+        help("run `sudo scripts/setup.sh`: it fetches goss (and the libc it needs) from Debian's archive")
+    )]
+    GossMissing { path: String },
+
     #[error("cannot build the controller image: Mitogen's wheel {path} is missing")]
     #[diagnostic(
         code(sandbox::image::mitogen_missing),
@@ -285,7 +328,10 @@ pub async fn ensure(engine: &Engine, kind: ImageKind, reporter: &dyn Reporter) -
     if !current.prepared_present {
         let files = kind.context();
         if files.iter().any(|(_, contents, _)| contents.is_empty()) {
-            return Err(ImageError::MitogenMissing { path: MITOGEN_WHEEL.into() });
+            return Err(match kind {
+                ImageKind::Target(_) => ImageError::GossMissing { path: GOSS_HOST_DIR.into() },
+                ImageKind::Controller => ImageError::MitogenMissing { path: MITOGEN_WHEEL.into() },
+            });
         }
         let entries: Vec<(&str, &[u8], u32)> =
             files.iter().map(|(name, contents, mode)| (*name, contents.as_slice(), *mode)).collect();
@@ -327,6 +373,9 @@ mod tests {
         // journalctl only where the distro has none of its own
         assert!(dockerfile.contains("COPY journalctl /usr/local/lib/sandbox/journalctl"));
         assert!(dockerfile.contains("if [ ! -e /usr/bin/journalctl ]"));
+        // goss runs through its own loader and libc: the target's glibc may be older
+        assert!(dockerfile.contains("COPY goss-ld /opt/sandbox/goss/lib/ld-linux-x86-64.so.2\n"));
+        assert!(GOSS_WRAPPER_SCRIPT.contains("--library-path /opt/sandbox/goss/lib /opt/sandbox/goss/goss \"$@\""));
     }
 
     #[test]

@@ -77,6 +77,7 @@ mod tests {
             diffs: vec![],
             verify_exit: Some(verify_exit),
             verify_output: check_output.into(),
+            checks: Vec::new(),
         };
         let mut passes = vec![pass(1, Some(2))];
         if let Some(changed) = changed_pass_two {

@@ -75,9 +75,13 @@ pub struct PassReport {
     /// it: a change there is what the learner must see).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diffs: Vec<TaskDiff>,
-    /// Exit code of check.sh; None when it did not run.
+    /// How the checks ended: check.sh's exit code, or when it passed (or there is none) the
+    /// goss file's (0: every assertion passed); None when they did not run.
     pub verify_exit: Option<i64>,
+    /// check.sh's output, then a `FAIL: name: detail` line per failed goss assertion.
     pub verify_output: String,
+    /// Each assertion of the challenge's goss file (Ansible track), in goss's order.
+    pub checks: Vec<CheckReport>,
 }
 
 impl PassReport {
@@ -91,6 +95,7 @@ impl PassReport {
             diffs: Vec::new(),
             verify_exit: None,
             verify_output: String::new(),
+            checks: Vec::new(),
         }
     }
 }
@@ -161,10 +166,13 @@ pub struct StepReport {
     pub cached: bool,
 }
 
-/// One built-in check (or check.sh) after one build.
+/// One named check: a Docker challenge's built-in check (or check.sh) after one build, or an
+/// assertion of an Ansible challenge's goss file after one pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
-    pub build: u8,
+    /// The Docker track's build; None for a pass's goss assertion (the pass holds it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<u8>,
     pub name: String,
     pub passed: bool,
     /// What was seen: "uid 0 (root)", "healthy after 3.1s".
@@ -196,7 +204,12 @@ pub fn image_table(image: &ImageReport) -> Vec<[String; 4]> {
     let mut rows = vec![["build".to_string(), "check".to_string(), "result".to_string(), "detail".to_string()]];
     for check in &image.checks {
         let result = if check.passed { "ok" } else { "failed" };
-        rows.push([check.build.to_string(), check.name.clone(), result.to_string(), check.detail.clone()]);
+        rows.push([
+            check.build.map_or_else(String::new, |b| b.to_string()),
+            check.name.clone(),
+            result.to_string(),
+            check.detail.clone(),
+        ]);
     }
     rows
 }

@@ -4,6 +4,7 @@
 //! Everything the run creates carries its run label and is removed when the run ends,
 //! however it ends: success, failure, deadline, Ctrl-C or SIGTERM.
 
+pub mod goss;
 pub mod inventory;
 pub mod platform;
 mod pooled;
@@ -871,15 +872,26 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         self.reporter.step(&format!("verifying pass {pass}"));
-        let path = self.challenge.file(&self.challenge.check);
-        let check = std::fs::read_to_string(&path).map_err(|source| RunError::ReadCheck { path, source })?;
-        let runs = targets.iter().map(|(distro, id)| {
-            let check = check.clone();
-            async move {
-                let what = format!("target {}", distro.name);
-                let result = scripts::run_check(&self.engine, id, &what, distro, pass, &check).await;
-                Ok::<_, RunError>((*distro, id, result))
+        let read = |relative: &std::path::Path| {
+            let path = self.challenge.file(relative);
+            std::fs::read_to_string(&path).map_err(|source| RunError::ReadCheck { path, source })
+        };
+        let script = self.challenge.check.as_deref().map(read).transpose()?;
+        let goss_texts = match &self.challenge.goss {
+            None => Vec::new(),
+            Some(goss) => {
+                goss.files().map(|file| read(file).map(|text| (file.clone(), text))).collect::<Result<_, _>>()?
             }
+        };
+        let files = goss::CheckFiles {
+            script: script.as_deref(),
+            goss: self.challenge.goss.as_ref().map(|goss| (goss, goss_texts.as_slice())),
+            services: self.services(),
+        };
+        let runs = targets.iter().map(|(distro, id)| async move {
+            let what = format!("target {}", distro.name);
+            let result = goss::verify_target(&self.engine, id, &what, distro, pass, files).await;
+            Ok::<_, RunError>((*distro, id, result))
         });
         let results = futures_util::future::try_join_all(runs).await?;
         self.reporter.step_done(&format!("verified pass {pass}"));
@@ -897,7 +909,7 @@ impl<'a> Run<'a> {
                 }
             };
             self.reporter.verified(pass, distro.name, result.exit_code, &result.output);
-            self.platform_mut(distro, |p| p.checked(result.exit_code, &result.output));
+            self.platform_mut(distro, |p| p.checked(result.exit_code, &result.output, result.checks));
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! Nothing outside this module can write a verdict; `verdict` holds the rules that pick it.
 
 use crate::distro::Distro;
-use crate::report::{Apply, PassReport, PlatformReport, Verdict};
+use crate::report::{Apply, CheckReport, PassReport, PlatformReport, Verdict};
 
 use super::verdict::{self, AppliedPass, Decision};
 
@@ -85,10 +85,11 @@ impl Platform {
     }
 
     /// Records check.sh's result for the pass last applied.
-    pub fn checked(&mut self, exit_code: i64, output: &str) {
+    pub fn checked(&mut self, exit_code: i64, output: &str, checks: Vec<CheckReport>) {
         if let Some(report) = self.passes.last_mut() {
             report.verify_exit = Some(exit_code);
             report.verify_output = output.to_string();
+            report.checks = checks;
         }
     }
 
@@ -256,7 +257,7 @@ mod tests {
             let applied = judge_apply(pass, a.name, &log(&CLEAN), PlaybookEnd::Exited(0), None);
             platforms.of(a).applied(applied);
             assert_eq!(platforms.awaiting_check(pass), [(a, "a".to_string())]);
-            platforms.of(a).checked(0, "");
+            platforms.of(a).checked(0, "", Vec::new());
         }
         platforms.conclude(true, 2);
         assert_eq!(platforms.of(a).report().verdict, Verdict::Passed);
@@ -272,7 +273,7 @@ mod tests {
         assert_eq!(platform.stage(), Stage::Started);
         platform.applied(judge_apply(1, a.name, &log(&CLEAN), PlaybookEnd::Exited(0), None));
         assert_eq!(platform.stage(), Stage::Applied(1));
-        platform.checked(0, "ok");
+        platform.checked(0, "ok", Vec::new());
         assert_eq!(platform.stage(), Stage::Checked(1));
         assert!(platform.in_play(2));
         platform.decide(Decision::new(Verdict::Timeout, "run exceeded its 1s timeout"));
@@ -293,7 +294,7 @@ mod tests {
         platform.applied(judge_apply(1, a.name, &log(&failed), PlaybookEnd::Exited(2), None));
         assert!(!platform.is_decided(), "pass 1's check still runs after a failed apply");
         assert!(platform.awaits_check(1));
-        platform.checked(1, "missing");
+        platform.checked(1, "missing", Vec::new());
         assert!(!platform.in_play(2));
         platform.conclude(true, 2);
         let report = platform.report();

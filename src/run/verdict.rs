@@ -143,6 +143,7 @@ pub fn judge_apply(pass: u8, host: &str, log: &PlaybookLog, end: PlaybookEnd, ki
                 .collect(),
             verify_exit: None,
             verify_output: String::new(),
+            checks: Vec::new(),
         },
         note: untouched.then(|| format!("pass {pass}: no task ran on this host (does a play's `hosts` match it?)")),
         decision,
@@ -212,6 +213,7 @@ mod tests {
             diffs: vec![],
             verify_exit: Some(verify),
             verify_output: String::new(),
+            checks: Vec::new(),
         }
     }
 

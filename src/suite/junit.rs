@@ -1,5 +1,7 @@
 //! JUnit XML for `sandbox test --junit`, through quick-junit (nextest's writer): one testsuite
-//! per challenge, two testcases per platform ("solution passes", "starter fails"), in the
+//! per challenge, two testcases per platform ("solution passes", "starter fails"), and for a
+//! goss file one testcase per assertion of the solution's last checked pass (the starter's
+//! failed assertions, which it is meant to fail, are listed in its testcase's output), in the
 //! Ant/Jenkins shape that GitLab's and GitHub's test reporters read. quick-junit escapes
 //! markup and drops what XML 1.0 cannot hold (Ansible's ANSI escapes).
 
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::report::{CheckReport, RunReport};
 use crate::suite::{CaseOutcome, CaseResult, ChallengeOutcome, SuiteReport};
 
 pub fn render(report: &SuiteReport) -> String {
@@ -17,9 +20,27 @@ pub fn render(report: &SuiteReport) -> String {
         for (name, case) in cases_of(challenge) {
             let time = Duration::from_secs_f64(case.seconds.max(0.0));
             total += time;
-            let mut testcase = TestCase::new(name, status_of(case));
+            let mut testcase = TestCase::new(name.as_str(), status_of(case));
             testcase.set_classname(challenge.challenge.as_str()).set_time(time);
+            if let Some(distro) = name.strip_suffix(": starter fails") {
+                let failed: Vec<String> = last_checks(challenge.starter.as_ref(), distro)
+                    .iter()
+                    .filter(|check| !check.passed)
+                    .map(|check| format!("FAIL: {}: {}", check.name, check.detail))
+                    .collect();
+                if !failed.is_empty() {
+                    testcase.set_system_out(failed.join("\n"));
+                }
+            }
             suite.add_test_case(testcase);
+        }
+        for platform in challenge.solution.iter().flat_map(|run| &run.platforms) {
+            for check in last_checks(challenge.solution.as_ref(), &platform.distro) {
+                let name = format!("{}: solution: {}", platform.distro, check.name);
+                let mut testcase = TestCase::new(name, assertion_status(check));
+                testcase.set_classname(challenge.challenge.as_str());
+                suite.add_test_case(testcase);
+            }
         }
         junit.add_test_suite(suite);
     }
@@ -38,6 +59,24 @@ fn cases_of(challenge: &ChallengeOutcome) -> Vec<(String, &CaseResult)> {
             ]
         })
         .collect()
+}
+
+/// A platform's goss assertions after the last pass that checked them.
+fn last_checks<'a>(run: Option<&'a RunReport>, distro: &str) -> &'a [CheckReport] {
+    let platform = run.and_then(|run| run.platforms.iter().find(|p| p.distro == distro));
+    platform
+        .and_then(|p| p.passes.iter().rev().find(|pass| !pass.checks.is_empty()))
+        .map_or(&[], |pass| pass.checks.as_slice())
+}
+
+fn assertion_status(check: &CheckReport) -> TestCaseStatus {
+    if check.passed {
+        return TestCaseStatus::success();
+    }
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    let hint = check.hint.as_ref().map(|hint| format!(" (hint: {hint})")).unwrap_or_default();
+    status.set_message(format!("{}{hint}", check.detail)).set_type("failed");
+    status
 }
 
 fn status_of(case: &CaseResult) -> TestCaseStatus {

@@ -424,6 +424,7 @@ mod tests {
             &["debian-12".into(), "ubuntu-22.04".into()],
             &crate::distro::Catalog::builtin(),
             false,
+            false,
         )
         .unwrap();
         let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();

@@ -146,7 +146,8 @@ fuzz_target!(|data: &[u8]| {
             // The contract of a validated challenge: files inside its directory, limits
             // within the ceilings, at least one distro.
             assert!(!challenge.distros.is_empty());
-            for relative in [&challenge.starter, &challenge.solution, &challenge.check] {
+            let goss = challenge.goss.as_ref().map(|goss| &goss.file);
+            for relative in [&challenge.starter, &challenge.solution].into_iter().chain(challenge.check.as_ref()).chain(goss) {
                 assert!(relative.is_relative(), "{relative:?} is absolute");
                 let real = challenge.file(relative).canonicalize().expect("a validated file exists");
                 assert!(real.starts_with(&challenge.dir), "{real:?} is outside {:?}", challenge.dir);
