@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The learner's loop (issue 19), medians of N runs (default 5) per challenge, side by side in
-# one run, `--solution --distro debian-12`:
-#  (A) sandbox run, pooled, under runsc   (B) cold (--no-pool) under runsc
+# The learner's loop (issues 19, 29), medians of N runs (default 5) per challenge, side by side
+# in one run, `--solution --distro debian-12`:
+#  (A) sandbox run on a warm set (`pool up --challenge`), under runsc
+#  (P) pooled single containers (`pool up --distro`), under runsc
+#  (B) cold (--no-pool) under runsc
 #  (C) cold under runc                    (D) the floor: plain ansible-playbook (linear,
 #      pipelining) twice from the controller image against an already-running runc target;
 #      no checks, no isolation, no sandbox
@@ -35,12 +37,29 @@ sandbox_runs() { # binary, challenge, extra args...
         "$binary" run "$challenge" --solution --distro debian-12 --json "$@" 2>/dev/null | duration || echo nan
     done
 }
-# The pool refills in the background after each claim; a pooled run waits until it is warm.
+# The pool refills in the background after each claim; a pooled run waits until it is warm
+# (nothing warming: the column before the last).
 pool_ready() {
     for _ in $(seq 1 240); do
-        "$bin" pool status | awk 'NR > 2 && $3 != 0 {busy = 1} END {exit busy}' && return 0
+        "$bin" pool status | awk 'NR > 2 && $(NF - 1) != 0 {busy = 1} END {exit busy}' && return 0
         sleep 0.5
     done
+}
+# A set's refill starts once its run's teardown is done: wait for a ready set of the challenge.
+set_ready() {
+    for _ in $(seq 1 480); do
+        "$bin" pool status | awk -v name="$(basename "$1")" '$1 == "set" && $2 == name && $3 >= 1 {ok = 1} END {exit !ok}' \
+            && return 0
+        sleep 0.5
+    done
+}
+set_runs() {
+    "$bin" pool up --challenge "$1" --distro debian-12 --size 1 >/dev/null
+    for _ in $(seq "$runs"); do
+        set_ready "$1"
+        "$bin" run "$1" --solution --distro debian-12 --json 2>/dev/null | duration || echo nan
+    done
+    "$bin" pool up --challenge "$1" --distro debian-12 --size 0 >/dev/null
 }
 pooled_runs() {
     for _ in $(seq "$runs"); do
@@ -78,18 +97,20 @@ floor_runs() {
 }
 
 "$bin" pool up --size 1 --distro debian-12 >/dev/null
-printf '%-28s %8s %8s %8s %8s %6s %8s\n' challenge "A pool" "B cold" "C runc" "D floor" "A/D" "B0 base"
+printf '%-28s %8s %8s %8s %8s %8s %6s %8s\n' challenge "A set" "P pool" "B cold" "C runc" "D floor" "A/D" "B0 base"
 for challenge in "${challenges[@]}"; do
-    a=$(pooled_runs "$challenge")
+    a=$(set_runs "$challenge")
+    p=$(pooled_runs "$challenge")
     b=$(sandbox_runs "$bin" "$challenge" --no-pool)
     c=$(sandbox_runs "$bin" "$challenge" --no-pool --runtime runc)
     d=$(floor_runs "$challenge")
     b0=
     [ -z "${BASELINE:-}" ] || b0=$(sandbox_runs "$BASELINE" "$challenge" --no-pool)
-    ma=$(echo "$a" | median 1) mb=$(echo "$b" | median 1) mc=$(echo "$c" | median 1) md=$(echo "$d" | median 1)
+    ma=$(echo "$a" | median 1) mp=$(echo "$p" | median 1) mb=$(echo "$b" | median 1) mc=$(echo "$c" | median 1)
+    md=$(echo "$d" | median 1)
     mb0=$([ -n "$b0" ] && echo "$b0" | median 1 || echo -)
     ratio=$(python3 -c "print(f'{$ma / $md:.2f}')" 2>/dev/null || echo nan)
-    printf '%-28s %8s %8s %8s %8s %6s %8s\n' "$(basename "$challenge")" "$ma" "$mb" "$mc" "$md" "$ratio" "$mb0"
-    echo "    A: $(echo $a)  B: $(echo $b)  C: $(echo $c)  D: $(echo $d)  B0: $(echo $b0)" >&2
+    printf '%-28s %8s %8s %8s %8s %8s %6s %8s\n' "$(basename "$challenge")" "$ma" "$mp" "$mb" "$mc" "$md" "$ratio" "$mb0"
+    echo "    A: $(echo $a)  P: $(echo $p)  B: $(echo $b)  C: $(echo $c)  D: $(echo $d)  B0: $(echo $b0)" >&2
 done
 echo "$(bench_machine), $runs runs each, medians in seconds" >&2

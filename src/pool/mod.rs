@@ -456,7 +456,7 @@ impl Pool {
 
     /// Removes a pooled container; a set's controller takes its set with it (its targets and
     /// network carry the set's run label).
-    async fn remove_with_set(&self, container: &crate::docker::ListedContainer) -> Result<(), PoolError> {
+    pub(super) async fn remove_with_set(&self, container: &crate::docker::ListedContainer) -> Result<(), PoolError> {
         match container.labels.get(labels::RUN) {
             Some(set_run) => self.engine.remove_labelled(&format!("{}={set_run}", labels::RUN)).await?,
             None => self.engine.remove_container(&container.id).await?,

@@ -111,6 +111,13 @@ impl Pool {
         std::fs::create_dir_all(&self.state_dir)
             .and_then(|()| std::fs::write(self.sets_file(), text))
             .map_err(|source| PoolError::State { path: self.sets_file(), source })?;
+        if size == 0 {
+            for controller in self.set_controllers().await? {
+                if controller.labels.get(LABEL_SET_RECIPE) == Some(&id) {
+                    self.remove_with_set(&controller).await?;
+                }
+            }
+        }
         Ok(id)
     }
 
