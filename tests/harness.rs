@@ -418,17 +418,13 @@ pub const BUILDER_SOCKET: &str = "/run/sandbox/builder.sock";
 
 /// The builder's containers labelled with the run, and its images tagged or labelled for it.
 pub fn builder_leftovers(run: &str) -> (usize, usize) {
-    use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
+    use bollard::query_parameters::ListImagesOptionsBuilder;
     if !Path::new(BUILDER_SOCKET).exists() {
         return (0, 0);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let docker = bollard::Docker::connect_with_unix(BUILDER_SOCKET, 120, bollard::API_DEFAULT_VERSION).unwrap();
-        let docker = docker.negotiate_version().await.unwrap();
+    on_builder(|docker| async move {
+        let containers = builder_containers(&docker, run).await;
         let label = HashMap::from([("label".to_string(), vec![format!("io.sandbox.run={run}")])]);
-        let options = ListContainersOptionsBuilder::default().all(true).filters(&label).build();
-        let containers = docker.list_containers(Some(options)).await.unwrap();
         let reference = HashMap::from([("reference".to_string(), vec![format!("sandbox-image-{run}")])]);
         let images =
             docker.list_images(Some(ListImagesOptionsBuilder::default().filters(&reference).build())).await.unwrap();
@@ -441,16 +437,25 @@ pub fn builder_leftovers(run: &str) -> (usize, usize) {
 
 /// The latest deadline label on the builder's containers of `run`, if it has any.
 pub fn builder_deadline(run: &str) -> Option<u64> {
-    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let containers = on_builder(|docker| async move { builder_containers(&docker, run).await });
+    containers.iter().filter_map(|c| c.labels.as_ref()?.get("io.sandbox.deadline")?.parse().ok()).max()
+}
+
+/// `work` with a client of the builder's daemon.
+fn on_builder<T, F: std::future::Future<Output = T>>(work: impl FnOnce(bollard::Docker) -> F) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let docker = bollard::Docker::connect_with_unix(BUILDER_SOCKET, 120, bollard::API_DEFAULT_VERSION).unwrap();
-        let docker = docker.negotiate_version().await.unwrap();
-        let label = HashMap::from([("label".to_string(), vec![format!("io.sandbox.run={run}")])]);
-        let options = ListContainersOptionsBuilder::default().all(true).filters(&label).build();
-        let containers = docker.list_containers(Some(options)).await.unwrap();
-        containers.iter().filter_map(|c| c.labels.as_ref()?.get("io.sandbox.deadline")?.parse().ok()).max()
+        work(docker.negotiate_version().await.unwrap()).await
     })
+}
+
+/// The builder's containers labelled with `run`.
+async fn builder_containers(docker: &bollard::Docker, run: &str) -> Vec<bollard::models::ContainerSummary> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let label = HashMap::from([("label".to_string(), vec![format!("io.sandbox.run={run}")])]);
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&label).build();
+    docker.list_containers(Some(options)).await.unwrap()
 }
 
 /// Whether the builder still has container `id` (a build step's).
