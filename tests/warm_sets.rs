@@ -178,3 +178,40 @@ fn ctrl_c_during_a_warm_run_leaves_nothing_of_the_run_or_its_set() {
     let left = crate::harness::names_with_prefix(&claimed_name);
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A warm run killed with SIGKILL (no cleanup of its own) leaves its claimed set; the next
+/// run removes all of it (targets, controller, network) once the killed run's deadline and
+/// its grace have passed.
+#[test]
+fn a_killed_warm_run_leaves_a_set_the_next_run_removes() {
+    let pool = SetPool::new("kill");
+    let fixture = Fixture::new(
+        "title = \"warm\"\ndistros = [\"debian-12\"]\n",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long task\n      shell: sleep 300\n",
+        CHECK,
+    );
+    pool.up(&fixture, "1");
+    let mut child = pool.sandbox(["run", &fixture.path_str(), "--timeout", "10s"]).spawn();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let (_, announced) = wait_for_line(&stderr, "run ", Duration::from_secs(60)).expect("run announced");
+    let run = run_id_in(&announced.join("\n")).expect("run id");
+    wait_for_line(&stdout, "TASK [long task]", Duration::from_secs(120)).expect("pass 1 started");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let claimed = crate::harness::names_with_prefix(&format!("sandbox-{run}-controller-until-"));
+    assert_eq!(claimed.len(), 1, "the killed run's claimed controller is left: {claimed:?}");
+    let deadline: u64 = claimed[0].rsplit("-until-").next().unwrap().parse().unwrap();
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    while now() <= deadline + 61 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let next = pool.run(&fixture_passing(), &["--no-pool"]);
+    assert!(next.stderr.contains("pooled target(s) left by dead runs"), "{}", next.stderr);
+    let pooled = labelled(&format!("io.sandbox.pool={}", pool.namespace));
+    assert_eq!(pooled, (0, 0), "the set's targets, controller and network are gone");
+}
+
+fn fixture_passing() -> Fixture {
+    Fixture::debian12("- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n")
+}

@@ -114,3 +114,31 @@ fn a_watch_test_that_fails_half_way_leaves_nothing_behind() {
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the watch {pid} still runs");
     assert_eq!(labelled(&format!("{}={pool}", sandbox::labels::POOL)), (0, 0), "the watch's pool is left");
 }
+
+/// The attempt after a save runs on the warm set the previous attempt's teardown made while
+/// the learner edited: it starts at pass 1, as the first attempt did.
+#[test]
+fn an_attempt_after_a_save_takes_the_set_warmed_while_the_learner_edited() {
+    let fixture = Fixture::new("title = \"w\"\ndistros = [\"debian-12\"]\n", STARTER, CHECK);
+    let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
+    let pool = format!("watch-{}", child.id());
+    child.owns_pool(&pool);
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    assert_eq!(verdict_of(&collect_attempt(&stdout)), "FAILED");
+
+    let ready = format!("sandbox-pool-{pool}-ready-set-");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while crate::harness::names_with_prefix(&ready).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(!crate::harness::names_with_prefix(&ready).is_empty(), "a set warmed within 240 s");
+    fixture.write("playbook.yml", SOLUTION);
+    assert_eq!(verdict_of(&collect_attempt(&stdout)), "PASSED");
+
+    let said: Vec<String> = std::iter::from_fn(|| stderr.try_recv().ok()).map(|(_, line)| line).collect();
+    let warm = said.iter().filter(|line| line.contains("taking a warm set from the pool")).count();
+    assert_eq!(warm, 2, "both attempts took a warm set: {said:?}");
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    wait_with_bound(&mut child, Duration::from_secs(90)).expect("watch ends on Ctrl-C");
+}

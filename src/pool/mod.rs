@@ -440,29 +440,34 @@ impl Pool {
         Ok(())
     }
 
-    /// Claimed containers whose run's deadline passed over a minute ago: their process died.
-    pub async fn sweep_orphans(&self) -> Result<usize, PoolError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let mut removed = 0;
-        for container in self.engine.list_labelled(labels::POOL).await? {
-            let deadline = names::claim_deadline(&container.name);
-            if deadline.is_some_and(|deadline| deadline + 60 < now) {
-                self.remove_with_set(&container).await?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    }
-
     /// Removes a pooled container; a set's controller takes its set with it (its targets and
     /// network carry the set's run label).
     pub(super) async fn remove_with_set(&self, container: &crate::docker::ListedContainer) -> Result<(), PoolError> {
-        match container.labels.get(labels::RUN) {
-            Some(set_run) => self.engine.remove_labelled(&format!("{}={set_run}", labels::RUN)).await?,
-            None => self.engine.remove_container(&container.id).await?,
-        }
-        Ok(())
+        remove_with_set(&self.engine, container).await
     }
+}
+
+/// Claimed pooled containers (of any pool) whose run's deadline passed over
+/// `lifecycle::SWEEP_GRACE` ago: their process died. Any run sweeps them, pooled or not.
+pub async fn sweep_orphans(engine: &Engine) -> Result<usize, PoolError> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let mut removed = 0;
+    for container in engine.list_labelled(labels::POOL).await? {
+        let deadline = names::claim_deadline(&container.name);
+        if deadline.is_some_and(|deadline| deadline + crate::lifecycle::SWEEP_GRACE.as_secs() < now) {
+            remove_with_set(engine, &container).await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+async fn remove_with_set(engine: &Engine, container: &crate::docker::ListedContainer) -> Result<(), PoolError> {
+    match container.labels.get(labels::RUN) {
+        Some(set_run) => engine.remove_labelled(&format!("{}={set_run}", labels::RUN)).await?,
+        None => engine.remove_container(&container.id).await?,
+    }
+    Ok(())
 }
 
 /// `sandbox ARGS…` in a process of its own, detached from the caller's terminal and process

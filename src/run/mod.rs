@@ -613,10 +613,8 @@ impl<'a> Run<'a> {
         for run in lifecycle::sweep_dead(&self.engine).await.unwrap_or_default() {
             self.reporter.notice(&format!("removed leftovers of dead run {run}"));
         }
-        if let Some(pool) = &self.pool {
-            if let Ok(removed @ 1..) = pool.sweep_orphans().await {
-                self.reporter.notice(&format!("removed {removed} pooled target(s) left by dead runs"));
-            }
+        if let Ok(removed @ 1..) = crate::pool::sweep_orphans(&self.engine).await {
+            self.reporter.notice(&format!("removed {removed} pooled target(s) left by dead runs"));
         }
     }
 
