@@ -55,7 +55,10 @@ impl Removal {
 impl Run<'_> {
     fn removal(&self) -> Removal {
         let sets = self.adopted.lock().unwrap().iter().map(|set| format!("{}={set}", labels::RUN)).collect::<Vec<_>>();
-        Removal { containers: self.claimed.lock().unwrap().clone(), labels: [self.scope.label()].into_iter().chain(sets).collect() }
+        Removal {
+            containers: self.claimed.lock().unwrap().clone(),
+            labels: [self.scope.label()].into_iter().chain(sets).collect(),
+        }
     }
 
     fn stop_background(&self) {

@@ -39,14 +39,6 @@ pub(super) enum Purpose {
     WarmSet { recipe: String },
 }
 
-/// What the pool gave a run, for `--timings` and the JSON `warm_set`.
-pub fn claimed_note(made: Option<Duration>) -> String {
-    match made {
-        Some(age) => format!("claimed (made {} s before the attempt)", age.as_secs()),
-        None => "claimed".into(),
-    }
-}
-
 /// The recipe a run of `challenge` with `options` would claim a set of. `--distro` naming
 /// every distro of the challenge is the same recipe as no `--distro`.
 pub fn recipe_of(challenge: &crate::challenge::Challenge, options: &super::RunOptions) -> SetRecipe {
@@ -64,7 +56,11 @@ pub fn recipe_of(challenge: &crate::challenge::Challenge, options: &super::RunOp
 }
 
 /// The options of the runs that make sets of `recipe` (and that claim them).
-pub fn options_of(recipe: &SetRecipe, guard: crate::isolation::guard::GuardSettings, pool: crate::pool::Location) -> super::RunOptions {
+pub fn options_of(
+    recipe: &SetRecipe,
+    guard: crate::isolation::guard::GuardSettings,
+    pool: crate::pool::Location,
+) -> super::RunOptions {
     super::RunOptions {
         playbook: super::PlaybookChoice::Starter,
         distros: recipe.distros.clone(),
@@ -136,8 +132,10 @@ impl Run<'_> {
         let env = ansible::controller_env(self.options.color, self.strategy());
         let serve = ansible::serve_command(self.strategy());
         let serve: Vec<&str> = serve.iter().map(String::as_str).collect();
-        let started =
-            self.engine.exec(controller, "controller", &serve, &env, Some(CONTROLLER_CHALLENGE_DIR), &mut |_| {}).await?;
+        let started = self
+            .engine
+            .exec(controller, "controller", &serve, &env, Some(CONTROLLER_CHALLENGE_DIR), &mut |_| {})
+            .await?;
         if started.exit_code != 0 {
             return Err(RunError::WarmSet(format!("its Ansible did not start: {}", started.output)));
         }
@@ -199,7 +197,7 @@ impl Run<'_> {
         let claimed = pool.claim_set(self.scope.id(), deadline, &key).await?;
         let found = claimed.as_ref().is_some_and(|set| targets.iter().all(|(d, _)| set.target_of(d.name).is_some()));
         *self.warm_set.lock().unwrap() = Some(match (&claimed, found) {
-            (Some(_), true) => claimed_note(None),
+            (Some(_), true) => "claimed".into(),
             (Some(_), false) => "its set lacked a target: started cold".into(),
             (None, _) => "none ready for this attempt (taken, still warming, or made before challenge.toml, ansible.cfg or an image changed): started cold".into(),
         });
@@ -279,7 +277,8 @@ impl Run<'_> {
 /// made, never handed out half-working.
 impl super::platform::Platforms {
     pub(super) fn first_decision(&self) -> Option<String> {
-        let decided = self.iter().filter(|p| p.is_decided()).map(|p| p.report()).find(|p| p.verdict != Verdict::Skipped);
+        let decided =
+            self.iter().filter(|p| p.is_decided()).map(|p| p.report()).find(|p| p.verdict != Verdict::Skipped);
         decided.map(|p| format!("{}: {}", p.distro, p.reason.unwrap_or_default()))
     }
 }
