@@ -13,10 +13,7 @@ const TREES: [&str; 2] = ["src", "mocks/sandbox-systemctl/src"];
 /// Cycles known and being broken: a folder, and the files (modules) its cycle runs through.
 /// A cycle may shrink inside its entry; a new one, or one that grows, fails. Remove an entry
 /// once its cycle is gone (the test says when).
-const KNOWN_CYCLES: &[(&str, &[&str])] = &[(
-    "mocks/sandbox-systemctl/src",
-    &["ctx", "deps", "install", "lifecycle", "list", "notify", "process", "supervisor", "syslog"],
-)];
+const KNOWN_CYCLES: &[(&str, &[&str])] = &[];
 
 /// The most lines of non-test code (what comes before `#[cfg(test)] mod tests`) a file has.
 const MAX_FILE_LINES: usize = 600;
@@ -26,7 +23,6 @@ const MAX_FILE_LINES: usize = 600;
 const OVERSIZED: &[(&str, usize)] = &[
     ("src/challenge/mod.rs", 904),
     ("src/dockerfile/run.rs", 804),
-    ("mocks/sandbox-systemctl/src/supervisor.rs", 1008),
 ];
 
 fn repository() -> PathBuf {

@@ -1,16 +1,17 @@
-//! One call's context (root, options, services mode) and a unit loaded with everything the
-//! queries report about it: its files, its recorded state (refreshed from its processes in
-//! supervised mode), its sub-state and its enablement.
+//! One call's context (root, options, services mode), and how it loads a unit with everything
+//! the queries report about it (`Loaded`): its files, its recorded state (refreshed from its
+//! processes in supervised mode), its enablement and preset.
 
 use std::cell::OnceCell;
 use std::io::Write;
 
 use crate::cli::Options;
-use crate::install::{self, FileState, Preset};
+use crate::enablement::{self, FileState, Preset};
+use crate::loaded::Loaded;
+use crate::observe;
 use crate::root::Root;
-use crate::state::{self, Active, MainRecord, Recorded};
-use crate::supervisor;
-use crate::unit::{self, Kind, Resolved, UnitFile};
+use crate::state::{self, MainRecord};
+use crate::unit::{self, Kind, Resolved};
 
 /// Which services mode the target is in (/etc/sandbox/services, written by the run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +57,7 @@ impl Ctx {
     }
 
     pub fn preset_of(&self, id: &str) -> &'static str {
-        install::preset_for(self.presets.get_or_init(|| install::load_presets(&self.root)), id)
+        enablement::preset_for(self.presets.get_or_init(|| enablement::load_presets(&self.root)), id)
     }
 
     /// Whether unit R really runs: a service with a file or init script, in supervised mode.
@@ -88,7 +89,7 @@ impl Ctx {
             preset: String::new(),
         };
         if self.supervises(&loaded.r) {
-            supervisor::refresh(self, &mut loaded);
+            observe::refresh(&self.root, &mut loaded);
         }
         loaded
     }
@@ -96,75 +97,10 @@ impl Ctx {
     /// Everything `show` and `status` report, enablement and preset included.
     pub fn load_all(&self, name: &str) -> Loaded {
         let mut l = self.load(name);
-        l.install = install::file_state(&self.root, &l.r, &l.file);
+        l.install = enablement::file_state(&self.root, &l.r, &l.file);
         if matches!(l.r.kind, Kind::File | Kind::Masked | Kind::Sysv) {
             l.preset = self.preset_of(&l.r.id).to_string();
         }
         l
-    }
-}
-
-/// A unit as one call sees it.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub r: Resolved,
-    pub file: UnitFile,
-    pub recorded: Recorded,
-    /// Supervised mode: the last main process.
-    pub main: MainRecord,
-    /// Supervised mode: what the processes say the sub-state is (`running`, `exited`).
-    pub sup_sub: Option<&'static str>,
-    pub install: FileState,
-    pub preset: String,
-}
-
-impl Loaded {
-    pub fn active(&self) -> &Active {
-        &self.recorded.active
-    }
-
-    pub fn id(&self) -> &str {
-        &self.r.id
-    }
-
-    /// SubState, as systemd names it for each unit type.
-    pub fn sub_state(&self) -> &str {
-        match self.active() {
-            Active::Active => match unit::suffix(&self.r.id) {
-                "service" => match self.sup_sub {
-                    Some(sub) => sub,
-                    None if self.file.is_oneshot() => "exited",
-                    None => "running",
-                },
-                "timer" | "path" | "automount" => "waiting",
-                "socket" => "listening",
-                "mount" => "mounted",
-                "device" => "plugged",
-                _ => "active",
-            },
-            Active::Failed => "failed",
-            Active::Activating => "start",
-            Active::Deactivating => "stop",
-            Active::Reloading => "reload",
-            _ => "dead",
-        }
-    }
-
-    /// "nginx.service - A high performance web server", or just the name.
-    pub fn desc_full(&self) -> String {
-        if self.file.description == self.r.id {
-            self.r.id.clone()
-        } else {
-            format!("{} - {}", self.r.id, self.file.description)
-        }
-    }
-}
-
-/// An I/O error as systemctl words it ("Permission denied"), without Rust's "(os error 13)".
-pub fn errno_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }

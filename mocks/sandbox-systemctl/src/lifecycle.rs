@@ -2,8 +2,9 @@
 //! masked, a template without instance, no ExecReload=), then acted on: in mock mode by
 //! recording the new state, in supervised mode by the supervisor.
 
-use crate::ctx::{Ctx, Loaded};
+use crate::ctx::Ctx;
 use crate::deps;
+use crate::loaded::Loaded;
 use crate::state::{self, Active};
 use crate::supervisor;
 use crate::unit::{self, Kind};

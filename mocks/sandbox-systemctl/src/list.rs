@@ -103,7 +103,7 @@ pub fn cmd_list_unit_files(ctx: &Ctx, patterns: &[String]) -> i32 {
                 Kind::Masked => ("masked".into(), ctx.preset_of(&r.id).to_string()),
                 Kind::Sysv => ("generated".into(), "-".into()),
                 _ => {
-                    let st = crate::install::file_state(&ctx.root, &r, &unit::parse(&ctx.root, &r)).state;
+                    let st = crate::enablement::file_state(&ctx.root, &r, &unit::parse(&ctx.root, &r)).state;
                     let pr = if st == "static" { "-".to_string() } else { ctx.preset_of(&r.id).to_string() };
                     (st, pr)
                 }

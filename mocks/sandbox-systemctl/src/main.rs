@@ -12,15 +12,19 @@
 //! It is one static binary (no libc to match on Debian, Rocky or Alpine) that execs nothing
 //! of its own: every call costs one exec, where the POSIX-sh program it replaces forked tens.
 
+mod boot;
 mod cli;
 mod cmdline;
 mod ctx;
 mod deps;
+mod enablement;
 mod install;
 mod journal;
 mod lifecycle;
 mod list;
+mod loaded;
 mod notify;
+mod observe;
 mod process;
 mod query;
 mod root;
@@ -167,7 +171,7 @@ fn run_verb(ctx: &Ctx, verb: &str, units: &[String]) -> i32 {
         }
         "get-default" => query::cmd_get_default(ctx),
         "set-default" => query::cmd_set_default(ctx, &units[0]),
-        "sandbox-boot" if ctx.mode == ctx::Mode::Supervised => supervisor::boot(ctx),
+        "sandbox-boot" if ctx.mode == ctx::Mode::Supervised => boot::boot(ctx),
         "sandbox-boot" => 0,
         "show-environment" => {
             for entry in show::MANAGER_ENVIRONMENT.split(' ') {

@@ -306,7 +306,7 @@ impl Spawn {
 
     fn fail(&self, what: &str, code: i32) -> ! {
         let err = std::io::Error::last_os_error();
-        let msg = format!("{what} {}: {}\n", self.display, crate::ctx::errno_text(&err));
+        let msg = format!("{what} {}: {}\n", self.display, crate::root::errno_text(&err));
         // SAFETY: writing a buffer we own to fd 2, then leaving without running destructors.
         unsafe {
             libc::write(2, msg.as_ptr().cast(), msg.len());

@@ -5,7 +5,9 @@
 use std::io::Write;
 
 use crate::ctx::Ctx;
+use crate::enablement;
 use crate::install;
+use crate::observe;
 use crate::root::{self, ETC_UNITS};
 use crate::show::SD_VERSION_FULL;
 use crate::state::{self, Active};
@@ -153,10 +155,10 @@ pub fn cmd_is_enabled(ctx: &Ctx, units: &[String]) -> i32 {
             return 1;
         }
         let fs = if r.kind == Kind::Sysv {
-            let state = if install::sysv_enabled(&ctx.root, &r) { "enabled" } else { "disabled" };
-            install::FileState { state: state.into(), links: Vec::new() }
+            let state = if enablement::sysv_enabled(&ctx.root, &r) { "enabled" } else { "disabled" };
+            enablement::FileState { state: state.into(), links: Vec::new() }
         } else {
-            install::file_state(&ctx.root, &r, &unit::parse(&ctx.root, &r))
+            enablement::file_state(&ctx.root, &r, &unit::parse(&ctx.root, &r))
         };
         if !ctx.opts.quiet {
             ctx.say(&fs.state);
@@ -271,7 +273,7 @@ pub fn cmd_reset_failed(ctx: &Ctx, units: &[String]) -> i32 {
         let _ = state::save(&ctx.root, l.id(), &Active::Inactive);
         if ctx.supervises(&l.r) {
             l.main.result = "success".into();
-            supervisor::save_record(ctx, &l);
+            observe::save_record(&ctx.root, &l);
         }
     }
     rc

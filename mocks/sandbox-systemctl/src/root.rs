@@ -188,3 +188,12 @@ pub fn base(path: &str) -> &str {
 pub fn dir(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
 }
+
+/// An I/O error as systemctl words it ("Permission denied"), without Rust's "(os error 13)".
+pub fn errno_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}

@@ -3,7 +3,8 @@
 //! UnitFileState, LoadError only when a unit is not loaded). Properties not modelled are read
 //! raw from the unit's files; without a unit, the manager's own properties.
 
-use crate::ctx::{Ctx, Loaded};
+use crate::ctx::Ctx;
+use crate::loaded::Loaded;
 use crate::root::UNIT_DIRS;
 use crate::state::{self, Active};
 use crate::unit::{self, is_yes, LoadState};
