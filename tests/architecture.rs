@@ -22,7 +22,6 @@ const MAX_FILE_LINES: usize = 600;
 /// listed so it cannot grow. Remove an entry once its file is split (the test says when).
 const OVERSIZED: &[(&str, usize)] = &[
     ("src/challenge/mod.rs", 904),
-    ("src/dockerfile/run.rs", 804),
 ];
 
 fn repository() -> PathBuf {

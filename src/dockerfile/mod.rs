@@ -10,6 +10,7 @@ pub mod layers;
 pub mod log;
 pub mod run;
 pub mod structure;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -117,6 +117,14 @@ pub struct PlatformReport {
     pub notes: Vec<String>,
 }
 
+/// Whether an attempt passed, whichever its track: every platform passed or was skipped (a
+/// platform skipped for want of its image proves nothing either way), and one at least ran
+/// and passed (an attempt where nothing ran did not pass).
+pub fn passed(platforms: &[PlatformReport]) -> bool {
+    platforms.iter().all(|p| matches!(p.verdict, Verdict::Passed | Verdict::Skipped))
+        && platforms.iter().any(|p| p.verdict == Verdict::Passed)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub challenge: String,

@@ -284,10 +284,7 @@ impl<'a> Run<'a> {
             track: self.challenge.track.name(),
             strategy: Some(self.strategy()),
             image: None,
-            // A platform skipped for want of its image proves nothing either way; a run where
-            // nothing ran did not pass.
-            passed: platforms.iter().all(|p| matches!(p.verdict, Verdict::Passed | Verdict::Skipped))
-                && platforms.iter().any(|p| p.verdict == Verdict::Passed),
+            passed: crate::report::passed(&platforms),
             duration_seconds: round_tenths(elapsed.as_secs_f64()),
             timings: shared.timeline.timings(),
             platforms,
