@@ -18,14 +18,14 @@ fn bundled_starter_fails_with_the_check_s_reason() {
     let starter = run_json("challenges/nginx-static", &["--distro", "debian-12"], 1);
     let platform = starter.platform("debian-12");
     assert_eq!(platform["verdict"], "failed");
-    assert_eq!(platform["reason"], "check after pass 1: FAIL: package nginx is not installed");
-    assert!(platform["passes"][0]["verify_output"].as_str().unwrap().contains("package nginx is not installed"));
+    // nginx-static is checked by a goss file: the first failed assertion, with its hint.
+    let reason = "check after pass 1: FAIL: Package: nginx: installed: expected true, found false \
+                  (hint: ansible.builtin.apt with `name: nginx` and `state: present` installs it.)";
+    assert_eq!(platform["reason"], reason);
+    let check = &platform["passes"][0]["checks"][0];
+    assert_eq!((check["name"].as_str(), check["passed"].as_bool()), (Some("Package: nginx: installed"), Some(false)));
     assert_eq!(starter.json()["platforms"].as_array().unwrap().len(), 1, "--distro narrows the run");
-    assert!(
-        starter.stderr.contains("debian-12: check after pass 1: FAIL: package nginx is not installed"),
-        "{}",
-        starter.stderr
-    );
+    assert!(starter.stderr.contains(&format!("debian-12: {reason}")), "{}", starter.stderr);
 }
 
 #[test]
