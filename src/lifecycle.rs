@@ -101,14 +101,16 @@ fn dead(deadline: u64, now: Duration) -> bool {
     deadline + SWEEP_GRACE.as_secs() < now.as_secs()
 }
 
-/// Run id → deadline of every attempt that has containers.
+/// Run id → deadline of every attempt that has containers or networks (a network can outlive
+/// its containers when its removal failed or its process died between the two).
 async fn run_deadlines(engine: &Engine) -> Result<HashMap<String, u64>, EngineError> {
-    let containers = engine.list_labelled(labels::RUN).await?;
+    let containers = engine.list_labelled(labels::RUN).await?.into_iter().map(|c| c.labels);
+    let networks = engine.networks_labelled(labels::RUN).await?;
     Ok(containers
-        .into_iter()
-        .filter_map(|c| {
-            let deadline = c.labels.get(labels::DEADLINE)?.parse().unwrap_or(0);
-            Some((c.labels.get(labels::RUN)?.clone(), deadline))
+        .chain(networks)
+        .filter_map(|tags| {
+            let deadline = tags.get(labels::DEADLINE)?.parse().unwrap_or(0);
+            Some((tags.get(labels::RUN)?.clone(), deadline))
         })
         .collect())
 }

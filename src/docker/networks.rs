@@ -35,6 +35,14 @@ pub enum NetworkError {
         source: BollardError,
     },
 
+    #[error("failed to list the networks labelled {label}")]
+    #[diagnostic(code(sandbox::engine::list_networks))]
+    ListNetworks {
+        label: String,
+        #[source]
+        source: BollardError,
+    },
+
     #[error("failed to inspect network {name}")]
     #[diagnostic(code(sandbox::engine::inspect_network))]
     InspectNetwork {
@@ -95,6 +103,18 @@ impl Engine {
             Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
             Err(source) => Err(NetworkError::InspectNetwork { name: name.to_string(), source }.into()),
         }
+    }
+
+    /// The labels of every network carrying `label` (`key` or `key=value`).
+    pub async fn networks_labelled(&self, label: &str) -> Result<Vec<HashMap<String, String>>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();
+        let networks = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(|source| NetworkError::ListNetworks { label: label.to_string(), source })?;
+        Ok(networks.into_iter().map(|network| network.labels.unwrap_or_default()).collect())
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
