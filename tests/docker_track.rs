@@ -153,10 +153,7 @@ fn a_killed_docker_attempts_containers_are_swept_by_the_next_attempt() {
     let deadline = crate::harness::builder_deadline(&run).expect("its containers carry a deadline");
     assert!(crate::harness::present(&run).0 >= 2, "a killed CLI removes nothing itself");
     // Until the grace after its deadline has passed, its leftovers are not another's to take.
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    while now() <= deadline + 61 {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    crate::harness::wait_past_grace(deadline);
     let next = Fixture::docker("", "FROM debian:12\nRUN false\n");
     let out = Sandbox::new(["run", &next.path_str()]).status(1).run();
     assert!(out.stderr.contains(&format!("removed leftovers of dead run {run}")), "{}", out.stderr);

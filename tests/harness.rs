@@ -485,6 +485,15 @@ pub fn labelled(label: &str) -> (usize, usize) {
     })
 }
 
+/// Waits until an attempt with `deadline` (Unix seconds) is past the sweep's grace
+/// (`lifecycle::SWEEP_GRACE`): from then on a later attempt removes what it left.
+pub fn wait_past_grace(deadline: u64) {
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    while now() <= deadline + sandbox::lifecycle::SWEEP_GRACE.as_secs() + 1 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Names of the containers whose name starts with `prefix`.
 pub fn names_with_prefix(prefix: &str) -> Vec<String> {
     use bollard::query_parameters::ListContainersOptionsBuilder;

@@ -202,10 +202,7 @@ fn a_killed_warm_run_leaves_a_set_the_next_run_removes() {
     let claimed = crate::harness::names_with_prefix(&format!("sandbox-{run}-controller-until-"));
     assert_eq!(claimed.len(), 1, "the killed run's claimed controller is left: {claimed:?}");
     let deadline: u64 = claimed[0].rsplit("-until-").next().unwrap().parse().unwrap();
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    while now() <= deadline + 61 {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    crate::harness::wait_past_grace(deadline);
     let next = pool.run(&fixture_passing(), &["--no-pool"]);
     assert!(next.stderr.contains("pooled target(s) left by dead runs"), "{}", next.stderr);
     let pooled = labelled(&format!("io.sandbox.pool={}", pool.namespace));

@@ -18,10 +18,7 @@ fn verdict_of(lines: &[String]) -> &str {
 #[test]
 fn each_edit_is_an_attempt_edits_during_a_run_queue_one_and_ctrl_c_leaves_nothing() {
     let fixture = Fixture::new("title = \"w\"\ndistros = [\"debian-12\"]\n", STARTER, CHECK);
-    let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
-    // Its pool is named after its process; gone with it even if this test fails half-way.
-    let pool = format!("watch-{}", child.id());
-    child.owns_pool(&pool);
+    let (mut child, pool) = spawn_watch(&fixture);
     let stdout = lines_of(child.stdout.take().unwrap());
     let stderr = lines_of(child.stderr.take().unwrap());
 
@@ -77,6 +74,15 @@ fn each_edit_is_an_attempt_edits_during_a_run_queue_one_and_ctrl_c_leaves_nothin
     }
 }
 
+/// `sandbox watch` of `fixture`, and its pool's namespace (named after its process), which
+/// goes with it even if the test fails half-way.
+fn spawn_watch(fixture: &Fixture) -> (crate::harness::Spawned, String) {
+    let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
+    let pool = format!("watch-{}", child.id());
+    child.owns_pool(&pool);
+    (child, pool)
+}
+
 /// Lines of one attempt, up to and including its verdict line.
 fn collect_attempt(stdout: &Receiver<(Instant, String)>) -> Vec<String> {
     let mut lines = Vec::new();
@@ -99,9 +105,7 @@ fn a_watch_test_that_fails_half_way_leaves_nothing_behind() {
     let fixture = Fixture::new("title = \"w\"\ndistros = [\"debian-12\"]\n", STARTER, CHECK);
     let started = std::sync::Mutex::new(None);
     let failed = std::panic::catch_unwind(|| {
-        let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
-        let pool = format!("watch-{}", child.id());
-        child.owns_pool(&pool);
+        let (mut child, pool) = spawn_watch(&fixture);
         let stdout = lines_of(child.stdout.take().unwrap());
         wait_for_line(&stdout, "[pass 1]", Duration::from_secs(240)).expect("the first attempt runs");
         let (_, networks) = labelled(&format!("{}={pool}", sandbox::labels::POOL));
@@ -120,9 +124,7 @@ fn a_watch_test_that_fails_half_way_leaves_nothing_behind() {
 #[test]
 fn an_attempt_after_a_save_takes_the_set_warmed_while_the_learner_edited() {
     let fixture = Fixture::new("title = \"w\"\ndistros = [\"debian-12\"]\n", STARTER, CHECK);
-    let mut child = Sandbox::new(["watch", &fixture.path_str()]).spawn();
-    let pool = format!("watch-{}", child.id());
-    child.owns_pool(&pool);
+    let (mut child, pool) = spawn_watch(&fixture);
     let stdout = lines_of(child.stdout.take().unwrap());
     let stderr = lines_of(child.stderr.take().unwrap());
     assert_eq!(verdict_of(&collect_attempt(&stdout)), "FAILED");
