@@ -72,11 +72,17 @@ impl Scope {
 
     /// Runs `work` until it finishes, the timeout passes or a signal arrives.
     pub async fn race<T>(&self, work: impl Future<Output = T>) -> Ended<T> {
-        tokio::select! {
-            result = work => Ended::Finished(result),
-            () = tokio::time::sleep(self.timeout) => Ended::TimedOut,
-            () = crate::shutdown::signal() => Ended::Interrupted,
-        }
+        race_within(self.timeout, work).await
+    }
+}
+
+/// Runs `work` until it finishes, `bound` passes or a signal arrives (an attempt's race, or
+/// a part of one bounded on its own).
+pub async fn race_within<T>(bound: Duration, work: impl Future<Output = T>) -> Ended<T> {
+    tokio::select! {
+        result = work => Ended::Finished(result),
+        () = tokio::time::sleep(bound) => Ended::TimedOut,
+        () = crate::shutdown::signal() => Ended::Interrupted,
     }
 }
 

@@ -20,6 +20,7 @@ use crate::ansible;
 use crate::distro::Distro;
 use crate::docker::{EngineError, FileError};
 use crate::images::ImageKind;
+use crate::lifecycle::{self, Ended};
 use crate::pool::{ClaimedSet, Pool, SetRecipe};
 use crate::report::Verdict;
 
@@ -91,10 +92,11 @@ impl Run<'_> {
     /// Makes a set and marks it ready, unless the pool already has `size` of them (then
     /// false); on any failure removes what it made and says why.
     pub async fn make_warm_set(self, size: usize) -> Result<bool, RunError> {
-        let made = tokio::select! {
-            made = self.warm_stages(size) => made,
-            _ = tokio::time::sleep(MAKE_BOUND) => Err(RunError::WarmSet(format!("not ready within {} s", MAKE_BOUND.as_secs()))),
-            _ = crate::shutdown::signal() => Err(RunError::Interrupted),
+        // Bounded on its own: the scope's timeout is how long the set may wait to be claimed.
+        let made = match lifecycle::race_within(MAKE_BOUND, self.warm_stages(size)).await {
+            Ended::Finished(made) => made,
+            Ended::TimedOut => Err(RunError::WarmSet(format!("not ready within {} s", MAKE_BOUND.as_secs()))),
+            Ended::Interrupted => Err(RunError::Interrupted),
         };
         if made.is_err() {
             self.cleanup().await;
@@ -107,11 +109,12 @@ impl Run<'_> {
         self.check_runtime().await?;
         let targets = self.target_images().await?;
         let controller_image = self.ensure_image(ImageKind::Controller).await?;
-        let key = self.set_key(&targets, &controller_image).await?;
-        if pool.sets_of(&self.recipe_id(), &key).await? >= size {
+        let recipe = self.recipe_id();
+        let key = self.set_key(&recipe, &targets, &controller_image).await?;
+        if pool.sets_of(&recipe, &key).await? >= size {
             return Ok(false);
         }
-        *self.set_labels.lock().unwrap() = pool.set_labels(&self.recipe_id(), &key).to_vec();
+        *self.set_labels.lock().unwrap() = pool.set_labels(&recipe, &key).to_vec();
         self.engine.create_network(&self.network, self.offline(), self.labels(crate::labels::Role::Network)).await?;
         let cold = vec![None; targets.len() + 1];
         let (controller, ids) = self.start_containers(&targets, &controller_image, &cold, Instant::now()).await?;
@@ -121,7 +124,7 @@ impl Run<'_> {
             return Err(RunError::WarmSet(reason));
         }
         self.warm_up(&controller).await?;
-        if !pool.set_ready(&self.recipe_id(), &controller, self.scope.id()).await? {
+        if !pool.set_ready(&recipe, &controller, self.scope.id()).await? {
             return Err(RunError::WarmSet("the pool stopped keeping it while it warmed (pool down)".into()));
         }
         Ok(true)
@@ -166,9 +169,14 @@ impl Run<'_> {
     }
 
     /// What a set fixes before the attempt (see the module's comment), as one digest.
-    async fn set_key(&self, targets: &[(&'static Distro, String)], controller_image: &str) -> Result<String, RunError> {
+    async fn set_key(
+        &self,
+        recipe: &str,
+        targets: &[(&'static Distro, String)],
+        controller_image: &str,
+    ) -> Result<String, RunError> {
         let mut hasher = Sha256::new();
-        hasher.update(self.recipe_id());
+        hasher.update(recipe);
         for file in ["challenge.toml", "ansible.cfg"] {
             hasher.update(file);
             hasher.update(std::fs::read(self.challenge.dir.join(file)).unwrap_or_default());
@@ -192,7 +200,7 @@ impl Run<'_> {
         if !pool.set_entries().contains_key(&recipe) {
             return Ok(None);
         }
-        let key = self.set_key(targets, controller_image).await?;
+        let key = self.set_key(&recipe, targets, controller_image).await?;
         let deadline = self.scope.deadline().as_secs();
         let claimed = pool.claim_set(self.scope.id(), deadline, &key).await?;
         let found = claimed.as_ref().is_some_and(|set| targets.iter().all(|(d, _)| set.target_of(d.name).is_some()));
