@@ -49,16 +49,24 @@ pub fn controller_env(color: bool, strategy: Strategy) -> Vec<String> {
     env
 }
 
-/// The launcher: `pass N STRATEGY MITOGEN` hands the exec's output to the run's Ansible
-/// server (which pass 1 starts) and exits with pass N's status. The server waits for the
-/// pass's go file: the arguments of `ansible-playbook`, one per line, or `stop` when the pass
-/// will not run. The file appears by a rename, so it is never read half-written.
+/// The launcher: `pass N GO_FILE [MITOGEN]` hands the exec's output and working directory to
+/// the run's Ansible server (which pass 1 starts) and exits with pass N's status. The server
+/// waits for `GO_FILE`: the arguments of `ansible-playbook`, one per line, or nothing when
+/// the pass will not run. The file appears by a rename, so it is never read half-written.
+/// With `MITOGEN` (the directory of Mitogen's sources) the server imports Mitogen and starts
+/// its multiplexers. Everything the launcher needs to know comes from here, as arguments:
+/// it has no path or keyword of its own to keep in step with this file.
 pub const LAUNCHER: &str = include_str!("launcher.py");
+
+/// The launcher's last arguments: Mitogen's directory for its strategy, none for Ansible's own.
+fn mitogen_argument(strategy: Strategy) -> Option<String> {
+    matches!(strategy, Strategy::Mitogen).then(|| MITOGEN_DIR.to_string())
+}
 
 /// A warm set's server, started ahead of any attempt (the launcher's `serve`): it imports
 /// Ansible and starts Mitogen's multiplexers, then waits for pass 0, the warm-up.
 pub fn serve_command(strategy: Strategy) -> Vec<String> {
-    [LAUNCHER_PATH, "serve", strategy.as_str(), MITOGEN_DIR].map(str::to_string).to_vec()
+    [LAUNCHER_PATH.to_string(), "serve".into()].into_iter().chain(mitogen_argument(strategy)).collect()
 }
 
 /// Where a warm set's pass 0 finds its play, outside the challenge: nothing of the learner's
@@ -80,20 +88,22 @@ pub fn go_file(pass: u8) -> String {
 
 /// The launcher's command line for pass `pass`.
 pub fn launcher(pass: u8, strategy: Strategy) -> Vec<String> {
-    [LAUNCHER_PATH, "pass", &pass.to_string(), strategy.as_str(), MITOGEN_DIR].map(str::to_string).to_vec()
+    [LAUNCHER_PATH.to_string(), "pass".into(), pass.to_string(), go_file(pass)]
+        .into_iter()
+        .chain(mitogen_argument(strategy))
+        .collect()
 }
 
-/// A shell command that gives pass `pass` its go: `ansible-playbook`'s arguments, or stop
-/// when `args` is empty. Arguments are passed to it as `$1`.
+/// A shell command that gives pass `pass` its go: `ansible-playbook`'s arguments, or none
+/// (the pass will not run) when `args` is empty. Arguments are passed to it as `$1`.
 pub fn go_command(pass: u8, args: &[&str]) -> Vec<String> {
-    let content = if args.is_empty() { "stop".to_string() } else { args.join("\n") };
     let file = go_file(pass);
     vec![
         "sh".into(),
         "-c".into(),
         format!("printf '%s' \"$1\" > {file}.tmp && mv {file}.tmp {file}"),
         "sh".into(),
-        content,
+        args.join("\n"),
     ]
 }
 
@@ -102,25 +112,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_go_file_carries_one_argument_per_line_or_stop() {
+    fn the_go_file_carries_one_argument_per_line_or_nothing() {
         let go = go_command(2, &["-i", "/work/inventory.ini", "--limit", "debian-12", "playbook.yml"]);
         assert_eq!(go[4], "-i\n/work/inventory.ini\n--limit\ndebian-12\nplaybook.yml");
         assert!(go[2].ends_with("mv /work/.sandbox-go-2.tmp /work/.sandbox-go-2"), "{}", go[2]);
-        assert_eq!(go_command(1, &[])[4], "stop");
+        assert_eq!(go_command(1, &[])[4], "");
     }
 
     #[test]
-    fn the_launcher_loads_mitogen_only_for_its_strategy() {
+    fn the_launcher_is_told_its_go_file_and_mitogen_only_for_its_strategy() {
         let mitogen = launcher(1, Strategy::Mitogen);
-        assert_eq!(mitogen, [LAUNCHER_PATH, "pass", "1", "mitogen", "/opt/mitogen"]);
-        assert_eq!(launcher(2, Strategy::Linear)[3], "linear");
-        assert!(LAUNCHER.contains("if strategy == \"mitogen\":"));
-    }
-
-    #[test]
-    fn the_launcher_reads_the_go_files_the_run_writes() {
-        let prefix = go_file(7).strip_suffix('7').unwrap().to_string();
-        assert!(LAUNCHER.contains(&format!("return \"{prefix}\" + n")), "{prefix}");
-        assert!(LAUNCHER.contains("if words != [\"stop\"]:"));
+        assert_eq!(mitogen, [LAUNCHER_PATH, "pass", "1", "/work/.sandbox-go-1", "/opt/mitogen"]);
+        assert_eq!(launcher(2, Strategy::Linear), [LAUNCHER_PATH, "pass", "2", "/work/.sandbox-go-2"]);
+        assert_eq!(serve_command(Strategy::Linear), [LAUNCHER_PATH, "serve"]);
     }
 }
