@@ -35,6 +35,7 @@ impl AttemptError {
 }
 
 /// An attempt of either kind, ready to execute.
+#[allow(clippy::large_enum_variant)] // one per command, moved once into `execute`
 pub enum Attempt<'a> {
     /// The Ansible track: a playbook applied twice on every platform.
     Playbook(Run<'a>),

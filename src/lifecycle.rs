@@ -91,34 +91,65 @@ fn now() -> Duration {
 }
 
 /// Removes what attempts whose deadline passed over `SWEEP_GRACE` ago left on `engine` (their
-/// process died: a SIGKILL, a crash, a machine that slept); returns their ids.
+/// process died: a SIGKILL, a crash, a machine that slept), and attempts of which only
+/// networks older than `EMPTY_NETWORK_AGE` are left; returns their ids.
 pub async fn sweep_dead(engine: &Engine) -> Result<Vec<String>, EngineError> {
-    let deadlines = run_deadlines(engine).await?;
+    let remains = remains(engine).await?;
     let mut removed = Vec::new();
-    for (run, deadline) in deadlines {
-        if dead(deadline, now()) && engine.remove_labelled(&format!("{}={run}", labels::RUN)).await.is_ok() {
+    for (run, remains) in remains {
+        if remains.dead(now()) && engine.remove_labelled(&format!("{}={run}", labels::RUN)).await.is_ok() {
             removed.push(run);
         }
     }
     Ok(removed)
 }
 
-fn dead(deadline: u64, now: Duration) -> bool {
-    deadline + SWEEP_GRACE.as_secs() < now.as_secs()
+/// No living attempt keeps a network without containers this long: a run creates its
+/// containers right after its network, a warm set within its making bound (300 s). A network
+/// is left alone when its process died between removing the containers and the network
+/// (a warm set's deadline is a day away).
+const EMPTY_NETWORK_AGE: Duration = Duration::from_secs(600);
+
+/// What an attempt left: its deadline, whether it still has containers, and when its
+/// newest network was created.
+#[derive(Debug, Default, PartialEq)]
+struct Remains {
+    deadline: u64,
+    containers: bool,
+    newest_network: Option<SystemTime>,
 }
 
-/// Run id → deadline of every attempt that has containers or networks (a network can outlive
-/// its containers when its removal failed or its process died between the two).
-async fn run_deadlines(engine: &Engine) -> Result<HashMap<String, u64>, EngineError> {
-    let containers = engine.list_labelled(labels::RUN).await?.into_iter().map(|c| c.labels);
-    let networks = engine.networks_labelled(labels::RUN).await?;
-    Ok(containers
-        .chain(networks)
-        .filter_map(|tags| {
-            let deadline = tags.get(labels::DEADLINE)?.parse().unwrap_or(0);
-            Some((tags.get(labels::RUN)?.clone(), deadline))
-        })
-        .collect())
+impl Remains {
+    fn dead(&self, now: Duration) -> bool {
+        let past_deadline = self.deadline + SWEEP_GRACE.as_secs() < now.as_secs();
+        let network_only = !self.containers
+            && self.newest_network.is_some_and(|created| {
+                created.duration_since(UNIX_EPOCH).unwrap_or_default() + EMPTY_NETWORK_AGE < now
+            });
+        past_deadline || network_only
+    }
+}
+
+/// Run id → what is left of every attempt that has containers or networks.
+async fn remains(engine: &Engine) -> Result<HashMap<String, Remains>, EngineError> {
+    let mut remains: HashMap<String, Remains> = HashMap::new();
+    let deadline =
+        |tags: &HashMap<String, String>| tags.get(labels::DEADLINE).and_then(|d| d.parse().ok()).unwrap_or(0);
+    for container in engine.list_labelled(labels::RUN).await? {
+        let Some(run) = container.labels.get(labels::RUN) else { continue };
+        let entry = remains.entry(run.clone()).or_default();
+        entry.deadline = deadline(&container.labels);
+        entry.containers = true;
+    }
+    for network in engine.networks_labelled(labels::RUN).await? {
+        let Some(run) = network.labels.get(labels::RUN) else { continue };
+        let entry = remains.entry(run.clone()).or_default();
+        entry.deadline = entry.deadline.max(deadline(&network.labels));
+        // A network whose creation time did not parse counts as new: kept until its deadline.
+        let created = network.created.unwrap_or_else(SystemTime::now);
+        entry.newest_network = entry.newest_network.max(Some(created));
+    }
+    Ok(remains)
 }
 
 #[cfg(test)]
@@ -127,9 +158,19 @@ mod tests {
 
     #[test]
     fn an_attempt_is_dead_a_grace_after_its_deadline() {
-        let deadline = 1_000;
-        assert!(!dead(deadline, Duration::from_secs(1_030)));
-        assert!(dead(deadline, Duration::from_secs(1_061)));
+        let alive = Remains { deadline: 1_000, containers: true, newest_network: None };
+        assert!(!alive.dead(Duration::from_secs(1_030)));
+        assert!(alive.dead(Duration::from_secs(1_061)));
+    }
+
+    #[test]
+    fn an_attempt_of_which_only_an_old_network_is_left_is_dead_before_its_deadline() {
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        let network_only = Remains { deadline: 100_000, containers: false, newest_network: Some(at(1_000)) };
+        assert!(!network_only.dead(Duration::from_secs(1_000 + 599)), "a run about to create its containers");
+        assert!(network_only.dead(Duration::from_secs(1_000 + 601)));
+        let with_containers = Remains { containers: true, ..network_only };
+        assert!(!with_containers.dead(Duration::from_secs(1_000 + 601)));
     }
 
     #[test]

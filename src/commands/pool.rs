@@ -1,16 +1,16 @@
 //! `sandbox pool up|status|down`: warm targets and controllers that runs take at once.
 
 use crate::cli::PoolCommand;
+use crate::cli::RunSetup;
 use crate::distro::Catalog;
 use crate::docker::Engine;
 use crate::images::ImageKind;
-use crate::cli::RunSetup;
 use crate::learner::Opened;
 use crate::pool::{self, Location, Pool};
-use crate::run::teardown::Removal;
-use crate::run::{warm, Run, RunOptions};
 use crate::printer::terminal::Terminal;
 use crate::report::Reporter;
+use crate::run::teardown::Removal;
+use crate::run::{warm, Run, RunOptions};
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
 
@@ -31,7 +31,8 @@ pub(crate) async fn pool(command: PoolCommand, settings: &Settings, terminal: &T
             let opened = Opened::open(&dir, &settings.library)?;
             let challenge = opened.load(&settings.allowed)?;
             let setup = RunSetup::default();
-            let options = RunOptions { distros, ..super::run::run_options(&setup, settings, runtime(flag), terminal, 2) };
+            let options =
+                RunOptions { distros, ..super::run::run_options(&setup, settings, runtime(flag), terminal, 2) };
             let recipe = pool.keep_sets(warm::recipe_of(&challenge, &options), size.unwrap_or(1)).await?;
             terminal.step(&format!("warming sets of {}", challenge.id));
             fill_sets(&engine, &pool, &recipe, settings, terminal).await?;
@@ -101,7 +102,13 @@ async fn print_pool_status(terminal: &Terminal, pool: &Pool, catalog: &Catalog) 
 
 /// Makes warm sets of the recipe until the pool has as many as it keeps (one recipe's sets
 /// are made one at a time: a set takes the CPUs a cold run would).
-pub(super) async fn fill_sets(engine: &Engine, pool: &Pool, recipe: &str, settings: &Settings, terminal: &Terminal) -> Result<(), Error> {
+pub(super) async fn fill_sets(
+    engine: &Engine,
+    pool: &Pool,
+    recipe: &str,
+    settings: &Settings,
+    terminal: &Terminal,
+) -> Result<(), Error> {
     let _filling = pool.lock_recipe(recipe).await?;
     let Some(entry) = pool.set_entries().remove(recipe) else { return Ok(()) };
     let challenge = Opened::open(&entry.recipe.dir, &settings.library)?.load(&settings.allowed)?;

@@ -1,9 +1,9 @@
 //! `sandbox run` and `sandbox shell`: one run of a challenge, reported as it goes.
 
+use crate::attempt::Attempt;
 use crate::challenge::{Challenge, Track};
 use crate::cli::{RunArgs, RunSetup, ShellArgs};
 use crate::docker::Engine;
-use crate::attempt::Attempt;
 use crate::learner::Opened;
 use crate::printer::terminal::Terminal;
 use crate::report::{Reporter, RunReport};
@@ -36,7 +36,12 @@ pub(super) fn open(target: &std::path::Path, setup: &RunSetup, settings: &Settin
 }
 
 /// `sandbox run`'s attempt, of whichever track the challenge is.
-async fn attempt(args: &RunArgs, challenge: &Challenge, settings: &Settings, terminal: &Terminal) -> Result<RunReport, Error> {
+async fn attempt(
+    args: &RunArgs,
+    challenge: &Challenge,
+    settings: &Settings,
+    terminal: &Terminal,
+) -> Result<RunReport, Error> {
     let runtime = settings.runtime(args.setup.runtime.clone());
     let options = RunOptions {
         distros: args.scope.distros.clone(),

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, EventKind};
 
+use crate::attempt::Attempt;
 use crate::challenge::{Challenge, Track};
 use crate::cli::WatchArgs;
 use crate::docker::Engine;
-use crate::attempt::Attempt;
 use crate::learner::Opened;
 use crate::pool::{Location, Pool};
 use crate::printer::terminal::Terminal;

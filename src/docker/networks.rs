@@ -60,6 +60,14 @@ pub enum NetworkError {
     },
 }
 
+/// A network as listed: its labels, and when it was created (None if the daemon's time did
+/// not parse).
+#[derive(Debug, Clone)]
+pub struct ListedNetwork {
+    pub labels: HashMap<String, String>,
+    pub created: Option<std::time::SystemTime>,
+}
+
 impl Engine {
     pub async fn create_network(
         &self,
@@ -106,7 +114,7 @@ impl Engine {
     }
 
     /// The labels of every network carrying `label` (`key` or `key=value`).
-    pub async fn networks_labelled(&self, label: &str) -> Result<Vec<HashMap<String, String>>, EngineError> {
+    pub async fn networks_labelled(&self, label: &str) -> Result<Vec<ListedNetwork>, EngineError> {
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let options = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();
         let networks = self
@@ -114,7 +122,13 @@ impl Engine {
             .list_networks(Some(options))
             .await
             .map_err(|source| NetworkError::ListNetworks { label: label.to_string(), source })?;
-        Ok(networks.into_iter().map(|network| network.labels.unwrap_or_default()).collect())
+        Ok(networks
+            .into_iter()
+            .map(|network| ListedNetwork {
+                created: network.created.as_deref().and_then(|at| humantime::parse_rfc3339_weak(at).ok()),
+                labels: network.labels.unwrap_or_default(),
+            })
+            .collect())
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {

@@ -185,7 +185,8 @@ impl Pool {
         let _lock = self.lock().await?;
         let ready = self.ready_set_prefix();
         for controller in self.set_controllers().await? {
-            if !controller.name.starts_with(&ready) || controller.labels.get(LABEL_SET_KEY).map(String::as_str) != Some(key)
+            if !controller.name.starts_with(&ready)
+                || controller.labels.get(LABEL_SET_KEY).map(String::as_str) != Some(key)
             {
                 continue;
             }

@@ -12,10 +12,10 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use crate::attempt::{Attempt, AttemptError};
 use crate::challenge::{Challenge, Track};
 use crate::distro::Distro;
 use crate::docker::Engine;
-use crate::attempt::{Attempt, AttemptError};
 use crate::images::packages;
 use crate::images::{self, ImageKind};
 use crate::isolation::guard::GuardSettings;
