@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::docker::{Engine, EngineError};
 use crate::labels::{self, Role};
+use crate::report::Reporter;
 
 /// How long past its deadline an attempt's leftovers wait before another attempt removes them:
 /// the owning process removes its own things at its deadline, and that may take a while.
@@ -102,6 +103,15 @@ pub async fn sweep_dead(engine: &Engine) -> Result<Vec<String>, EngineError> {
         }
     }
     Ok(removed)
+}
+
+/// `sweep_dead`, each removal told to `reporter` (what a learner sees appear and go).
+pub async fn sweep_dead_told(engine: &Engine, reporter: &dyn Reporter) -> Vec<String> {
+    let removed = sweep_dead(engine).await.unwrap_or_default();
+    for run in &removed {
+        reporter.notice(&format!("removed leftovers of dead run {run}"));
+    }
+    removed
 }
 
 /// No living attempt keeps a network without containers this long: a run creates its

@@ -503,7 +503,10 @@ pub fn names_with_prefix(prefix: &str) -> Vec<String> {
         let filters = HashMap::from([("name".to_string(), vec![prefix.to_string()])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let containers = docker.list_containers(Some(options)).await.unwrap();
-        containers.into_iter().flat_map(|c| c.names.unwrap_or_default()).map(|n| n.trim_start_matches('/').to_string())
+        containers
+            .into_iter()
+            .flat_map(|c| c.names.unwrap_or_default())
+            .map(|n| n.trim_start_matches('/').to_string())
             .filter(|name| name.starts_with(prefix))
             .collect()
     })

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{labelled, leftovers, lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Output, Sandbox};
+use crate::harness::{
+    labelled, leftovers, lines_of, run_id_in, wait_for_line, wait_with_bound, Fixture, Output, Sandbox,
+};
 
 /// A playbook with a change, a handler and an idempotent second pass, under `become`.
 const PLAYBOOK: &str = "- hosts: all
@@ -137,10 +139,7 @@ fn two_runs_at_once_on_one_set_one_claims_it_the_other_starts_cold() {
     let pool = SetPool::new("two");
     let fixture = fixture();
     pool.up(&fixture, "1");
-    let spawn = || {
-        pool.sandbox(["run", "--solution", "--json", "--distro", "debian-12", &fixture.path_str()])
-            .spawn()
-    };
+    let spawn = || pool.sandbox(["run", "--solution", "--json", "--distro", "debian-12", &fixture.path_str()]).spawn();
     let (first, second) = (spawn(), spawn());
     let outputs = [crate::harness::finish(first), crate::harness::finish(second)];
     let mut claimed = 0;

@@ -374,9 +374,7 @@ impl<'a> Run<'a> {
     /// A crashed or killed earlier attempt may have left containers: remove those past their
     /// deadline, and pooled ones its claim left.
     async fn remove_dead_runs(&self) {
-        for run in lifecycle::sweep_dead(&self.engine).await.unwrap_or_default() {
-            self.reporter.notice(&format!("removed leftovers of dead run {run}"));
-        }
+        lifecycle::sweep_dead_told(&self.engine, self.reporter).await;
         if let Ok(removed @ 1..) = crate::pool::sweep_orphans(&self.engine).await {
             self.reporter.notice(&format!("removed {removed} pooled target(s) left by dead runs"));
         }

@@ -130,12 +130,11 @@ impl<'a> ImageRun<'a> {
     /// removed past their deadline, as the Ansible track removes a dead run's targets.
     async fn remove_dead_attempts(&self) {
         let engine = self.builder.engine();
-        for run in lifecycle::sweep_dead(engine).await.unwrap_or_default() {
+        for run in lifecycle::sweep_dead_told(engine, self.reporter).await {
             // Its images carry no label (the builder would add a step for it): their tags say.
             for build in 1..=2 {
                 let _ = engine.untag_image(&image_tag(&run, build)).await;
             }
-            self.reporter.notice(&format!("removed leftovers of dead run {run}"));
         }
     }
 
