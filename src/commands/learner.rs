@@ -34,7 +34,7 @@ pub(crate) async fn list(args: &ListArgs, settings: &Settings, terminal: &Termin
                 topic: challenge.topic.clone().unwrap_or_default(),
                 difficulty: challenge.difficulty.map_or("", |d| d.as_str()),
                 platforms: platforms_here(challenge, present.as_ref()),
-                status: status.name(),
+                status,
                 attempts: progress.of(name).attempts,
             }
         })

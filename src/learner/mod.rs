@@ -132,7 +132,7 @@ pub struct ListEntry {
     /// The platforms a run covers on this host.
     pub platforms: Vec<String>,
     /// `new`, `attempted` or `solved`.
-    pub status: &'static str,
+    pub status: progress::Status,
     pub attempts: u32,
 }
 
@@ -146,7 +146,7 @@ impl ListEntry {
             topic: String::new(),
             difficulty: "",
             platforms: Vec::new(),
-            status: status.name(),
+            status,
             attempts,
         }
     }

@@ -29,12 +29,18 @@ pub struct ChallengeProgress {
     pub hints_shown: usize,
 }
 
-/// Where a learner stands on a challenge.
+/// Where a learner stands on a challenge (its `name` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     New,
     Attempted(u32),
     Solved,
+}
+
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 impl Status {

@@ -3,41 +3,36 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use console::Style;
-
+use crate::learner::progress::Status;
 use crate::learner::{HintShown, ListEntry};
+use crate::report::{Cell, Tone};
 
 use super::terminal::{aligned, Terminal};
 
 impl Terminal {
     /// `sandbox list`: a row per challenge, the learner's status coloured.
     pub fn challenge_list(&self, entries: &[ListEntry]) {
-        let header = ["name", "track", "topic", "difficulty", "platforms", "status", "title"].map(String::from);
-        let rows: Vec<[String; 7]> = std::iter::once(header)
+        let header = Cell::headings(["name", "track", "topic", "difficulty", "platforms", "status", "title"]);
+        let rows: Vec<[Cell; 7]> = std::iter::once(header)
             .chain(entries.iter().map(|entry| {
                 let status = match entry.status {
-                    "attempted" => format!("attempted ({})", entry.attempts),
-                    other => other.to_string(),
+                    Status::New => Cell::plain("new"),
+                    Status::Attempted(attempts) => Cell::new(format!("attempted ({attempts})"), Tone::Unsure),
+                    Status::Solved => Cell::new("solved", Tone::Good),
                 };
                 let platforms = if entry.platforms.is_empty() { "none here".into() } else { entry.platforms.join(",") };
                 [
-                    entry.name.clone(),
-                    entry.track.to_string(),
-                    entry.topic.clone(),
-                    entry.difficulty.to_string(),
-                    platforms,
+                    Cell::plain(entry.name.clone()),
+                    Cell::plain(entry.track),
+                    Cell::plain(entry.topic.clone()),
+                    Cell::plain(entry.difficulty),
+                    Cell::plain(platforms),
                     status,
-                    entry.title.clone(),
+                    Cell::plain(entry.title.clone()),
                 ]
             }))
             .collect();
-        let style = |row: usize, col: usize, cell: &str| match (row, col) {
-            (0, _) => Style::new().bold(),
-            (_, 5) if cell == "solved" => Style::new().green(),
-            (_, 5) if cell.starts_with("attempted") => Style::new().yellow(),
-            _ => Style::new(),
-        };
-        for line in aligned(&rows, style, self.wants_color()) {
+        for line in aligned(&rows, self.wants_color()) {
             self.print(&line);
         }
     }

@@ -9,7 +9,7 @@ use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::terminal::{aligned, Terminal};
-use crate::report::{Reporter, RunReport};
+use crate::report::{Cell, Reporter, RunReport, Tone};
 use crate::suite::{CaseOutcome, Status, SuiteReport, SuiteReporter};
 
 /// Lines of output kept per job, shown when it did not do what was expected.
@@ -51,35 +51,27 @@ impl SuiteProgress {
 
     /// The final table: one row per challenge and platform, then the reasons.
     pub fn summary(&self, report: &SuiteReport) {
-        let mut rows = vec![["challenge", "platform", "solution passes", "starter fails", "result"].map(String::from)];
+        let mut rows = vec![Cell::headings(["challenge", "platform", "solution passes", "starter fails", "result"])];
         for challenge in &report.challenges {
             for (index, platform) in challenge.platforms.iter().enumerate() {
                 let outcome = |o: CaseOutcome| match o {
-                    CaseOutcome::Passed => "yes",
-                    CaseOutcome::Failed => "NO",
-                    CaseOutcome::Error => "error",
-                    CaseOutcome::Skipped => "skipped",
+                    CaseOutcome::Passed => Cell::new("yes", Tone::Good),
+                    CaseOutcome::Failed => Cell::new("NO", Tone::Bad),
+                    CaseOutcome::Error => Cell::new("error", Tone::Bad),
+                    CaseOutcome::Skipped => Cell::new("skipped", Tone::Unsure),
                 };
-                let status = if index == 0 { status_name(challenge.status) } else { "" };
-                let name = if index == 0 { challenge.challenge.as_str() } else { "" };
+                let first = |cell: Cell| if index == 0 { cell } else { Cell::plain("") };
                 rows.push([
-                    name.to_string(),
-                    platform.distro.clone(),
-                    outcome(platform.solution.outcome).to_string(),
-                    outcome(platform.starter.outcome).to_string(),
-                    status.to_string(),
+                    first(Cell::plain(challenge.challenge.clone())),
+                    Cell::plain(platform.distro.clone()),
+                    outcome(platform.solution.outcome),
+                    outcome(platform.starter.outcome),
+                    first(status_cell(challenge.status)),
                 ]);
             }
         }
         self.line("");
-        let style = |row: usize, _: usize, cell: &str| match (row, cell) {
-            (0, _) => Style::new().bold(),
-            (_, "passed" | "yes") => Style::new().green(),
-            (_, "NO" | "failed" | "broken" | "error") => Style::new().red().bold(),
-            (_, "skipped") => Style::new().yellow(),
-            _ => Style::new(),
-        };
-        for line in aligned(&rows, style, self.color) {
+        for line in aligned(&rows, self.color) {
             self.line(&line);
         }
         self.line("");
@@ -102,12 +94,12 @@ impl SuiteProgress {
     }
 }
 
-fn status_name(status: Status) -> &'static str {
+fn status_cell(status: Status) -> Cell {
     match status {
-        Status::Passed => "passed",
-        Status::Failed => "failed",
-        Status::Broken => "broken",
-        Status::Error => "error",
+        Status::Passed => Cell::new("passed", Tone::Good),
+        Status::Failed => Cell::new("failed", Tone::Bad),
+        Status::Broken => Cell::new("broken", Tone::Bad),
+        Status::Error => Cell::new("error", Tone::Bad),
     }
 }
 

@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::report::changes::PlatformChange;
 use crate::report::timeline::Timings;
-use crate::report::{image_table, table, Check, ImageReport, PlatformReport, Reporter, RunReport, TaskDiff, Verdict};
+use crate::report::{
+    image_table, table, Cell, Check, ImageReport, PlatformReport, Reporter, RunReport, TaskDiff, Tone, Verdict,
+};
 
 pub struct Terminal {
     /// Live output (Ansible, checks) goes here: stdout, or stderr when stdout holds JSON.
@@ -60,18 +62,7 @@ impl Terminal {
         }
         let rows = table(report);
         self.line("");
-        let style = |row: usize, col: usize, cell: &str| {
-            if row == 0 {
-                Style::new().bold()
-            } else if col == 5 {
-                verdict_style(report.platforms[row - 1].verdict)
-            } else if cell.starts_with("failed") || (col == 3 && cell != "0" && cell != "-") {
-                Style::new().red()
-            } else {
-                Style::new()
-            }
-        };
-        for line in aligned(&rows, style, self.color) {
+        for line in aligned(&rows, self.color) {
             self.line(&line);
         }
         self.line("");
@@ -119,14 +110,8 @@ impl Terminal {
             ));
         }
         let rows = image_table(image);
-        let style = |row: usize, col: usize, cell: &str| match (row, col) {
-            (0, _) => Style::new().bold(),
-            (_, 2) if cell == "failed" => Style::new().red().bold(),
-            (_, 2) => Style::new().green(),
-            _ => Style::new(),
-        };
         self.line("");
-        for line in aligned(&rows, style, self.color) {
+        for line in aligned(&rows, self.color) {
             self.line(&line);
         }
         self.line("");
@@ -154,7 +139,7 @@ impl Terminal {
         for change in changes {
             let name = self.styled(Style::new().bold()).apply_to(&change.distro);
             if let Some((before, now)) = change.verdict {
-                let now = self.styled(verdict_style(now)).apply_to(now.as_str());
+                let now = self.styled(tone_style(now.tone())).apply_to(now.as_str());
                 self.line(&format!("  {name}: {} -> {now}", before.as_str()));
             }
             for line in &change.now_passing {
@@ -226,23 +211,18 @@ impl Terminal {
     }
 }
 
-/// Rows padded into columns two spaces apart, each cell styled by `style(row, column, cell)`.
-pub(crate) fn aligned<const N: usize>(
-    rows: &[[String; N]],
-    style: impl Fn(usize, usize, &str) -> Style,
-    color: bool,
-) -> Vec<String> {
+/// Rows padded into columns two spaces apart, each cell coloured by its tone.
+pub(crate) fn aligned<const N: usize>(rows: &[[Cell; N]], color: bool) -> Vec<String> {
     let widths: Vec<usize> =
-        (0..N).map(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
+        (0..N).map(|col| rows.iter().map(|row| row[col].text.chars().count()).max().unwrap_or(0)).collect();
     rows.iter()
-        .enumerate()
-        .map(|(index, row)| {
+        .map(|row| {
             let cells: Vec<String> = row
                 .iter()
-                .enumerate()
-                .map(|(col, cell)| {
-                    let padded = format!("{cell:<width$}", width = widths[col]);
-                    style(index, col, cell).force_styling(color).apply_to(padded).to_string()
+                .zip(&widths)
+                .map(|(cell, width)| {
+                    let padded = format!("{:<width$}", cell.text);
+                    tone_style(cell.tone).force_styling(color).apply_to(padded).to_string()
                 })
                 .collect();
             cells.join("  ").trim_end().to_string()
@@ -250,11 +230,14 @@ pub(crate) fn aligned<const N: usize>(
         .collect()
 }
 
-fn verdict_style(verdict: Verdict) -> Style {
-    match verdict {
-        Verdict::Passed => Style::new().green().bold(),
-        Verdict::Skipped => Style::new().yellow(),
-        _ => Style::new().red().bold(),
+fn tone_style(tone: Tone) -> Style {
+    match tone {
+        Tone::Plain => Style::new(),
+        Tone::Heading => Style::new().bold(),
+        Tone::Good => Style::new().green(),
+        Tone::Wrong => Style::new().red(),
+        Tone::Bad => Style::new().red().bold(),
+        Tone::Unsure => Style::new().yellow(),
     }
 }
 

@@ -5,7 +5,10 @@
 //! (README, "JSON report"): fields may be added, never renamed.
 
 pub mod changes;
+pub mod table;
 pub mod timeline;
+
+pub use table::{image_table, table, Cell, Tone};
 
 use serde::Serialize;
 
@@ -207,52 +210,6 @@ pub trait Reporter: Send + Sync {
     fn output(&self, text: &str);
 }
 
-/// The Docker track's table: each check after each build.
-pub fn image_table(image: &ImageReport) -> Vec<[String; 4]> {
-    let mut rows = vec![["build".to_string(), "check".to_string(), "result".to_string(), "detail".to_string()]];
-    for check in &image.checks {
-        let result = if check.passed { "ok" } else { "failed" };
-        rows.push([
-            check.build.map_or_else(String::new, |b| b.to_string()),
-            check.name.clone(),
-            result.to_string(),
-            check.detail.clone(),
-        ]);
-    }
-    rows
-}
-
-/// The final table, plain text (colour is added by the terminal reporter).
-pub fn table(report: &RunReport) -> Vec<[String; 6]> {
-    let mut rows = vec![[
-        "platform".to_string(),
-        "pass 1".to_string(),
-        "verify 1".to_string(),
-        "changed on pass 2".to_string(),
-        "verify 2".to_string(),
-        "verdict".to_string(),
-    ]];
-    for platform in &report.platforms {
-        let pass = |n: usize| platform.passes.get(n);
-        let apply = |n: usize| match pass(n).map(|p| p.apply) {
-            Some(Apply::Ok) => "ok".to_string(),
-            Some(Apply::Failed) => "failed".to_string(),
-            _ => "-".to_string(),
-        };
-        let verify = |n: usize| match pass(n).and_then(|p| p.verify_exit) {
-            Some(0) => "ok".to_string(),
-            Some(code) => format!("failed ({code})"),
-            None => "-".to_string(),
-        };
-        let changed = match pass(1).and_then(|p| p.changed) {
-            Some(n) => n.to_string(),
-            None => "-".to_string(),
-        };
-        rows.push([platform.distro.clone(), apply(0), verify(0), changed, verify(1), platform.verdict.as_str().into()]);
-    }
-    rows
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,7 +245,8 @@ mod tests {
         assert!(json["platforms"][0]["passes"][0]["changed"].is_null());
         assert!(json["platforms"][0]["passes"][0]["verify_exit"].is_null());
         let rows = table(&report);
-        assert_eq!(rows[1][5], "timeout");
+        assert_eq!(rows[1][5].text, "timeout");
+        assert_eq!(rows[1][5].tone, Tone::Bad);
         for verdict in
             [Verdict::Passed, Verdict::Failed, Verdict::Error, Verdict::Killed, Verdict::Timeout, Verdict::Skipped]
         {
