@@ -65,7 +65,7 @@ pub struct ImageChecks {
     /// A container-structure-test file's tests (`[checks] structure`).
     pub structure: Option<StructureTests>,
     /// The author's hint per check name.
-    pub hints: BTreeMap<String, String>,
+    pub hints: BTreeMap<ImageCheck, String>,
 }
 
 /// An HTTP request the app must answer.
@@ -88,24 +88,69 @@ fn ok_status() -> u16 {
     200
 }
 
-/// The names checks are reported and hinted under.
-pub const CHECK_NAMES: &[&str] = &[
-    "build",
-    "run",
-    "http",
-    "non_root",
-    "healthy",
-    "size",
-    "layers",
-    "secrets",
-    "stop",
-    "cache",
-    "exposed",
-    "labels",
-    "env",
-    "structure",
-    "check.sh",
-];
+/// The Docker track's checks, by the names they are reported and hinted under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ImageCheck {
+    Build,
+    Run,
+    Http,
+    NonRoot,
+    Healthy,
+    Size,
+    Layers,
+    Secrets,
+    Stop,
+    Cache,
+    Exposed,
+    Labels,
+    Env,
+    Structure,
+    CheckSh,
+}
+
+impl ImageCheck {
+    pub const ALL: [ImageCheck; 15] = [
+        ImageCheck::Build,
+        ImageCheck::Run,
+        ImageCheck::Http,
+        ImageCheck::NonRoot,
+        ImageCheck::Healthy,
+        ImageCheck::Size,
+        ImageCheck::Layers,
+        ImageCheck::Secrets,
+        ImageCheck::Stop,
+        ImageCheck::Cache,
+        ImageCheck::Exposed,
+        ImageCheck::Labels,
+        ImageCheck::Env,
+        ImageCheck::Structure,
+        ImageCheck::CheckSh,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageCheck::Build => "build",
+            ImageCheck::Run => "run",
+            ImageCheck::Http => "http",
+            ImageCheck::NonRoot => "non_root",
+            ImageCheck::Healthy => "healthy",
+            ImageCheck::Size => "size",
+            ImageCheck::Layers => "layers",
+            ImageCheck::Secrets => "secrets",
+            ImageCheck::Stop => "stop",
+            ImageCheck::Cache => "cache",
+            ImageCheck::Exposed => "exposed",
+            ImageCheck::Labels => "labels",
+            ImageCheck::Env => "env",
+            ImageCheck::Structure => "structure",
+            ImageCheck::CheckSh => "check.sh",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ImageCheck> {
+        ImageCheck::ALL.into_iter().find(|check| check.name() == name)
+    }
+}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,11 +268,12 @@ impl super::Parsed {
             .transpose()?;
         let mut hints = std::collections::BTreeMap::new();
         for (name, hint) in &raw.hints {
-            if !CHECK_NAMES.contains(&name.get_ref().as_str()) {
-                let message = format!("not a check: expected one of {}", CHECK_NAMES.join(", "));
+            let Some(check) = ImageCheck::parse(name.get_ref()) else {
+                let names: Vec<&str> = ImageCheck::ALL.iter().map(|check| check.name()).collect();
+                let message = format!("not a check: expected one of {}", names.join(", "));
                 return Err(self.invalid("hints", &message, name.span()));
-            }
-            hints.insert(name.get_ref().clone(), hint.clone());
+            };
+            hints.insert(check, hint.clone());
         }
         let structure = raw.structure.as_ref().map(|path| self.structure_tests(path)).transpose()?;
         Ok(ImageChecks {

@@ -2,7 +2,7 @@
 //! configuration, the build's steps, the probe's answers): no Docker here, so every rule is
 //! tested on its own. `run` gathers what they read.
 
-use crate::challenge::image::{HttpCheck, ImageChecks};
+use crate::challenge::image::{HttpCheck, ImageCheck, ImageChecks};
 use crate::docker::ImageFacts;
 use crate::dockerfile::layers::Finding;
 use crate::dockerfile::Step;
@@ -10,12 +10,12 @@ use crate::dockerfile::Step;
 /// One check's outcome, before the author's hint is added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    pub name: &'static str,
+    pub name: ImageCheck,
     pub passed: bool,
     pub detail: String,
 }
 
-fn outcome(name: &'static str, passed: bool, detail: impl Into<String>) -> Outcome {
+fn outcome(name: ImageCheck, passed: bool, detail: impl Into<String>) -> Outcome {
     Outcome { name, passed, detail: detail.into() }
 }
 
@@ -27,11 +27,11 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
         // SI units, as `docker images` prints sizes and as authors write the limit.
         let (size, max) =
             (bytesize::ByteSize::b(facts.size).display().si(), bytesize::ByteSize::b(limit).display().si());
-        found.push(outcome("size", facts.size <= limit, format!("{size} (limit {max})")));
+        found.push(outcome(ImageCheck::Size, facts.size <= limit, format!("{size} (limit {max})")));
     }
     if let Some(limit) = checks.max_layers {
         let layers = facts.layers.len();
-        found.push(outcome("layers", layers <= limit, format!("{layers} layers (limit {limit})")));
+        found.push(outcome(ImageCheck::Layers, layers <= limit, format!("{layers} layers (limit {limit})")));
     }
     if !checks.exposed.is_empty() {
         let missing: Vec<String> = checks
@@ -42,7 +42,7 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
             .collect();
         let detail =
             if missing.is_empty() { "all exposed".to_string() } else { format!("not exposed: {}", missing.join(", ")) };
-        found.push(outcome("exposed", missing.is_empty(), detail));
+        found.push(outcome(ImageCheck::Exposed, missing.is_empty(), detail));
     }
     if !checks.labels.is_empty() {
         let wrong: Vec<String> = checks
@@ -56,7 +56,7 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
         } else {
             format!("missing or different: {}", wrong.join(", "))
         };
-        found.push(outcome("labels", wrong.is_empty(), detail));
+        found.push(outcome(ImageCheck::Labels, wrong.is_empty(), detail));
     }
     if !checks.env.is_empty() {
         let wrong: Vec<String> = checks
@@ -70,10 +70,10 @@ pub fn configuration(checks: &ImageChecks, facts: &ImageFacts) -> Vec<Outcome> {
         } else {
             format!("missing or different: {}", wrong.join(", "))
         };
-        found.push(outcome("env", wrong.is_empty(), detail));
+        found.push(outcome(ImageCheck::Env, wrong.is_empty(), detail));
     }
     if checks.healthy_within.is_some() && !facts.healthcheck {
-        found.push(outcome("healthy", false, "the image has no HEALTHCHECK"));
+        found.push(outcome(ImageCheck::Healthy, false, "the image has no HEALTHCHECK"));
     }
     found
 }
@@ -97,9 +97,9 @@ pub fn secrets(secrets: &[String], facts: &ImageFacts, in_layers: &[Finding]) ->
     ];
     places.extend(in_configuration.iter().filter(|(_, found)| *found).map(|(place, _)| place.to_string()));
     if places.is_empty() {
-        outcome("secrets", true, "no secret in any layer, the history, env or labels")
+        outcome(ImageCheck::Secrets, true, "no secret in any layer, the history, env or labels")
     } else {
-        outcome("secrets", false, format!("a secret is in {}", places.join("; ")))
+        outcome(ImageCheck::Secrets, false, format!("a secret is in {}", places.join("; ")))
     }
 }
 
@@ -111,12 +111,12 @@ pub fn cache(patterns: &[String], second: &[Step]) -> Outcome {
         .collect();
     let matched = second.iter().any(|step| patterns.iter().any(|p| step.instruction.contains(p.as_str())));
     if !matched {
-        return outcome("cache", false, format!("no step matches {}", patterns.join(", ")));
+        return outcome(ImageCheck::Cache, false, format!("no step matches {}", patterns.join(", ")));
     }
     match rebuilt.first() {
-        None => outcome("cache", true, "the dependency steps came from the cache"),
+        None => outcome(ImageCheck::Cache, true, "the dependency steps came from the cache"),
         Some(step) => outcome(
-            "cache",
+            ImageCheck::Cache,
             false,
             format!("step {} `{}` ran again after a source change", step.number, step.instruction),
         ),
@@ -126,21 +126,23 @@ pub fn cache(patterns: &[String], second: &[Step]) -> Outcome {
 /// What the probe's `http` helper printed: the status line, headers, a blank line, the body.
 pub fn http(expected: &HttpCheck, response: Option<&str>) -> Outcome {
     let Some(response) = response.filter(|r| !r.trim().is_empty()) else {
-        return outcome("http", false, format!("nothing answered GET {}", expected.path));
+        return outcome(ImageCheck::Http, false, format!("nothing answered GET {}", expected.path));
     };
     let status: Option<u16> = response.lines().next().and_then(|line| line.split_whitespace().nth(1)?.parse().ok());
     let body = response.split_once("\r\n\r\n").or_else(|| response.split_once("\n\n")).map_or("", |(_, b)| b);
     let get = format!("GET {}", expected.path);
     match status {
-        None => outcome("http", false, format!("{get}: not an HTTP answer: {}", first_line(response))),
+        None => outcome(ImageCheck::Http, false, format!("{get}: not an HTTP answer: {}", first_line(response))),
         Some(status) if status != expected.status => {
-            outcome("http", false, format!("{get}: status {status}, expected {}", expected.status))
+            outcome(ImageCheck::Http, false, format!("{get}: status {status}, expected {}", expected.status))
         }
         Some(status) => match &expected.body {
-            Some(want) if !body.contains(want.as_str()) => {
-                outcome("http", false, format!("{get}: status {status}, body lacks `{want}`: {}", first_line(body)))
-            }
-            _ => outcome("http", true, format!("{get}: status {status}")),
+            Some(want) if !body.contains(want.as_str()) => outcome(
+                ImageCheck::Http,
+                false,
+                format!("{get}: status {status}, body lacks `{want}`: {}", first_line(body)),
+            ),
+            _ => outcome(ImageCheck::Http, true, format!("{get}: status {status}")),
         },
     }
 }
@@ -152,9 +154,9 @@ pub fn non_root(status: Option<&str>) -> Outcome {
         line.split_whitespace().nth(1)?.parse::<u32>().ok()
     });
     match uid {
-        Some(0) => outcome("non_root", false, "PID 1 runs as uid 0 (root)"),
-        Some(uid) => outcome("non_root", true, format!("PID 1 runs as uid {uid}")),
-        None => outcome("non_root", false, "PID 1's user could not be read (the container is not running)"),
+        Some(0) => outcome(ImageCheck::NonRoot, false, "PID 1 runs as uid 0 (root)"),
+        Some(uid) => outcome(ImageCheck::NonRoot, true, format!("PID 1 runs as uid {uid}")),
+        None => outcome(ImageCheck::NonRoot, false, "PID 1's user could not be read (the container is not running)"),
     }
 }
 
@@ -217,7 +219,7 @@ mod tests {
         };
         let found = configuration(&checks, &facts);
         assert_eq!(found.iter().filter(|o| !o.passed).count(), 4, "{found:?}");
-        assert!(found.iter().any(|o| o.name == "exposed" && o.detail.contains("8080")));
+        assert!(found.iter().any(|o| o.name == ImageCheck::Exposed && o.detail.contains("8080")));
     }
 
     #[test]

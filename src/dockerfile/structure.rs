@@ -2,6 +2,7 @@
 //! saw (a file's tar header and bytes, a command's output, the image's configuration): no
 //! Docker here, so each rule is tested on its own. Every test is one `structure` check.
 
+use crate::challenge::image::ImageCheck;
 use crate::challenge::structure::{CommandTest, EnvVar, FileContentTest, FileExistenceTest, MetadataTest, Pattern};
 use crate::docker::{ImageFacts, PathEntry, PathKind};
 use crate::dockerfile::checks::Outcome;
@@ -17,7 +18,7 @@ pub struct CommandRun {
 fn judged(test: String, problems: Vec<String>) -> Outcome {
     let passed = problems.is_empty();
     let detail = if passed { test } else { format!("{test}: {}", problems.join("; ")) };
-    Outcome { name: "structure", passed, detail }
+    Outcome { name: ImageCheck::Structure, passed, detail }
 }
 
 pub fn command(test: &CommandTest, run: &CommandRun) -> Outcome {

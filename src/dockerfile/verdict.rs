@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::challenge::image::ImageCheck;
 use crate::dockerfile::Step;
 use crate::report::{Apply, BuildReport, ImageReport, PassReport, StepReport, Verdict};
 
@@ -33,7 +34,7 @@ pub fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during:
     }
     match image.checks.iter().find(|c| !c.passed) {
         // `build 1 step 2 (RUN …) wrote past its 1 GiB write bound`
-        Some(check) if check.name == "build" => {
+        Some(check) if check.name == ImageCheck::Build.name() => {
             (Verdict::Failed, Some(format!("build {} {}", check.build.unwrap_or_default(), check.detail)))
         }
         Some(check) => {
@@ -51,7 +52,7 @@ pub fn judge(image: &ImageReport, stop: Option<Stop>, timeout: Duration, during:
 /// A build as a pass of the shared report: the build, what it rebuilt, check.sh's answer.
 pub fn pass_report(build: u8, image: &ImageReport, outputs: &[(u8, i64, String)]) -> PassReport {
     let Some(built) = image.builds.iter().find(|b| b.build == build) else { return PassReport::skipped(build) };
-    let failed_build = image.checks.iter().find(|c| c.build == Some(build) && c.name == "build");
+    let failed_build = image.checks.iter().find(|c| c.build == Some(build) && c.name == ImageCheck::Build.name());
     let rebuilt: Vec<String> = built
         .steps
         .iter()

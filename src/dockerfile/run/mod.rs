@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::challenge::image::ImageSpec;
+use crate::challenge::image::{ImageCheck, ImageSpec};
 use crate::challenge::{Challenge, Network, PlaybookChoice};
 use crate::docker::BuildLimits;
 use crate::dockerfile::checks::{self, Outcome};
@@ -202,7 +202,7 @@ impl<'a> ImageRun<'a> {
             Err(BuildError::Failed { message, steps }) => {
                 self.report.lock().unwrap().builds.push(build_report(build, seconds, &steps, None));
                 let detail = log::failure_reason(&steps, &message, &self.challenge.limits, self.challenge.run.network);
-                self.record(build, Outcome { name: "build", passed: false, detail });
+                self.record(build, Outcome { name: ImageCheck::Build, passed: false, detail });
                 Ok(None)
             }
             Err(err) => Err(err),
@@ -214,16 +214,16 @@ impl<'a> ImageRun<'a> {
     }
 
     fn record(&self, build: u8, outcome: Outcome) {
-        let hint = (!outcome.passed).then(|| self.spec.checks.hints.get(outcome.name).cloned()).flatten();
+        let hint = (!outcome.passed).then(|| self.spec.checks.hints.get(&outcome.name).cloned()).flatten();
         let check = CheckReport {
             build: Some(build),
-            name: outcome.name.to_string(),
+            name: outcome.name.name().to_string(),
             passed: outcome.passed,
             detail: outcome.detail,
             hint,
         };
         // check.sh's own output is already shown as it verified.
-        if check.name != "check.sh" {
+        if outcome.name != ImageCheck::CheckSh {
             let result = if check.passed { "ok" } else { "FAILED" };
             self.reporter.notice(&format!("build {build}: {result} {}: {}", check.name, check.detail));
         }

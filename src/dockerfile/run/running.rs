@@ -1,6 +1,7 @@
 //! An attempt's image running: the hardened app, the probe beside it that shares only its
 //! loopback, and the checks that need them running (the port, health, stop, check.sh).
 
+use crate::challenge::image::ImageCheck;
 use crate::docker::ContainerSpec;
 use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::BuildError;
@@ -41,7 +42,7 @@ impl ImageRun<'_> {
             // The probe joins the app's network namespace, which ends with the app.
             Err(err) => match self.exited(&app).await {
                 Some(detail) => {
-                    self.record(build, Outcome { name: "run", passed: false, detail });
+                    self.record(build, Outcome { name: ImageCheck::Run, passed: false, detail });
                     return Ok(());
                 }
                 None => return Err(err),
@@ -50,7 +51,7 @@ impl ImageRun<'_> {
         let port = self.spec.port;
         if let Some(port) = port {
             if let Err(detail) = self.wait_for_port(&app, &probe, port).await {
-                self.record(build, Outcome { name: "http", passed: false, detail });
+                self.record(build, Outcome { name: ImageCheck::Http, passed: false, detail });
                 return Ok(());
             }
         }
@@ -73,7 +74,7 @@ impl ImageRun<'_> {
             engine.stop_container(&app, "app", within + Duration::from_secs(5)).await?;
             let took = started.elapsed();
             let detail = format!("stopped in {:.1}s (limit {}s)", took.as_secs_f64(), within.as_secs());
-            self.record(build, Outcome { name: "stop", passed: took < within, detail });
+            self.record(build, Outcome { name: ImageCheck::Stop, passed: took < within, detail });
         }
         for id in [&probe, &app] {
             engine.remove_container(id).await?;
@@ -189,14 +190,14 @@ impl ImageRun<'_> {
             match health.as_deref() {
                 Some("healthy") => {
                     return Ok(Outcome {
-                        name: "healthy",
+                        name: ImageCheck::Healthy,
                         passed: true,
                         detail: format!("healthy after {seconds:.1}s"),
                     })
                 }
                 Some("unhealthy") => {
                     return Ok(Outcome {
-                        name: "healthy",
+                        name: ImageCheck::Healthy,
                         passed: false,
                         detail: format!("unhealthy after {seconds:.1}s"),
                     })
@@ -204,7 +205,7 @@ impl ImageRun<'_> {
                 _ if started.elapsed() >= within => {
                     let state = health.unwrap_or_else(|| "no health status".into());
                     return Ok(Outcome {
-                        name: "healthy",
+                        name: ImageCheck::Healthy,
                         passed: false,
                         detail: format!("still {state} after {}s", within.as_secs()),
                     });
@@ -223,7 +224,7 @@ impl ImageRun<'_> {
             Some(line) => format!("exit {}: {}", out.exit_code, line.trim()),
             None => format!("exit {}", out.exit_code),
         };
-        self.record(build, Outcome { name: "check.sh", passed: out.exit_code == 0, detail });
+        self.record(build, Outcome { name: ImageCheck::CheckSh, passed: out.exit_code == 0, detail });
         self.check_outputs.lock().unwrap().push((build, out.exit_code, out.output));
         Ok(())
     }
