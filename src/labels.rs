@@ -18,6 +18,10 @@ pub const POOL_KIND: &str = "io.sandbox.kind";
 /// Runtime and limits a pooled container was created with: only a run wanting exactly these
 /// may take it.
 pub const POOL_KEY: &str = "io.sandbox.pool.key";
+/// On a warm set's containers and network: the set's key (what it was made for, `run::warm`).
+pub const SET_KEY: &str = "io.sandbox.set.key";
+/// On a warm set's containers and network: the id of the recipe it was made from.
+pub const SET_RECIPE: &str = "io.sandbox.set.recipe";
 
 /// The value of `ROLE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@
 mod names;
 mod sets;
 
-pub use self::sets::{ClaimedSet, SetEntry, SetRecipe, SetStatus, LABEL_SET_KEY};
+pub use self::sets::{ClaimedSet, SetEntry, SetRecipe, SetStatus};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

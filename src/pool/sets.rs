@@ -21,11 +21,6 @@ use crate::challenge::{ServicesMode, Strategy};
 use crate::docker::ListedContainer;
 use crate::labels;
 
-/// On a set's containers and network: the set's key (what it was made for, `run::warm`).
-pub const LABEL_SET_KEY: &str = "io.sandbox.set.key";
-/// On a set's containers and network: the id of the recipe it was made from.
-pub const LABEL_SET_RECIPE: &str = "io.sandbox.set.recipe";
-
 /// What a set is made from: a challenge directory and the options of the runs that will
 /// claim it (the ones that change what a run starts or how Ansible connects).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +108,7 @@ impl Pool {
             .map_err(|source| PoolError::State { path: self.sets_file(), source })?;
         if size == 0 {
             for controller in self.set_controllers().await? {
-                if controller.labels.get(LABEL_SET_RECIPE) == Some(&id) {
+                if controller.labels.get(labels::SET_RECIPE) == Some(&id) {
                     self.remove_with_set(&controller).await?;
                 }
             }
@@ -134,8 +129,8 @@ impl Pool {
     pub fn set_labels(&self, recipe: &str, key: &str) -> [(String, String); 3] {
         [
             (labels::POOL.to_string(), self.namespace.clone()),
-            (LABEL_SET_RECIPE.to_string(), recipe.to_string()),
-            (LABEL_SET_KEY.to_string(), key.to_string()),
+            (labels::SET_RECIPE.to_string(), recipe.to_string()),
+            (labels::SET_KEY.to_string(), key.to_string()),
         ]
     }
 
@@ -153,10 +148,10 @@ impl Pool {
         let _lock = self.lock().await?;
         let mut count = 0;
         for controller in self.set_controllers().await? {
-            if controller.labels.get(LABEL_SET_RECIPE).map(String::as_str) != Some(recipe) {
+            if controller.labels.get(labels::SET_RECIPE).map(String::as_str) != Some(recipe) {
                 continue;
             }
-            if controller.labels.get(LABEL_SET_KEY).map(String::as_str) == Some(key) {
+            if controller.labels.get(labels::SET_KEY).map(String::as_str) == Some(key) {
                 count += 1;
             } else if let Some(run) = controller.labels.get(labels::RUN) {
                 self.engine.remove_labelled(&format!("{}={run}", labels::RUN)).await?;
@@ -186,7 +181,7 @@ impl Pool {
         let ready = self.ready_set_prefix();
         for controller in self.set_controllers().await? {
             if !controller.name.starts_with(&ready)
-                || controller.labels.get(LABEL_SET_KEY).map(String::as_str) != Some(key)
+                || controller.labels.get(labels::SET_KEY).map(String::as_str) != Some(key)
             {
                 continue;
             }
@@ -229,7 +224,7 @@ impl Pool {
             .set_entries()
             .into_iter()
             .map(|(id, entry)| {
-                let of = controllers.iter().filter(|c| c.labels.get(LABEL_SET_RECIPE) == Some(&id));
+                let of = controllers.iter().filter(|c| c.labels.get(labels::SET_RECIPE) == Some(&id));
                 let ready = of.clone().filter(|c| c.name.starts_with(&ready)).count();
                 SetStatus { dir: entry.recipe.dir, ready, warming: of.count() - ready, target: entry.size }
             })

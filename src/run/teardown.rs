@@ -40,7 +40,7 @@ impl Removal {
             Ok(Err(err)) => reporter.notice(&format!("{err}")),
             Err(_) => reporter.notice(&format!(
                 "cleanup timed out; remove leftovers with `docker rm -f $(docker ps -aq --filter label={})`",
-                self.labels.first().map_or("io.sandbox.run", String::as_str)
+                self.labels.first().map_or(labels::RUN, String::as_str)
             )),
         }
     }
