@@ -12,9 +12,10 @@ use std::path::{Component, Path, PathBuf};
 
 use miette::NamedSource;
 
+use super::error::ChallengeError;
 use super::image::RawChecks;
+use super::parsed::Parsed;
 use super::structure::{bytes_of, error, load, Marked, Node, StructureError};
-use super::ChallengeError;
 
 /// Every resource type of goss 0.4 and its keys (besides `title`, `meta` and `skip`, which
 /// every resource has). The first key of a type is its main one, which `goss add` writes.
@@ -126,7 +127,7 @@ impl GossChecks {
     }
 }
 
-impl super::Parsed {
+impl Parsed {
     /// An Ansible challenge's `[checks]`: `goss` and its `hints`, keyed by `type:id` of a
     /// resource of the file; the Docker track's checks are refused here.
     pub(super) fn goss_checks(&self, raw: &RawChecks) -> Result<Option<GossChecks>, ChallengeError> {

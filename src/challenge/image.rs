@@ -10,8 +10,9 @@ use toml::Spanned;
 
 use miette::NamedSource;
 
+use super::error::ChallengeError;
+use super::parsed::Parsed;
 use super::structure::StructureTests;
-use super::ChallengeError;
 use crate::units::{parse_duration, parse_size};
 
 /// Which kind of challenge a directory holds.
@@ -211,7 +212,7 @@ impl RawChecks {
 }
 
 /// The Docker track's keys, validated where the rest of the manifest is (spans kept).
-impl super::Parsed {
+impl Parsed {
     pub(super) fn image_spec(&self, raw: &RawImage, checks: Option<&RawChecks>) -> Result<ImageSpec, ChallengeError> {
         let context = self.dir_in_challenge("build context", raw.context.as_ref(), "app")?;
         let touch = match &raw.touch {
