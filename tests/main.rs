@@ -17,6 +17,7 @@ mod input;
 mod journey;
 mod lint;
 mod listing;
+mod loopback6;
 mod offline;
 mod pool;
 mod remote;

@@ -331,6 +331,21 @@ impl<'a> Run<'a> {
         self.options.strategy.unwrap_or(self.challenge.run.strategy)
     }
 
+    /// The run's network, and the internal IPv6 one its targets also join for their `::1`
+    /// (`Engine::create_loopback6_network`): both carry the run's labels, so the teardown and
+    /// the sweep of dead runs remove them with the rest.
+    pub(super) async fn create_networks(&self) -> Result<(), RunError> {
+        let labels = self.labels(labels::Role::Network);
+        self.engine.create_network(&self.network, self.offline(), labels.clone()).await?;
+        self.engine.create_loopback6_network(&self.loopback6_network(), labels).await?;
+        Ok(())
+    }
+
+    /// The network that gives the run's targets an IPv6 loopback.
+    pub(super) fn loopback6_network(&self) -> String {
+        format!("{}-lo6", self.network)
+    }
+
     async fn stages(&self) -> Result<(), RunError> {
         let runtime = self.check_runtime().await?;
         if self.services() == ServicesMode::Systemd {
@@ -352,7 +367,7 @@ impl<'a> Run<'a> {
             self.start_guard(&distros, &ids, &controller).await?;
             return self.connect_and_apply(&controller, &distros, &ids, starting, true).await;
         }
-        self.engine.create_network(&self.network, self.offline(), self.labels(labels::Role::Network)).await?;
+        self.create_networks().await?;
         let mut needed: Vec<(ImageKind, &str)> =
             targets.iter().map(|(distro, image)| (ImageKind::Target(distro), image.as_str())).collect();
         needed.push((ImageKind::Controller, &controller_image));

@@ -36,10 +36,14 @@ impl Run<'_> {
         Ok(result)
     }
 
-    /// A claimed container leaves the pool's parking network for the run's.
+    /// A claimed container leaves the pool's parking network for the run's; a target also
+    /// joins the run's IPv6 loopback network (its `::1` appears as it joins).
     pub(super) async fn join_run_network(&self, id: &str, kind: ImageKind) -> Result<(), RunError> {
         if let Some(pool) = &self.pool {
             pool.move_to(id, &self.network, &kind.hostname()).await?;
+            if matches!(kind, ImageKind::Target(_)) {
+                self.engine.connect_network(&self.loopback6_network(), id, &kind.hostname()).await?;
+            }
         }
         Ok(())
     }

@@ -179,6 +179,8 @@ impl Run<'_> {
             confinement: isolation::confinement(&self.engine, &self.options.runtime, &self.challenge.limits).await?,
         };
         let id = self.engine.create_container(&spec).await?;
+        // Before the start: the target boots with `::1` on its loopback.
+        self.engine.connect_network(&self.loopback6_network(), &id, &spec.hostname).await?;
         self.engine.start_container(&id, &spec.what).await?;
         Ok(id)
     }

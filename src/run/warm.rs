@@ -115,7 +115,7 @@ impl Run<'_> {
             return Ok(false);
         }
         *self.set_labels.lock().unwrap() = pool.set_labels(&recipe, &key).to_vec();
-        self.engine.create_network(&self.network, self.offline(), self.labels(crate::labels::Role::Network)).await?;
+        self.create_networks().await?;
         let cold = vec![None; targets.len() + 1];
         let (controller, ids) = self.start_containers(&targets, &controller_image, &cold, Instant::now()).await?;
         let distros: Vec<&'static Distro> = targets.iter().map(|(distro, _)| *distro).collect();

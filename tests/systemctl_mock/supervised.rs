@@ -267,6 +267,33 @@ fn supervised_environment_working_directory_and_drop_ins() {
 }
 
 #[test]
+fn supervised_processes_carry_an_invocation_id_new_at_each_start() {
+    // Debian 13's postfix.service runs `postfix debian-systemd-start`, which refuses to start
+    // unless /run/systemd/system exists and $INVOCATION_ID is set, as systemd sets it.
+    on_a_fresh_supervised_target(|s| {
+        let root = s.root_str();
+        s.unit(
+            "inv.service",
+            &service(&format!(
+                "ExecStartPre=/bin/sh -c 'echo \"$INVOCATION_ID\" > {root}/pre'\n\
+                 ExecStart=/bin/sh -c 'echo \"$INVOCATION_ID\" > {root}/main; exec /bin/sleep 300'"
+            )),
+        );
+        s.ok(&["start", "inv"]);
+        eventually("the service to write", || s.read("/main").ends_with('\n'));
+        let first = s.read("/main");
+        assert_eq!(first.trim().len(), 32, "{first:?}");
+        assert!(first.trim().chars().all(|c| c.is_ascii_hexdigit()), "{first:?}");
+        assert_eq!(s.read("/pre"), first, "one invocation, one id");
+        fs::remove_file(s.p("/main")).unwrap();
+        s.ok(&["restart", "inv"]);
+        eventually("the service to write again", || s.read("/main").ends_with('\n'));
+        assert_ne!(s.read("/main"), first, "a restart is a new invocation");
+        s.ok(&["stop", "inv"]);
+    });
+}
+
+#[test]
 fn supervised_user_group_reload_and_exec_stop() {
     on_a_fresh_supervised_target(|s| {
         let root = s.root_str();

@@ -39,6 +39,9 @@ impl Job {
         let mut env = Env::default();
         env.set("PATH", SERVICE_PATH);
         env.set("SANDBOX_UNIT", &mark(&ctx.root, l.id()));
+        // systemd gives every process of a unit's invocation its id; scripts test it to know
+        // they run under systemd (Debian 13's `postfix debian-systemd-start` refuses without).
+        env.set("INVOCATION_ID", &invocation_id());
         if let (Some(c), false) = (&creds, u.user.is_empty()) {
             for (k, v) in [("HOME", &c.home), ("USER", &c.name), ("LOGNAME", &c.name), ("SHELL", &c.shell)] {
                 env.set(k, v);
@@ -185,4 +188,30 @@ fn read_pid(read_end: OwnedFd) -> Option<i32> {
         }
     }
     String::from_utf8_lossy(&text).trim().parse().ok()
+}
+
+/// A new invocation's id, as systemd makes one per start: 128 random bits in 32 lowercase hex
+/// digits (from the kernel's random source; the clock and the pid where it cannot be read).
+pub fn invocation_id() -> String {
+    let mut bytes = [0u8; 16];
+    let read = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        bytes[..8].copy_from_slice(&(now.as_nanos() as u64).to_le_bytes());
+        bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invocation_id_is_32_hex_digits_and_new_each_time() {
+        let id = invocation_id();
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+        assert_ne!(id, invocation_id());
+    }
 }
