@@ -1,0 +1,1 @@
+pkg postfix; proc master; active postfix; enabled postfix; listening 25; banner 25 '' '^220 '
