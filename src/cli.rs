@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::challenge::{ServicesMode, Strategy};
+use crate::challenge::{ServicesMode, Strategy, TrackKind};
 use crate::suite::select::Partition;
 use crate::units;
 
@@ -187,7 +187,7 @@ pub struct NewArgs {
     pub distros: Vec<String>,
     /// What the learner writes: a playbook (ansible) or a Dockerfile (docker)
     #[arg(long, value_enum, default_value = "ansible")]
-    pub track: TrackName,
+    pub track: TrackKind,
     /// How an Ansible challenge checks its targets: a check.sh script, or a goss file
     /// (assertions as data, each a named check in the report)
     #[arg(long, value_enum, default_value = "script")]
@@ -201,13 +201,6 @@ pub enum CheckStyle {
     Script,
     /// goss.yaml, named by `[checks] goss`
     Goss,
-}
-
-/// The tracks `sandbox new` scaffolds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TrackName {
-    Ansible,
-    Docker,
 }
 
 #[derive(Debug, Args)]

@@ -27,10 +27,31 @@ pub enum Track {
 }
 
 impl Track {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> TrackKind {
         match self {
-            Track::Ansible => "ansible",
-            Track::Docker(_) => "docker",
+            Track::Ansible => TrackKind::Ansible,
+            Track::Docker(_) => TrackKind::Docker,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+}
+
+/// Which track, without what it runs: what a report says and `sandbox new --track` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackKind {
+    Ansible,
+    Docker,
+}
+
+impl TrackKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrackKind::Ansible => "ansible",
+            TrackKind::Docker => "docker",
         }
     }
 }

@@ -29,7 +29,7 @@ pub mod touched;
 pub use self::allowed::{Allowed, Ceilings, MAX_BUILD_WRITES};
 pub use self::discovery::{discover, DEFAULT_ROOT};
 pub use self::error::ChallengeError;
-pub use self::image::Track;
+pub use self::image::{Track, TrackKind};
 pub use self::limits::{Limits, DEFAULT_BUILD_WRITES, DEFAULT_MEMORY};
 pub use self::manifest::{Challenge, Difficulty, PlaybookChoice};
 pub use self::prepare::Prepare;

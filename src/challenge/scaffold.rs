@@ -369,7 +369,7 @@ mod tests {
         let dir = root.path().join("non-root-app");
         create(&dir, &[], &Catalog::builtin(), true, false).unwrap();
         let challenge = Challenge::load(&dir, &Allowed::default()).unwrap();
-        assert_eq!(challenge.track.name(), "docker");
+        assert_eq!(challenge.track.kind(), crate::challenge::TrackKind::Docker);
         let findings = crate::challenge::lint::lint(&dir, &Allowed::default());
         assert!(findings.is_empty(), "{findings:?}");
     }

@@ -1,7 +1,8 @@
 //! The author's commands that need no Docker: `sandbox lint` and `sandbox new`.
 
+use crate::challenge::TrackKind;
 use crate::challenge::{self, lint, scaffold};
-use crate::cli::{CheckStyle, LintArgs, NewArgs, TrackName};
+use crate::cli::{CheckStyle, LintArgs, NewArgs};
 use crate::printer::terminal::Terminal;
 use crate::settings::Settings;
 use crate::{Error, ExitStatus};
@@ -33,13 +34,13 @@ pub(crate) fn lint(args: &LintArgs, settings: &Settings, terminal: &Terminal) ->
 
 /// `sandbox new`: a challenge that lints clean and whose solution passes.
 pub(crate) fn new(args: &NewArgs, settings: &Settings, terminal: &Terminal) -> Result<ExitStatus, Error> {
-    let docker = args.track == TrackName::Docker;
+    let docker = args.track == TrackKind::Docker;
     let goss = args.checks == CheckStyle::Goss;
     scaffold::create(&args.name, &args.distros, &settings.allowed.catalog, docker, goss)?;
     let name = args.name.display();
     let learner_file = match args.track {
-        TrackName::Ansible => "playbook.yml",
-        TrackName::Docker => "Dockerfile, app/",
+        TrackKind::Ansible => "playbook.yml",
+        TrackKind::Docker => "Dockerfile, app/",
     };
     let checks = if goss { "goss.yaml" } else { "check.sh" };
     terminal.print(&format!("created {name}: edit README.md, {learner_file}, solution/ and {checks}"));

@@ -87,7 +87,7 @@ mod tests {
             challenge: "c".into(),
             playbook: "playbook.yml".into(),
             runtime: "runsc".into(),
-            track: "ansible",
+            track: crate::challenge::TrackKind::Ansible,
             strategy: Some(crate::challenge::Strategy::Mitogen),
             image: None,
             warm_set: None,

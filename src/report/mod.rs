@@ -12,7 +12,7 @@ pub use table::{image_table, table, Cell, Tone};
 
 use serde::Serialize;
 
-use crate::challenge::Strategy;
+use crate::challenge::{Strategy, TrackKind};
 use crate::report::timeline::Timings;
 
 /// One line of `sandbox doctor`'s table.
@@ -131,8 +131,7 @@ pub fn passed(platforms: &[PlatformReport]) -> bool {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub challenge: String,
-    /// `ansible` or `docker`.
-    pub track: &'static str,
+    pub track: TrackKind,
     /// The learner's file that ran: a playbook, or a Dockerfile in the Docker track.
     pub playbook: String,
     pub runtime: String,
@@ -218,7 +217,7 @@ mod tests {
     fn json_names_are_the_documented_contract() {
         let report = RunReport {
             challenge: "c".into(),
-            track: "ansible",
+            track: TrackKind::Ansible,
             playbook: "playbook.yml".into(),
             runtime: "runsc".into(),
             strategy: Some(Strategy::Mitogen),

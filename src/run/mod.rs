@@ -281,7 +281,7 @@ impl<'a> Run<'a> {
             challenge: self.challenge.id.clone(),
             playbook: self.playbook_display(),
             runtime: self.options.runtime.clone(),
-            track: self.challenge.track.name(),
+            track: self.challenge.track.kind(),
             strategy: Some(self.strategy()),
             image: None,
             passed: crate::report::passed(&platforms),

@@ -436,7 +436,7 @@ mod tests {
             challenge: "c".into(),
             playbook: "p".into(),
             runtime: "runsc".into(),
-            track: "ansible",
+            track: crate::challenge::TrackKind::Ansible,
             strategy: Some(crate::challenge::Strategy::Mitogen),
             image: None,
             warm_set: None,

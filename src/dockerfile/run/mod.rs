@@ -311,7 +311,7 @@ impl<'a> ImageRun<'a> {
         let platforms = vec![PlatformReport { distro: "image".into(), verdict, reason, passes, notes: Vec::new() }];
         RunReport {
             challenge: self.challenge.id.clone(),
-            track: self.challenge.track.name(),
+            track: self.challenge.track.kind(),
             playbook: self.dockerfile_display(),
             runtime: self.runtime.clone(),
             strategy: None,
