@@ -83,10 +83,12 @@ impl Engine {
             labels: Some(labels),
             ..Default::default()
         };
-        self.docker
-            .create_network(request)
-            .await
-            .map_err(|source| NetworkError::CreateNetwork { name: name.to_string(), source })?;
+        self.create_network_as(request).await
+    }
+
+    async fn create_network_as(&self, request: NetworkCreateRequest) -> Result<(), EngineError> {
+        let name = request.name.clone();
+        self.docker.create_network(request).await.map_err(|source| NetworkError::CreateNetwork { name, source })?;
         Ok(())
     }
 
@@ -117,11 +119,7 @@ impl Engine {
             labels: Some(labels),
             ..Default::default()
         };
-        self.docker
-            .create_network(request)
-            .await
-            .map_err(|source| NetworkError::CreateNetwork { name: name.to_string(), source })?;
-        Ok(())
+        self.create_network_as(request).await
     }
 
     pub async fn connect_network(&self, network: &str, id: &str, alias: &str) -> Result<(), EngineError> {
