@@ -153,6 +153,23 @@ struct Shared {
     platforms: Platforms,
 }
 
+/// What a run took from the pool, and what it must give back or remove.
+#[derive(Default)]
+struct Holdings {
+    /// Containers taken from the pool: not labelled with this run, removed by id.
+    claimed: Vec<String>,
+    /// What the pool lost to this run once its passes ran: refilled after the teardown.
+    taken: Vec<(ImageKind, String)>,
+    /// A warm set's pool labels, on everything it creates (known once its key is).
+    set_labels: Vec<(String, String)>,
+    /// What the pool's warm sets gave this attempt (`RunReport::warm_set`).
+    warm_set: Option<String>,
+    /// The recipe of a set this attempt looked for: refilled after the teardown.
+    taken_set: Option<String>,
+    /// Run labels of the sets this attempt took: everything of theirs goes with it.
+    adopted: Vec<String>,
+}
+
 /// A run in progress.
 pub struct Run<'a> {
     engine: Engine,
@@ -168,22 +185,13 @@ pub struct Run<'a> {
     background: Mutex<Vec<tokio::task::AbortHandle>>,
     /// The warm pool, when the run may use it.
     pool: Option<Pool>,
-    /// Containers taken from the pool: not labelled with this run, removed by id.
-    claimed: Mutex<Vec<String>>,
-    /// What the pool lost to this run once its passes ran: refilled after the teardown.
-    taken: Mutex<Vec<(ImageKind, String)>>,
+    /// What it took from the pool, kept where the cleanup finds it even when the race cuts a
+    /// stage short.
+    holdings: Mutex<Holdings>,
     /// Whether the runtime bounds what containers write; known once the runtime is checked.
     write_bound: std::sync::OnceLock<WriteBound>,
     /// An attempt, or a warm set for the pool (`warm`).
     purpose: Purpose,
-    /// A warm set's pool labels, on everything it creates (known once its key is).
-    set_labels: Mutex<Vec<(String, String)>>,
-    /// What the pool's warm sets gave this attempt (`RunReport::warm_set`).
-    warm_set: Mutex<Option<String>>,
-    /// The recipe of a set this attempt looked for: refilled after the teardown.
-    taken_set: Mutex<Option<String>>,
-    /// Run labels of the sets this attempt took: everything of theirs goes with it.
-    adopted: Mutex<Vec<String>>,
 }
 
 impl<'a> Run<'a> {
@@ -214,14 +222,9 @@ impl<'a> Run<'a> {
             shared: Arc::new(Mutex::new(Shared { timeline: Timeline::start(Phase::Images), platforms })),
             background: Mutex::new(Vec::new()),
             pool,
-            claimed: Mutex::new(Vec::new()),
-            taken: Mutex::new(Vec::new()),
+            holdings: Mutex::default(),
             write_bound: std::sync::OnceLock::new(),
             purpose: Purpose::Attempt,
-            set_labels: Mutex::new(Vec::new()),
-            warm_set: Mutex::new(None),
-            taken_set: Mutex::new(None),
-            adopted: Mutex::new(Vec::new()),
         })
     }
 
@@ -288,7 +291,7 @@ impl<'a> Run<'a> {
             duration_seconds: round_tenths(elapsed.as_secs_f64()),
             timings: shared.timeline.timings(),
             platforms,
-            warm_set: self.warm_set.lock().unwrap().clone(),
+            warm_set: self.holdings.lock().unwrap().warm_set.clone(),
         }
     }
 
@@ -315,7 +318,7 @@ impl<'a> Run<'a> {
     /// The run's labels, and a warm set's pool labels when it makes one.
     fn labels(&self, role: labels::Role) -> HashMap<String, String> {
         let mut labels = self.scope.labels(role);
-        labels.extend(self.set_labels.lock().unwrap().iter().cloned());
+        labels.extend(self.holdings.lock().unwrap().set_labels.iter().cloned());
         labels
     }
 
@@ -377,7 +380,7 @@ impl<'a> Run<'a> {
         self.start_guard(&distros, &ids, &controller).await?;
         let result = self.connect_and_apply(&controller, &distros, &ids, starting, false).await;
         // Taken containers are never reused: replacements warm up once the run is torn down.
-        *self.taken.lock().unwrap() = needed
+        self.holdings.lock().unwrap().taken = needed
             .iter()
             .zip(&claimed)
             .filter(|(_, claim)| claim.is_some())

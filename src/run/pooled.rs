@@ -29,7 +29,7 @@ impl Run<'_> {
         let claimed = pool.claim(self.scope.id(), deadline.as_secs(), &wanted, &self.challenge.limits).await?;
         for (index, claim) in positions.into_iter().zip(claimed) {
             if let Some(claim) = claim {
-                self.claimed.lock().unwrap().push(claim.id.clone());
+                self.holdings.lock().unwrap().claimed.push(claim.id.clone());
                 result[index] = Some(claim);
             }
         }

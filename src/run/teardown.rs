@@ -54,11 +54,9 @@ impl Removal {
 
 impl Run<'_> {
     fn removal(&self) -> Removal {
-        let sets = self.adopted.lock().unwrap().iter().map(|set| format!("{}={set}", labels::RUN)).collect::<Vec<_>>();
-        Removal {
-            containers: self.claimed.lock().unwrap().clone(),
-            labels: [self.scope.label()].into_iter().chain(sets).collect(),
-        }
+        let holdings = self.holdings.lock().unwrap();
+        let sets = holdings.adopted.iter().map(|set| format!("{}={set}", labels::RUN));
+        Removal { containers: holdings.claimed.clone(), labels: [self.scope.label()].into_iter().chain(sets).collect() }
     }
 
     fn stop_background(&self) {
@@ -90,10 +88,11 @@ impl Run<'_> {
     fn hand_over(&self) -> std::io::Result<()> {
         let mut args = self.removal().args();
         if let Some(pool) = &self.pool {
-            if let Some(recipe) = self.taken_set.lock().unwrap().take() {
+            if let Some(recipe) = self.holdings.lock().unwrap().taken_set.take() {
                 args.extend(["--refill-set".to_string(), recipe]);
             }
-            for (kind, image) in self.taken.lock().unwrap().drain(..) {
+            let taken = std::mem::take(&mut self.holdings.lock().unwrap().taken);
+            for (kind, image) in taken {
                 args.extend(["--refill".to_string(), format!("{}={image}", kind.name())]);
             }
             return pool.teardown_detached(&args);
@@ -109,7 +108,8 @@ impl Run<'_> {
     fn refill_pool(&self) {
         let Some(pool) = &self.pool else { return };
         self.refill_set(pool);
-        for (kind, image) in self.taken.lock().unwrap().drain(..) {
+        let taken = std::mem::take(&mut self.holdings.lock().unwrap().taken);
+        for (kind, image) in taken {
             if let Err(err) = pool.refill_detached(kind, &image) {
                 self.reporter.notice(&format!("could not warm a replacement {}: {err}", kind.name()));
             }

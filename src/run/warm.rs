@@ -114,7 +114,7 @@ impl Run<'_> {
         if pool.sets_of(&recipe, &key).await? >= size {
             return Ok(false);
         }
-        *self.set_labels.lock().unwrap() = pool.set_labels(&recipe, &key).to_vec();
+        self.holdings.lock().unwrap().set_labels = pool.set_labels(&recipe, &key).to_vec();
         self.create_networks().await?;
         let cold = vec![None; targets.len() + 1];
         let (controller, ids) = self.start_containers(&targets, &controller_image, &cold, Instant::now()).await?;
@@ -204,15 +204,15 @@ impl Run<'_> {
         let deadline = self.scope.deadline().as_secs();
         let claimed = pool.claim_set(self.scope.id(), deadline, &key).await?;
         let found = claimed.as_ref().is_some_and(|set| targets.iter().all(|(d, _)| set.target_of(d.name).is_some()));
-        *self.warm_set.lock().unwrap() = Some(match (&claimed, found) {
+        let mut holdings = self.holdings.lock().unwrap();
+        holdings.warm_set = Some(match (&claimed, found) {
             (Some(_), true) => "claimed".into(),
             (Some(_), false) => "its set lacked a target: started cold".into(),
             (None, _) => "none ready for this attempt (taken, still warming, or made before challenge.toml, ansible.cfg or an image changed): started cold".into(),
         });
-        *self.taken_set.lock().unwrap() = Some(recipe);
-        if let Some(set) = &claimed {
-            self.adopted.lock().unwrap().push(set.set_run.clone());
-        }
+        holdings.taken_set = Some(recipe);
+        holdings.adopted.extend(claimed.as_ref().map(|set| set.set_run.clone()));
+        drop(holdings);
         Ok(claimed.filter(|_| found))
     }
 
@@ -273,7 +273,7 @@ impl Run<'_> {
 
     /// Starts a replacement for a set this run took, in the background.
     pub(super) fn refill_set(&self, pool: &Pool) {
-        if let Some(recipe) = self.taken_set.lock().unwrap().take() {
+        if let Some(recipe) = self.holdings.lock().unwrap().taken_set.take() {
             if let Err(err) = pool.refill_set_detached(&recipe) {
                 self.reporter.notice(&format!("could not warm a replacement set: {err}"));
             }
