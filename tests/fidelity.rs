@@ -23,7 +23,7 @@ const PLAYBOOK: &str = r#"- hosts: all
       ansible.builtin.lineinfile: { dest: /etc/postfix/main.cf, regexp: "^{{ item.name }} =", line: "{{ item.name }} = {{ item.value }}" }
       loop:
         - { name: inet_interfaces, value: localhost }
-        - { name: inet_protocols, value: ipv4 }
+        - { name: inet_protocols, value: all }
         - { name: myhostname, value: mail.example.test }
       notify: restart postfix
     - name: php-fpm pool on TCP

@@ -161,7 +161,7 @@ fn ctrl_c_during_a_warm_run_leaves_nothing_of_the_run_or_its_set() {
     );
     pool.up(&fixture, "1");
     let before = labelled(&format!("io.sandbox.pool={}", pool.namespace));
-    assert_eq!(before, (2, 1), "a set: target, controller and its network");
+    assert_eq!(before, (2, 2), "a set: target, controller, its network and its IPv6 loopback network");
     let mut child = pool.sandbox(["run", &fixture.path_str()]).spawn();
     let stdout = lines_of(child.stdout.take().unwrap());
     let stderr = lines_of(child.stderr.take().unwrap());

@@ -114,7 +114,7 @@ fn a_watch_test_that_fails_half_way_leaves_nothing_behind() {
     });
     assert!(failed.is_err());
     let (pid, pool, networks) = started.into_inner().unwrap().expect("the watch's first attempt ran");
-    assert_eq!(networks, 1, "the watch's parking network existed when the test failed");
+    assert!(networks >= 1, "the watch's pool had its networks when the test failed: {networks}");
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the watch {pid} still runs");
     assert_eq!(labelled(&format!("{}={pool}", sandbox::labels::POOL)), (0, 0), "the watch's pool is left");
 }
