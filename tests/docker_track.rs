@@ -7,17 +7,11 @@ use crate::harness::{builder_has_container, lines_of, run_id_in, wait_for_line, 
 
 const APP: &str = "FROM debian:12\nCOPY server.pl /app/server.pl\nCMD [\"perl\", \"/app/server.pl\"]\n";
 
+/// Each bundled Docker starter fails for the lesson its challenge teaches. Their solutions
+/// pass in the proof of every bundled challenge (`sandbox test`, scripts/test.sh), which this
+/// does not repeat: a Docker attempt costs 5-10 s of builds under gVisor.
 #[test]
-fn every_bundled_docker_challenge_passes_as_solved_and_its_starter_fails_for_its_lesson() {
-    let dirs: Vec<String> = ["non-root", "healthcheck", "multi-stage", "layer-cache", "no-secrets", "graceful-stop"]
-        .iter()
-        .map(|name| format!("challenges/docker-{name}"))
-        .collect();
-    let mut args = vec!["test".to_string(), "--json".to_string(), "--jobs".to_string(), "2".to_string()];
-    args.extend(dirs);
-    let out = Sandbox::new(args).status(0).run();
-    let json = out.json();
-    // The lesson each starter must fail on, in its platform's reason.
+fn every_bundled_docker_starter_fails_for_its_lesson() {
     for (challenge, lesson) in [
         ("docker-non-root", "non_root: PID 1 runs as uid 0"),
         ("docker-healthcheck", "healthy: the image has no HEALTHCHECK"),
@@ -26,11 +20,11 @@ fn every_bundled_docker_challenge_passes_as_solved_and_its_starter_fails_for_its
         ("docker-no-secrets", "deleted by a later layer but still in this one"),
         ("docker-graceful-stop", "stop: stopped in"),
     ] {
-        let outcome = json["challenges"].as_array().unwrap().iter().find(|c| c["challenge"] == challenge).unwrap();
-        assert_eq!(outcome["status"], "passed", "{outcome}");
-        let reason = outcome["starter"]["platforms"][0]["reason"].as_str().unwrap_or_default();
+        let out = Sandbox::new(["run", &format!("challenges/{challenge}"), "--json"]).status(1).run();
+        let json = out.json();
+        assert_eq!(json["track"], "docker");
+        let reason = json["platforms"][0]["reason"].as_str().unwrap_or_default();
         assert!(reason.contains(lesson), "{challenge}: starter failed for another reason: {reason}");
-        assert_eq!(outcome["solution"]["track"], "docker");
     }
 }
 
