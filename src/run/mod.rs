@@ -339,8 +339,11 @@ impl<'a> Run<'a> {
     /// the sweep of dead runs remove them with the rest.
     pub(super) async fn create_networks(&self) -> Result<(), RunError> {
         let labels = self.labels(labels::Role::Network);
-        self.engine.create_network(&self.network, self.offline(), labels.clone()).await?;
-        self.engine.create_loopback6_network(&self.loopback6_network(), labels).await?;
+        let loopback6 = self.loopback6_network();
+        tokio::try_join!(
+            self.engine.create_network(&self.network, self.offline(), labels.clone()),
+            self.engine.create_loopback6_network(&loopback6, labels),
+        )?;
         Ok(())
     }
 
