@@ -146,7 +146,7 @@ impl Engine {
         }
     }
 
-    /// The labels of every network carrying `label` (`key` or `key=value`).
+    /// Every network carrying `label` (`key` or `key=value`): its labels and creation time.
     pub async fn networks_labelled(&self, label: &str) -> Result<Vec<ListedNetwork>, EngineError> {
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let options = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();

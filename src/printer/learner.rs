@@ -16,9 +16,11 @@ impl Terminal {
         let rows: Vec<[Cell; 7]> = std::iter::once(header)
             .chain(entries.iter().map(|entry| {
                 let status = match entry.status {
-                    Status::New => Cell::plain("new"),
-                    Status::Attempted(attempts) => Cell::new(format!("attempted ({attempts})"), Tone::Unsure),
-                    Status::Solved => Cell::new("solved", Tone::Good),
+                    Status::New => Cell::plain(entry.status.name()),
+                    Status::Attempted(attempts) => {
+                        Cell::new(format!("{} ({attempts})", entry.status.name()), Tone::Unsure)
+                    }
+                    Status::Solved => Cell::new(entry.status.name(), Tone::Good),
                 };
                 let platforms = if entry.platforms.is_empty() { "none here".into() } else { entry.platforms.join(",") };
                 [

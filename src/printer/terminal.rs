@@ -237,6 +237,7 @@ fn tone_style(tone: Tone) -> Style {
         Tone::Good => Style::new().green(),
         Tone::Wrong => Style::new().red(),
         Tone::Bad => Style::new().red().bold(),
+        Tone::Success => Style::new().green().bold(),
         Tone::Unsure => Style::new().yellow(),
     }
 }

@@ -14,6 +14,8 @@ pub enum Tone {
     Wrong,
     /// A verdict or outcome that fails the whole row.
     Bad,
+    /// A verdict that passes the whole row.
+    Success,
     /// Neither: skipped, or not yet done.
     Unsure,
 }
@@ -42,7 +44,7 @@ impl Cell {
 impl Verdict {
     pub fn tone(self) -> Tone {
         match self {
-            Verdict::Passed => Tone::Good,
+            Verdict::Passed => Tone::Success,
             Verdict::Skipped => Tone::Unsure,
             _ => Tone::Bad,
         }

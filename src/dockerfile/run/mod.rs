@@ -2,6 +2,9 @@
 //! time after a source change), each image checked, run hardened beside a probe that shares
 //! only its loopback, and judged; everything the attempt made is removed at the end.
 
+mod running;
+mod structure_tests;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,9 +14,6 @@ use crate::challenge::{Challenge, Network, PlaybookChoice};
 use crate::docker::BuildLimits;
 use crate::dockerfile::checks::{self, Outcome};
 use crate::dockerfile::log;
-mod running;
-mod structure_tests;
-
 use crate::dockerfile::verdict::{build_report, judge, pass_report, Stop};
 use crate::dockerfile::{layers, BuildError, BuildRequest, Builder, Step};
 use crate::isolation::guard::{self, GuardSettings};
